@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs, idempotently, everything the build, the demo and the tests need on a fresh
+# machine of this kind (Debian 12, rustup, node 20): the wasm32 target, the pinned
+# wasm-bindgen CLI, a wasm-opt that reads today's rustc output (npm binaryen), Debian's
+# Chromium + chromedriver, and the npm packages of js/ and tests/.
+# Each step checks first and skips when already satisfied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml | head -1)"
+: "${WASM_BINDGEN_VERSION:?could not read the pinned wasm-bindgen version from Cargo.toml}"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once per machine)"
+  # No --locked: the CLI's own lockfile pins a crate version the registry here does not serve.
+  cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --force
+fi
+
+if ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
+  log "installing Debian chromium + chromium-driver"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+npm_ci() { # $1 = directory with package.json + package-lock.json
+  local dir="$1" stamp="$1/node_modules/.omnitrail-lock-hash" want
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+}
+for d in js tests; do [ -f "$d/package-lock.json" ] && npm_ci "$d"; done
+log "ok"

@@ -1,0 +1,130 @@
+//! SDK configuration: every option, its default and its valid range.
+//!
+//! Owns: option defaults and validation. Must never: read options from JS (the web layer
+//! converts), or accept a configuration it cannot honour.
+
+use crate::error::ConfigError;
+
+/// Delivery retry policy: exponential backoff with full jitter, capped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryConfig {
+    /// First backoff ceiling in ms (attempt 1 waits a random time in `[0, base]`).
+    pub base_ms: f64,
+    /// Cap of the backoff ceiling in ms.
+    pub max_ms: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig { base_ms: 1_000.0, max_ms: 60_000.0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Identifies the source at the collector (Segment's write key).
+    pub write_key: String,
+    /// Collector base URL, e.g. `https://t.example.com` (no trailing slash needed).
+    pub endpoint: String,
+    /// Send as soon as this many events are waiting.
+    pub flush_at: usize,
+    /// Send events at the latest this long (ms) after they were tracked.
+    pub flush_interval_ms: f64,
+    /// Upper bound of a batch body in bytes (≤ the Segment limit of 500 KB).
+    pub max_batch_bytes: usize,
+    /// Upper bound of events in one batch.
+    pub max_batch_events: usize,
+    /// Bytes of events the outbox keeps in memory; past it the oldest waiting events are
+    /// evicted and counted as dropped.
+    pub max_queue_bytes: usize,
+    /// Bytes of events the outbox writes to storage; events past it stay memory-only until
+    /// room frees up.
+    pub max_persist_bytes: usize,
+    pub retry: RetryConfig,
+    /// Namespace of every storage key (versioned).
+    pub storage_prefix: String,
+    /// A request that has not answered in this many ms is treated as failed and retried.
+    pub request_timeout_ms: f64,
+}
+
+impl Config {
+    pub fn new(write_key: impl Into<String>, endpoint: impl Into<String>) -> Config {
+        Config {
+            write_key: write_key.into(),
+            endpoint: endpoint.into(),
+            flush_at: 20,
+            flush_interval_ms: 1_000.0,
+            max_batch_bytes: crate::wire::MAX_BATCH_BYTES,
+            max_batch_events: 1_000,
+            max_queue_bytes: 16 * 1024 * 1024,
+            max_persist_bytes: 1024 * 1024,
+            retry: RetryConfig::default(),
+            storage_prefix: "ot1".into(),
+            request_timeout_ms: 30_000.0,
+        }
+    }
+
+    /// Checks every option; the endpoint loses a trailing slash.
+    pub fn validated(mut self) -> Result<Config, ConfigError> {
+        if self.write_key.trim().is_empty() {
+            return Err(ConfigError::MissingWriteKey);
+        }
+        while self.endpoint.ends_with('/') {
+            self.endpoint.pop();
+        }
+        let e = &self.endpoint;
+        let rest = e.strip_prefix("https://").or_else(|| e.strip_prefix("http://"));
+        if !rest.is_some_and(|r| !r.is_empty() && !r.contains(char::is_whitespace)) {
+            return Err(ConfigError::InvalidEndpoint(self.endpoint));
+        }
+        range("flushAt", self.flush_at as f64, 1.0, 10_000.0)?;
+        range("flushInterval", self.flush_interval_ms, 0.0, 3_600_000.0)?;
+        range("maxBatchBytes", self.max_batch_bytes as f64, 1024.0, crate::wire::MAX_BATCH_BYTES as f64)?;
+        range("maxBatchEvents", self.max_batch_events as f64, 1.0, 100_000.0)?;
+        range("maxQueueBytes", self.max_queue_bytes as f64, 64.0 * 1024.0, 1024.0 * 1024.0 * 1024.0)?;
+        range("maxPersistBytes", self.max_persist_bytes as f64, 0.0, 64.0 * 1024.0 * 1024.0)?;
+        range("retry.baseMs", self.retry.base_ms, 1.0, 3_600_000.0)?;
+        range("retry.maxMs", self.retry.max_ms, self.retry.base_ms, 86_400_000.0)?;
+        range("requestTimeout", self.request_timeout_ms, 100.0, 600_000.0)?;
+        Ok(self)
+    }
+
+    /// `{endpoint}/v1/batch`
+    pub fn batch_url(&self) -> String {
+        let mut u = self.endpoint.clone();
+        u.push_str(crate::wire::BATCH_PATH);
+        u
+    }
+}
+
+fn range(option: &'static str, v: f64, min: f64, max: f64) -> Result<(), ConfigError> {
+    if v.is_finite() && v >= min && v <= max {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange { option, min, max })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_endpoint_is_normalised() {
+        let c = Config::new("k", "http://127.0.0.1:8787/").validated().unwrap();
+        assert_eq!(c.batch_url(), "http://127.0.0.1:8787/v1/batch");
+    }
+
+    #[test]
+    fn rejects_bad_options() {
+        assert_eq!(Config::new(" ", "http://x").validated(), Err(ConfigError::MissingWriteKey));
+        assert!(matches!(Config::new("k", "ftp://x").validated(), Err(ConfigError::InvalidEndpoint(_))));
+        assert!(matches!(Config::new("k", "http://").validated(), Err(ConfigError::InvalidEndpoint(_))));
+        let mut c = Config::new("k", "http://x");
+        c.flush_at = 0;
+        assert!(matches!(c.validated(), Err(ConfigError::OutOfRange { option: "flushAt", .. })));
+        let mut c = Config::new("k", "http://x");
+        c.retry.max_ms = 10.0;
+        assert!(matches!(c.validated(), Err(ConfigError::OutOfRange { option: "retry.maxMs", .. })));
+    }
+}

@@ -1,0 +1,79 @@
+//! Typed errors of the core.
+//!
+//! Owns: every error and warning kind the SDK can report, with the message shown to developers.
+//! Must never: carry browser types (those are converted at the wasm boundary).
+
+use core::fmt;
+
+/// A storage write failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageError {
+    /// The quota is exhausted (`QuotaExceededError`).
+    Full,
+    /// Storage is missing, disabled, or threw for another reason.
+    Unavailable,
+}
+
+/// Invalid configuration: the one case where constructing the SDK throws.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigError {
+    MissingWriteKey,
+    InvalidEndpoint(String),
+    OutOfRange { option: &'static str, min: f64, max: f64 },
+    WrongType { option: &'static str, expected: &'static str },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::MissingWriteKey => f.write_str("omnitrail: config.writeKey is required (a non-empty string)"),
+            ConfigError::InvalidEndpoint(e) => write!(f, "omnitrail: config.endpoint must be an http(s) URL, got {e:?}"),
+            ConfigError::OutOfRange { option, min, max } => {
+                write!(f, "omnitrail: config.{option} must be a number between {min} and {max}")
+            }
+            ConfigError::WrongType { option, expected } => write!(f, "omnitrail: config.{option} must be {expected}"),
+        }
+    }
+}
+
+/// Bad input to a public call. The call is ignored (nothing else is lost) and one
+/// rate-limited console warning is shown per kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InputError {
+    /// A name (event, userId, groupId, …) that must be a non-empty string was not.
+    MissingName(&'static str),
+    /// `properties`/`traits` was not a plain object (or could not be serialised: cyclic,
+    /// BigInt, a getter that throws, …).
+    NotAnObject(&'static str),
+    /// The message would exceed the 32 KB per-message limit of the Segment spec.
+    TooLarge,
+    /// A string value was too long to be a name or id.
+    NameTooLong(&'static str),
+}
+
+impl InputError {
+    /// Stable index, used by the warning rate limiter.
+    pub fn kind_index(self) -> usize {
+        match self {
+            InputError::MissingName(_) => 0,
+            InputError::NotAnObject(_) => 1,
+            InputError::TooLarge => 2,
+            InputError::NameTooLong(_) => 3,
+        }
+    }
+    pub const KINDS: usize = 4;
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::MissingName(what) => write!(f, "omnitrail: {what} must be a non-empty string; call ignored"),
+            InputError::NotAnObject(what) => write!(
+                f,
+                "omnitrail: {what} must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored"
+            ),
+            InputError::TooLarge => f.write_str("omnitrail: message exceeds 32 KB once serialised; call ignored"),
+            InputError::NameTooLong(what) => write!(f, "omnitrail: {what} is longer than 1024 characters; call ignored"),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Omnitrail: a first-party customer-journey tracking SDK.
+//!
+//! The crate is two layers (see ARCHITECTURE.md):
+//! - the **core** (every module but `web`): pure Rust, no I/O, no timers, no browser. It is a state
+//!   machine fed API calls, the time, ids and persisted state through the [`ports`] traits, and
+//!   delivery outcomes; it answers with work to do (batches to send, a wake-up time).
+//!   It compiles and is unit-tested natively: if `cargo test` builds, the core is browser-free.
+//! - `web` (wasm32 only): the adapters (localStorage, fetch/beacon, timers, lifecycle, Web Locks)
+//!   and the thin `#[wasm_bindgen]` surface.
+
+pub mod wire;
+pub mod config;
+pub mod delivery;
+pub mod error;
+pub mod identity;
+pub mod json;
+pub mod lease;
+pub mod message;
+pub mod outbox;
+pub mod ports;
+pub mod testing;
+pub mod time;
+pub mod tracker;
+
+#[cfg(target_arch = "wasm32")]
+mod web;
+
+pub use config::Config;
+pub use tracker::{CallOptions, Role, Send, Stats, Tracker};

@@ -1,0 +1,443 @@
+//! The outbox: every event from creation until a 2xx acknowledges its batch.
+//!
+//! Owns: the in-memory queue, its byte budget and eviction, and the persisted copy.
+//!
+//! Persistence is append-only and coalesced. `push` never touches storage; `persist` (called
+//! by the web layer at most once per task, and synchronously on `pagehide`) writes the events
+//! that are new since the last call as one *chunk* under `{prefix}.q.{writer}.{seq}`, one
+//! message JSON per line. A chunk is removed when all its events are acknowledged, and
+//! rewritten (without the acknowledged lines) only when a batch covered part of it. So a
+//! burst of N events costs one storage write, not N, and never a rewrite of the whole queue.
+//!
+//! Budgets: `max_queue_bytes` bounds memory; past it the *oldest* waiting events are evicted
+//! and counted in `dropped` (the newest context is worth more than the oldest once a queue is
+//! that far behind). `max_persist_bytes` bounds storage; events past it stay memory-only until
+//! acknowledgements free room. A failing or full storage never loses an event in memory.
+//!
+//! Chunks written by other tabs can be ingested (`ingest`): lines that are not valid JSON
+//! objects within the size limit are discarded and counted in `corrupt`.
+//!
+//! Must never: write storage from `push`, rewrite unchanged chunks, throw or panic on any
+//! storage content.
+
+use std::collections::VecDeque;
+
+use crate::error::StorageError;
+use crate::json;
+use crate::ports::Storage;
+use crate::wire::MAX_MESSAGE_BYTES;
+
+/// Local handle of one queued event.
+pub type EntryId = u64;
+
+#[derive(Debug)]
+struct Entry {
+    id: EntryId,
+    json: String,
+    /// Index into `Outbox::chunks` once persisted.
+    chunk: Option<usize>,
+    in_flight: bool,
+    /// When it was queued (ms), for the age trigger.
+    at: f64,
+}
+
+#[derive(Debug)]
+struct Chunk {
+    key: String,
+    live: usize,
+    bytes: usize,
+    /// Some of its lines were acknowledged: rewrite it at the next `persist`.
+    dirty: bool,
+}
+
+/// Counters for diagnostics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    pub queued: usize,
+    pub queued_bytes: usize,
+    pub persisted_bytes: usize,
+    pub unpersisted: usize,
+    pub dropped: u64,
+    pub corrupt: u64,
+    pub storage_failures: u64,
+}
+
+#[derive(Debug)]
+pub struct Outbox {
+    entries: VecDeque<Entry>,
+    chunks: Vec<Option<Chunk>>,
+    queued_bytes: usize,
+    persisted_bytes: usize,
+    unpersisted: usize,
+    next_id: EntryId,
+    /// `{prefix}.q.`
+    queue_prefix: String,
+    /// `{prefix}.q.{writer}.`
+    own_prefix: String,
+    next_seq: u64,
+    max_queue_bytes: usize,
+    max_persist_bytes: usize,
+    /// Do not try to persist again before this time after a failed write.
+    persist_paused_until: f64,
+    in_flight_n: usize,
+    in_flight_bytes: usize,
+    stats: OutboxStats,
+}
+
+/// A batch taken from the outbox: which entries, and their JSON.
+#[derive(Debug)]
+pub struct Taken<'a> {
+    pub ids: Vec<EntryId>,
+    pub messages: Vec<&'a str>,
+    pub bytes: usize,
+}
+
+impl Outbox {
+    pub fn new(prefix: &str, writer: &str, max_queue_bytes: usize, max_persist_bytes: usize) -> Outbox {
+        let queue_prefix = format!("{prefix}.q.");
+        let own_prefix = format!("{queue_prefix}{writer}.");
+        Outbox {
+            entries: VecDeque::new(),
+            chunks: Vec::new(),
+            queued_bytes: 0,
+            persisted_bytes: 0,
+            unpersisted: 0,
+            next_id: 1,
+            queue_prefix,
+            own_prefix,
+            next_seq: 0,
+            max_queue_bytes,
+            max_persist_bytes,
+            persist_paused_until: f64::NEG_INFINITY,
+            in_flight_n: 0,
+            in_flight_bytes: 0,
+            stats: OutboxStats::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Events waiting that are not part of an in-flight batch.
+    pub fn waiting(&self) -> usize {
+        self.entries.len() - self.in_flight_n
+    }
+
+    /// Bytes of events waiting (not in flight).
+    pub fn waiting_bytes(&self) -> usize {
+        self.queued_bytes - self.in_flight_bytes
+    }
+
+    /// When the oldest waiting event was queued.
+    pub fn oldest_waiting_at(&self) -> Option<f64> {
+        self.entries.iter().find(|e| !e.in_flight).map(|e| e.at)
+    }
+
+    /// True when some events were pushed since the last successful `persist`.
+    pub fn has_unpersisted(&self) -> bool {
+        self.unpersisted > 0
+    }
+
+    pub fn stats(&self) -> OutboxStats {
+        OutboxStats {
+            queued: self.entries.len(),
+            queued_bytes: self.queued_bytes,
+            persisted_bytes: self.persisted_bytes,
+            unpersisted: self.unpersisted,
+            ..self.stats
+        }
+    }
+
+    /// Queues one encoded message. O(1) amortised; no storage access. Evicts the oldest
+    /// waiting events when the memory budget is exceeded.
+    pub fn push(&mut self, json: String, now: f64) -> EntryId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.queued_bytes += json.len();
+        self.unpersisted += 1;
+        self.entries.push_back(Entry { id, json, chunk: None, in_flight: false, at: now });
+        id
+    }
+
+    /// Evicts oldest waiting events while over the memory budget. Returns how many.
+    /// Called by the tracker after pushes (cheap when under budget).
+    pub fn enforce_budget(&mut self, storage: &mut dyn Storage) -> usize {
+        let mut evicted = 0;
+        let mut i = 0;
+        while self.queued_bytes > self.max_queue_bytes && i < self.entries.len() {
+            if self.entries[i].in_flight {
+                i += 1;
+                continue;
+            }
+            if let Some(e) = self.entries.remove(i) {
+                self.forget(&e, storage);
+                evicted += 1;
+            }
+        }
+        self.stats.dropped += evicted as u64;
+        evicted
+    }
+
+    /// Accounting for an entry that leaves the queue (acknowledged, dropped or evicted).
+    fn forget(&mut self, e: &Entry, storage: &mut dyn Storage) {
+        self.queued_bytes -= e.json.len();
+        if e.in_flight {
+            self.in_flight_n -= 1;
+            self.in_flight_bytes -= e.json.len();
+        }
+        match e.chunk {
+            None => self.unpersisted -= 1,
+            Some(c) => {
+                let done = match self.chunks.get_mut(c).and_then(Option::as_mut) {
+                    Some(chunk) => {
+                        chunk.live -= 1;
+                        chunk.dirty = true;
+                        chunk.live == 0
+                    }
+                    None => false,
+                };
+                if done {
+                    if let Some(chunk) = self.chunks[c].take() {
+                        storage.remove(&chunk.key);
+                        self.persisted_bytes -= chunk.bytes;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes what is new since the last call as one chunk, and rewrites chunks that lost
+    /// lines to acknowledgements. Never fails: a storage error leaves events in memory and
+    /// pauses persistence for a few seconds.
+    pub fn persist(&mut self, storage: &mut dyn Storage, now: f64) -> Result<(), StorageError> {
+        if now < self.persist_paused_until {
+            return Ok(());
+        }
+        self.persist_now(storage, now)
+    }
+
+    /// Like [`Outbox::persist`] but ignores a pause after an earlier failure: for the last
+    /// chance on `pagehide`.
+    pub fn persist_now(&mut self, storage: &mut dyn Storage, now: f64) -> Result<(), StorageError> {
+        let result = self.rewrite_dirty(storage).and_then(|_| self.append_new(storage));
+        if result.is_err() {
+            self.stats.storage_failures += 1;
+            self.persist_paused_until = now + 5_000.0;
+        }
+        result
+    }
+
+    fn append_new(&mut self, storage: &mut dyn Storage) -> Result<(), StorageError> {
+        if self.unpersisted == 0 || self.max_persist_bytes == 0 {
+            return Ok(());
+        }
+        let room = self.max_persist_bytes.saturating_sub(self.persisted_bytes);
+        let mut value = String::new();
+        let mut picked = Vec::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.chunk.is_some() {
+                continue;
+            }
+            if value.len() + e.json.len() + 1 > room {
+                break;
+            }
+            if !value.is_empty() {
+                value.push('\n');
+            }
+            value.push_str(&e.json);
+            picked.push(i);
+        }
+        if picked.is_empty() {
+            return Err(StorageError::Full);
+        }
+        let key = format!("{}{}", self.own_prefix, self.next_seq);
+        storage.set(&key, &value)?;
+        self.next_seq += 1;
+        let c = self.chunks.len();
+        self.chunks.push(Some(Chunk { key, live: picked.len(), bytes: value.len(), dirty: false }));
+        self.persisted_bytes += value.len();
+        self.unpersisted -= picked.len();
+        for i in picked {
+            self.entries[i].chunk = Some(c);
+        }
+        Ok(())
+    }
+
+    fn rewrite_dirty(&mut self, storage: &mut dyn Storage) -> Result<(), StorageError> {
+        for c in 0..self.chunks.len() {
+            let Some(chunk) = self.chunks[c].as_ref().filter(|ch| ch.dirty) else { continue };
+            let key = chunk.key.clone();
+            let old_bytes = chunk.bytes;
+            let mut value = String::new();
+            for e in self.entries.iter().filter(|e| e.chunk == Some(c)) {
+                if !value.is_empty() {
+                    value.push('\n');
+                }
+                value.push_str(&e.json);
+            }
+            storage.set(&key, &value)?;
+            self.persisted_bytes = self.persisted_bytes - old_bytes + value.len();
+            if let Some(ch) = self.chunks[c].as_mut() {
+                ch.bytes = value.len();
+                ch.dirty = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the oldest waiting events (in order) into a batch of at most `max_events` events
+    /// and `max_bytes` bytes of messages (at least one event if any waits) and marks them in
+    /// flight.
+    pub fn take(&mut self, max_events: usize, max_bytes: usize) -> Taken<'_> {
+        let mut ids = Vec::new();
+        let mut bytes = 0;
+        for e in self.entries.iter_mut() {
+            if e.in_flight {
+                continue;
+            }
+            if ids.len() >= max_events || (!ids.is_empty() && bytes + e.json.len() + 1 > max_bytes) {
+                break;
+            }
+            e.in_flight = true;
+            bytes += e.json.len() + 1;
+            ids.push(e.id);
+            self.in_flight_n += 1;
+            self.in_flight_bytes += e.json.len();
+        }
+        // Entry ids grow in queue order, so `ids` is sorted.
+        let messages =
+            self.entries.iter().filter(|e| ids.binary_search(&e.id).is_ok()).map(|e| e.json.as_str()).collect();
+        Taken { ids, messages, bytes }
+    }
+
+    /// JSON of every queued event (in flight or not), oldest first, without marking them:
+    /// what goes out by beacon when the page is hidden.
+    pub fn peek_all(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.json.as_str())
+    }
+
+    /// The batch with these entries (sorted, as returned by `take`) failed and will be
+    /// retried: they wait again.
+    pub fn release(&mut self, ids: &[EntryId]) {
+        for e in self.entries.iter_mut() {
+            if e.in_flight && ids.binary_search(&e.id).is_ok() {
+                e.in_flight = false;
+                self.in_flight_n -= 1;
+                self.in_flight_bytes -= e.json.len();
+            }
+        }
+    }
+
+    /// The batch with these entries was acknowledged (or rejected for good): remove them from
+    /// memory and storage.
+    pub fn remove(&mut self, ids: &[EntryId], storage: &mut dyn Storage) {
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        let mut kept = VecDeque::with_capacity(self.entries.len());
+        let entries = std::mem::take(&mut self.entries);
+        for e in entries {
+            if sorted.binary_search(&e.id).is_ok() {
+                self.forget(&e, storage);
+            } else {
+                kept.push_back(e);
+            }
+        }
+        self.entries = kept;
+        // Chunks that were fully acknowledged are gone; the others are rewritten lazily.
+    }
+
+    /// Counts events dropped for good (rejected by the collector) apart from evictions.
+    pub fn count_dropped(&mut self, n: usize) {
+        self.stats.dropped += n as u64;
+    }
+
+    /// True when `key` is an outbox chunk key (of any writer).
+    pub fn is_chunk_key(&self, key: &str) -> bool {
+        key.starts_with(&self.queue_prefix)
+    }
+
+    fn knows_chunk(&self, key: &str) -> bool {
+        self.chunks.iter().flatten().any(|c| c.key == key)
+    }
+
+    /// Takes over a chunk written by another writer (a tab, or an earlier page load). Invalid
+    /// lines are discarded and counted; an empty result removes the key.
+    pub fn ingest(&mut self, key: &str, value: &str, storage: &mut dyn Storage, now: f64) {
+        if self.knows_chunk(key) {
+            return;
+        }
+        let c = self.chunks.len();
+        let mut live = 0;
+        for line in value.split('\n') {
+            let ok = line.len() <= MAX_MESSAGE_BYTES && json::validate(line) == Some(json::Kind::Object);
+            if !ok {
+                if !line.is_empty() {
+                    self.stats.corrupt += 1;
+                }
+                continue;
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            self.queued_bytes += line.len();
+            self.entries.push_back(Entry { id, json: line.to_owned(), chunk: Some(c), in_flight: false, at: now });
+            live += 1;
+        }
+        if live == 0 {
+            storage.remove(key);
+            return;
+        }
+        let dirty = live != value.split('\n').count();
+        self.chunks.push(Some(Chunk { key: key.to_owned(), live, bytes: value.len(), dirty }));
+        self.persisted_bytes += value.len();
+    }
+
+    /// Ingests every chunk in storage not known yet (on becoming the delivering tab).
+    pub fn adopt_all(&mut self, storage: &mut dyn Storage, now: f64) {
+        let mut keys = storage.keys(&self.queue_prefix);
+        keys.sort_by(|a, b| chunk_order(a).cmp(&chunk_order(b)));
+        for key in keys {
+            if let Some(v) = storage.get(&key) {
+                self.ingest(&key, &v, storage, now);
+            }
+        }
+    }
+
+    /// Hands persisted, waiting events over to the delivering tab: forgets them here without
+    /// touching storage. Events that could not be persisted stay (this tab delivers them).
+    pub fn release_persisted(&mut self) {
+        let mut kept = VecDeque::new();
+        for e in std::mem::take(&mut self.entries) {
+            if e.chunk.is_some() && !e.in_flight {
+                self.queued_bytes -= e.json.len();
+            } else {
+                kept.push_back(e);
+            }
+        }
+        self.entries = kept;
+        // Chunks are no longer ours to rewrite or remove.
+        let still: Vec<Option<usize>> = self.entries.iter().map(|e| e.chunk).collect();
+        for (c, slot) in self.chunks.iter_mut().enumerate() {
+            if slot.is_some() && !still.contains(&Some(c)) {
+                if let Some(ch) = slot.take() {
+                    self.persisted_bytes -= ch.bytes;
+                }
+            }
+        }
+    }
+}
+
+/// Sort key for chunk keys: writer, then numeric sequence (so `x.10` follows `x.9`).
+fn chunk_order(key: &str) -> (&str, u64) {
+    match key.rsplit_once('.') {
+        Some((writer, seq)) => (writer, seq.parse().unwrap_or(u64::MAX)),
+        None => (key, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests;

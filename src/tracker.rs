@@ -1,0 +1,460 @@
+//! The core state machine: the SDK minus the browser.
+//!
+//! Owns: turning API calls into queued messages, deciding what to send and when, and
+//! reacting to delivery outcomes, tab roles and other tabs' storage changes. It is fed calls,
+//! the time (through `Clock`), ids (`IdSource`) and persisted state (`Storage`), and answers
+//! with [`Send`]s and a wake-up time. The web layer performs them.
+//!
+//! Delivery roles (one delivering tab per site): a tab starts `Undecided` (it queues and
+//! persists, sends nothing), then becomes `Leader` (holds the delivery lock: adopts every
+//! persisted chunk and delivers) or `Follower` (hands its persisted events over to the
+//! leader, and delivers only what it could not persist).
+//!
+//! Must never: perform I/O other than through the ports, touch storage inside `track()` and
+//! friends, or panic on any input.
+
+use crate::config::Config;
+use crate::delivery::{due, Backoff, Outcome, Readiness, Triggers};
+use crate::error::InputError;
+use crate::identity::{check_id, Identity};
+use crate::json::{self, Kind};
+use crate::message::{self, Body, ContextTemplate, Envelope, Environment, Ids, PageContext};
+use crate::outbox::{EntryId, Outbox, OutboxStats};
+use crate::ports::{Clock, IdSource, Storage};
+use crate::wire::{KEEPALIVE_BYTES, MAX_MESSAGE_BYTES};
+
+/// Which part of delivery this tab plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Undecided,
+    Leader,
+    Follower,
+}
+
+/// Per-call options (`options` argument of the API calls).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallOptions<'a> {
+    /// When the call really happened (replayed calls from the snippet), ms since the epoch.
+    pub timestamp_ms: Option<f64>,
+    /// Extra `context` members, as JSON object text.
+    pub context: Option<&'a str>,
+    /// `integrations`, as JSON object text.
+    pub integrations: Option<&'a str>,
+}
+
+/// A request to perform.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Send {
+    pub batch_id: u64,
+    pub url: String,
+    pub body: String,
+    /// Use `fetch(..., {keepalive: true})` (or `sendBeacon`): the page is going away.
+    pub keepalive: bool,
+    pub events: usize,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    batch_id: u64,
+    entries: Vec<EntryId>,
+    started: f64,
+    keepalive: bool,
+}
+
+/// Counters for diagnostics, tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub tracked: u64,
+    pub delivered: u64,
+    pub rejected: u64,
+    pub batches: u64,
+    pub retries: u64,
+    pub invalid_calls: u64,
+    pub outbox: OutboxStats,
+}
+
+pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
+    cfg: Config,
+    url: String,
+    storage: S,
+    clock: C,
+    ids: I,
+    outbox: Outbox,
+    identity: Identity,
+    page: PageContext,
+    env: Environment,
+    context: ContextTemplate,
+    role: Role,
+    backoff: Backoff,
+    in_flight: Vec<InFlight>,
+    next_batch_id: u64,
+    flush_requested: bool,
+    online: bool,
+    /// Batch size limit after a 413 (halved each time), reset on success.
+    split_events: usize,
+    stats: Stats,
+    scratch: String,
+}
+
+impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
+    /// Starts the core: loads the identity. `tab` is this writer's id (unique per page load).
+    pub fn new(cfg: Config, mut storage: S, clock: C, mut ids: I, tab: &str, env: Environment) -> Self {
+        let identity = Identity::load(&cfg.storage_prefix, &mut storage, &mut ids);
+        let outbox = Outbox::new(&cfg.storage_prefix, tab, cfg.max_queue_bytes, cfg.max_persist_bytes);
+        let page = PageContext::default();
+        let context = ContextTemplate::new(&page, &env);
+        Tracker {
+            url: cfg.batch_url(),
+            split_events: cfg.max_batch_events,
+            cfg,
+            storage,
+            clock,
+            ids,
+            outbox,
+            identity,
+            page,
+            env,
+            context,
+            role: Role::Undecided,
+            backoff: Backoff::default(),
+            in_flight: Vec::new(),
+            next_batch_id: 1,
+            flush_requested: false,
+            online: true,
+            stats: Stats::default(),
+            scratch: String::new(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn page(&self) -> &PageContext {
+        &self.page
+    }
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+    pub fn stats(&self) -> Stats {
+        Stats { outbox: self.outbox.stats(), ..self.stats }
+    }
+
+    /// The page changed (load, SPA navigation): later messages carry the new `context.page`.
+    pub fn set_page(&mut self, page: PageContext) {
+        if page != self.page {
+            self.page = page;
+            self.context = ContextTemplate::new(&self.page, &self.env);
+        }
+    }
+
+    // ---- API calls -------------------------------------------------------------------------
+
+    pub fn track(&mut self, event: &str, properties: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        check_id("track(): the event name", event)?;
+        let properties = object_arg("track(): properties", properties)?;
+        self.enqueue(&Body::Track { event, properties }, opts)
+    }
+
+    pub fn page_view(
+        &mut self,
+        category: Option<&str>,
+        name: Option<&str>,
+        properties: Option<&str>,
+        opts: &CallOptions<'_>,
+    ) -> Result<(), InputError> {
+        let properties = object_arg("page(): properties", properties)?;
+        let page = self.page.clone();
+        self.enqueue(&Body::Page { category, name, properties, page: &page }, opts)
+    }
+
+    pub fn screen(&mut self, name: Option<&str>, properties: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let properties = object_arg("screen(): properties", properties)?;
+        self.enqueue(&Body::Screen { name, properties }, opts)
+    }
+
+    pub fn identify(&mut self, user_id: Option<&str>, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let traits = object_arg("identify(): traits", traits)?;
+        if let Some(uid) = user_id {
+            check_id("identify(): userId", uid)?;
+            self.identity.identify(uid, &mut self.storage, &mut self.ids);
+        }
+        self.enqueue(&Body::Identify { traits }, opts)
+    }
+
+    pub fn group(&mut self, group_id: &str, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        check_id("group(): groupId", group_id)?;
+        let traits = object_arg("group(): traits", traits)?;
+        self.identity.group(group_id, &mut self.storage);
+        self.enqueue(&Body::Group { group_id, traits }, opts)
+    }
+
+    /// `alias(userId, previousId?)`: `previousId` defaults to the current user id, or the
+    /// anonymous id.
+    pub fn alias(&mut self, user_id: &str, previous_id: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        check_id("alias(): userId", user_id)?;
+        if let Some(p) = previous_id {
+            check_id("alias(): previousId", p)?;
+        }
+        let previous = previous_id
+            .map(str::to_owned)
+            .or_else(|| self.identity.user_id.clone())
+            .unwrap_or_else(|| self.identity.anonymous_id.clone());
+        self.identity.alias(user_id, &mut self.storage);
+        self.enqueue(&Body::Alias { previous_id: &previous }, opts)
+    }
+
+    pub fn reset(&mut self) {
+        self.identity.reset(&mut self.storage, &mut self.ids);
+    }
+
+    pub fn set_anonymous_id(&mut self, id: &str) -> Result<(), InputError> {
+        check_id("setAnonymousId(): id", id)?;
+        self.identity.set_anonymous_id(id, &mut self.storage);
+        Ok(())
+    }
+
+    /// Counts a call the web layer rejected before it reached the core.
+    pub fn note_invalid_call(&mut self) {
+        self.stats.invalid_calls += 1;
+    }
+
+    fn enqueue(&mut self, body: &Body<'_>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let context = object_arg("options.context", opts.context)?;
+        let integrations = object_arg("options.integrations", opts.integrations)?;
+        let now = self.clock.now_ms();
+        let message_id = self.ids.uuid();
+        let timestamp_ms = opts.timestamp_ms.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(now);
+        let envelope = Envelope {
+            ids: Ids {
+                message_id: &message_id,
+                anonymous_id: &self.identity.anonymous_id,
+                user_id: self.identity.user_id.as_deref(),
+            },
+            timestamp_ms,
+            context: &self.context,
+            extra_context: (context != "{}").then_some(context),
+            integrations: opts.integrations.map(|_| integrations),
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        message::encode(&mut out, body, &envelope);
+        if out.len() > MAX_MESSAGE_BYTES {
+            self.scratch = out;
+            self.stats.invalid_calls += 1;
+            return Err(InputError::TooLarge);
+        }
+        // Hand over an exactly-sized copy; keep the scratch buffer's capacity for next time.
+        self.outbox.push(out.as_str().to_owned(), now);
+        self.scratch = out;
+        self.stats.tracked += 1;
+        if self.outbox.stats().queued_bytes > self.cfg.max_queue_bytes {
+            self.outbox.enforce_budget(&mut self.storage);
+        }
+        Ok(())
+    }
+
+    // ---- scheduling ------------------------------------------------------------------------
+
+    /// Asks for everything waiting to go out now (ignores count/age thresholds, not backoff).
+    pub fn flush(&mut self) {
+        self.flush_requested = true;
+    }
+
+    /// True when nothing waits or is in flight.
+    pub fn is_idle(&self) -> bool {
+        self.outbox.is_empty()
+    }
+
+    pub fn set_online(&mut self, online: bool) {
+        self.online = online;
+        if online {
+            // Connectivity is back: retry now rather than at the end of a long backoff.
+            self.backoff.not_before = f64::NEG_INFINITY;
+        }
+    }
+
+    /// Writes what is new to storage (coalesced: call at most once per task).
+    pub fn persist(&mut self) {
+        let now = self.clock.now_ms();
+        let _ = self.outbox.persist(&mut self.storage, now);
+        if self.role == Role::Follower {
+            self.outbox.release_persisted();
+        }
+    }
+
+    pub fn become_leader(&mut self) {
+        if self.role != Role::Leader {
+            self.role = Role::Leader;
+            let now = self.clock.now_ms();
+            self.outbox.adopt_all(&mut self.storage, now);
+        }
+    }
+
+    pub fn become_follower(&mut self) {
+        self.role = Role::Follower;
+        let now = self.clock.now_ms();
+        let _ = self.outbox.persist(&mut self.storage, now);
+        self.outbox.release_persisted();
+    }
+
+    /// Another tab wrote `key` (a `storage` event).
+    pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) {
+        if self.identity.on_storage_change(key, value) {
+            return;
+        }
+        if self.role == Role::Leader && self.outbox.is_chunk_key(key) {
+            if let Some(v) = value {
+                let now = self.clock.now_ms();
+                self.outbox.ingest(key, v, &mut self.storage, now);
+            }
+        }
+    }
+
+    /// The next request to perform now, if any. Call until it returns `None`, then schedule
+    /// a wake-up at [`Tracker::next_wake`].
+    pub fn poll(&mut self) -> Option<Send> {
+        let now = self.clock.now_ms();
+        self.expire_stuck(now);
+        if self.role == Role::Undecided || !self.online || now < self.backoff.not_before {
+            return None;
+        }
+        if self.in_flight.iter().any(|f| !f.keepalive) {
+            return None;
+        }
+        let ready = Readiness {
+            waiting: self.outbox.waiting(),
+            oldest_age_ms: self.outbox.oldest_waiting_at().map_or(0.0, |t| now - t),
+            waiting_bytes: self.outbox.waiting_bytes(),
+            flush_requested: self.flush_requested,
+        };
+        let triggers = Triggers {
+            flush_at: self.cfg.flush_at,
+            flush_interval_ms: self.cfg.flush_interval_ms,
+            max_batch_bytes: self.cfg.max_batch_bytes,
+        };
+        if !due(ready, triggers) {
+            if ready.waiting == 0 {
+                self.flush_requested = false;
+            }
+            return None;
+        }
+        let max_bytes = self.cfg.max_batch_bytes - message::BATCH_OVERHEAD - self.cfg.write_key.len();
+        self.take_batch(now, self.split_events, max_bytes, false)
+    }
+
+    fn take_batch(&mut self, now: f64, max_events: usize, max_bytes: usize, keepalive: bool) -> Option<Send> {
+        let taken = self.outbox.take(max_events, max_bytes);
+        if taken.ids.is_empty() {
+            return None;
+        }
+        let body = message::batch_body(taken.messages.iter().copied(), now, &self.cfg.write_key, taken.bytes);
+        let batch_id = self.next_batch_id;
+        self.next_batch_id += 1;
+        let events = taken.ids.len();
+        self.in_flight.push(InFlight { batch_id, entries: taken.ids, started: now, keepalive });
+        self.stats.batches += 1;
+        Some(Send { batch_id, url: self.url.clone(), body, keepalive, events })
+    }
+
+    /// A request whose answer never came is treated as failed.
+    fn expire_stuck(&mut self, now: f64) {
+        let limit = self.cfg.request_timeout_ms + 5_000.0;
+        let stuck: Vec<u64> =
+            self.in_flight.iter().filter(|f| now - f.started > limit).map(|f| f.batch_id).collect();
+        for id in stuck {
+            self.on_outcome(id, Outcome::Retry { after_ms: None });
+        }
+    }
+
+    /// When the web layer should call `poll` again even if nothing else happens.
+    pub fn next_wake(&self) -> Option<f64> {
+        let mut wake: Option<f64> = None;
+        let mut at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
+        for f in &self.in_flight {
+            at(f.started + self.cfg.request_timeout_ms + 5_001.0);
+        }
+        if self.role != Role::Undecided && self.online && self.outbox.waiting() > 0 {
+            let not_before = self.backoff.not_before;
+            let age_due = self.outbox.oldest_waiting_at().map_or(0.0, |t| t + self.cfg.flush_interval_ms);
+            at(if self.flush_requested { not_before } else { age_due.max(not_before) });
+        }
+        wake
+    }
+
+    /// The answer to a request: HTTP status (0 for no answer) and the `Retry-After` header.
+    pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>) {
+        self.on_outcome(batch_id, Outcome::from_status(status, retry_after));
+    }
+
+    fn on_outcome(&mut self, batch_id: u64, outcome: Outcome) {
+        let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) else { return };
+        let flight = self.in_flight.swap_remove(pos);
+        let now = self.clock.now_ms();
+        match outcome {
+            Outcome::Ack => {
+                self.stats.delivered += flight.entries.len() as u64;
+                self.outbox.remove(&flight.entries, &mut self.storage);
+                self.backoff.succeed();
+                self.split_events = self.cfg.max_batch_events;
+            }
+            Outcome::Reject => {
+                self.stats.rejected += flight.entries.len() as u64;
+                self.outbox.count_dropped(flight.entries.len());
+                self.outbox.remove(&flight.entries, &mut self.storage);
+            }
+            Outcome::TooLarge if flight.entries.len() > 1 => {
+                self.split_events = (flight.entries.len() / 2).max(1);
+                self.outbox.release(&flight.entries);
+                // Both halves were due already: send them without waiting for thresholds.
+                self.flush_requested = true;
+            }
+            Outcome::TooLarge => {
+                self.stats.rejected += 1;
+                self.outbox.count_dropped(1);
+                self.outbox.remove(&flight.entries, &mut self.storage);
+            }
+            Outcome::Retry { after_ms } => {
+                self.stats.retries += 1;
+                self.outbox.release(&flight.entries);
+                if !flight.keepalive {
+                    let unit = self.ids.unit();
+                    self.backoff.fail(now, &self.cfg.retry, unit, after_ms);
+                }
+            }
+        }
+    }
+
+    /// The page is being hidden (maybe for good): persist synchronously and return what should
+    /// go out with `keepalive` now, within the browser's 64 KB keepalive budget.
+    pub fn on_hidden(&mut self) -> Vec<Send> {
+        let now = self.clock.now_ms();
+        let _ = self.outbox.persist_now(&mut self.storage, now);
+        if self.role == Role::Follower {
+            self.outbox.release_persisted();
+        }
+        if self.role == Role::Undecided || !self.online {
+            return Vec::new();
+        }
+        let budget = KEEPALIVE_BYTES - 1024 - message::BATCH_OVERHEAD - self.cfg.write_key.len();
+        self.take_batch(now, self.cfg.max_batch_events, budget, true).into_iter().collect()
+    }
+}
+
+/// Validates an optional JSON-object argument; `None` means `{}`.
+fn object_arg<'a>(what: &'static str, v: Option<&'a str>) -> Result<&'a str, InputError> {
+    match v {
+        None => Ok("{}"),
+        Some(s) if s.len() > MAX_MESSAGE_BYTES => Err(InputError::TooLarge),
+        Some(s) if json::validate(s) == Some(Kind::Object) => Ok(s),
+        Some(_) => Err(InputError::NotAnObject(what)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,385 @@
+use super::*;
+use crate::testing::{ManualClock, MemoryStorage, SeqIds, StorageMode};
+
+type T = Tracker<MemoryStorage, ManualClock, SeqIds>;
+
+fn cfg() -> Config {
+    Config::new("wk", "http://127.0.0.1:9").validated().unwrap()
+}
+
+fn tab(st: &MemoryStorage, clock: &ManualClock, name: &str, seed: u8) -> T {
+    Tracker::new(cfg(), st.clone(), clock.clone(), SeqIds::seeded(seed), name, Environment::default())
+}
+
+fn leader() -> (T, MemoryStorage, ManualClock) {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(1_000_000.0);
+    let mut t = tab(&st, &clock, "A", 1);
+    t.become_leader();
+    (t, st, clock)
+}
+
+fn track_n(t: &mut T, n: usize) {
+    for i in 0..n {
+        t.track("E", Some(&format!("{{\"i\":{i}}}")), &CallOptions::default()).unwrap();
+    }
+}
+
+/// messageIds of a batch body.
+fn ids_of(body: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    v["batch"].as_array().unwrap().iter().map(|m| m["messageId"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn flushes_on_count() {
+    let (mut t, _, _) = leader();
+    track_n(&mut t, 19);
+    t.persist();
+    assert_eq!(t.poll(), None, "19 < flushAt");
+    track_n(&mut t, 1);
+    let s = t.poll().expect("20 events: send");
+    assert_eq!(s.events, 20);
+    assert_eq!(s.url, "http://127.0.0.1:9/v1/batch");
+    let v: serde_json::Value = serde_json::from_str(&s.body).unwrap();
+    assert_eq!(v["writeKey"], "wk");
+    assert_eq!(v["batch"][0]["type"], "track");
+    assert_eq!(v["batch"][18]["properties"]["i"], 18);
+    assert_eq!(v["batch"][19]["properties"]["i"], 0);
+}
+
+#[test]
+fn flushes_on_age_and_reports_wake_time() {
+    let (mut t, _, clock) = leader();
+    track_n(&mut t, 1);
+    assert_eq!(t.poll(), None);
+    assert_eq!(t.next_wake(), Some(1_001_000.0));
+    clock.advance(999.0);
+    assert_eq!(t.poll(), None);
+    clock.advance(1.0);
+    assert!(t.poll().is_some());
+}
+
+#[test]
+fn one_batch_in_flight_and_ack_removes_from_storage() {
+    let (mut t, st, _) = leader();
+    track_n(&mut t, 45);
+    t.persist();
+    let first = t.poll().unwrap();
+    assert_eq!(first.events, 45, "one batch takes everything waiting up to the limits");
+    assert_eq!(t.poll(), None, "only one batch in flight");
+    t.on_response(first.batch_id, 200, None);
+    assert!(t.is_idle());
+    assert!(st.keys("ot1.q.").is_empty(), "acknowledged events leave storage");
+    assert_eq!(t.stats().delivered, 45);
+}
+
+#[test]
+fn retries_with_backoff_and_honours_retry_after() {
+    let (mut t, _, clock) = leader();
+    track_n(&mut t, 20);
+    let s = t.poll().unwrap();
+    let ids = ids_of(&s.body);
+    t.on_response(s.batch_id, 503, Some("5"));
+    assert_eq!(t.poll(), None);
+    assert!(t.next_wake().unwrap() >= 1_005_000.0);
+    clock.advance(4_999.0);
+    assert_eq!(t.poll(), None, "Retry-After is honoured");
+    clock.advance(1.0);
+    let again = t.poll().unwrap();
+    assert_eq!(ids_of(&again.body), ids, "same events, same messageIds, same order");
+    t.on_response(again.batch_id, 0, None); // network error
+    let wake = t.next_wake().unwrap();
+    let now = 1_005_000.0;
+    assert!(wake >= now && wake <= now + 2_000.0, "second failure: jitter within 2 s, got {}", wake - now);
+    clock.set(wake);
+    let third = t.poll().unwrap();
+    t.on_response(third.batch_id, 200, None);
+    assert_eq!(t.stats().delivered, 20);
+    assert_eq!(t.stats().retries, 2);
+}
+
+#[test]
+fn drops_on_non_retryable_status() {
+    for status in [400, 401, 403, 422] {
+        let (mut t, st, _) = leader();
+        track_n(&mut t, 20);
+        t.persist();
+        let s = t.poll().unwrap();
+        t.on_response(s.batch_id, status, None);
+        assert!(t.is_idle(), "{status}");
+        assert_eq!(t.stats().rejected, 20);
+        assert!(st.keys("ot1.q.").is_empty());
+    }
+}
+
+#[test]
+fn splits_on_413() {
+    let (mut t, _, _) = leader();
+    track_n(&mut t, 20);
+    let s = t.poll().unwrap();
+    t.on_response(s.batch_id, 413, None);
+    let half = t.poll().unwrap();
+    assert_eq!(half.events, 10);
+    assert_eq!(ids_of(&half.body), ids_of(&s.body)[..10].to_vec());
+    t.on_response(half.batch_id, 200, None);
+    let rest = t.poll().unwrap();
+    assert_eq!(rest.events, 10);
+}
+
+#[test]
+fn batches_stay_under_500kb() {
+    let (mut t, _, _) = leader();
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(30_000));
+    for _ in 0..40 {
+        t.track("Big", Some(&big), &CallOptions::default()).unwrap();
+    }
+    t.flush();
+    let mut total = 0;
+    while let Some(s) = t.poll() {
+        assert!(s.body.len() <= crate::wire::MAX_BATCH_BYTES, "{}", s.body.len());
+        total += s.events;
+        t.on_response(s.batch_id, 200, None);
+    }
+    assert_eq!(total, 40);
+}
+
+#[test]
+fn oversized_and_invalid_input_is_rejected_without_losing_anything_else() {
+    let (mut t, _, _) = leader();
+    let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(40_000));
+    let o = CallOptions::default();
+    assert_eq!(t.track("E", Some(&huge), &o), Err(InputError::TooLarge));
+    assert_eq!(t.track("", None, &o), Err(InputError::MissingName("track(): the event name")));
+    assert_eq!(t.track("E", Some("[1]"), &o), Err(InputError::NotAnObject("track(): properties")));
+    assert_eq!(t.track("E", Some("{bad"), &o), Err(InputError::NotAnObject("track(): properties")));
+    assert_eq!(t.identify(Some(" "), None, &o), Err(InputError::MissingName("identify(): userId")));
+    assert_eq!(t.group("", None, &o), Err(InputError::MissingName("group(): groupId")));
+    let ctx = CallOptions { context: Some("5"), ..o };
+    assert!(t.track("E", None, &ctx).is_err());
+    track_n(&mut t, 20);
+    assert_eq!(t.poll().unwrap().events, 20);
+}
+
+#[test]
+fn offline_pauses_and_online_resumes_at_once() {
+    let (mut t, _, clock) = leader();
+    t.set_online(false);
+    track_n(&mut t, 50);
+    clock.advance(60_000.0);
+    assert_eq!(t.poll(), None);
+    assert_eq!(t.next_wake(), None, "no timers while offline");
+    t.set_online(true);
+    assert!(t.poll().is_some());
+}
+
+#[test]
+fn storage_full_keeps_events_in_memory_and_delivers_them() {
+    let (mut t, st, _) = leader();
+    st.set_mode(StorageMode::Full);
+    track_n(&mut t, 20);
+    t.persist();
+    let s = t.poll().unwrap();
+    assert_eq!(s.events, 20);
+    t.on_response(s.batch_id, 200, None);
+    assert!(t.is_idle());
+    assert_eq!(t.stats().outbox.storage_failures, 1);
+}
+
+#[test]
+fn reload_resends_what_was_not_acknowledged_and_keeps_identity() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(1_000.0);
+    let mut a = tab(&st, &clock, "page1", 1);
+    a.become_leader();
+    a.identify(Some("user-1"), Some(r#"{"plan":"pro"}"#), &CallOptions::default()).unwrap();
+    track_n(&mut a, 49);
+    let sent = a.on_hidden();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].keepalive);
+    assert!(sent[0].body.len() <= crate::wire::KEEPALIVE_BYTES);
+    let beaconed = ids_of(&sent[0].body);
+    let aid = a.identity().anonymous_id.clone();
+    drop(a); // navigation: the page is gone before any answer
+
+    let mut b = tab(&st, &clock, "page2", 2);
+    assert_eq!(b.identity().anonymous_id, aid);
+    assert_eq!(b.identity().user_id.as_deref(), Some("user-1"));
+    b.become_leader();
+    b.flush();
+    let s = b.poll().unwrap();
+    assert_eq!(ids_of(&s.body), beaconed, "everything not acknowledged goes again, same ids");
+    b.on_response(s.batch_id, 200, None);
+    assert!(st.keys("ot1.q.").is_empty());
+}
+
+#[test]
+fn unload_respects_the_keepalive_budget() {
+    let (mut t, st, _) = leader();
+    let pad = format!("{{\"pad\":\"{}\"}}", "x".repeat(1_000));
+    for _ in 0..200 {
+        t.track("E", Some(&pad), &CallOptions::default()).unwrap();
+    }
+    let sent = t.on_hidden();
+    let bytes: usize = sent.iter().map(|s| s.body.len()).sum();
+    assert!(bytes <= crate::wire::KEEPALIVE_BYTES, "{bytes}");
+    assert!(sent[0].events > 10);
+    // Everything is persisted for the next page, beaconed or not.
+    let lines: usize = st.keys("ot1.q.").iter().map(|k| st.get(k).unwrap().lines().count()).sum();
+    assert_eq!(lines, 200);
+}
+
+#[test]
+fn followers_hand_over_and_exactly_one_tab_sends_each_event() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut lead = tab(&st, &clock, "L", 1);
+    let mut fol = tab(&st, &clock, "F", 2);
+    lead.become_leader();
+    fol.become_follower();
+    track_n(&mut fol, 30);
+    fol.persist();
+    assert_eq!(fol.poll(), None, "a follower sends nothing it could persist");
+    // The storage event reaches the leader.
+    for k in st.keys("ot1.q.F.") {
+        lead.on_storage_change(&k, st.get(&k).as_deref());
+    }
+    track_n(&mut lead, 10);
+    lead.flush();
+    let s = lead.poll().unwrap();
+    assert_eq!(s.events, 40);
+    let mut ids = ids_of(&s.body);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    lead.on_response(s.batch_id, 200, None);
+    assert!(st.keys("ot1.q.").is_empty());
+}
+
+#[test]
+fn a_new_leader_adopts_what_the_old_one_left() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut old = tab(&st, &clock, "L", 1);
+    let mut next = tab(&st, &clock, "F", 2);
+    old.become_leader();
+    next.become_follower();
+    track_n(&mut old, 5);
+    old.persist();
+    let _in_flight = old.poll();
+    drop(old); // tab closed mid-flight
+    track_n(&mut next, 5);
+    next.persist();
+    next.become_leader();
+    next.flush();
+    let s = next.poll().unwrap();
+    assert_eq!(s.events, 10);
+}
+
+#[test]
+fn follower_that_cannot_persist_delivers_itself() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut fol = tab(&st, &clock, "F", 2);
+    fol.become_follower();
+    st.set_mode(StorageMode::Broken);
+    track_n(&mut fol, 20);
+    fol.persist();
+    let s = fol.poll().expect("unpersisted events are this tab's to send");
+    assert_eq!(s.events, 20);
+}
+
+#[test]
+fn undecided_tab_queues_and_persists_but_sends_nothing() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut t = tab(&st, &clock, "U", 3);
+    track_n(&mut t, 25);
+    t.persist();
+    assert_eq!(t.poll(), None);
+    assert!(t.on_hidden().is_empty());
+    assert_eq!(st.keys("ot1.q.U.").len(), 1);
+    t.become_leader();
+    assert_eq!(t.poll().unwrap().events, 25, "its own events are not adopted twice");
+}
+
+#[test]
+fn identify_as_a_different_user_starts_a_fresh_identity() {
+    let (mut t, st, _) = leader();
+    let o = CallOptions::default();
+    let aid0 = t.identity().anonymous_id.clone();
+    t.identify(Some("u1"), None, &o).unwrap();
+    assert_eq!(t.identity().anonymous_id, aid0, "anonymous → known keeps the anonymous id");
+    t.group("g1", None, &o).unwrap();
+    t.identify(Some("u2"), None, &o).unwrap();
+    assert_ne!(t.identity().anonymous_id, aid0);
+    assert_eq!(t.identity().group_id, None);
+    t.reset();
+    assert_eq!(t.identity().user_id, None);
+    assert_eq!(st.get("ot1.uid"), None);
+    assert_eq!(st.get("ot1.aid").as_deref(), Some(t.identity().anonymous_id.as_str()));
+}
+
+#[test]
+fn alias_and_messages_carry_ids_and_replayed_timestamps() {
+    let (mut t, _, _) = leader();
+    let o = CallOptions::default();
+    t.identify(Some("old"), None, &o).unwrap();
+    t.alias("new", None, &o).unwrap();
+    let replay = CallOptions { timestamp_ms: Some(86_400_000.0), ..o };
+    t.track("Replayed", None, &replay).unwrap();
+    t.flush();
+    let s = t.poll().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&s.body).unwrap();
+    let alias = &v["batch"][1];
+    assert_eq!(alias["type"], "alias");
+    assert_eq!(alias["previousId"], "old");
+    assert_eq!(alias["userId"], "new");
+    assert_eq!(v["batch"][2]["timestamp"], "1970-01-02T00:00:00.000Z");
+}
+
+#[test]
+fn other_tabs_identity_changes_are_adopted() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut a = tab(&st, &clock, "A", 1);
+    let mut b = tab(&st, &clock, "B", 2);
+    a.identify(Some("u9"), None, &CallOptions::default()).unwrap();
+    b.on_storage_change("ot1.uid", st.get("ot1.uid").as_deref());
+    assert_eq!(b.identity().user_id.as_deref(), Some("u9"));
+}
+
+#[test]
+fn stuck_requests_time_out_and_are_retried() {
+    let (mut t, _, clock) = leader();
+    track_n(&mut t, 20);
+    let s = t.poll().unwrap();
+    clock.advance(t.config().request_timeout_ms + 5_001.0);
+    let again = t.poll().or_else(|| {
+        clock.advance(t.config().retry.base_ms);
+        t.poll()
+    });
+    assert_eq!(ids_of(&again.unwrap().body), ids_of(&s.body));
+    // A late answer for the expired batch changes nothing.
+    t.on_response(s.batch_id, 200, None);
+    assert_eq!(t.stats().delivered, 0);
+}
+
+#[test]
+fn burst_of_10000_is_one_storage_write_and_all_delivered() {
+    let (mut t, st, _) = leader();
+    let writes_before = st.writes();
+    track_n(&mut t, 10_000);
+    assert_eq!(st.writes(), writes_before, "track() never writes storage");
+    t.persist();
+    assert_eq!(st.writes(), writes_before + 1);
+    let mut delivered = 0;
+    while let Some(s) = t.poll() {
+        delivered += s.events;
+        t.on_response(s.batch_id, 200, None);
+        t.persist();
+    }
+    assert_eq!(delivered, 10_000);
+    assert!(t.is_idle());
+    assert!(st.keys("ot1.q.").is_empty());
+}

@@ -1,0 +1,113 @@
+//! The wire format: Segment-spec batches as sent to `POST {endpoint}/v1/batch`.
+//!
+//! Owns: the message types and the fields each one requires, the size limits, the paths and the
+//! content type — everything the SDK and the collector must agree on. With the `serde` feature
+//! it also provides serde-derived [`Batch`]/[`Message`] types for Rust consumers (the reference
+//! collector). The SDK itself encodes messages with `json::Writer` (no serde in the wasm);
+//! the golden fixtures in `tests/fixtures/` pin both to the same bytes-level shape.
+//!
+//! Must never: do I/O, or depend on a browser.
+
+/// Path of the batch endpoint, relative to the configured collector endpoint.
+pub const BATCH_PATH: &str = "/v1/batch";
+/// Content type of SDK requests: CORS-simple, so no preflight, and usable by `sendBeacon`.
+pub const CONTENT_TYPE: &str = "text/plain";
+/// Segment's limit for one message, in bytes of JSON.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+/// Segment's limit for one batch request body, in bytes.
+pub const MAX_BATCH_BYTES: usize = 500 * 1024;
+/// The budget browsers give all in-flight `keepalive` fetches / beacons of a page together.
+pub const KEEPALIVE_BYTES: usize = 64 * 1024;
+/// Library name reported in `context.library.name`.
+pub const LIBRARY_NAME: &str = "omnitrail";
+/// Library version reported in `context.library.version`.
+pub const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The Segment message types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageType {
+    Track,
+    Page,
+    Screen,
+    Identify,
+    Group,
+    Alias,
+}
+
+impl MessageType {
+    pub const ALL: [MessageType; 6] = [
+        MessageType::Track,
+        MessageType::Page,
+        MessageType::Screen,
+        MessageType::Identify,
+        MessageType::Group,
+        MessageType::Alias,
+    ];
+
+    /// The value of the `type` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Track => "track",
+            MessageType::Page => "page",
+            MessageType::Screen => "screen",
+            MessageType::Identify => "identify",
+            MessageType::Group => "group",
+            MessageType::Alias => "alias",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageType> {
+        MessageType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Fields the Segment spec requires for this type, beyond the common
+    /// `type`, `messageId`, `timestamp` and one of `userId`/`anonymousId`.
+    pub fn required_fields(self) -> &'static [&'static str] {
+        match self {
+            MessageType::Track => &["event"],
+            MessageType::Group => &["groupId"],
+            MessageType::Alias => &["userId", "previousId"],
+            MessageType::Page | MessageType::Screen | MessageType::Identify => &[],
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+pub use typed::*;
+
+#[cfg(feature = "serde")]
+mod typed {
+    use serde::{Deserialize, Serialize};
+    use serde_json::{Map, Value};
+
+    /// A batch request body.
+    #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+    pub struct Batch {
+        pub batch: Vec<Value>,
+        #[serde(rename = "sentAt", default, skip_serializing_if = "Option::is_none")]
+        pub sent_at: Option<String>,
+        #[serde(rename = "writeKey", default, skip_serializing_if = "Option::is_none")]
+        pub write_key: Option<String>,
+    }
+
+    /// One message, with the fields every type shares typed and the rest kept verbatim.
+    #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+    pub struct Message {
+        #[serde(rename = "type")]
+        pub kind: String,
+        #[serde(rename = "messageId")]
+        pub message_id: String,
+        #[serde(rename = "anonymousId", default, skip_serializing_if = "Option::is_none")]
+        pub anonymous_id: Option<String>,
+        #[serde(rename = "userId", default, skip_serializing_if = "Option::is_none")]
+        pub user_id: Option<String>,
+        pub timestamp: String,
+        #[serde(default)]
+        pub context: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub integrations: Option<Map<String, Value>>,
+        /// Type-specific fields: `event`, `properties`, `name`, `traits`, `groupId`, `previousId`, …
+        #[serde(flatten)]
+        pub rest: Map<String, Value>,
+    }
+}
