@@ -1,0 +1,77 @@
+//! Reading a request body: the size limit (before and after decompression) and gzip.
+//!
+//! Owns: `Content-Length` pre-checks, the streaming limit, `Content-Encoding: gzip` /
+//! `?compression=gzip` / gzip magic-byte detection, and a decompressed-size cap (no zip bombs).
+//! Must never: buffer more than the limit, or interpret the bytes (that is `ingest`'s job).
+
+use std::io::Read;
+
+use axum::body::{Body, Bytes};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH};
+
+#[derive(Debug)]
+pub enum BodyError {
+    TooLarge { limit: usize },
+    UnsupportedEncoding(String),
+    BadGzip(String),
+    Read(String),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TooLarge { limit } => write!(f, "request body exceeds {limit} bytes"),
+            BodyError::UnsupportedEncoding(e) => write!(f, "unsupported Content-Encoding {e:?} (gzip or identity)"),
+            BodyError::BadGzip(e) => write!(f, "invalid gzip body: {e}"),
+            BodyError::Read(e) => write!(f, "could not read the request body: {e}"),
+        }
+    }
+}
+
+/// Reads at most `limit` bytes, decompressing gzip to at most `limit` bytes as well.
+pub async fn read(body: Body, headers: &HeaderMap, query_gzip: bool, limit: usize) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let header_gzip = match headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase()) {
+        None => false,
+        Some(e) if e.is_empty() || e == "identity" => false,
+        Some(e) if e == "gzip" || e == "x-gzip" => true,
+        Some(e) => return Err(BodyError::UnsupportedEncoding(e)),
+    };
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => return Err(BodyError::TooLarge { limit }),
+        Err(e) => return Err(BodyError::Read(e.to_string())),
+    };
+    let magic = bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+    if header_gzip || query_gzip || magic {
+        gunzip(&bytes, limit).map(Bytes::from)
+    } else {
+        Ok(bytes)
+    }
+}
+
+fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::new();
+    let decoder = flate2::read::MultiGzDecoder::new(data);
+    decoder
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| BodyError::BadGzip(e.to_string()))?;
+    if out.len() > limit {
+        return Err(BodyError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
+/// Whether the query string asks for gzip (`compression=gzip`), for beacons that cannot set
+/// `Content-Encoding`.
+pub fn query_wants_gzip(query: Option<&str>) -> bool {
+    query.is_some_and(|q| q.split('&').any(|kv| kv.eq_ignore_ascii_case("compression=gzip")))
+}

@@ -1,0 +1,248 @@
+//! Runtime configuration: the command-line flags / `OMNITRAIL_*` environment variables, parsed
+//! into a plain [`Config`] that the rest of the collector reads.
+//!
+//! Owns: flag names, defaults, env var names, the `KEY=origin,origin` write-key syntax and the
+//! origin allowlist matching. Must never: open sockets or files, or read the environment
+//! anywhere but in [`Cli::into_config`]'s caller (`main`) — tests build a [`Config`] directly.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Everything the collector needs to run. Build it with [`Config::for_tests`] in tests.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    /// SQLite path, or `:memory:`.
+    pub db: String,
+    pub write_keys: Vec<WriteKey>,
+    pub test_control: bool,
+    pub max_connections: usize,
+    /// How long shutdown waits for in-flight requests before giving up on them.
+    pub shutdown_grace: Duration,
+    /// Name of the SDK's anonymous-id cookie that `POST /v1/identity` re-issues.
+    pub cookie_name: String,
+    /// `Domain` attribute of the re-issued cookie (the registrable domain); host-only when None.
+    pub cookie_domain: Option<String>,
+    /// Always mark the re-issued cookie `Secure` (otherwise only when `X-Forwarded-Proto: https`).
+    pub cookie_secure: bool,
+    /// Log one line per request to stderr.
+    pub request_log: bool,
+}
+
+impl Config {
+    /// An in-memory collector on an ephemeral loopback port with test control on and the
+    /// default `demo` key.
+    pub fn for_tests() -> Config {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db: ":memory:".into(),
+            write_keys: vec![WriteKey::any_origin("demo")],
+            test_control: true,
+            max_connections: 256,
+            shutdown_grace: Duration::from_secs(5),
+            cookie_name: DEFAULT_COOKIE_NAME.into(),
+            cookie_domain: None,
+            cookie_secure: false,
+            request_log: false,
+        }
+    }
+
+    pub fn key(&self, key: &str) -> Option<&WriteKey> {
+        self.write_keys.iter().find(|k| k.key == key)
+    }
+
+    /// Whether any write key accepts this origin (used for preflights, which carry no key).
+    pub fn any_key_allows(&self, origin: &str) -> bool {
+        self.write_keys.iter().any(|k| k.allows(origin))
+    }
+}
+
+pub const DEFAULT_COOKIE_NAME: &str = "omnitrail_aid";
+
+/// A write key and the browser origins allowed to send with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteKey {
+    pub key: String,
+    pub origins: OriginPolicy,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OriginPolicy {
+    Any,
+    /// Exact origins (`https://shop.example.com`) or subdomain wildcards (`https://*.example.com`).
+    List(Vec<String>),
+}
+
+impl WriteKey {
+    pub fn any_origin(key: &str) -> WriteKey {
+        WriteKey { key: key.to_string(), origins: OriginPolicy::Any }
+    }
+
+    /// Parses `KEY`, `KEY=*` or `KEY=https://a.example,https://*.b.example`.
+    /// A bare `KEY` allows any origin.
+    pub fn parse(spec: &str) -> Result<WriteKey, ConfigError> {
+        let spec = spec.trim();
+        let (key, origins) = match spec.split_once('=') {
+            Some((k, o)) => (k.trim(), Some(o)),
+            None => (spec, None),
+        };
+        if key.is_empty() {
+            return Err(ConfigError::EmptyWriteKey(spec.to_string()));
+        }
+        let origins = match origins {
+            None => OriginPolicy::Any,
+            Some(list) => {
+                let items: Vec<String> = list
+                    .split(',')
+                    .map(|o| normalize_origin(o.trim()))
+                    .filter(|o| !o.is_empty())
+                    .collect();
+                if items.iter().any(|o| o == "*") {
+                    OriginPolicy::Any
+                } else if items.is_empty() {
+                    return Err(ConfigError::EmptyOriginList(key.to_string()));
+                } else {
+                    OriginPolicy::List(items)
+                }
+            }
+        };
+        Ok(WriteKey { key: key.to_string(), origins })
+    }
+
+    /// Whether a browser on `origin` may send with this key.
+    pub fn allows(&self, origin: &str) -> bool {
+        match &self.origins {
+            OriginPolicy::Any => true,
+            OriginPolicy::List(list) => {
+                let origin = normalize_origin(origin);
+                list.iter().any(|pattern| origin_matches(pattern, &origin))
+            }
+        }
+    }
+}
+
+fn normalize_origin(o: &str) -> String {
+    o.trim_end_matches('/').to_ascii_lowercase()
+}
+
+fn origin_matches(pattern: &str, origin: &str) -> bool {
+    if pattern == origin {
+        return true;
+    }
+    // `scheme://*.domain` matches any subdomain (not the bare domain) on that scheme.
+    if let Some((scheme, rest)) = pattern.split_once("://*.") {
+        if let Some((o_scheme, o_host)) = origin.split_once("://") {
+            return o_scheme == scheme && o_host.ends_with(&format!(".{rest}"));
+        }
+    }
+    false
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    EmptyWriteKey(String),
+    EmptyOriginList(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::EmptyWriteKey(s) => write!(f, "empty write key in {s:?}"),
+            ConfigError::EmptyOriginList(k) => write!(f, "write key {k:?} has an empty origin list"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Command-line flags; each has an `OMNITRAIL_*` environment equivalent.
+#[derive(Parser, Debug)]
+#[command(name = "omnitrail-collector", version, about = "Omnitrail reference collector (Segment-compatible, SQLite)")]
+pub struct Cli {
+    /// Address to listen on; port 0 picks a free port (the bound address is printed).
+    #[arg(long, env = "OMNITRAIL_ADDR", default_value = "127.0.0.1:8787")]
+    pub addr: SocketAddr,
+
+    /// SQLite database path, or `:memory:`.
+    #[arg(long, env = "OMNITRAIL_DB", default_value = "omnitrail.db")]
+    pub db: String,
+
+    /// Write key, optionally with its origin allowlist: `KEY`, `KEY=*`,
+    /// `KEY=https://shop.example.com,https://*.example.com`. Repeatable; in the env var separate
+    /// keys with `;`. Default: `demo` allowing any origin.
+    #[arg(long = "write-key", env = "OMNITRAIL_WRITE_KEY", value_delimiter = ';')]
+    pub write_keys: Vec<String>,
+
+    /// Enable the /test/* control endpoints (fault injection, stats, message dump, reset).
+    #[arg(long, env = "OMNITRAIL_TEST_CONTROL")]
+    pub test_control: bool,
+
+    /// Maximum concurrent connections; further connections wait in the accept backlog.
+    #[arg(long, env = "OMNITRAIL_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+
+    /// Milliseconds shutdown waits for in-flight requests.
+    #[arg(long, env = "OMNITRAIL_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+
+    /// Name of the SDK's anonymous-id cookie, re-issued by POST /v1/identity.
+    #[arg(long, env = "OMNITRAIL_COOKIE_NAME", default_value = DEFAULT_COOKIE_NAME)]
+    pub cookie_name: String,
+
+    /// `Domain` of the re-issued cookie (your registrable domain, e.g. `example.com`).
+    #[arg(long, env = "OMNITRAIL_COOKIE_DOMAIN")]
+    pub cookie_domain: Option<String>,
+
+    /// Always set `Secure` on the re-issued cookie (default: only behind `X-Forwarded-Proto: https`).
+    #[arg(long, env = "OMNITRAIL_COOKIE_SECURE")]
+    pub cookie_secure: bool,
+
+    /// Do not log one line per request.
+    #[arg(long, env = "OMNITRAIL_QUIET")]
+    pub quiet: bool,
+}
+
+impl Cli {
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let mut write_keys = Vec::new();
+        for spec in self.write_keys.iter().filter(|s| !s.trim().is_empty()) {
+            write_keys.push(WriteKey::parse(spec)?);
+        }
+        if write_keys.is_empty() {
+            write_keys.push(WriteKey::any_origin("demo"));
+        }
+        Ok(Config {
+            addr: self.addr,
+            db: self.db,
+            write_keys,
+            test_control: self.test_control,
+            max_connections: self.max_connections.max(1),
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
+            cookie_name: self.cookie_name,
+            cookie_domain: self.cookie_domain.filter(|d| !d.is_empty()),
+            cookie_secure: self.cookie_secure,
+            request_log: !self.quiet,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_write_key_specs() {
+        assert_eq!(WriteKey::parse("k").unwrap().origins, OriginPolicy::Any);
+        assert_eq!(WriteKey::parse("k=*").unwrap().origins, OriginPolicy::Any);
+        let k = WriteKey::parse("k=https://A.example.com/, https://*.b.com").unwrap();
+        assert!(k.allows("https://a.example.com"));
+        assert!(k.allows("https://x.b.com"));
+        assert!(!k.allows("https://b.com"));
+        assert!(!k.allows("http://x.b.com"));
+        assert!(!k.allows("https://evil.example"));
+        assert!(WriteKey::parse("=x").is_err());
+        assert!(WriteKey::parse("k=").is_err());
+    }
+}

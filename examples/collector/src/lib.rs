@@ -1,0 +1,24 @@
+//! Omnitrail reference collector: Segment-compatible ingestion (`POST /v1/batch` and friends)
+//! into SQLite, with dedup on `messageId`, a first-party identity cookie endpoint, a journey
+//! viewer, Prometheus metrics and (opt-in) test-control endpoints for the SDK's e2e tests.
+//!
+//! The binary (`src/main.rs`) only parses flags and runs [`server::Collector`]; tests and the
+//! load generator run it in-process with [`server::Background`].
+
+pub mod body;
+pub mod config;
+pub mod cors;
+pub mod faults;
+pub mod identity;
+pub mod ingest;
+pub mod log;
+pub mod metrics;
+pub mod ops;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod testctl;
+pub mod timefmt;
+pub mod validate;
+pub mod viewer;

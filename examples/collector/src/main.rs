@@ -1,0 +1,42 @@
+//! `omnitrail-collector`: parses flags / env vars, binds, prints exactly one line
+//! `listening on http://ADDR` to stdout, then serves until SIGINT/SIGTERM. Logs go to stderr.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use omnitrail_collector::config::Cli;
+use omnitrail_collector::server::{shutdown_signal, Collector};
+use omnitrail_collector::{fields, log};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Cli::parse().into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("omnitrail-collector: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let keys: Vec<String> = config.write_keys.iter().map(|k| k.key.clone()).collect();
+    let (db, test_control) = (config.db.clone(), config.test_control);
+    let collector = match Collector::bind(config).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("omnitrail-collector: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = collector.local_addr();
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    }
+    log::info(
+        "started",
+        fields! {"addr" => addr.to_string(), "db" => db, "writeKeys" => keys, "testControl" => test_control},
+    );
+    collector.run(shutdown_signal()).await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,116 @@
+//! Counters: the Prometheus metrics of `GET /metrics` (monotonic for the life of the process)
+//! and the resettable counters of `GET /test/stats`.
+//!
+//! Owns: metric names, histogram buckets and the Prometheus text rendering. Must never: block
+//! (atomics and short mutexes only), or be reset except the test counters by `/test/reset`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::validate::Rejection;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// Counters behind `GET /test/stats`; `/test/reset` zeroes them.
+#[derive(Default)]
+pub struct TestCounters {
+    /// Ingestion requests, whatever their outcome.
+    pub requests: AtomicU64,
+    /// Messages in ingestion requests answered 2xx (valid, duplicate and rejected ones).
+    pub received: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub rejected: AtomicU64,
+    /// Ingestion requests answered by an injected fault (status or reset).
+    pub faulted: AtomicU64,
+    /// Ingestion requests delayed by a hang fault.
+    pub hung: AtomicU64,
+}
+
+impl TestCounters {
+    pub fn reset(&self) {
+        for c in [&self.requests, &self.received, &self.duplicates, &self.rejected, &self.faulted, &self.hung] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub test: TestCounters,
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    stored: AtomicU64,
+    duplicates: AtomicU64,
+    rejects: Mutex<BTreeMap<&'static str, u64>>,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_sum_us: AtomicU64,
+    latency_count: AtomicU64,
+}
+
+impl Metrics {
+    /// Records one finished HTTP request. `route` is a fixed label (not the raw path).
+    pub fn request(&self, route: &'static str, status: u16, elapsed: Duration) {
+        *self.requests.lock().unwrap_or_else(|p| p.into_inner()).entry((route, status)).or_insert(0) += 1;
+        let secs = elapsed.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.latency_buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        self.latency_sum_us.fetch_add(elapsed.as_micros() as u64, Relaxed);
+        self.latency_count.fetch_add(1, Relaxed);
+    }
+
+    pub fn ingested(&self, stored: u64, duplicates: u64) {
+        self.stored.fetch_add(stored, Relaxed);
+        self.duplicates.fetch_add(duplicates, Relaxed);
+    }
+
+    pub fn rejected(&self, code: &'static str) {
+        *self.rejects.lock().unwrap_or_else(|p| p.into_inner()).entry(code).or_insert(0) += 1;
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP omnitrail_http_requests_total HTTP requests by route and status.\n");
+        out.push_str("# TYPE omnitrail_http_requests_total counter\n");
+        for ((route, status), n) in self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "omnitrail_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+        }
+        out.push_str("# HELP omnitrail_messages_stored_total Messages newly stored.\n");
+        out.push_str("# TYPE omnitrail_messages_stored_total counter\n");
+        let _ = writeln!(out, "omnitrail_messages_stored_total {}", self.stored.load(Relaxed));
+        out.push_str("# HELP omnitrail_messages_duplicate_total Messages ignored as duplicates of a stored messageId.\n");
+        out.push_str("# TYPE omnitrail_messages_duplicate_total counter\n");
+        let _ = writeln!(out, "omnitrail_messages_duplicate_total {}", self.duplicates.load(Relaxed));
+        out.push_str("# HELP omnitrail_messages_rejected_total Messages rejected by validation, by reason.\n");
+        out.push_str("# TYPE omnitrail_messages_rejected_total counter\n");
+        let rejects = self.rejects.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for code in Rejection::CODES {
+            let n = rejects.get(code).copied().unwrap_or(0);
+            let _ = writeln!(out, "omnitrail_messages_rejected_total{{reason=\"{code}\"}} {n}");
+        }
+        out.push_str("# HELP omnitrail_http_request_duration_seconds HTTP request latency.\n");
+        out.push_str("# TYPE omnitrail_http_request_duration_seconds histogram\n");
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "omnitrail_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                self.latency_buckets[i].load(Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Relaxed);
+        let _ = writeln!(out, "omnitrail_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "omnitrail_http_request_duration_seconds_sum {}",
+            self.latency_sum_us.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "omnitrail_http_request_duration_seconds_count {count}");
+        out
+    }
+}

@@ -1,0 +1,79 @@
+//! The URL space: which handler serves which path, and the fixed route labels used by CORS,
+//! metrics and logs.
+//!
+//! Owns: the router and [`Route`] classification. Must never: contain handler logic.
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::Shared;
+use crate::{identity, ingest, ops, testctl, viewer};
+
+/// A fixed label per family of paths (bounded cardinality for metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Ingest,
+    Identity,
+    Test,
+    Health,
+    Metrics,
+    Viewer,
+    Journeys,
+    Other,
+}
+
+impl Route {
+    pub fn classify(path: &str) -> Route {
+        match path {
+            "/v1/batch" | "/v1/b" | "/v1/track" | "/v1/page" | "/v1/screen" | "/v1/identify" | "/v1/group"
+            | "/v1/alias" => Route::Ingest,
+            "/v1/identity" => Route::Identity,
+            "/healthz" => Route::Health,
+            "/metrics" => Route::Metrics,
+            "/" | "/journeys" => Route::Viewer,
+            p if p == "/v1/journeys" || p.starts_with("/v1/journeys/") => Route::Journeys,
+            p if p.starts_with("/test/") => Route::Test,
+            _ => Route::Other,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Ingest => "ingest",
+            Route::Identity => "identity",
+            Route::Test => "test",
+            Route::Health => "healthz",
+            Route::Metrics => "metrics",
+            Route::Viewer => "viewer",
+            Route::Journeys => "journeys",
+            Route::Other => "other",
+        }
+    }
+}
+
+pub fn router(state: Shared) -> Router {
+    let mut r = Router::new()
+        .route("/v1/batch", post(ingest::batch))
+        .route("/v1/b", post(ingest::batch))
+        .route("/v1/track", post(ingest::track))
+        .route("/v1/page", post(ingest::page))
+        .route("/v1/screen", post(ingest::screen))
+        .route("/v1/identify", post(ingest::identify))
+        .route("/v1/group", post(ingest::group))
+        .route("/v1/alias", post(ingest::alias))
+        .route("/v1/identity", post(identity::reissue))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/", get(viewer::page))
+        .route("/journeys", get(viewer::page))
+        .route("/v1/journeys", get(viewer::identities))
+        .route("/v1/journeys/{id}", get(viewer::timeline));
+    if state.config.test_control {
+        r = r
+            .route("/test/fault", post(testctl::fault))
+            .route("/test/stats", get(testctl::stats))
+            .route("/test/messages", get(testctl::messages))
+            .route("/test/reset", post(testctl::reset));
+    }
+    r.fallback(ops::not_found).with_state(state)
+}

@@ -1,0 +1,505 @@
+//! Durable storage in SQLite, owned by one dedicated writer thread.
+//!
+//! Owns: the schema, the connection and its pragmas (WAL, `synchronous=FULL`), group commit
+//! (every ingest job waiting in the queue goes into one transaction, each job in its own
+//! savepoint, and nobody is answered before the commit returns — so a 2xx means durable), and
+//! the read queries of the viewer and the test endpoints. Must never: be called from async code
+//! except through the [`Store`] handle, know about HTTP, or answer an ingest before commit.
+
+use std::path::Path;
+use std::thread::JoinHandle;
+
+use omnitrail::wire::MessageType;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::timefmt;
+use crate::validate::ValidMessage;
+
+/// Most ingest jobs committed together in one transaction.
+const MAX_GROUP: usize = 256;
+const QUEUE: usize = 1024;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS messages (
+    id                  INTEGER PRIMARY KEY,
+    write_key           TEXT NOT NULL,
+    message_id          TEXT NOT NULL,
+    type                TEXT NOT NULL,
+    event               TEXT,
+    name                TEXT,
+    anonymous_id        TEXT,
+    user_id             TEXT,
+    session_id          TEXT,
+    timestamp           TEXT NOT NULL,
+    corrected_timestamp TEXT NOT NULL,
+    sent_at             TEXT,
+    received_at         TEXT NOT NULL,
+    raw                 TEXT NOT NULL,
+    UNIQUE (write_key, message_id)
+);
+CREATE INDEX IF NOT EXISTS messages_anonymous_id ON messages (anonymous_id, corrected_timestamp);
+CREATE INDEX IF NOT EXISTS messages_user_id ON messages (user_id, corrected_timestamp);
+CREATE INDEX IF NOT EXISTS messages_type_event ON messages (type, event);
+CREATE INDEX IF NOT EXISTS messages_session_id ON messages (session_id);
+CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);
+-- The identity graph: one row per (anonymousId or previousId) <-> userId link seen in an
+-- identify or alias message.
+CREATE TABLE IF NOT EXISTS identities (
+    write_key    TEXT NOT NULL,
+    anonymous_id TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    first_seen   TEXT NOT NULL,
+    last_seen    TEXT NOT NULL,
+    PRIMARY KEY (write_key, anonymous_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS identities_user_id ON identities (user_id);
+"#;
+
+/// Errors of the storage layer.
+#[derive(Debug)]
+pub enum StoreError {
+    Sqlite(rusqlite::Error),
+    /// The writer thread is gone (shutting down or crashed).
+    Closed,
+    Open(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Sqlite(e) => write!(f, "sqlite: {e}"),
+            StoreError::Closed => write!(f, "store is closed"),
+            StoreError::Open(e) => write!(f, "cannot open database: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+/// One request's worth of validated messages.
+pub struct IngestBatch {
+    pub write_key: String,
+    pub received_at: time::OffsetDateTime,
+    pub sent_at: Option<time::OffsetDateTime>,
+    pub messages: Vec<ValidMessage>,
+}
+
+/// For each message of the batch, in order: `true` if newly stored, `false` if a duplicate.
+pub type IngestOutcome = Vec<bool>;
+
+#[derive(Debug, Default, Serialize, Clone)]
+pub struct StoredCounts {
+    pub stored: u64,
+    #[serde(rename = "byType")]
+    pub by_type: std::collections::BTreeMap<String, u64>,
+    #[serde(rename = "byEvent")]
+    pub by_event: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct IdentitySummary {
+    /// The id to ask the timeline for: the anonymousId, or the userId when there is none.
+    pub id: String,
+    #[serde(rename = "anonymousId")]
+    pub anonymous_id: Option<String>,
+    #[serde(rename = "userId")]
+    pub user_id: Option<String>,
+    #[serde(rename = "lastSeen")]
+    pub last_seen: String,
+    pub messages: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TimelineRow {
+    pub kind: String,
+    pub event: Option<String>,
+    pub name: Option<String>,
+    pub timestamp: String,
+    pub received_at: String,
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub write_key: Option<String>,
+    pub kind: Option<String>,
+    pub limit: Option<u32>,
+}
+
+enum Job {
+    Ingest(IngestBatch, oneshot::Sender<Result<IngestOutcome, StoreError>>),
+    Messages(MessageFilter, oneshot::Sender<Result<Vec<String>, StoreError>>),
+    Counts(oneshot::Sender<Result<StoredCounts, StoreError>>),
+    Reset(oneshot::Sender<Result<(), StoreError>>),
+    Identities(u32, oneshot::Sender<Result<Vec<IdentitySummary>, StoreError>>),
+    Timeline(String, u32, oneshot::Sender<Result<(Vec<String>, Vec<TimelineRow>), StoreError>>),
+    Ping(oneshot::Sender<Result<(), StoreError>>),
+    /// Commit what is queued before it, then stop the writer.
+    Close(oneshot::Sender<()>),
+}
+
+/// Cheap, cloneable handle to the writer thread.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Job>,
+}
+
+/// Owns the writer thread; [`StoreThread::join`] after every [`Store`] handle is dropped.
+pub struct StoreThread {
+    handle: JoinHandle<()>,
+}
+
+impl StoreThread {
+    pub fn join(self) {
+        let _ = self.handle.join();
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and starts the writer thread.
+    pub fn open(path: &str) -> Result<(Store, StoreThread), StoreError> {
+        let conn = open_connection(path)?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let handle = std::thread::Builder::new()
+            .name("omnitrail-store".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        Ok((Store { tx }, StoreThread { handle }))
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores the batch durably; resolves only after the transaction has committed.
+    pub async fn ingest(&self, batch: IngestBatch) -> Result<IngestOutcome, StoreError> {
+        self.call(|r| Job::Ingest(batch, r)).await
+    }
+
+    /// Raw messages in receive order.
+    pub async fn messages(&self, filter: MessageFilter) -> Result<Vec<String>, StoreError> {
+        self.call(|r| Job::Messages(filter, r)).await
+    }
+
+    pub async fn counts(&self) -> Result<StoredCounts, StoreError> {
+        self.call(Job::Counts).await
+    }
+
+    pub async fn reset(&self) -> Result<(), StoreError> {
+        self.call(Job::Reset).await
+    }
+
+    pub async fn identities(&self, limit: u32) -> Result<Vec<IdentitySummary>, StoreError> {
+        self.call(|r| Job::Identities(limit, r)).await
+    }
+
+    /// The ids linked to `id` and their messages, newest first.
+    pub async fn timeline(&self, id: String, limit: u32) -> Result<(Vec<String>, Vec<TimelineRow>), StoreError> {
+        self.call(|r| Job::Timeline(id, limit, r)).await
+    }
+
+    /// Stops the writer after everything queued before this call is committed. Later calls on
+    /// any handle fail with [`StoreError::Closed`].
+    pub async fn close(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Job::Close(reply)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Round-trips a trivial query through the writer (health check).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.call(Job::Ping).await
+    }
+}
+
+fn open_connection(path: &str) -> Result<Connection, StoreError> {
+    let conn = if path == ":memory:" {
+        Connection::open_in_memory()
+    } else {
+        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
+        }
+        Connection::open(path)
+    }
+    .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
+    // WAL: readers never block the writer; FULL: the WAL is fsynced at every commit, so a
+    // committed transaction survives power loss, not only a process kill.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut pending: Vec<Job> = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        pending.push(first);
+        while pending.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => pending.push(job),
+                Err(_) => break,
+            }
+        }
+        // Keep arrival order: consecutive ingests are committed together; any other job
+        // first flushes the ingests queued before it.
+        let mut group = Vec::new();
+        let mut closing = None;
+        for job in pending.drain(..) {
+            match job {
+                Job::Ingest(batch, reply) => group.push((batch, reply)),
+                Job::Close(reply) => {
+                    closing = Some(reply);
+                    break;
+                }
+                other => {
+                    commit_group(&mut conn, std::mem::take(&mut group));
+                    run_other(&mut conn, other);
+                }
+            }
+        }
+        commit_group(&mut conn, group);
+        if let Some(reply) = closing {
+            // Jobs drained after the close (and any still queued) are dropped: their callers
+            // see `Closed` and answer 503, so nothing unstored is acknowledged.
+            pending.clear();
+            rx.close();
+            let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+            let _ = reply.send(());
+            return;
+        }
+    }
+    // Channel closed: every handle dropped; the last commit is done. Checkpoint so the main
+    // file is complete without the WAL (best effort).
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+}
+
+type IngestReply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
+
+fn commit_group(conn: &mut Connection, group: Vec<(IngestBatch, IngestReply)>) {
+    if group.is_empty() {
+        return;
+    }
+    let result = (|| -> Result<Vec<Result<IngestOutcome, StoreError>>, rusqlite::Error> {
+        let mut tx = conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(group.len());
+        for (batch, _) in &group {
+            let mut sp = tx.savepoint()?;
+            match insert_batch(&sp, batch) {
+                Ok(outcome) => {
+                    sp.commit()?;
+                    outcomes.push(Ok(outcome));
+                }
+                Err(e) => {
+                    sp.rollback()?;
+                    outcomes.push(Err(StoreError::Sqlite(e)));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    })();
+    match result {
+        Ok(outcomes) => {
+            for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for (_, reply) in group {
+                let _ = reply.send(Err(StoreError::Open(format!("commit failed: {msg}"))));
+            }
+        }
+    }
+}
+
+fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome, rusqlite::Error> {
+    let received_at = timefmt::format(batch.received_at);
+    let sent_at = batch.sent_at.map(timefmt::format);
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO messages (write_key, message_id, type, event, name, anonymous_id, user_id,
+            session_id, timestamp, corrected_timestamp, sent_at, received_at, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (write_key, message_id) DO NOTHING",
+    )?;
+    let mut link = conn.prepare_cached(
+        "INSERT INTO identities (write_key, anonymous_id, user_id, source, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE SET last_seen = excluded.last_seen",
+    )?;
+    let mut outcome = Vec::with_capacity(batch.messages.len());
+    for m in &batch.messages {
+        let corrected = timefmt::corrected(m.timestamp, batch.sent_at, batch.received_at);
+        let n = insert.execute(params![
+            batch.write_key,
+            m.message_id,
+            m.kind.as_str(),
+            m.event,
+            m.name,
+            m.anonymous_id,
+            m.user_id,
+            m.session_id,
+            timefmt::format(m.timestamp),
+            timefmt::format(corrected),
+            sent_at,
+            received_at,
+            m.raw,
+        ])?;
+        let new = n == 1;
+        if new {
+            let pair = match m.kind {
+                MessageType::Identify => m.anonymous_id.as_ref().zip(m.user_id.as_ref()),
+                MessageType::Alias => m.previous_id.as_ref().zip(m.user_id.as_ref()),
+                _ => None,
+            };
+            if let Some((from, user)) = pair {
+                link.execute(params![batch.write_key, from, user, m.kind.as_str(), received_at])?;
+            }
+        }
+        outcome.push(new);
+    }
+    Ok(outcome)
+}
+
+fn run_other(conn: &mut Connection, job: Job) {
+    match job {
+        Job::Ingest(..) | Job::Close(_) => {}
+        Job::Messages(filter, reply) => {
+            let _ = reply.send(query_messages(conn, &filter).map_err(StoreError::from));
+        }
+        Job::Counts(reply) => {
+            let _ = reply.send(query_counts(conn).map_err(StoreError::from));
+        }
+        Job::Reset(reply) => {
+            let r = conn.execute_batch("BEGIN; DELETE FROM messages; DELETE FROM identities; COMMIT;");
+            if r.is_err() {
+                let _ = conn.execute_batch("ROLLBACK;");
+            }
+            let _ = reply.send(r.map_err(StoreError::from));
+        }
+        Job::Identities(limit, reply) => {
+            let _ = reply.send(query_identities(conn, limit).map_err(StoreError::from));
+        }
+        Job::Timeline(id, limit, reply) => {
+            let _ = reply.send(query_timeline(conn, &id, limit).map_err(StoreError::from));
+        }
+        Job::Ping(reply) => {
+            let r = conn.query_row("SELECT 1", [], |_| Ok(()));
+            let _ = reply.send(r.map_err(StoreError::from));
+        }
+    }
+}
+
+fn query_messages(conn: &Connection, f: &MessageFilter) -> Result<Vec<String>, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT raw FROM messages
+         WHERE (?1 IS NULL OR write_key = ?1) AND (?2 IS NULL OR type = ?2)
+         ORDER BY id LIMIT ?3",
+    )?;
+    let limit = f.limit.map(i64::from).unwrap_or(-1);
+    let rows = stmt.query_map(params![f.write_key, f.kind, limit], |r| r.get::<_, String>(0))?;
+    rows.collect()
+}
+
+fn query_counts(conn: &Connection) -> Result<StoredCounts, rusqlite::Error> {
+    let mut counts = StoredCounts::default();
+    let mut stmt = conn.prepare_cached("SELECT type, COUNT(*) FROM messages GROUP BY type")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (kind, n) = row?;
+        counts.stored += n as u64;
+        counts.by_type.insert(kind, n as u64);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT event, COUNT(*) FROM messages WHERE type = 'track' AND event IS NOT NULL GROUP BY event",
+    )?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (event, n) = row?;
+        counts.by_event.insert(event, n as u64);
+    }
+    Ok(counts)
+}
+
+fn query_identities(conn: &Connection, limit: u32) -> Result<Vec<IdentitySummary>, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COALESCE(anonymous_id, user_id) AS ident, MAX(anonymous_id), MAX(user_id),
+                MAX(received_at) AS last_seen, COUNT(*)
+         FROM messages GROUP BY ident ORDER BY last_seen DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map(params![limit], |r| {
+        Ok(IdentitySummary {
+            id: r.get(0)?,
+            anonymous_id: r.get(1)?,
+            user_id: r.get(2)?,
+            last_seen: r.get(3)?,
+            messages: r.get::<_, i64>(4)? as u64,
+        })
+    })?;
+    let mut out: Vec<IdentitySummary> = rows.collect::<Result<_, _>>()?;
+    // Fill in the userId an anonymous visitor was later identified as.
+    let mut linked = conn.prepare_cached("SELECT user_id FROM identities WHERE anonymous_id = ?1 ORDER BY last_seen DESC LIMIT 1")?;
+    for s in out.iter_mut().filter(|s| s.user_id.is_none()) {
+        if let Some(anon) = &s.anonymous_id {
+            s.user_id = linked.query_row(params![anon], |r| r.get(0)).optional()?;
+        }
+    }
+    Ok(out)
+}
+
+/// Expands `id` through the identity graph (both directions, a few hops), then returns the
+/// messages of every linked id, newest first.
+fn query_timeline(conn: &Connection, id: &str, limit: u32) -> Result<(Vec<String>, Vec<TimelineRow>), rusqlite::Error> {
+    let mut ids: Vec<String> = vec![id.to_string()];
+    let mut frontier = ids.clone();
+    let mut next_ids = conn.prepare_cached(
+        "SELECT user_id FROM identities WHERE anonymous_id = ?1
+         UNION SELECT anonymous_id FROM identities WHERE user_id = ?1",
+    )?;
+    for _ in 0..4 {
+        let mut found = Vec::new();
+        for cur in &frontier {
+            for row in next_ids.query_map(params![cur], |r| r.get::<_, String>(0))? {
+                let v = row?;
+                if !ids.contains(&v) && !found.contains(&v) {
+                    found.push(v);
+                }
+            }
+        }
+        if found.is_empty() || ids.len() > 64 {
+            break;
+        }
+        ids.extend(found.iter().cloned());
+        frontier = found;
+    }
+    let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    let mut stmt = conn.prepare_cached(
+        "SELECT type, event, name, corrected_timestamp, received_at, raw FROM messages
+         WHERE anonymous_id IN (SELECT value FROM json_each(?1))
+            OR user_id IN (SELECT value FROM json_each(?1))
+         ORDER BY corrected_timestamp DESC, id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![list, limit], |r| {
+        Ok(TimelineRow {
+            kind: r.get(0)?,
+            event: r.get(1)?,
+            name: r.get(2)?,
+            timestamp: r.get(3)?,
+            received_at: r.get(4)?,
+            raw: r.get(5)?,
+        })
+    })?;
+    Ok((ids, rows.collect::<Result<_, _>>()?))
+}

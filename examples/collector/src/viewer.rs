@@ -1,0 +1,193 @@
+//! Journey viewer: `GET /` (and `/journeys`) serves a small self-refreshing page;
+//! `GET /v1/journeys` lists recent identities and `GET /v1/journeys/{id}` returns one
+//! identity's timeline (touchpoints with channel, page views, cart changes, conversions,
+//! identity events), newest first, across every id the identity graph links to it.
+//!
+//! Owns: the timeline classification and the page. Must never: write to the store, or trust
+//! stored JSON to have any particular shape (every field lookup is optional).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::state::Shared;
+use crate::store::TimelineRow;
+
+const PAGE: &str = include_str!("viewer.html");
+
+pub async fn page() -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], PAGE).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<u32>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"ok": false, "error": "storage_unavailable", "detail": e.to_string()})))
+        .into_response()
+}
+
+pub async fn identities(State(st): State<Shared>, Query(q): Query<ListQuery>) -> Response {
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    match st.store.identities(limit).await {
+        Ok(list) => axum::Json(json!({"identities": list})).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+pub async fn timeline(State(st): State<Shared>, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Response {
+    let limit = q.limit.unwrap_or(200).clamp(1, 2000);
+    match st.store.timeline(id.clone(), limit).await {
+        Ok((ids, rows)) => {
+            let entries: Vec<Entry> = rows.iter().map(classify).collect();
+            axum::Json(json!({"id": id, "linkedIds": ids, "entries": entries})).into_response()
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+/// One line of the timeline.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Entry {
+    /// `touchpoint`, `page`, `cart`, `conversion`, `identity` or `event`.
+    pub kind: &'static str,
+    #[serde(rename = "type")]
+    pub message_type: String,
+    pub title: String,
+    pub channel: Option<String>,
+    pub detail: Option<String>,
+    pub timestamp: String,
+    #[serde(rename = "receivedAt")]
+    pub received_at: String,
+}
+
+const CART_EVENTS: [&str; 9] = [
+    "Product Added",
+    "Product Removed",
+    "Cart Viewed",
+    "Cart Updated",
+    "Cart Cleared",
+    "Checkout Started",
+    "Checkout Step Viewed",
+    "Checkout Step Completed",
+    "Payment Info Entered",
+];
+const CONVERSION_EVENTS: [&str; 4] = ["Order Completed", "Signed Up", "Subscription Started", "Lead Generated"];
+
+fn s(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Classifies a stored message for the timeline. Never fails: unknown shapes become `event`.
+pub fn classify(row: &TimelineRow) -> Entry {
+    let raw: Value = serde_json::from_str(&row.raw).unwrap_or(Value::Null);
+    let ctx = raw.get("context");
+    let props = raw.get("properties");
+    let omni = ctx.and_then(|c| c.get("omnitrail"));
+    let campaign = ctx.and_then(|c| c.get("campaign")).filter(|c| c.as_object().is_some_and(|m| !m.is_empty()));
+    let channel = s(omni.and_then(|o| o.get("touchpoint")).and_then(|t| t.get("channel")))
+        .or_else(|| s(omni.and_then(|o| o.get("channel"))))
+        .or_else(|| s(props.and_then(|p| p.get("channel"))))
+        .or_else(|| s(campaign.and_then(|c| c.get("medium"))));
+    let mut entry = Entry {
+        kind: "event",
+        message_type: row.kind.clone(),
+        title: row.kind.clone(),
+        channel: None,
+        detail: None,
+        timestamp: row.timestamp.clone(),
+        received_at: row.received_at.clone(),
+    };
+    match row.kind.as_str() {
+        "page" | "screen" => {
+            let url = s(props.and_then(|p| p.get("url"))).or_else(|| s(ctx.and_then(|c| c.get("page")).and_then(|p| p.get("url"))));
+            let path = s(props.and_then(|p| p.get("path"))).or_else(|| s(ctx.and_then(|c| c.get("page")).and_then(|p| p.get("path"))));
+            entry.title = row.name.clone().or(path).unwrap_or_else(|| format!("{} view", row.kind));
+            entry.detail = url;
+            let new_touch = omni.and_then(|o| o.get("touchpoint")).is_some() || campaign.is_some();
+            entry.kind = if new_touch { "touchpoint" } else { "page" };
+            if new_touch {
+                let source = s(campaign.and_then(|c| c.get("source")));
+                let name = s(campaign.and_then(|c| c.get("name")));
+                let campaign_text = [source, name].into_iter().flatten().collect::<Vec<_>>().join(" / ");
+                entry.channel = channel.or(Some("unknown".into()));
+                if !campaign_text.is_empty() {
+                    entry.detail = Some(match entry.detail.take() {
+                        Some(u) => format!("{campaign_text} — {u}"),
+                        None => campaign_text,
+                    });
+                }
+            }
+        }
+        "track" => {
+            let event = row.event.clone().unwrap_or_default();
+            entry.title = event.clone();
+            if CART_EVENTS.contains(&event.as_str()) {
+                entry.kind = "cart";
+                let product = s(props.and_then(|p| p.get("name"))).or_else(|| s(props.and_then(|p| p.get("product_id"))));
+                let count = props.and_then(|p| p.get("products")).and_then(Value::as_array).map(|a| format!("{} products", a.len()));
+                entry.detail = product.or(count);
+            } else if CONVERSION_EVENTS.contains(&event.as_str()) {
+                entry.kind = "conversion";
+                let value = s(props.and_then(|p| p.get("revenue")))
+                    .or_else(|| s(props.and_then(|p| p.get("total"))))
+                    .or_else(|| s(props.and_then(|p| p.get("value"))));
+                let currency = s(props.and_then(|p| p.get("currency"))).unwrap_or_default();
+                entry.detail = value.map(|v| format!("{v} {currency}").trim().to_string());
+                entry.channel = channel;
+            }
+        }
+        "identify" => {
+            entry.kind = "identity";
+            entry.title = "identify".into();
+            entry.detail = s(raw.get("userId")).map(|u| format!("userId {u}"));
+        }
+        "alias" => {
+            entry.kind = "identity";
+            entry.title = "alias".into();
+            entry.detail = Some(format!("{} → {}", s(raw.get("previousId")).unwrap_or_default(), s(raw.get("userId")).unwrap_or_default()));
+        }
+        "group" => {
+            entry.kind = "identity";
+            entry.title = "group".into();
+            entry.detail = s(raw.get("groupId")).map(|g| format!("groupId {g}"));
+        }
+        _ => {}
+    }
+    entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, event: Option<&str>, raw: &str) -> TimelineRow {
+        TimelineRow {
+            kind: kind.into(),
+            event: event.map(str::to_string),
+            name: None,
+            timestamp: "t".into(),
+            received_at: "r".into(),
+            raw: raw.into(),
+        }
+    }
+
+    #[test]
+    fn classifies() {
+        let e = classify(&row("page", None, r#"{"context":{"campaign":{"medium":"cpc","source":"google"}},"properties":{"url":"https://s/x"}}"#));
+        assert_eq!((e.kind, e.channel.as_deref()), ("touchpoint", Some("cpc")));
+        assert_eq!(classify(&row("page", None, "{}")).kind, "page");
+        assert_eq!(classify(&row("track", Some("Product Added"), "{}")).kind, "cart");
+        let e = classify(&row("track", Some("Order Completed"), r#"{"properties":{"revenue":12.5,"currency":"EUR"}}"#));
+        assert_eq!((e.kind, e.detail.as_deref()), ("conversion", Some("12.5 EUR")));
+        assert_eq!(classify(&row("track", Some("x"), "not json")).kind, "event");
+    }
+}
