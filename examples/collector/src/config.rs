@@ -27,8 +27,8 @@ pub struct Config {
     pub cookie_domain: Option<String>,
     /// Always mark the re-issued cookie `Secure` (otherwise only when `X-Forwarded-Proto: https`).
     pub cookie_secure: bool,
-    /// Log one line per request to stderr.
-    pub request_log: bool,
+    /// Write structured logs (one line per request, lifecycle events) to stderr.
+    pub logging: bool,
 }
 
 impl Config {
@@ -45,7 +45,7 @@ impl Config {
             cookie_name: DEFAULT_COOKIE_NAME.into(),
             cookie_domain: None,
             cookie_secure: false,
-            request_log: false,
+            logging: false,
         }
     }
 
@@ -199,7 +199,7 @@ pub struct Cli {
     #[arg(long, env = "OMNITRAIL_COOKIE_SECURE")]
     pub cookie_secure: bool,
 
-    /// Do not log one line per request.
+    /// Do not write logs (per-request lines, lifecycle events) to stderr.
     #[arg(long, env = "OMNITRAIL_QUIET")]
     pub quiet: bool,
 }
@@ -223,7 +223,7 @@ impl Cli {
             cookie_name: self.cookie_name,
             cookie_domain: self.cookie_domain.filter(|d| !d.is_empty()),
             cookie_secure: self.cookie_secure,
-            request_log: !self.quiet,
+            logging: !self.quiet,
         })
     }
 }

@@ -129,17 +129,24 @@ impl Collector {
             });
         }
         drop(listener);
-        log::info("shutting down", fields! {"graceMs" => state.config.shutdown_grace.as_millis() as u64});
+        let logging = state.config.logging;
+        if logging {
+            log::info("shutting down", fields! {"graceMs" => state.config.shutdown_grace.as_millis() as u64});
+        }
         state.faults.shutting_down();
         if tokio::time::timeout(state.config.shutdown_grace, graceful.shutdown()).await.is_err() {
-            log::warn("grace period over; abandoning open connections", fields! {});
+            if logging {
+                log::warn("grace period over; abandoning open connections", fields! {});
+            }
         }
         // Everything acknowledged so far is committed; commit what is queued and stop.
         state.store.close().await;
         drop(router);
         drop(state);
         let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
-        log::info("stopped", fields! {});
+        if logging {
+            log::info("stopped", fields! {});
+        }
     }
 }
 
@@ -155,7 +162,7 @@ async fn handle(st: Shared, router: axum::Router, req: Request<Incoming>) -> Res
             use std::sync::atomic::Ordering::Relaxed;
             st.metrics.test.requests.fetch_add(1, Relaxed);
             st.metrics.test.faulted.fetch_add(1, Relaxed);
-            if st.config.request_log {
+            if st.config.logging {
                 log::info("request", fields! {"method" => method.as_str(), "path" => path, "status" => 0, "error" => "fault_reset"});
             }
             return Err(ConnectionReset);
@@ -176,7 +183,7 @@ async fn handle(st: Shared, router: axum::Router, req: Request<Incoming>) -> Res
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
     st.metrics.request(route.label(), status, elapsed);
-    if st.config.request_log {
+    if st.config.logging {
         let info = resp.extensions().get::<LogInfo>().cloned().unwrap_or_default();
         let mut f = fields! {
             "method" => method.as_str(),

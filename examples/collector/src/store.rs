@@ -10,7 +10,7 @@ use std::path::Path;
 use std::thread::JoinHandle;
 
 use omnitrail::wire::MessageType;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS identities (
     PRIMARY KEY (write_key, anonymous_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS identities_user_id ON identities (user_id);
+CREATE INDEX IF NOT EXISTS identities_anonymous_id ON identities (anonymous_id, last_seen);
 "#;
 
 /// Errors of the storage layer.
@@ -434,10 +435,20 @@ fn query_counts(conn: &Connection) -> Result<StoredCounts, rusqlite::Error> {
 }
 
 fn query_identities(conn: &Connection, limit: u32) -> Result<Vec<IdentitySummary>, rusqlite::Error> {
+    // One row per person: a message's userId, else the userId its anonymousId was identified
+    // as, else the anonymousId. Only the most recent messages are scanned (bounded cost).
     let mut stmt = conn.prepare_cached(
-        "SELECT COALESCE(anonymous_id, user_id) AS ident, MAX(anonymous_id), MAX(user_id),
-                MAX(received_at) AS last_seen, COUNT(*)
-         FROM messages GROUP BY ident ORDER BY last_seen DESC LIMIT ?1",
+        "SELECT person, MAX(anonymous_id), MAX(user_id), MAX(received_at) AS last_seen, COUNT(*)
+         FROM (
+            SELECT m.anonymous_id, m.received_at,
+                   COALESCE(m.user_id, (SELECT i.user_id FROM identities i WHERE i.anonymous_id = m.anonymous_id
+                                        ORDER BY i.last_seen DESC LIMIT 1)) AS user_id,
+                   COALESCE(m.user_id, (SELECT i.user_id FROM identities i WHERE i.anonymous_id = m.anonymous_id
+                                        ORDER BY i.last_seen DESC LIMIT 1), m.anonymous_id) AS person
+            FROM messages m
+            WHERE m.id > (SELECT COALESCE(MAX(id), 0) - 100000 FROM messages)
+         )
+         GROUP BY person ORDER BY last_seen DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map(params![limit], |r| {
         Ok(IdentitySummary {
@@ -448,15 +459,7 @@ fn query_identities(conn: &Connection, limit: u32) -> Result<Vec<IdentitySummary
             messages: r.get::<_, i64>(4)? as u64,
         })
     })?;
-    let mut out: Vec<IdentitySummary> = rows.collect::<Result<_, _>>()?;
-    // Fill in the userId an anonymous visitor was later identified as.
-    let mut linked = conn.prepare_cached("SELECT user_id FROM identities WHERE anonymous_id = ?1 ORDER BY last_seen DESC LIMIT 1")?;
-    for s in out.iter_mut().filter(|s| s.user_id.is_none()) {
-        if let Some(anon) = &s.anonymous_id {
-            s.user_id = linked.query_row(params![anon], |r| r.get(0)).optional()?;
-        }
-    }
-    Ok(out)
+    rows.collect()
 }
 
 /// Expands `id` through the identity graph (both directions, a few hops), then returns the
