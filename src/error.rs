@@ -77,3 +77,17 @@ impl fmt::Display for InputError {
         }
     }
 }
+
+/// Rate limit of console warnings: the first three of a kind, then the 10th, 100th, 1000th…
+pub fn warn_now(nth: u32) -> bool {
+    nth <= 3 || (nth >= 10 && 10u32.pow(nth.ilog10()) == nth)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn warnings_are_rate_limited() {
+        let shown: Vec<u32> = (1..=20_000).filter(|n| super::warn_now(*n)).collect();
+        assert_eq!(shown, vec![1, 2, 3, 10, 100, 1000, 10_000]);
+    }
+}

@@ -94,6 +94,7 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     split_events: usize,
     stats: Stats,
     scratch: String,
+    tab: String,
 }
 
 impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
@@ -123,6 +124,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             online: true,
             stats: Stats::default(),
             scratch: String::new(),
+            tab: tab.to_owned(),
         }
     }
 
@@ -140,6 +142,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     }
     pub fn storage(&self) -> &S {
         &self.storage
+    }
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+    /// This writer's id (unique per page load).
+    pub fn tab(&self) -> &str {
+        &self.tab
     }
     pub fn stats(&self) -> Stats {
         Stats { outbox: self.outbox.stats(), ..self.stats }

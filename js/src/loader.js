@@ -1,0 +1,42 @@
+// The script-tag loader: instantiates the wasm next to this file, replays the snippet's
+// queue in order (with the original timestamps) and turns window.omnitrail into the real API.
+// Adapts only: every rule lives in the wasm.
+import init, { Omnitrail } from "../dist/pkg/omnitrail.js";
+
+const METHODS = ["track", "page", "screen", "identify", "group", "alias", "reset", "flush",
+  "setAnonymousId", "anonymousId", "user", "stats"];
+
+async function boot() {
+  const stub = window.omnitrail;
+  if (!stub || !stub._q || stub.loaded) return;
+  const cfg = stub.config || {};
+  const wasm = cfg.wasm || new URL("omnitrail_bg.wasm", import.meta.url);
+  await init({ module_or_path: wasm });
+  let sdk;
+  try {
+    sdk = new Omnitrail(cfg);
+  } catch (e) {
+    console.error(e && e.message ? e.message : e);
+    return;
+  }
+  for (const m of METHODS) {
+    stub[m] = function () {
+      try {
+        return sdk[m].apply(sdk, arguments);
+      } catch (e) {
+        // Never let anything reach the page; the wasm already warned about bad input.
+        return undefined;
+      }
+    };
+  }
+  const queued = stub._q;
+  stub._q = [];
+  for (const [m, args, ts] of queued) {
+    try { sdk.replay(m, args, ts); } catch (e) { /* ignored: see above */ }
+  }
+  stub.loaded = true;
+  stub.sdk = sdk;
+  if (stub._ready) stub._ready(stub);
+}
+
+boot().catch((e) => console.warn("omnitrail: failed to load", e));

@@ -1,0 +1,156 @@
+//! Converting JS values at the boundary: names and ids, JSON-object arguments, call options
+//! and the configuration.
+//!
+//! Owns: the rules for what a JS argument may be. Objects are serialised with the engine's
+//! own `JSON.stringify` (fast, native), inside a catch, so cyclic objects, BigInt, throwing
+//! getters and revoked Proxies become an `InputError` instead of an exception.
+//! Must never: run while the SDK state is borrowed (a hostile getter may call back into the
+//! SDK), or convert a huge string before checking its length.
+
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::config::Config;
+use crate::error::{ConfigError, InputError};
+use crate::wire::MAX_MESSAGE_BYTES;
+
+/// An id or name argument: a string, or a finite number (Segment accepts numeric user ids).
+/// `undefined`/`null` give `None`.
+pub fn opt_id(v: &JsValue, what: &'static str) -> Result<Option<String>, InputError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if let Some(n) = v.as_f64() {
+        return if n.is_finite() { Ok(Some(format_number(n))) } else { Err(InputError::MissingName(what)) };
+    }
+    let Some(s) = v.dyn_ref::<js_sys::JsString>() else { return Err(InputError::MissingName(what)) };
+    if s.length() as usize > crate::identity::MAX_ID_LEN {
+        return Err(InputError::NameTooLong(what));
+    }
+    Ok(s.as_string())
+}
+
+/// A required id or name.
+pub fn id(v: &JsValue, what: &'static str) -> Result<String, InputError> {
+    opt_id(v, what)?.ok_or(InputError::MissingName(what))
+}
+
+fn format_number(n: f64) -> String {
+    let mut s = String::new();
+    crate::json::push_num(&mut s, n);
+    s
+}
+
+/// A plain-object argument as JSON text; `undefined`/`null` give `None`.
+pub fn opt_object(v: &JsValue, what: &'static str) -> Result<Option<String>, InputError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if !v.is_object() || v.is_function() {
+        return Err(InputError::NotAnObject(what));
+    }
+    let text = js_sys::JSON::stringify(v).map_err(|_| InputError::NotAnObject(what))?;
+    if text.length() as usize > MAX_MESSAGE_BYTES {
+        return Err(InputError::TooLarge);
+    }
+    let text = text.as_string().ok_or(InputError::NotAnObject(what))?;
+    if !text.starts_with('{') {
+        return Err(InputError::NotAnObject(what));
+    }
+    Ok(Some(text))
+}
+
+/// The `options` argument of a call, owned.
+#[derive(Default)]
+pub struct Options {
+    pub timestamp_ms: Option<f64>,
+    pub context: Option<String>,
+    pub integrations: Option<String>,
+}
+
+fn get(target: &JsValue, key: &str) -> Result<JsValue, InputError> {
+    js_sys::Reflect::get(target, &JsValue::from_str(key)).map_err(|_| InputError::NotAnObject("options"))
+}
+
+pub fn options(v: &JsValue) -> Result<Options, InputError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Options::default());
+    }
+    if !v.is_object() {
+        return Err(InputError::NotAnObject("options"));
+    }
+    let ts = get(v, "timestamp")?;
+    let timestamp_ms = if let Some(n) = ts.as_f64() {
+        Some(n)
+    } else if ts.is_instance_of::<js_sys::Date>() || ts.is_string() {
+        let t = js_sys::Date::new(&ts).get_time();
+        t.is_finite().then_some(t)
+    } else {
+        None
+    };
+    Ok(Options {
+        timestamp_ms,
+        context: opt_object(&get(v, "context")?, "options.context")?,
+        integrations: opt_object(&get(v, "integrations")?, "options.integrations")?,
+    })
+}
+
+/// Reads the configuration object; the one place where an error reaches the page.
+pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
+    let wrong = |option, expected| ConfigError::WrongType { option, expected };
+    if !v.is_object() {
+        return Err(wrong("(config)", "an object"));
+    }
+    let get = |target: &JsValue, key: &str| js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    let string = |key: &'static str| -> Result<Option<String>, ConfigError> {
+        let x = get(v, key);
+        if x.is_undefined() || x.is_null() {
+            return Ok(None);
+        }
+        x.as_string().map(Some).ok_or(wrong(key, "a string"))
+    };
+    let number = |target: &JsValue, key: &'static str| -> Result<Option<f64>, ConfigError> {
+        let x = get(target, key);
+        if x.is_undefined() || x.is_null() {
+            return Ok(None);
+        }
+        x.as_f64().map(Some).ok_or(wrong(key, "a number"))
+    };
+    let write_key = string("writeKey")?.ok_or(ConfigError::MissingWriteKey)?;
+    let endpoint = string("endpoint")?.ok_or_else(|| ConfigError::InvalidEndpoint(String::new()))?;
+    let mut c = Config::new(write_key, endpoint);
+    let to_usize = |n: f64| if n.is_finite() && n >= 0.0 { n as usize } else { usize::MAX };
+    if let Some(n) = number(v, "flushAt")? {
+        c.flush_at = to_usize(n);
+    }
+    if let Some(n) = number(v, "flushInterval")? {
+        c.flush_interval_ms = n;
+    }
+    if let Some(n) = number(v, "maxBatchBytes")? {
+        c.max_batch_bytes = to_usize(n);
+    }
+    if let Some(n) = number(v, "maxBatchEvents")? {
+        c.max_batch_events = to_usize(n);
+    }
+    if let Some(n) = number(v, "maxQueueBytes")? {
+        c.max_queue_bytes = to_usize(n);
+    }
+    if let Some(n) = number(v, "maxPersistBytes")? {
+        c.max_persist_bytes = to_usize(n);
+    }
+    if let Some(n) = number(v, "requestTimeout")? {
+        c.request_timeout_ms = n;
+    }
+    if let Some(p) = string("storagePrefix")? {
+        c.storage_prefix = p;
+    }
+    let retry = get(v, "retry");
+    if retry.is_object() {
+        if let Some(n) = number(&retry, "baseMs")? {
+            c.retry.base_ms = n;
+        }
+        if let Some(n) = number(&retry, "maxMs")? {
+            c.retry.max_ms = n;
+        }
+    }
+    c.validated()
+}

@@ -1,0 +1,54 @@
+//! Reading the page and the device: `context.page` and the environment part of `context`.
+//!
+//! Must never: throw (every property read tolerates a missing or hostile global).
+
+use wasm_bindgen::JsValue;
+
+use crate::message::{Environment, PageContext};
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn get_str(target: &JsValue, key: &str) -> String {
+    get(target, key).as_string().unwrap_or_default()
+}
+
+pub fn page() -> PageContext {
+    let global: JsValue = js_sys::global().into();
+    let location = get(&global, "location");
+    let document = get(&global, "document");
+    let url = get_str(&location, "href");
+    // The fragment is not part of the page URL in the Segment spec.
+    let url = url.split('#').next().unwrap_or_default().to_owned();
+    PageContext {
+        url,
+        path: get_str(&location, "pathname"),
+        search: get_str(&location, "search"),
+        title: get_str(&document, "title"),
+        referrer: get_str(&document, "referrer"),
+    }
+}
+
+pub fn environment() -> Environment {
+    let global: JsValue = js_sys::global().into();
+    let navigator = get(&global, "navigator");
+    let screen = get(&global, "screen");
+    let timezone = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new()).resolved_options();
+    let num = |v: JsValue| v.as_f64();
+    let screen = match (num(get(&screen, "width")), num(get(&screen, "height"))) {
+        (Some(w), Some(h)) => Some((w, h, num(get(&global, "devicePixelRatio")).unwrap_or(1.0))),
+        _ => None,
+    };
+    Environment {
+        user_agent: get_str(&navigator, "userAgent"),
+        locale: get_str(&navigator, "language"),
+        timezone: get_str(&timezone, "timeZone"),
+        screen,
+    }
+}
+
+/// `navigator.onLine`, assumed true when unknown.
+pub fn online() -> bool {
+    get(&get(&js_sys::global().into(), "navigator"), "onLine").as_bool().unwrap_or(true)
+}

@@ -1,0 +1,14 @@
+//! The browser layer (wasm32 only): adapters for the core's ports and the `#[wasm_bindgen]`
+//! surface.
+//!
+//! Owns: localStorage, `Date.now()`, `crypto.getRandomValues`, timers, `fetch`/`sendBeacon`,
+//! lifecycle listeners (`visibilitychange`, `pagehide`, `online`/`offline`, `storage`), and
+//! the delivery lock (Web Locks, or the storage lease where Locks are missing).
+//! Must never: hold a business rule (those live in the core), throw into the page (except an
+//! invalid configuration at construction), panic, or register `unload`/`beforeunload`.
+
+mod api;
+mod convert;
+mod env;
+mod ports;
+mod runtime;

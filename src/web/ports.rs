@@ -1,0 +1,97 @@
+//! Browser implementations of the core's ports: localStorage, `Date.now()`, and
+//! `crypto.getRandomValues` drawn from a pooled buffer (one JS call per 32 ids, not per id).
+//!
+//! Must never: let a storage exception escape (they become `StorageError`s).
+
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::error::StorageError;
+use crate::ports::{uuid_from_bytes, Clock, IdSource, Storage};
+
+pub struct DateClock;
+
+impl Clock for DateClock {
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+}
+
+/// Random ids from `crypto.getRandomValues`, refilled 512 bytes at a time.
+pub struct CryptoIds {
+    pool: [u8; 512],
+    used: usize,
+    crypto: Option<web_sys::Crypto>,
+}
+
+impl CryptoIds {
+    pub fn new() -> CryptoIds {
+        let crypto = js_sys::global()
+            .dyn_into::<web_sys::Window>()
+            .ok()
+            .and_then(|w| w.crypto().ok());
+        CryptoIds { pool: [0; 512], used: 512, crypto }
+    }
+
+    fn bytes<const N: usize>(&mut self) -> [u8; N] {
+        if self.used + N > self.pool.len() {
+            let filled = self.crypto.as_ref().is_some_and(|c| c.get_random_values_with_u8_array(&mut self.pool).is_ok());
+            if !filled {
+                for b in self.pool.iter_mut() {
+                    *b = (js_sys::Math::random() * 256.0) as u8;
+                }
+            }
+            self.used = 0;
+        }
+        let mut out = [0u8; N];
+        out.copy_from_slice(&self.pool[self.used..self.used + N]);
+        self.used += N;
+        out
+    }
+}
+
+impl IdSource for CryptoIds {
+    fn uuid(&mut self) -> String {
+        uuid_from_bytes(self.bytes::<16>())
+    }
+    fn unit(&mut self) -> f64 {
+        u32::from_le_bytes(self.bytes::<4>()) as f64 / 4_294_967_296.0
+    }
+}
+
+/// `window.localStorage`, or nothing at all when it is disabled (every write then fails and
+/// the core keeps its state in memory).
+pub struct LocalStorage(Option<web_sys::Storage>);
+
+impl LocalStorage {
+    pub fn open() -> LocalStorage {
+        let s = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+        LocalStorage(s)
+    }
+}
+
+impl Storage for LocalStorage {
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.as_ref()?.get_item(key).ok().flatten()
+    }
+    fn set(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
+        let s = self.0.as_ref().ok_or(StorageError::Unavailable)?;
+        s.set_item(key, value).map_err(|e| {
+            let name = js_sys::Reflect::get(&e, &JsValue::from_str("name")).ok().and_then(|n| n.as_string());
+            if name.as_deref() == Some("QuotaExceededError") {
+                StorageError::Full
+            } else {
+                StorageError::Unavailable
+            }
+        })
+    }
+    fn remove(&mut self, key: &str) {
+        if let Some(s) = &self.0 {
+            let _ = s.remove_item(key);
+        }
+    }
+    fn keys(&self, prefix: &str) -> Vec<String> {
+        let Some(s) = &self.0 else { return Vec::new() };
+        let n = s.length().unwrap_or(0);
+        (0..n).filter_map(|i| s.key(i).ok().flatten()).filter(|k| k.starts_with(prefix)).collect()
+    }
+}

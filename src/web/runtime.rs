@@ -1,0 +1,386 @@
+//! The runtime around the core: one task-coalesced tick, one wake-up timer, requests, and the
+//! page-lifecycle and tab wiring.
+//!
+//! Owns: *when* the core is driven. After API calls a tick is queued as a microtask (so a
+//! burst of calls in one task costs one persist and one send decision); the core's wake-up
+//! time becomes one `setTimeout`; responses, `storage`, `online`/`offline`,
+//! `visibilitychange`/`pagehide` and the delivery lock feed the core.
+//! Must never: decide anything the core can decide, or call back into page code while the
+//! state is borrowed.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::ports::{CryptoIds, DateClock, LocalStorage};
+use crate::error::InputError;
+use crate::tracker::{Send, Tracker};
+
+pub type Core = Tracker<LocalStorage, DateClock, CryptoIds>;
+
+pub struct Runtime {
+    pub core: Core,
+    tick_queued: bool,
+    timer: Option<(i32, f64)>,
+    /// `flush()` promises waiting for the outbox to drain.
+    flush_waiters: Vec<js_sys::Function>,
+    callbacks: Option<Callbacks>,
+    warnings: [u32; InputError::KINDS],
+}
+
+/// JS functions created once and reused (no allocation per call or per request).
+struct Callbacks {
+    tick: js_sys::Function,
+    on_response: js_sys::Function,
+    on_failure: js_sys::Function,
+    _keep: Vec<Box<dyn std::any::Any>>,
+}
+
+pub type Shared = Rc<RefCell<Runtime>>;
+
+fn global() -> JsValue {
+    js_sys::global().into()
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A promise, seen only through `then` with plain functions (no per-call closures).
+    type Thenable;
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_fns(this: &Thenable, ok: &js_sys::Function, err: &js_sys::Function) -> JsValue;
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_fn(this: &Thenable, ok: &js_sys::Function) -> JsValue;
+}
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Runs `f` on the runtime if it is not already borrowed (a re-entrant call is dropped
+/// rather than panicking).
+pub fn with<R>(rt: &Shared, f: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
+    rt.try_borrow_mut().ok().map(|mut r| f(&mut r))
+}
+
+impl Runtime {
+    pub fn start(core: Core) -> Shared {
+        let rt = Rc::new(RefCell::new(Runtime {
+            core,
+            tick_queued: false,
+            timer: None,
+            flush_waiters: Vec::new(),
+            callbacks: None,
+            warnings: [0; InputError::KINDS],
+        }));
+        let weak = Rc::downgrade(&rt);
+        let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
+
+        let w = weak.clone();
+        let tick = Closure::<dyn FnMut()>::new(move || {
+            if let Some(rt) = w.upgrade() {
+                tick_now(&rt);
+            }
+        });
+        let w = weak.clone();
+        let on_response = Closure::<dyn FnMut(f64, JsValue)>::new(move |batch: f64, resp: JsValue| {
+            let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
+            let headers = get(&resp, "headers");
+            let retry_after = headers
+                .dyn_ref::<web_sys::Headers>()
+                .and_then(|h| h.get("retry-after").ok().flatten());
+            if let Some(rt) = w.upgrade() {
+                with(&rt, |r| r.core.on_response(batch as u64, status, retry_after.as_deref()));
+                tick_now(&rt);
+            }
+        });
+        let w = weak.clone();
+        let on_failure = Closure::<dyn FnMut(f64)>::new(move |batch: f64| {
+            if let Some(rt) = w.upgrade() {
+                with(&rt, |r| r.core.on_response(batch as u64, 0, None));
+                tick_now(&rt);
+            }
+        });
+        let callbacks = Callbacks {
+            tick: tick.as_ref().unchecked_ref::<js_sys::Function>().clone(),
+            on_response: on_response.as_ref().unchecked_ref::<js_sys::Function>().clone(),
+            on_failure: on_failure.as_ref().unchecked_ref::<js_sys::Function>().clone(),
+            _keep: Vec::new(),
+        };
+        keep.push(Box::new(tick));
+        keep.push(Box::new(on_response));
+        keep.push(Box::new(on_failure));
+
+        listen_lifecycle(&weak, &mut keep);
+        acquire_delivery_role(&weak, &mut keep);
+
+        if let Ok(mut r) = rt.try_borrow_mut() {
+            r.callbacks = Some(Callbacks { _keep: keep, ..callbacks });
+            r.core.set_online(super::env::online());
+        }
+        schedule(&rt);
+        rt
+    }
+
+    /// Counts a warning of this kind; returns how many there were so far.
+    pub fn count_warning(&mut self, e: InputError) -> u32 {
+        let n = &mut self.warnings[e.kind_index()];
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    pub fn add_flush_waiter(&mut self, resolve: js_sys::Function) {
+        self.flush_waiters.push(resolve);
+    }
+}
+
+/// Queues one tick for the end of the current task (microtask), once.
+pub fn schedule(rt: &Shared) {
+    let cb = with(rt, |r| {
+        if r.tick_queued {
+            return None;
+        }
+        r.tick_queued = true;
+        r.callbacks.as_ref().map(|c| c.tick.clone())
+    })
+    .flatten();
+    if let Some(cb) = cb {
+        let _ = js_sys::Promise::resolve(&JsValue::UNDEFINED).unchecked_ref::<Thenable>().then_fn(&cb);
+    }
+}
+
+/// Persist, send what is due, arm the wake-up timer, settle `flush()` promises.
+pub fn tick_now(rt: &Shared) {
+    let Some((sends, settle)) = with(rt, |r| {
+        r.tick_queued = false;
+        r.core.persist();
+        let mut sends = Vec::new();
+        while let Some(s) = r.core.poll() {
+            sends.push(s);
+        }
+        arm_timer(r);
+        let settle = if r.core.is_idle() || (sends.is_empty() && r.timer.is_none()) {
+            std::mem::take(&mut r.flush_waiters)
+        } else {
+            Vec::new()
+        };
+        (sends, settle)
+    }) else {
+        return;
+    };
+    for s in sends {
+        send(rt, s);
+    }
+    let idle = with(rt, |r| r.core.is_idle()).unwrap_or(false);
+    for resolve in settle {
+        let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::from_bool(idle));
+    }
+}
+
+fn arm_timer(r: &mut Runtime) {
+    let wake = r.core.next_wake();
+    if r.timer.map(|(_, at)| Some(at)) == Some(wake) {
+        return;
+    }
+    let Some(window) = web_sys::window() else { return };
+    if let Some((handle, _)) = r.timer.take() {
+        window.clear_timeout_with_handle(handle);
+    }
+    let (Some(at), Some(cb)) = (wake, r.callbacks.as_ref()) else { return };
+    let delay = (at - js_sys::Date::now()).clamp(0.0, 2_147_483_647.0);
+    if let Ok(handle) = window.set_timeout_with_callback_and_timeout_and_arguments_0(&cb.tick, delay.ceil() as i32) {
+        r.timer = Some((handle, at));
+    }
+}
+
+/// Performs one request: `fetch` (with `keepalive` when the page is going away), or
+/// `sendBeacon` where `fetch` cannot.
+fn send(rt: &Shared, s: Send) {
+    let Some((on_ok, on_err, timeout)) = with(rt, |r| {
+        // The timer fired or is superseded; the next tick re-arms it.
+        r.timer = None;
+        r.callbacks.as_ref().map(|c| (c.on_response.clone(), c.on_failure.clone(), r.core.config().request_timeout_ms))
+    })
+    .flatten() else {
+        return;
+    };
+    let batch = JsValue::from_f64(s.batch_id as f64);
+    let on_ok = on_ok.bind1(&JsValue::UNDEFINED, &batch);
+    let on_err = on_err.bind1(&JsValue::UNDEFINED, &batch);
+    let Some(window) = web_sys::window() else { return };
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(&s.body));
+    init.set_mode(web_sys::RequestMode::Cors);
+    init.set_credentials(web_sys::RequestCredentials::Omit);
+    if s.keepalive {
+        let _ = js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
+    } else if let Some(signal) = timeout_signal(timeout) {
+        let _ = js_sys::Reflect::set(&init, &JsValue::from_str("signal"), &signal);
+    }
+    let has_fetch = get(&global(), "fetch").is_function();
+    if has_fetch {
+        let promise = window.fetch_with_str_and_init(&s.url, &init);
+        let _ = promise.unchecked_ref::<Thenable>().then_fns(on_ok.unchecked_ref(), on_err.unchecked_ref());
+        return;
+    }
+    // No fetch: a beacon is fire-and-forget; the events stay in the outbox until a later
+    // page load acknowledges them.
+    let queued = window.navigator().send_beacon_with_opt_str(&s.url, Some(&s.body)).unwrap_or(false);
+    if !queued {
+        let _ = on_err.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
+    }
+}
+
+/// `AbortSignal.timeout(ms)` where supported.
+fn timeout_signal(ms: f64) -> Option<JsValue> {
+    let ctor = get(&global(), "AbortSignal");
+    let f = get(&ctor, "timeout").dyn_into::<js_sys::Function>().ok()?;
+    f.call1(&ctor, &JsValue::from_f64(ms)).ok()
+}
+
+fn add_listener(target: &JsValue, event: &str, f: &js_sys::Function) {
+    if let Some(t) = target.dyn_ref::<web_sys::EventTarget>() {
+        let _ = t.add_event_listener_with_callback(event, f);
+    }
+}
+
+/// `visibilitychange`/`pagehide` (never `unload`), `online`/`offline`, `storage`.
+fn listen_lifecycle(weak: &Weak<RefCell<Runtime>>, keep: &mut Vec<Box<dyn std::any::Any>>) {
+    let window = global();
+    let document = get(&window, "document");
+
+    let w = weak.clone();
+    let hidden = Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
+        let visible = get(&get(&global(), "document"), "visibilityState").as_string();
+        if visible.as_deref() == Some("visible") {
+            return;
+        }
+        let Some(rt) = w.upgrade() else { return };
+        let sends = with(&rt, |r| r.core.on_hidden()).unwrap_or_default();
+        for s in sends {
+            send(&rt, s);
+        }
+    });
+    let f: &js_sys::Function = hidden.as_ref().unchecked_ref();
+    add_listener(&document, "visibilitychange", f);
+    add_listener(&window, "pagehide", f);
+    keep.push(Box::new(hidden));
+
+    for (event, online) in [("online", true), ("offline", false)] {
+        let w = weak.clone();
+        let c = Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
+            if let Some(rt) = w.upgrade() {
+                with(&rt, |r| r.core.set_online(online));
+                tick_now(&rt);
+            }
+        });
+        add_listener(&window, event, c.as_ref().unchecked_ref());
+        keep.push(Box::new(c));
+    }
+
+    let w = weak.clone();
+    let storage = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let Some(key) = get(&e, "key").as_string() else { return };
+        let value = get(&e, "newValue").as_string();
+        if let Some(rt) = w.upgrade() {
+            with(&rt, |r| r.core.on_storage_change(&key, value.as_deref()));
+            schedule(&rt);
+        }
+    });
+    add_listener(&window, "storage", storage.as_ref().unchecked_ref());
+    keep.push(Box::new(storage));
+}
+
+/// One tab delivers: the holder of the Web Lock `omnitrail:{prefix}`; without Web Locks, the
+/// holder of the storage lease.
+fn acquire_delivery_role(weak: &Weak<RefCell<Runtime>>, keep: &mut Vec<Box<dyn std::any::Any>>) {
+    let Some(rt) = weak.upgrade() else { return };
+    let prefix = with(&rt, |r| r.core.config().storage_prefix.clone()).unwrap_or_default();
+    let name = JsValue::from_str(&format!("omnitrail:{prefix}"));
+    let locks = get(&get(&global(), "navigator"), "locks");
+    let request = get(&locks, "request").dyn_into::<js_sys::Function>().ok();
+
+    let Some(request) = request else {
+        lease_fallback(weak, keep);
+        return;
+    };
+
+    // Granted: become the leader and hold the lock for the page's lifetime.
+    let w = weak.clone();
+    let granted = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| {
+        if lock.is_null() || lock.is_undefined() {
+            return JsValue::UNDEFINED;
+        }
+        if let Some(rt) = w.upgrade() {
+            with(&rt, |r| r.core.become_leader());
+            schedule(&rt);
+        }
+        js_sys::Promise::new(&mut |_, _| {}).into()
+    });
+    let granted_fn: js_sys::Function = granted.as_ref().unchecked_ref::<js_sys::Function>().clone();
+
+    // First try without waiting: if another tab holds the lock, we are a follower until the
+    // lock comes to us.
+    let w = weak.clone();
+    let locks2 = locks.clone();
+    let request2 = request.clone();
+    let name2 = name.clone();
+    let first = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| {
+        if lock.is_null() || lock.is_undefined() {
+            if let Some(rt) = w.upgrade() {
+                with(&rt, |r| r.core.become_follower());
+                schedule(&rt);
+            }
+            let _ = request2.call2(&locks2, &name2, &granted_fn);
+            return JsValue::UNDEFINED;
+        }
+        if let Some(rt) = w.upgrade() {
+            with(&rt, |r| r.core.become_leader());
+            schedule(&rt);
+        }
+        js_sys::Promise::new(&mut |_, _| {}).into()
+    });
+    let opts = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&opts, &JsValue::from_str("ifAvailable"), &JsValue::TRUE);
+    if request.call3(&locks, &name, &opts, first.as_ref().unchecked_ref()).is_err() {
+        lease_fallback(weak, keep);
+    }
+    keep.push(Box::new(granted));
+    keep.push(Box::new(first));
+}
+
+fn lease_fallback(weak: &Weak<RefCell<Runtime>>, keep: &mut Vec<Box<dyn std::any::Any>>) {
+    use crate::lease::{Lease, LeaseState, LEASE_MS};
+    let Some(rt) = weak.upgrade() else { return };
+    let Some((prefix, tab)) = with(&rt, |r| (r.core.config().storage_prefix.clone(), r.core.tab().to_owned())) else {
+        return;
+    };
+    let lease = RefCell::new(Lease::new(&prefix, &tab));
+    let w = weak.clone();
+    let tick = Closure::<dyn FnMut()>::new(move || {
+        let Some(rt) = w.upgrade() else { return };
+        with(&rt, |r| {
+            let mut lease = lease.borrow_mut();
+            let now = js_sys::Date::now();
+            match lease.tick(r.core.storage_mut(), now) {
+                LeaseState::Held => r.core.become_leader(),
+                LeaseState::Other => {
+                    if r.core.role() != crate::tracker::Role::Follower {
+                        r.core.become_follower()
+                    }
+                }
+                LeaseState::Claimed => {}
+            }
+        });
+        schedule(&rt);
+    });
+    if let Some(window) = web_sys::window() {
+        let f: &js_sys::Function = tick.as_ref().unchecked_ref();
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(f, 0);
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(f, 100);
+        let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(f, (LEASE_MS / 3.0) as i32);
+    }
+    keep.push(Box::new(tick));
+}
