@@ -38,8 +38,8 @@ impl Outcome {
 /// `Retry-After` as delay-seconds (HTTP-dates are rare from collectors and ignored: the
 /// backoff applies instead). Capped at one hour.
 pub fn parse_retry_after(v: &str) -> Option<f64> {
-    let secs: f64 = v.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| secs.min(3600.0) * 1000.0)
+    let secs = crate::json::parse_decimal(v.trim())?;
+    Some(secs.min(3600.0) * 1000.0)
 }
 
 /// Backoff state between attempts.

@@ -27,9 +27,15 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::MissingWriteKey => f.write_str("omnitrail: config.writeKey is required (a non-empty string)"),
-            ConfigError::InvalidEndpoint(e) => write!(f, "omnitrail: config.endpoint must be an http(s) URL, got {e:?}"),
+            ConfigError::InvalidEndpoint(e) => {
+                write!(f, "omnitrail: config.endpoint must be an http(s) URL, got \"{e}\"")
+            }
             ConfigError::OutOfRange { option, min, max } => {
-                write!(f, "omnitrail: config.{option} must be a number between {min} and {max}")
+                let mut range = String::new();
+                crate::json::push_num(&mut range, *min);
+                range.push_str(" and ");
+                crate::json::push_num(&mut range, *max);
+                write!(f, "omnitrail: config.{option} must be a number between {range}")
             }
             ConfigError::WrongType { option, expected } => write!(f, "omnitrail: config.{option} must be {expected}"),
         }

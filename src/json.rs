@@ -20,7 +20,9 @@ pub fn push_str(out: &mut String, s: &str) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&s[start..i]);
+        // `get` instead of indexing: `i` is always a char boundary (an ASCII byte), and `get`
+        // keeps the panic-message machinery (Unicode tables) out of the wasm.
+        out.push_str(s.get(start..i).unwrap_or_default());
         if esc.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
@@ -31,7 +33,7 @@ pub fn push_str(out: &mut String, s: &str) {
         }
         start = i + 1;
     }
-    out.push_str(&s[start..]);
+    out.push_str(s.get(start..).unwrap_or_default());
     out.push('"');
 }
 
@@ -43,15 +45,79 @@ pub fn push_key(out: &mut String, key: &str) {
 }
 
 /// Appends a finite number; non-finite numbers become `null` (JSON has no NaN).
+///
+/// Integers print exactly; other numbers with up to 6 decimals (the SDK only formats
+/// screen sizes, densities, numeric ids and config limits). Hand-written so the wasm does
+/// not carry the ~25 KB of `f64` Display.
 pub fn push_num(out: &mut String, n: f64) {
-    use core::fmt::Write;
     if !n.is_finite() {
         out.push_str("null");
-    } else if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        let _ = write!(out, "{}", n as i64);
-    } else {
-        let _ = write!(out, "{n}");
+        return;
     }
+    if n < 0.0 {
+        out.push('-');
+    }
+    let a = n.abs();
+    if a >= 1e15 {
+        // Integral at this size: mantissa and exponent.
+        let mut e = 0;
+        let mut m = a;
+        while m >= 1e15 {
+            m /= 10.0;
+            e += 1;
+        }
+        push_u64(out, m.round() as u64);
+        out.push('e');
+        push_u64(out, e);
+        return;
+    }
+    let scaled = (a * 1e6).round() as u64;
+    push_u64(out, scaled / 1_000_000);
+    let mut frac = scaled % 1_000_000;
+    if frac != 0 {
+        out.push('.');
+        let mut div = 100_000;
+        while frac != 0 {
+            out.push((b'0' + (frac / div) as u8) as char);
+            frac %= div;
+            div /= 10;
+        }
+    }
+}
+
+/// Appends an unsigned integer in decimal.
+pub fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+/// Parses a non-negative decimal number (`12`, `1.5`); nothing else. Hand-written for size.
+pub fn parse_decimal(s: &str) -> Option<f64> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+    if int.is_empty() || frac.is_empty() || int.len() > 15 || frac.len() > 9 || !(int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let mut v = 0.0;
+    for b in int.bytes() {
+        v = v * 10.0 + f64::from(b - b'0');
+    }
+    let mut scale = 0.1;
+    for b in frac.bytes() {
+        v += f64::from(b - b'0') * scale;
+        scale /= 10.0;
+    }
+    Some(v)
 }
 
 /// Maximum nesting accepted by [`validate`].
@@ -227,13 +293,30 @@ mod tests {
 
     #[test]
     fn numbers() {
-        let mut s = String::new();
-        push_num(&mut s, 3.0);
-        s.push(',');
-        push_num(&mut s, -0.5);
-        s.push(',');
-        push_num(&mut s, f64::NAN);
-        assert_eq!(s, "3,-0.5,null");
+        let cases = [
+            (3.0, "3"), (-0.5, "-0.5"), (f64::NAN, "null"), (0.0, "0"), (1.25, "1.25"), (2.0 / 3.0, "0.666667"),
+            (1440.0, "1440"), (123_456_789_012.0, "123456789012"), (1e20, "100000000000000e6"), (-7.0, "-7"),
+            (f64::INFINITY, "null"), (0.000_000_1, "0"),
+        ];
+        for (n, want) in cases {
+            let mut s = String::new();
+            push_num(&mut s, n);
+            assert_eq!(s, want, "{n}");
+            if want != "null" {
+                let back: f64 = s.parse().unwrap();
+                assert!((back - n).abs() <= n.abs() * 1e-6 + 1e-6, "{n} -> {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(parse_decimal("12"), Some(12.0));
+        assert_eq!(parse_decimal("1.5"), Some(1.5));
+        assert_eq!(parse_decimal("0.25"), Some(0.25));
+        for bad in ["", "-1", "1e3", "1.", ".5", "a", "1.2.3", " 1"] {
+            assert_eq!(parse_decimal(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -41,12 +41,15 @@ impl Lease {
     pub fn tick(&mut self, storage: &mut dyn Storage, now: f64) -> LeaseState {
         let current = storage.get(&self.key);
         let (holder, expires) = match current.as_deref().and_then(|v| v.split_once(' ')) {
-            Some((h, e)) => (h.to_owned(), e.parse::<f64>().unwrap_or(0.0)),
+            Some((h, e)) => (h.to_owned(), crate::json::parse_decimal(e).unwrap_or(0.0)),
             None => (String::new(), 0.0),
         };
         let mine = holder == self.tab;
         let write = |storage: &mut dyn Storage| {
-            let _ = storage.set(&self.key, &format!("{} {}", self.tab, now + LEASE_MS));
+            let mut v = self.tab.clone();
+            v.push(' ');
+            crate::json::push_u64(&mut v, (now + LEASE_MS).max(0.0) as u64);
+            let _ = storage.set(&self.key, &v);
         };
         self.state = if mine && expires > now {
             write(storage);

@@ -336,8 +336,8 @@ impl Outbox {
     /// The batch with these entries was acknowledged (or rejected for good): remove them from
     /// memory and storage.
     pub fn remove(&mut self, ids: &[EntryId], storage: &mut dyn Storage) {
-        let mut sorted = ids.to_vec();
-        sorted.sort_unstable();
+        // `ids` come from `take`, in queue order: sorted.
+        let sorted = ids;
         let mut kept = VecDeque::with_capacity(self.entries.len());
         let entries = std::mem::take(&mut self.entries);
         for e in entries {
@@ -399,7 +399,14 @@ impl Outbox {
     /// Ingests every chunk in storage not known yet (on becoming the delivering tab).
     pub fn adopt_all(&mut self, storage: &mut dyn Storage, now: f64) {
         let mut keys = storage.keys(&self.queue_prefix);
-        keys.sort_by(|a, b| chunk_order(a).cmp(&chunk_order(b)));
+        // Insertion sort: a handful of keys, and one less sort routine in the wasm.
+        for i in 1..keys.len() {
+            let mut j = i;
+            while j > 0 && chunk_order(&keys[j - 1]) > chunk_order(&keys[j]) {
+                keys.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         for key in keys {
             if let Some(v) = storage.get(&key) {
                 self.ingest(&key, &v, storage, now);
@@ -434,7 +441,7 @@ impl Outbox {
 /// Sort key for chunk keys: writer, then numeric sequence (so `x.10` follows `x.9`).
 fn chunk_order(key: &str) -> (&str, u64) {
     match key.rsplit_once('.') {
-        Some((writer, seq)) => (writer, seq.parse().unwrap_or(u64::MAX)),
+        Some((writer, seq)) => (writer, crate::json::parse_decimal(seq).map_or(u64::MAX, |n| n as u64)),
         None => (key, 0),
     }
 }

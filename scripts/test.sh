@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing (scripts/setup.sh), then
+#   1. the Rust workspace natively (the pure core, the collector), with every feature;
+#   2. the browser build (cargo -> wasm-bindgen -> wasm-opt -> esbuild) and its size budget;
+#   3. the end-to-end suites in real headless Chromium against the collector on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+./scripts/setup.sh
+
+echo "== cargo test (native: core + collector)"
+cargo test --workspace --all-features
+
+echo "== build (wasm) and size budget"
+./scripts/build.sh
+node scripts/check-size.mjs
+
+echo "== end-to-end (Chromium + collector)"
+cargo build -q -p omnitrail-collector
+(cd tests && node --test --test-concurrency=1 --test-reporter=spec e2e/)
+
+echo "== all tests passed in $(( $(date +%s) - start )) s"
