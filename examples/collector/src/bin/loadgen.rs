@@ -1,1 +1,334 @@
-fn main(){}
+//! `loadgen`: a load benchmark for the collector (a program, not a test).
+//!
+//! Posts Segment batches over loopback HTTP/1.1 keep-alive connections for a fixed time and
+//! reports sustained messages/s and request latency percentiles, for unique traffic and for
+//! dedup-heavy traffic (a share of the batches are replays of batches already sent, as after
+//! SDK retries). By default it starts an in-process collector on a fresh on-disk SQLite file
+//! (WAL, `synchronous=FULL`, i.e. the real durability cost); `--url` targets a running one.
+//! Prints a table and writes a JSON result.
+//!
+//! Owns: traffic generation and measurement. Must never: be run by `cargo test`.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use omnitrail_collector::config::{Config, WriteKey};
+use omnitrail_collector::server::Background;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+#[derive(Parser, Debug, Clone)]
+#[command(name = "loadgen", about = "Load benchmark for omnitrail-collector")]
+struct Args {
+    /// Target collector (e.g. http://127.0.0.1:8787); default: start one in-process.
+    #[arg(long)]
+    url: Option<String>,
+    /// Database of the in-process collector (default: a fresh file in the temp dir).
+    #[arg(long)]
+    db: Option<String>,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Messages per batch.
+    #[arg(long, default_value_t = 20)]
+    batch_size: usize,
+    /// Share of batches that replay an earlier batch in the dedup-heavy scenario.
+    #[arg(long, default_value_t = 0.8)]
+    dup_ratio: f64,
+    #[arg(long, default_value = "demo")]
+    write_key: String,
+    /// Where to write the JSON result.
+    #[arg(long, default_value = "loadgen-result.json")]
+    json: String,
+}
+
+#[derive(Serialize, Clone, Debug)]
+struct ScenarioResult {
+    name: String,
+    dup_ratio: f64,
+    seconds: f64,
+    requests: u64,
+    errors: u64,
+    messages_acked: u64,
+    stored: u64,
+    duplicates: u64,
+    messages_per_sec: f64,
+    stored_per_sec: f64,
+    requests_per_sec: f64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+#[derive(Default)]
+struct WorkerStats {
+    latencies_us: Vec<u32>,
+    requests: u64,
+    errors: u64,
+    acked: u64,
+    stored: u64,
+    duplicates: u64,
+}
+
+/// Tiny xorshift PRNG: reproducible, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() % 1_000_000) as f64 / 1_000_000.0 < p
+    }
+}
+
+/// One message's JSON, built with `format!` from a fixed template: generating load must cost
+/// far less CPU than ingesting it (client and server share the machine).
+fn message(run: &str, worker: usize, n: u64, i: usize) -> String {
+    const EVENTS: [&str; 5] = ["Product Viewed", "Product Added", "Cart Viewed", "Checkout Started", "Order Completed"];
+    let anon = n % 50;
+    if i % 5 == 0 {
+        format!(
+            r#"{{"type":"page","messageId":"{run}-{worker}-{n}-{i}","anonymousId":"{run}-anon-{worker}-{anon}","timestamp":"2024-05-01T12:00:00.000Z","name":"Product","properties":{{"url":"https://shop.example.com/p/123?utm_source=google","path":"/p/123","title":"A product"}},"context":{{"sessionId":1714564800000,"library":{{"name":"omnitrail","version":"0.1.0"}},"page":{{"referrer":"https://www.google.com/"}},"userAgent":"Mozilla/5.0 (X11; Linux x86_64) loadgen","campaign":{{"source":"google","medium":"cpc","name":"spring"}}}}}}"#
+        )
+    } else {
+        let event = EVENTS[i % EVENTS.len()];
+        format!(
+            r#"{{"type":"track","event":"{event}","messageId":"{run}-{worker}-{n}-{i}","anonymousId":"{run}-anon-{worker}-{anon}","timestamp":"2024-05-01T12:00:00.000Z","properties":{{"product_id":"sku-123","price":19.99,"quantity":1,"currency":"EUR"}},"context":{{"sessionId":1714564800000,"library":{{"name":"omnitrail","version":"0.1.0"}},"userAgent":"Mozilla/5.0 (X11; Linux x86_64) loadgen"}}}}"#
+        )
+    }
+}
+
+fn batch_body(msgs: &[String], write_key: &str) -> String {
+    let mut body = String::with_capacity(msgs.iter().map(|m| m.len() + 1).sum::<usize>() + 100);
+    body.push_str("{\"batch\":[");
+    for (i, m) in msgs.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(m);
+    }
+    body.push_str("],\"sentAt\":\"2024-05-01T12:00:01.000Z\",\"writeKey\":");
+    body.push_str(&Value::String(write_key.to_string()).to_string());
+    body.push('}');
+    body
+}
+
+async fn worker(
+    addr: String,
+    host: String,
+    args: Args,
+    run: String,
+    worker_id: usize,
+    dup_ratio: f64,
+    until: Instant,
+) -> WorkerStats {
+    let mut stats = WorkerStats::default();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (worker_id as u64 + 1).wrapping_mul(0x1234_5678_9abc));
+    let mut sent: Vec<Bytes> = Vec::new();
+    let mut n = 0u64;
+    'reconnect: while Instant::now() < until {
+        let stream = match tokio::net::TcpStream::connect(&addr).await {
+            Ok(s) => s,
+            Err(_) => {
+                stats.errors += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
+            Ok(x) => x,
+            Err(_) => {
+                stats.errors += 1;
+                continue;
+            }
+        };
+        tokio::spawn(conn);
+        while Instant::now() < until {
+            let body = if !sent.is_empty() && rng.chance(dup_ratio) {
+                sent[(rng.next() % sent.len() as u64) as usize].clone()
+            } else {
+                n += 1;
+                let msgs: Vec<String> = (0..args.batch_size).map(|i| message(&run, worker_id, n, i)).collect();
+                let b = Bytes::from(batch_body(&msgs, &args.write_key));
+                if sent.len() < 10_000 {
+                    sent.push(b.clone());
+                }
+                b
+            };
+            let req = match Request::post("/v1/batch")
+                .header("host", &host)
+                .header("content-type", "text/plain")
+                .body(Full::new(body))
+            {
+                Ok(r) => r,
+                Err(_) => {
+                    stats.errors += 1;
+                    continue;
+                }
+            };
+            let started = Instant::now();
+            let resp = match sender.send_request(req).await {
+                Ok(r) => r,
+                Err(_) => {
+                    stats.errors += 1;
+                    continue 'reconnect;
+                }
+            };
+            let status = resp.status();
+            let bytes = match resp.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => {
+                    stats.errors += 1;
+                    continue 'reconnect;
+                }
+            };
+            stats.latencies_us.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            stats.requests += 1;
+            if status.is_success() {
+                let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                stats.acked += args.batch_size as u64;
+                stats.stored += v["stored"].as_u64().unwrap_or(0);
+                stats.duplicates += v["duplicates"].as_u64().unwrap_or(0);
+            } else {
+                stats.errors += 1;
+            }
+        }
+    }
+    stats
+}
+
+async fn scenario(name: &str, args: &Args, target: &str, dup_ratio: f64) -> ScenarioResult {
+    let addr = target.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let run = format!("{name}-{}", std::process::id());
+    let started = Instant::now();
+    let until = started + Duration::from_secs(args.duration_secs);
+    let handles: Vec<_> = (0..args.concurrency)
+        .map(|w| tokio::spawn(worker(addr.clone(), addr.clone(), args.clone(), run.clone(), w, dup_ratio, until)))
+        .collect();
+    let mut all = WorkerStats::default();
+    for h in handles {
+        if let Ok(s) = h.await {
+            all.latencies_us.extend(s.latencies_us);
+            all.requests += s.requests;
+            all.errors += s.errors;
+            all.acked += s.acked;
+            all.stored += s.stored;
+            all.duplicates += s.duplicates;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.latencies_us.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if all.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let idx = ((all.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        all.latencies_us[idx] as f64 / 1000.0
+    };
+    ScenarioResult {
+        name: name.to_string(),
+        dup_ratio,
+        seconds: secs,
+        requests: all.requests,
+        errors: all.errors,
+        messages_acked: all.acked,
+        stored: all.stored,
+        duplicates: all.duplicates,
+        messages_per_sec: all.acked as f64 / secs,
+        stored_per_sec: all.stored as f64 / secs,
+        requests_per_sec: all.requests as f64 / secs,
+        p50_ms: pct(0.50),
+        p90_ms: pct(0.90),
+        p99_ms: pct(0.99),
+        max_ms: pct(1.0),
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let mut _server = None;
+    let mut temp_db = None;
+    let target = match &args.url {
+        Some(u) => u.clone(),
+        None => {
+            let db = args.db.clone().unwrap_or_else(|| {
+                let p = std::env::temp_dir().join(format!("omnitrail-loadgen-{}.db", std::process::id()));
+                temp_db = Some(p.clone());
+                p.to_string_lossy().into_owned()
+            });
+            let mut c = Config::for_tests();
+            c.db = db;
+            c.test_control = false;
+            c.write_keys = vec![WriteKey::any_origin(&args.write_key)];
+            c.max_connections = args.concurrency.max(1) * 2;
+            let bg = match Background::start(c) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("loadgen: cannot start the collector: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let url = bg.url();
+            _server = Some(bg);
+            url
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!(
+        "loadgen: {} connections, {} messages/batch, {} s per scenario against {target}",
+        args.concurrency, args.batch_size, args.duration_secs
+    );
+    let results: Vec<ScenarioResult> = rt.block_on(async {
+        vec![scenario("unique", &args, &target, 0.0).await, scenario("dedup-heavy", &args, &target, args.dup_ratio).await]
+    });
+
+    println!(
+        "{:<12} {:>6} {:>9} {:>11} {:>11} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "scenario", "dup%", "requests", "msgs/s", "stored/s", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
+    );
+    for r in &results {
+        println!(
+            "{:<12} {:>6.0} {:>9} {:>11.0} {:>11.0} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+            r.name, r.dup_ratio * 100.0, r.requests, r.messages_per_sec, r.stored_per_sec, r.requests_per_sec,
+            r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, r.errors
+        );
+    }
+    let out = json!({
+        "target": target,
+        "inProcessCollector": args.url.is_none(),
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "concurrency": args.concurrency,
+        "batchSize": args.batch_size,
+        "durationSecs": args.duration_secs,
+        "durability": "SQLite WAL, synchronous=FULL, group commit",
+        "scenarios": results,
+    });
+    match std::fs::write(&args.json, serde_json::to_string_pretty(&out).unwrap_or_default()) {
+        Ok(()) => eprintln!("loadgen: wrote {}", args.json),
+        Err(e) => eprintln!("loadgen: cannot write {}: {e}", args.json),
+    }
+    drop(_server);
+    if let Some(p) = temp_db {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+        }
+    }
+}
