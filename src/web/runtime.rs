@@ -1,8 +1,8 @@
 //! The runtime around the core: one task-coalesced tick, one wake-up timer, requests, and the
 //! page-lifecycle and tab wiring.
 //!
-//! Owns: *when* the core is driven. After API calls a tick is queued as a microtask (so a
-//! burst of calls in one task costs one persist and one send decision); the core's wake-up
+//! Owns: *when* the core is driven. After API calls one tick is queued as a task of its own
+//! (so a burst of calls costs one persist and one send decision); the core's wake-up
 //! time becomes one `setTimeout`; responses, `storage`, `online`/`offline`,
 //! `visibilitychange`/`pagehide` and the delivery lock feed the core.
 //! Must never: decide anything the core can decide, or call back into page code while the
@@ -50,8 +50,6 @@ extern "C" {
     type Thenable;
     #[wasm_bindgen(method, js_name = then)]
     fn then_fns(this: &Thenable, ok: &js_sys::Function, err: &js_sys::Function) -> JsValue;
-    #[wasm_bindgen(method, js_name = then)]
-    fn then_fn(this: &Thenable, ok: &js_sys::Function) -> JsValue;
 }
 
 fn get(target: &JsValue, key: &str) -> JsValue {
@@ -135,7 +133,9 @@ impl Runtime {
     }
 }
 
-/// Queues one tick for the end of the current task (microtask), once.
+/// Queues one tick as a task of its own (`setTimeout 0`), once: a burst of calls in one
+/// task costs one persist and one send decision, and that work never lengthens the page's
+/// own task.
 pub fn schedule(rt: &Shared) {
     let cb = with(rt, |r| {
         if r.tick_queued {
@@ -145,8 +145,8 @@ pub fn schedule(rt: &Shared) {
         r.callbacks.as_ref().map(|c| c.tick.clone())
     })
     .flatten();
-    if let Some(cb) = cb {
-        let _ = js_sys::Promise::resolve(&JsValue::UNDEFINED).unchecked_ref::<Thenable>().then_fn(&cb);
+    if let (Some(cb), Some(window)) = (cb, web_sys::window()) {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&cb, 0);
     }
 }
 
