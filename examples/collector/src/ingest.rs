@@ -91,11 +91,19 @@ impl IngestError {
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let rejected = match &self {
-            IngestError::AllRejected(r) => r.clone(),
-            _ => Vec::new(),
+        let (rejected_count, rejected) = match &self {
+            IngestError::AllRejected(r) => (r.len(), r.iter().take(MAX_REJECTED_DETAILS).cloned().collect()),
+            _ => (0, Vec::new()),
         };
-        let body = ErrorBody { ok: false, error: self.code(), detail: self.detail(), stored: 0, duplicates: 0, rejected };
+        let body = ErrorBody {
+            ok: false,
+            error: self.code(),
+            detail: self.detail(),
+            stored: 0,
+            duplicates: 0,
+            rejected_count,
+            rejected,
+        };
         let mut resp = (status, axum::Json(body)).into_response();
         let retry_after = match &self {
             IngestError::Fault { retry_after, .. } => *retry_after,
@@ -117,6 +125,8 @@ struct ErrorBody {
     detail: String,
     stored: u64,
     duplicates: u64,
+    #[serde(rename = "rejectedCount")]
+    rejected_count: usize,
     rejected: Vec<RejectedItem>,
 }
 
@@ -139,8 +149,15 @@ pub struct IngestResponse {
     pub received: usize,
     pub stored: u64,
     pub duplicates: u64,
+    /// Number of rejected messages; `rejected` details at most [`MAX_REJECTED_DETAILS`] of them.
+    #[serde(rename = "rejectedCount")]
+    pub rejected_count: usize,
     pub rejected: Vec<RejectedItem>,
 }
+
+/// Cap on the per-message rejection details in one response (a 500 KB body of junk could
+/// otherwise produce a response a hundred times larger).
+pub const MAX_REJECTED_DETAILS: usize = 1000;
 
 #[derive(Deserialize)]
 struct RawBatch<'a> {
@@ -275,7 +292,10 @@ async fn run(st: &Shared, query: Option<String>, headers: &HeaderMap, body: Body
         rejected: Some(rejected.len()),
         error: None,
     };
-    let body = IngestResponse { ok: true, partial, received: total, stored, duplicates, rejected };
+    let rejected_count = rejected.len();
+    let mut rejected = rejected;
+    rejected.truncate(MAX_REJECTED_DETAILS);
+    let body = IngestResponse { ok: true, partial, received: total, stored, duplicates, rejected_count, rejected };
     let status = if partial { StatusCode::MULTI_STATUS } else { StatusCode::OK };
     let mut resp = (status, axum::Json(body)).into_response();
     resp.extensions_mut().insert(log);

@@ -134,10 +134,9 @@ impl Collector {
             log::info("shutting down", fields! {"graceMs" => state.config.shutdown_grace.as_millis() as u64});
         }
         state.faults.shutting_down();
-        if tokio::time::timeout(state.config.shutdown_grace, graceful.shutdown()).await.is_err() {
-            if logging {
-                log::warn("grace period over; abandoning open connections", fields! {});
-            }
+        let drained = tokio::time::timeout(state.config.shutdown_grace, graceful.shutdown()).await.is_ok();
+        if !drained && logging {
+            log::warn("grace period over; abandoning open connections", fields! {});
         }
         // Everything acknowledged so far is committed; commit what is queued and stop.
         state.store.close().await;
@@ -162,6 +161,7 @@ async fn handle(st: Shared, router: axum::Router, req: Request<Incoming>) -> Res
             use std::sync::atomic::Ordering::Relaxed;
             st.metrics.test.requests.fetch_add(1, Relaxed);
             st.metrics.test.faulted.fetch_add(1, Relaxed);
+            st.metrics.request(route.label(), 0, started.elapsed()); // status 0: no response
             if st.config.logging {
                 log::info("request", fields! {"method" => method.as_str(), "path" => path, "status" => 0, "error" => "fault_reset"});
             }

@@ -129,6 +129,9 @@ pub struct TimelineRow {
     pub raw: String,
 }
 
+/// The ids linked to the asked id (itself first), and their messages newest first.
+pub type Timeline = (Vec<String>, Vec<TimelineRow>);
+
 #[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
     pub write_key: Option<String>,
@@ -142,7 +145,7 @@ enum Job {
     Counts(oneshot::Sender<Result<StoredCounts, StoreError>>),
     Reset(oneshot::Sender<Result<(), StoreError>>),
     Identities(u32, oneshot::Sender<Result<Vec<IdentitySummary>, StoreError>>),
-    Timeline(String, u32, oneshot::Sender<Result<(Vec<String>, Vec<TimelineRow>), StoreError>>),
+    Timeline(String, u32, oneshot::Sender<Result<Timeline, StoreError>>),
     Ping(oneshot::Sender<Result<(), StoreError>>),
     /// Commit what is queued before it, then stop the writer.
     Close(oneshot::Sender<()>),
@@ -206,7 +209,7 @@ impl Store {
     }
 
     /// The ids linked to `id` and their messages, newest first.
-    pub async fn timeline(&self, id: String, limit: u32) -> Result<(Vec<String>, Vec<TimelineRow>), StoreError> {
+    pub async fn timeline(&self, id: String, limit: u32) -> Result<Timeline, StoreError> {
         self.call(|r| Job::Timeline(id, limit, r)).await
     }
 
@@ -464,7 +467,7 @@ fn query_identities(conn: &Connection, limit: u32) -> Result<Vec<IdentitySummary
 
 /// Expands `id` through the identity graph (both directions, a few hops), then returns the
 /// messages of every linked id, newest first.
-fn query_timeline(conn: &Connection, id: &str, limit: u32) -> Result<(Vec<String>, Vec<TimelineRow>), rusqlite::Error> {
+fn query_timeline(conn: &Connection, id: &str, limit: u32) -> Result<Timeline, rusqlite::Error> {
     let mut ids: Vec<String> = vec![id.to_string()];
     let mut frontier = ids.clone();
     let mut next_ids = conn.prepare_cached(

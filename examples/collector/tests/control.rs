@@ -219,3 +219,32 @@ fn health_metrics_and_viewer() {
     assert_eq!(t["entries"][3]["channel"], "cpc");
     assert_eq!(get(c.addr, "/nope").status, 404);
 }
+
+#[test]
+fn connection_limit_queues_extra_connections() {
+    let c = start_with(|cfg| cfg.max_connections = 1);
+    // An idle connection holds the only slot...
+    let idle = std::net::TcpStream::connect(c.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let addr = c.addr;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(get(addr, "/healthz").status);
+    });
+    // ...so the next request waits in the backlog...
+    assert!(rx.recv_timeout(Duration::from_millis(400)).is_err(), "second connection was served past the limit");
+    // ...until the slot frees up.
+    drop(idle);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 200);
+}
+
+#[test]
+fn rejection_details_are_capped() {
+    let c = start();
+    let junk: Vec<serde_json::Value> = (0..5000).map(|i| json!(i)).collect();
+    let r = post(c.addr, "/v1/batch", &batch(junk));
+    assert_eq!(r.status, 400);
+    let j = r.json();
+    assert_eq!(j["rejectedCount"], 5000);
+    assert_eq!(j["rejected"].as_array().unwrap().len(), 1000);
+}

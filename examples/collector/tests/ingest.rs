@@ -19,6 +19,7 @@ fn stores_a_batch_verbatim_and_counts_it() {
     let j = r.json();
     assert_eq!((j["ok"].clone(), j["stored"].clone(), j["duplicates"].clone()), (json!(true), json!(1), json!(0)));
     assert_eq!(j["rejected"], json!([]));
+    assert_eq!(j["rejectedCount"], 0);
     let dump = get(c.addr, "/test/messages").text();
     assert_eq!(dump, format!(r#"{{"messages":[{raw_msg}]}}"#));
     let s = stats(c.addr);
