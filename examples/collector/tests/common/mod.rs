@@ -115,8 +115,10 @@ pub fn get(addr: SocketAddr, path: &str) -> Resp {
     request(addr, "GET", path, &[], b"")
 }
 
+/// A batch body for the `demo` key, built with the SDK's own wire type.
 pub fn batch(messages: Vec<Value>) -> Value {
-    json!({"batch": messages, "sentAt": TS, "writeKey": "demo"})
+    let b = omnitrail::wire::Batch { batch: messages, sent_at: Some(TS.into()), write_key: Some("demo".into()) };
+    serde_json::to_value(b).expect("batch serializes")
 }
 
 pub fn track(id: &str, anon: &str, event: &str) -> Value {
