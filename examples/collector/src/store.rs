@@ -1,6 +1,8 @@
-//! Durable storage in SQLite, owned by one dedicated writer thread.
+//! Durable storage in SQLite, owned by one dedicated writer thread (plus, for on-disk
+//! databases, one reader thread with its own read-only connection, so that viewer and test
+//! queries never delay ingestion; WAL lets it read while the writer commits).
 //!
-//! Owns: the schema, the connection and its pragmas (WAL, `synchronous=FULL`), group commit
+//! Owns: the schema, the connections and their pragmas (WAL, `synchronous=FULL`), group commit
 //! (every ingest job waiting in the queue goes into one transaction, each job in its own
 //! savepoint, and nobody is answered before the commit returns — so a 2xx means durable), and
 //! the read queries of the viewer and the test endpoints. Must never: be called from async code
@@ -151,20 +153,24 @@ enum Job {
     Close(oneshot::Sender<()>),
 }
 
-/// Cheap, cloneable handle to the writer thread.
+/// Cheap, cloneable handle to the writer (and reader) thread.
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Job>,
+    /// The reader thread's queue; the writer's for `:memory:` (one connection sees the data).
+    read_tx: mpsc::Sender<Job>,
 }
 
-/// Owns the writer thread; [`StoreThread::join`] after every [`Store`] handle is dropped.
+/// Owns the store threads; [`StoreThread::join`] after [`Store::close`].
 pub struct StoreThread {
-    handle: JoinHandle<()>,
+    handles: Vec<JoinHandle<()>>,
 }
 
 impl StoreThread {
     pub fn join(self) {
-        let _ = self.handle.join();
+        for h in self.handles {
+            let _ = h.join();
+        }
     }
 }
 
@@ -172,17 +178,39 @@ impl Store {
     /// Opens (creating if needed) the database and starts the writer thread.
     pub fn open(path: &str) -> Result<(Store, StoreThread), StoreError> {
         let conn = open_connection(path)?;
+        let spawn = |name: &str, conn: Connection, rx: mpsc::Receiver<Job>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || writer_loop(conn, rx))
+                .map_err(|e| StoreError::Open(e.to_string()))
+        };
         let (tx, rx) = mpsc::channel(QUEUE);
-        let handle = std::thread::Builder::new()
-            .name("omnitrail-store".into())
-            .spawn(move || writer_loop(conn, rx))
-            .map_err(|e| StoreError::Open(e.to_string()))?;
-        Ok((Store { tx }, StoreThread { handle }))
+        let mut handles = vec![spawn("omnitrail-store", conn, rx)?];
+        let read_tx = if path == ":memory:" {
+            tx.clone()
+        } else {
+            let reader = open_reader(path)?;
+            let (read_tx, read_rx) = mpsc::channel(QUEUE);
+            handles.push(spawn("omnitrail-store-reader", reader, read_rx)?);
+            read_tx
+        };
+        Ok((Store { tx, read_tx }, StoreThread { handles }))
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job) -> Result<T, StoreError> {
+        Self::call_on(&self.tx, make).await
+    }
+
+    async fn read<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job) -> Result<T, StoreError> {
+        Self::call_on(&self.read_tx, make).await
+    }
+
+    async fn call_on<T>(
+        tx: &mpsc::Sender<Job>,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
+        tx.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -193,11 +221,11 @@ impl Store {
 
     /// Raw messages in receive order.
     pub async fn messages(&self, filter: MessageFilter) -> Result<Vec<String>, StoreError> {
-        self.call(|r| Job::Messages(filter, r)).await
+        self.read(|r| Job::Messages(filter, r)).await
     }
 
     pub async fn counts(&self) -> Result<StoredCounts, StoreError> {
-        self.call(Job::Counts).await
+        self.read(Job::Counts).await
     }
 
     pub async fn reset(&self) -> Result<(), StoreError> {
@@ -205,20 +233,22 @@ impl Store {
     }
 
     pub async fn identities(&self, limit: u32) -> Result<Vec<IdentitySummary>, StoreError> {
-        self.call(|r| Job::Identities(limit, r)).await
+        self.read(|r| Job::Identities(limit, r)).await
     }
 
     /// The ids linked to `id` and their messages, newest first.
     pub async fn timeline(&self, id: String, limit: u32) -> Result<Timeline, StoreError> {
-        self.call(|r| Job::Timeline(id, limit, r)).await
+        self.read(|r| Job::Timeline(id, limit, r)).await
     }
 
     /// Stops the writer after everything queued before this call is committed. Later calls on
     /// any handle fail with [`StoreError::Closed`].
     pub async fn close(&self) {
-        let (reply, rx) = oneshot::channel();
-        if self.tx.send(Job::Close(reply)).await.is_ok() {
-            let _ = rx.await;
+        for tx in [&self.read_tx, &self.tx] {
+            let (reply, rx) = oneshot::channel();
+            if tx.send(Job::Close(reply)).await.is_ok() {
+                let _ = rx.await;
+            }
         }
     }
 
@@ -248,6 +278,17 @@ fn open_connection(path: &str) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// A read-only connection on the same file (opened after the writer created the schema).
+fn open_reader(path: &str) -> Result<Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| StoreError::Open(format!("{path} (reader): {e}")))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// Serves jobs in arrival order until closed. Runs both the writer and the reader thread
+/// (the reader is only ever sent read jobs).
 fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
     let mut pending: Vec<Job> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
@@ -281,7 +322,9 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
             // see `Closed` and answer 503, so nothing unstored is acknowledged.
             pending.clear();
             rx.close();
-            let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+            if !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+                let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+            }
             let _ = reply.send(());
             return;
         }
