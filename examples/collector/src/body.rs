@@ -16,7 +16,13 @@ pub enum BodyError {
     UnsupportedEncoding(String),
     BadGzip(String),
     Read(String),
+    /// The client did not finish sending the body within [`READ_TIMEOUT`].
+    Timeout,
 }
+
+/// Longest time a client may take to send a body (slow-loris guard; headers have their own
+/// timeout in the connection layer).
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl std::fmt::Display for BodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,6 +31,7 @@ impl std::fmt::Display for BodyError {
             BodyError::UnsupportedEncoding(e) => write!(f, "unsupported Content-Encoding {e:?} (gzip or identity)"),
             BodyError::BadGzip(e) => write!(f, "invalid gzip body: {e}"),
             BodyError::Read(e) => write!(f, "could not read the request body: {e}"),
+            BodyError::Timeout => write!(f, "request body not received within {} s", READ_TIMEOUT.as_secs()),
         }
     }
 }
@@ -44,10 +51,11 @@ pub async fn read(body: Body, headers: &HeaderMap, query_gzip: bool, limit: usiz
         Some(e) if e == "gzip" || e == "x-gzip" => true,
         Some(e) => return Err(BodyError::UnsupportedEncoding(e)),
     };
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(BodyError::TooLarge { limit }),
-        Err(e) => return Err(BodyError::Read(e.to_string())),
+    let bytes = match tokio::time::timeout(READ_TIMEOUT, Limited::new(body, limit).collect()).await {
+        Err(_) => return Err(BodyError::Timeout),
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => return Err(BodyError::TooLarge { limit }),
+        Ok(Err(e)) => return Err(BodyError::Read(e.to_string())),
     };
     let magic = bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
     if header_gzip || query_gzip || magic {

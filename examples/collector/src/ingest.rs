@@ -45,6 +45,7 @@ impl IngestError {
         match self {
             IngestError::Body(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::Body(BodyError::UnsupportedEncoding(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngestError::Body(BodyError::Timeout) => StatusCode::REQUEST_TIMEOUT,
             IngestError::Body(_) | IngestError::InvalidJson(_) | IngestError::InvalidBatch(_) => StatusCode::BAD_REQUEST,
             IngestError::AllRejected(_) => StatusCode::BAD_REQUEST,
             IngestError::MissingWriteKey | IngestError::UnknownWriteKey => StatusCode::UNAUTHORIZED,
@@ -62,6 +63,7 @@ impl IngestError {
             IngestError::Body(BodyError::UnsupportedEncoding(_)) => "unsupported_encoding",
             IngestError::Body(BodyError::BadGzip(_)) => "invalid_gzip",
             IngestError::Body(BodyError::Read(_)) => "body_read_error",
+            IngestError::Body(BodyError::Timeout) => "body_timeout",
             IngestError::InvalidJson(_) => "invalid_json",
             IngestError::InvalidBatch(_) => "invalid_batch",
             IngestError::MissingWriteKey => "missing_write_key",
