@@ -295,7 +295,6 @@ async fn run(st: &Shared, query: Option<String>, headers: &HeaderMap, body: Body
         error: None,
     };
     let rejected_count = rejected.len();
-    let mut rejected = rejected;
     rejected.truncate(MAX_REJECTED_DETAILS);
     let body = IngestResponse { ok: true, partial, received: total, stored, duplicates, rejected_count, rejected };
     let status = if partial { StatusCode::MULTI_STATUS } else { StatusCode::OK };
