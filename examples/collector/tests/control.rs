@@ -248,3 +248,24 @@ fn rejection_details_are_capped() {
     assert_eq!(j["rejectedCount"], 5000);
     assert_eq!(j["rejected"].as_array().unwrap().len(), 1000);
 }
+
+#[test]
+fn viewer_merges_a_person_across_identify_and_alias() {
+    let c = start();
+    post(c.addr, "/v1/batch", &batch(vec![
+        track("p1", "anon-9", "Product Viewed"),
+        json!({"type":"identify","messageId":"p2","anonymousId":"anon-9","userId":"old-id","timestamp":TS}),
+    ]));
+    std::thread::sleep(Duration::from_millis(5)); // later receivedAt for the alias
+    post(c.addr, "/v1/batch", &batch(vec![
+        json!({"type":"alias","messageId":"p3","previousId":"old-id","userId":"new-id","timestamp":TS}),
+        track("p4", "someone-else", "Product Viewed"),
+    ]));
+    let ids = get(c.addr, "/v1/journeys").json();
+    let people = ids["identities"].as_array().unwrap();
+    assert_eq!(people.len(), 2, "{ids}");
+    let merged = people.iter().find(|p| p["anonymousId"] == "anon-9").unwrap();
+    assert_eq!((merged["userId"].as_str(), merged["messages"].as_u64()), (Some("new-id"), Some(3)));
+    let t = get(c.addr, "/v1/journeys/new-id").json();
+    assert_eq!(t["entries"].as_array().unwrap().len(), 3, "{t}");
+}
