@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::store::StoreStats;
 use crate::validate::Rejection;
 
 /// Upper bounds of the latency histogram, in seconds.
@@ -48,6 +49,8 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_sum_us: AtomicU64,
     latency_count: AtomicU64,
+    /// Open client connections (gauge).
+    pub connections_open: AtomicI64,
 }
 
 impl Metrics {
@@ -74,8 +77,20 @@ impl Metrics {
     }
 
     /// Prometheus text exposition format 0.0.4.
-    pub fn render(&self) -> String {
+    pub fn render(&self, store: &StoreStats) -> String {
         let mut out = String::new();
+        out.push_str("# HELP omnitrail_connections_open Open client connections.\n");
+        out.push_str("# TYPE omnitrail_connections_open gauge\n");
+        let _ = writeln!(out, "omnitrail_connections_open {}", self.connections_open.load(Relaxed));
+        out.push_str("# HELP omnitrail_store_commits_total SQLite transactions committed with ingests (group commits).\n");
+        out.push_str("# TYPE omnitrail_store_commits_total counter\n");
+        let _ = writeln!(out, "omnitrail_store_commits_total {}", store.commits.load(Relaxed));
+        out.push_str("# HELP omnitrail_store_committed_requests_total Ingest requests committed; / commits = mean group size.\n");
+        out.push_str("# TYPE omnitrail_store_committed_requests_total counter\n");
+        let _ = writeln!(out, "omnitrail_store_committed_requests_total {}", store.committed_requests.load(Relaxed));
+        out.push_str("# HELP omnitrail_store_failed_commits_total Transactions that failed to commit (answered 503).\n");
+        out.push_str("# TYPE omnitrail_store_failed_commits_total counter\n");
+        let _ = writeln!(out, "omnitrail_store_failed_commits_total {}", store.failed_commits.load(Relaxed));
         out.push_str("# HELP omnitrail_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE omnitrail_http_requests_total counter\n");
         for ((route, status), n) in self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {

@@ -20,7 +20,7 @@ pub async fn healthz(State(st): State<Shared>) -> Response {
 }
 
 pub async fn metrics(State(st): State<Shared>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render()).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render(st.store.stats())).into_response()
 }
 
 pub async fn not_found() -> Response {

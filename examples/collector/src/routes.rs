@@ -25,7 +25,7 @@ pub enum Route {
 impl Route {
     pub fn classify(path: &str) -> Route {
         match path {
-            "/v1/batch" | "/v1/b" | "/v1/track" | "/v1/page" | "/v1/screen" | "/v1/identify" | "/v1/group"
+            "/v1/batch" | "/v1/b" | "/v1/import" | "/v1/track" | "/v1/page" | "/v1/screen" | "/v1/identify" | "/v1/group"
             | "/v1/alias" => Route::Ingest,
             "/v1/identity" => Route::Identity,
             "/healthz" => Route::Health,
@@ -55,6 +55,7 @@ pub fn router(state: Shared) -> Router {
     let mut r = Router::new()
         .route("/v1/batch", post(ingest::batch))
         .route("/v1/b", post(ingest::batch))
+        .route("/v1/import", post(ingest::batch))
         .route("/v1/track", post(ingest::track))
         .route("/v1/page", post(ingest::page))
         .route("/v1/screen", post(ingest::screen))

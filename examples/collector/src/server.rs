@@ -123,8 +123,11 @@ impl Collector {
                 .header_read_timeout(Duration::from_secs(30))
                 .serve_connection(TokioIo::new(stream), service);
             let conn = graceful.watch(conn);
+            let gauge = state.clone();
+            gauge.metrics.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::spawn(async move {
                 let _ = conn.await;
+                gauge.metrics.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 drop(permit);
             });
         }

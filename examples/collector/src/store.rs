@@ -9,6 +9,8 @@
 //! except through the [`Store`] handle, know about HTTP, or answer an ingest before commit.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use omnitrail::wire::MessageType;
@@ -159,6 +161,18 @@ pub struct Store {
     tx: mpsc::Sender<Job>,
     /// The reader thread's queue; the writer's for `:memory:` (one connection sees the data).
     read_tx: mpsc::Sender<Job>,
+    stats: Arc<StoreStats>,
+}
+
+/// Group-commit counters, for `/metrics`.
+#[derive(Default, Debug)]
+pub struct StoreStats {
+    /// Committed transactions containing ingests.
+    pub commits: AtomicU64,
+    /// Ingest requests committed (divided by `commits`: the average group size).
+    pub committed_requests: AtomicU64,
+    /// Transactions that failed to commit (their requests were answered 503).
+    pub failed_commits: AtomicU64,
 }
 
 /// Owns the store threads; [`StoreThread::join`] after [`Store::close`].
@@ -178,10 +192,12 @@ impl Store {
     /// Opens (creating if needed) the database and starts the writer thread.
     pub fn open(path: &str) -> Result<(Store, StoreThread), StoreError> {
         let conn = open_connection(path)?;
+        let stats = Arc::new(StoreStats::default());
         let spawn = |name: &str, conn: Connection, rx: mpsc::Receiver<Job>| {
+            let stats = stats.clone();
             std::thread::Builder::new()
                 .name(name.into())
-                .spawn(move || writer_loop(conn, rx))
+                .spawn(move || writer_loop(conn, rx, &stats))
                 .map_err(|e| StoreError::Open(e.to_string()))
         };
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -194,7 +210,11 @@ impl Store {
             handles.push(spawn("omnitrail-store-reader", reader, read_rx)?);
             read_tx
         };
-        Ok((Store { tx, read_tx }, StoreThread { handles }))
+        Ok((Store { tx, read_tx, stats }, StoreThread { handles }))
+    }
+
+    pub fn stats(&self) -> &StoreStats {
+        &self.stats
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job) -> Result<T, StoreError> {
@@ -289,7 +309,7 @@ fn open_reader(path: &str) -> Result<Connection, StoreError> {
 
 /// Serves jobs in arrival order until closed. Runs both the writer and the reader thread
 /// (the reader is only ever sent read jobs).
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, stats: &StoreStats) {
     let mut pending: Vec<Job> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         pending.push(first);
@@ -311,12 +331,12 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                     break;
                 }
                 other => {
-                    commit_group(&mut conn, std::mem::take(&mut group));
+                    commit_group(&mut conn, std::mem::take(&mut group), stats);
                     run_other(&mut conn, other);
                 }
             }
         }
-        commit_group(&mut conn, group);
+        commit_group(&mut conn, group, stats);
         if let Some(reply) = closing {
             // Jobs drained after the close (and any still queued) are dropped: their callers
             // see `Closed` and answer 503, so nothing unstored is acknowledged.
@@ -336,7 +356,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
 
 type IngestReply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
 
-fn commit_group(conn: &mut Connection, group: Vec<(IngestBatch, IngestReply)>) {
+fn commit_group(conn: &mut Connection, group: Vec<(IngestBatch, IngestReply)>, stats: &StoreStats) {
     if group.is_empty() {
         return;
     }
@@ -361,11 +381,14 @@ fn commit_group(conn: &mut Connection, group: Vec<(IngestBatch, IngestReply)>) {
     })();
     match result {
         Ok(outcomes) => {
+            stats.commits.fetch_add(1, Relaxed);
+            stats.committed_requests.fetch_add(group.len() as u64, Relaxed);
             for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
                 let _ = reply.send(outcome);
             }
         }
         Err(e) => {
+            stats.failed_commits.fetch_add(1, Relaxed);
             let msg = e.to_string();
             for (_, reply) in group {
                 let _ = reply.send(Err(StoreError::Open(format!("commit failed: {msg}"))));

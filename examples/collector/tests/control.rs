@@ -200,6 +200,9 @@ fn health_metrics_and_viewer() {
         "omnitrail_messages_rejected_total{reason=\"missing_required_field\"} 1",
         "omnitrail_http_requests_total{route=\"ingest\",status=\"207\"} 1",
         "omnitrail_http_request_duration_seconds_count",
+        "omnitrail_store_commits_total 2",
+        "omnitrail_store_committed_requests_total 2",
+        "omnitrail_connections_open 1",
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }

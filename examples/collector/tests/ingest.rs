@@ -182,11 +182,14 @@ fn single_message_endpoints_and_basic_auth() {
     let r = send("/v1/page", json!({"type":"track","event":"E","messageId":"s7","userId":"u","timestamp":TS}), true);
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["rejected"][0]["reason"], "type_mismatch");
+    // Segment's historical-import alias.
+    let r = request(c.addr, "POST", "/v1/import", &[("Authorization", basic)], json!({"batch":[track("s9","a","E")]}).to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
     // Batch via /v1/b with Basic auth only.
     let r = request(c.addr, "POST", "/v1/b", &[("Authorization", basic)], json!({"batch":[track("s8","a","E")]}).to_string().as_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
     let s = stats(c.addr);
-    assert_eq!(s["stored"], 7);
+    assert_eq!(s["stored"], 8);
     for t in ["track", "identify", "page", "group", "alias", "screen"] {
         assert!(s["byType"][t].as_u64().unwrap_or(0) >= 1, "{t}: {s}");
     }
