@@ -305,6 +305,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         }
     }
 
+    /// The page is leaving (perhaps into the back/forward cache): it gave up the delivery
+    /// lock, so it queues and persists but sends nothing until elected again.
+    pub fn suspend(&mut self) {
+        self.role = Role::Undecided;
+    }
+
     pub fn become_follower(&mut self) {
         self.role = Role::Follower;
         let now = self.clock.now_ms();

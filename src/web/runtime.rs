@@ -28,6 +28,10 @@ pub struct Runtime {
     flush_waiters: Vec<js_sys::Function>,
     callbacks: Option<Callbacks>,
     warnings: [u32; InputError::KINDS],
+    /// Resolving it releases the delivery lock, which is otherwise held for the page's life.
+    lock_release: Option<js_sys::Function>,
+    /// The storage lease, where Web Locks are missing.
+    lease: Option<crate::lease::Lease>,
 }
 
 /// JS functions created once and reused (no allocation per call or per request).
@@ -35,7 +39,8 @@ struct Callbacks {
     tick: js_sys::Function,
     on_response: js_sys::Function,
     on_failure: js_sys::Function,
-    _keep: Vec<Box<dyn std::any::Any>>,
+    /// Runs the delivery-role election (at start, and when restored from the bfcache).
+    elect: js_sys::Function,
 }
 
 pub type Shared = Rc<RefCell<Runtime>>;
@@ -62,6 +67,13 @@ pub fn with<R>(rt: &Shared, f: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
     rt.try_borrow_mut().ok().map(|mut r| f(&mut r))
 }
 
+/// Wraps `f` as a JS function that lives as long as the page (the SDK does too).
+fn leak<F: ?Sized + wasm_bindgen::closure::WasmClosure>(c: Closure<F>) -> js_sys::Function {
+    let f = c.as_ref().unchecked_ref::<js_sys::Function>().clone();
+    c.forget();
+    f
+}
+
 impl Runtime {
     pub fn start(core: Core) -> Shared {
         let rt = Rc::new(RefCell::new(Runtime {
@@ -71,18 +83,19 @@ impl Runtime {
             flush_waiters: Vec::new(),
             callbacks: None,
             warnings: [0; InputError::KINDS],
+            lock_release: None,
+            lease: None,
         }));
         let weak = Rc::downgrade(&rt);
-        let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
 
         let w = weak.clone();
-        let tick = Closure::<dyn FnMut()>::new(move || {
+        let tick = leak(Closure::<dyn FnMut()>::new(move || {
             if let Some(rt) = w.upgrade() {
                 tick_now(&rt);
             }
-        });
+        }));
         let w = weak.clone();
-        let on_response = Closure::<dyn FnMut(f64, JsValue)>::new(move |batch: f64, resp: JsValue| {
+        let on_response = leak(Closure::<dyn FnMut(f64, JsValue)>::new(move |batch: f64, resp: JsValue| {
             let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
             let headers = get(&resp, "headers");
             let retry_after = headers
@@ -92,31 +105,21 @@ impl Runtime {
                 with(&rt, |r| r.core.on_response(batch as u64, status, retry_after.as_deref()));
                 tick_now(&rt);
             }
-        });
+        }));
         let w = weak.clone();
-        let on_failure = Closure::<dyn FnMut(f64)>::new(move |batch: f64| {
+        let on_failure = leak(Closure::<dyn FnMut(f64)>::new(move |batch: f64| {
             if let Some(rt) = w.upgrade() {
                 with(&rt, |r| r.core.on_response(batch as u64, 0, None));
                 tick_now(&rt);
             }
-        });
-        let callbacks = Callbacks {
-            tick: tick.as_ref().unchecked_ref::<js_sys::Function>().clone(),
-            on_response: on_response.as_ref().unchecked_ref::<js_sys::Function>().clone(),
-            on_failure: on_failure.as_ref().unchecked_ref::<js_sys::Function>().clone(),
-            _keep: Vec::new(),
-        };
-        keep.push(Box::new(tick));
-        keep.push(Box::new(on_response));
-        keep.push(Box::new(on_failure));
-
-        listen_lifecycle(&weak, &mut keep);
-        acquire_delivery_role(&weak, &mut keep);
-
+        }));
+        let elect = election(&weak);
         if let Ok(mut r) = rt.try_borrow_mut() {
-            r.callbacks = Some(Callbacks { _keep: keep, ..callbacks });
+            r.callbacks = Some(Callbacks { tick, on_response, on_failure, elect: elect.clone() });
             r.core.set_online(super::env::online());
         }
+        listen_lifecycle(&weak);
+        let _ = elect.call0(&JsValue::UNDEFINED);
         schedule(&rt);
         rt
     }
@@ -246,141 +249,158 @@ fn add_listener(target: &JsValue, event: &str, f: &js_sys::Function) {
     }
 }
 
-/// `visibilitychange`/`pagehide` (never `unload`), `online`/`offline`, `storage`.
-fn listen_lifecycle(weak: &Weak<RefCell<Runtime>>, keep: &mut Vec<Box<dyn std::any::Any>>) {
+/// `visibilitychange`/`pagehide`/`pageshow` (never `unload`), `online`/`offline`, `storage`.
+fn listen_lifecycle(weak: &Weak<RefCell<Runtime>>) {
     let window = global();
     let document = get(&window, "document");
 
     let w = weak.clone();
-    let hidden = Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
-        let visible = get(&get(&global(), "document"), "visibilityState").as_string();
-        if visible.as_deref() == Some("visible") {
+    let hidden = leak(Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let Some(rt) = w.upgrade() else { return };
+        let leaving = get(&e, "type").as_string().as_deref() == Some("pagehide");
+        if !leaving && get(&get(&global(), "document"), "visibilityState").as_string().as_deref() != Some("hidden") {
             return;
         }
-        let Some(rt) = w.upgrade() else { return };
-        let sends = with(&rt, |r| r.core.on_hidden()).unwrap_or_default();
+        let (sends, release) = with(&rt, |r| {
+            let sends = r.core.on_hidden();
+            let mut release = None;
+            if leaving {
+                // Holding a Web Lock keeps a page out of the back/forward cache: let it go, and
+                // let another tab deliver. `pageshow` elects again if the page comes back.
+                release = r.lock_release.take();
+                if let Some(lease) = r.lease.as_mut() {
+                    lease.release(r.core.storage_mut());
+                }
+                r.core.suspend();
+            }
+            (sends, release)
+        })
+        .unwrap_or_default();
         for s in sends {
             send(&rt, s);
         }
-    });
-    let f: &js_sys::Function = hidden.as_ref().unchecked_ref();
-    add_listener(&document, "visibilitychange", f);
-    add_listener(&window, "pagehide", f);
-    keep.push(Box::new(hidden));
+        if let Some(f) = release {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
+    }));
+    add_listener(&document, "visibilitychange", &hidden);
+    add_listener(&window, "pagehide", &hidden);
+
+    let w = weak.clone();
+    let shown = leak(Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        if get(&e, "persisted").as_bool() != Some(true) {
+            return;
+        }
+        let Some(rt) = w.upgrade() else { return };
+        let elect = with(&rt, |r| r.callbacks.as_ref().map(|c| c.elect.clone())).flatten();
+        if let Some(f) = elect {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
+    }));
+    add_listener(&window, "pageshow", &shown);
 
     for (event, online) in [("online", true), ("offline", false)] {
         let w = weak.clone();
-        let c = Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
+        let c = leak(Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
             if let Some(rt) = w.upgrade() {
                 with(&rt, |r| r.core.set_online(online));
                 tick_now(&rt);
             }
-        });
-        add_listener(&window, event, c.as_ref().unchecked_ref());
-        keep.push(Box::new(c));
+        }));
+        add_listener(&window, event, &c);
     }
 
     let w = weak.clone();
-    let storage = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+    let storage = leak(Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
         let Some(key) = get(&e, "key").as_string() else { return };
         let value = get(&e, "newValue").as_string();
         if let Some(rt) = w.upgrade() {
             with(&rt, |r| r.core.on_storage_change(&key, value.as_deref()));
             schedule(&rt);
         }
-    });
-    add_listener(&window, "storage", storage.as_ref().unchecked_ref());
-    keep.push(Box::new(storage));
+    }));
+    add_listener(&window, "storage", &storage);
 }
 
-/// One tab delivers: the holder of the Web Lock `omnitrail:{prefix}`; without Web Locks, the
-/// holder of the storage lease.
-fn acquire_delivery_role(weak: &Weak<RefCell<Runtime>>, keep: &mut Vec<Box<dyn std::any::Any>>) {
-    let Some(rt) = weak.upgrade() else { return };
-    let prefix = with(&rt, |r| r.core.config().storage_prefix.clone()).unwrap_or_default();
-    let name = JsValue::from_str(&format!("omnitrail:{prefix}"));
+/// Builds the election: one tab delivers, the holder of the Web Lock `omnitrail:{prefix}`,
+/// or without Web Locks the holder of the storage lease.
+fn election(weak: &Weak<RefCell<Runtime>>) -> js_sys::Function {
+    let Some(rt) = weak.upgrade() else { return js_sys::Function::new_no_args("") };
+    let (prefix, tab) =
+        with(&rt, |r| (r.core.config().storage_prefix.clone(), r.core.tab().to_owned())).unwrap_or_default();
     let locks = get(&get(&global(), "navigator"), "locks");
-    let request = get(&locks, "request").dyn_into::<js_sys::Function>().ok();
-
-    let Some(request) = request else {
-        lease_fallback(weak, keep);
-        return;
+    let Ok(request) = get(&locks, "request").dyn_into::<js_sys::Function>() else {
+        return lease_election(weak, &prefix, &tab);
     };
+    let name = JsValue::from_str(&format!("omnitrail:{prefix}"));
 
-    // Granted: become the leader and hold the lock for the page's lifetime.
+    // The lock is ours: lead, and hold it until `pagehide` resolves the promise we return.
     let w = weak.clone();
-    let granted = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| {
+    let hold = move |lock: &JsValue| -> JsValue {
         if lock.is_null() || lock.is_undefined() {
             return JsValue::UNDEFINED;
         }
-        if let Some(rt) = w.upgrade() {
-            with(&rt, |r| r.core.become_leader());
-            schedule(&rt);
-        }
-        js_sys::Promise::new(&mut |_, _| {}).into()
-    });
-    let granted_fn: js_sys::Function = granted.as_ref().unchecked_ref::<js_sys::Function>().clone();
+        let Some(rt) = w.upgrade() else { return JsValue::UNDEFINED };
+        let mut release = None;
+        let held = js_sys::Promise::new(&mut |resolve, _reject| release = Some(resolve));
+        with(&rt, |r| {
+            r.lock_release = release;
+            r.core.become_leader();
+        });
+        schedule(&rt);
+        held.into()
+    };
+    let hold2 = hold.clone();
+    let granted = leak(Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| hold(&lock)));
 
-    // First try without waiting: if another tab holds the lock, we are a follower until the
-    // lock comes to us.
+    // First try without waiting: if another tab holds the lock, follow until it comes to us.
     let w = weak.clone();
-    let locks2 = locks.clone();
-    let request2 = request.clone();
-    let name2 = name.clone();
-    let first = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| {
-        if lock.is_null() || lock.is_undefined() {
-            if let Some(rt) = w.upgrade() {
-                with(&rt, |r| r.core.become_follower());
-                schedule(&rt);
-            }
-            let _ = request2.call2(&locks2, &name2, &granted_fn);
-            return JsValue::UNDEFINED;
+    let (locks2, request2, name2) = (locks.clone(), request.clone(), name.clone());
+    let first = leak(Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| {
+        if !(lock.is_null() || lock.is_undefined()) {
+            return hold2(&lock);
         }
         if let Some(rt) = w.upgrade() {
-            with(&rt, |r| r.core.become_leader());
+            with(&rt, |r| r.core.become_follower());
             schedule(&rt);
         }
-        js_sys::Promise::new(&mut |_, _| {}).into()
-    });
+        let _ = request2.call2(&locks2, &name2, &granted);
+        JsValue::UNDEFINED
+    }));
     let opts = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&opts, &JsValue::from_str("ifAvailable"), &JsValue::TRUE);
-    if request.call3(&locks, &name, &opts, first.as_ref().unchecked_ref()).is_err() {
-        lease_fallback(weak, keep);
-    }
-    keep.push(Box::new(granted));
-    keep.push(Box::new(first));
+    leak(Closure::<dyn FnMut()>::new(move || {
+        let _ = request.call3(&locks, &name, &opts, &first);
+    }))
 }
 
-fn lease_fallback(weak: &Weak<RefCell<Runtime>>, keep: &mut Vec<Box<dyn std::any::Any>>) {
+/// The lease protocol ticks at a third of its lifetime (twice quickly at start).
+fn lease_election(weak: &Weak<RefCell<Runtime>>, prefix: &str, tab: &str) -> js_sys::Function {
     use crate::lease::{Lease, LeaseState, LEASE_MS};
-    let Some(rt) = weak.upgrade() else { return };
-    let Some((prefix, tab)) = with(&rt, |r| (r.core.config().storage_prefix.clone(), r.core.tab().to_owned())) else {
-        return;
-    };
-    let lease = RefCell::new(Lease::new(&prefix, &tab));
+    if let Some(rt) = weak.upgrade() {
+        with(&rt, |r| r.lease = Some(Lease::new(prefix, tab)));
+    }
     let w = weak.clone();
-    let tick = Closure::<dyn FnMut()>::new(move || {
+    let tick = leak(Closure::<dyn FnMut()>::new(move || {
         let Some(rt) = w.upgrade() else { return };
         with(&rt, |r| {
-            let mut lease = lease.borrow_mut();
             let now = js_sys::Date::now();
-            match lease.tick(r.core.storage_mut(), now) {
-                LeaseState::Held => r.core.become_leader(),
-                LeaseState::Other => {
-                    if r.core.role() != crate::tracker::Role::Follower {
-                        r.core.become_follower()
-                    }
-                }
-                LeaseState::Claimed => {}
+            let Runtime { core, lease, .. } = r;
+            match lease.as_mut().map(|l| l.tick(core.storage_mut(), now)) {
+                Some(LeaseState::Held) => core.become_leader(),
+                Some(LeaseState::Other) if core.role() != crate::tracker::Role::Follower => core.become_follower(),
+                _ => {}
             }
         });
         schedule(&rt);
-    });
+    }));
     if let Some(window) = web_sys::window() {
-        let f: &js_sys::Function = tick.as_ref().unchecked_ref();
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(f, 0);
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(f, 100);
-        let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(f, (LEASE_MS / 3.0) as i32);
+        let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(&tick, (LEASE_MS / 3.0) as i32);
     }
-    keep.push(Box::new(tick));
+    leak(Closure::<dyn FnMut()>::new(move || {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&tick, 0);
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&tick, 100);
+        }
+    }))
 }
