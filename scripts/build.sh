@@ -14,7 +14,7 @@ wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" \
 js/node_modules/.bin/wasm-opt -Oz \
   --enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-reference-types --enable-multivalue --enable-mutable-globals \
-  --enable-call-indirect-overlong \
+  --enable-call-indirect-overlong --strip-producers --strip-target-features \
   "$out/pkg/omnitrail_bg.wasm" -o "$out/omnitrail_bg.wasm"
 esbuild=js/node_modules/.bin/esbuild
 "$esbuild" js/src/loader.js --bundle --format=esm --minify --target=es2020 \
