@@ -169,6 +169,10 @@ struct RawBatch<'a> {
     sent_at: Option<Value>,
     #[serde(rename = "writeKey", default)]
     write_key: Option<Value>,
+    #[serde(default, borrow)]
+    context: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    integrations: Option<&'a RawValue>,
 }
 
 /// A request body reduced to what the pipeline needs.
@@ -176,6 +180,14 @@ struct Parsed {
     messages: Vec<String>,
     write_key: Option<String>,
     sent_at: Option<String>,
+    /// Batch-level `context` / `integrations` (Segment applies them to every message).
+    context: Option<String>,
+    integrations: Option<String>,
+}
+
+/// Keeps a batch-level object as JSON text; `null` and non-objects count as absent.
+fn object_text(v: Option<&RawValue>) -> Option<String> {
+    v.map(|r| r.get().trim()).filter(|t| t.starts_with('{')).map(str::to_string)
 }
 
 pub async fn batch(State(st): State<Shared>, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Response {
@@ -272,12 +284,25 @@ async fn run(st: &Shared, query: Option<String>, headers: &HeaderMap, body: Body
 
     let total = parsed.messages.len();
     let sent_at = parsed.sent_at.as_deref().and_then(timefmt::parse);
-    let messages: Vec<ValidMessage> = valid.into_iter().map(|(_, m)| m).collect();
+    let mut messages: Vec<ValidMessage> = valid.into_iter().map(|(_, m)| m).collect();
+    if let Some(ctx) = parsed.context.as_deref() {
+        let session = batch_session_id(ctx);
+        for m in messages.iter_mut().filter(|m| m.session_id.is_none()) {
+            m.session_id = session.clone();
+        }
+    }
     let outcome = if messages.is_empty() {
         Vec::new()
     } else {
         st.store
-            .ingest(IngestBatch { write_key: key.clone(), received_at, sent_at, messages })
+            .ingest(IngestBatch {
+                write_key: key.clone(),
+                received_at,
+                sent_at,
+                context: parsed.context,
+                integrations: parsed.integrations,
+                messages,
+            })
             .await
             .map_err(IngestError::Storage)?
     };
@@ -327,6 +352,8 @@ fn parse_batch(bytes: &[u8]) -> Result<Parsed, IngestError> {
         messages: raw.batch.iter().map(|m| m.get().to_string()).collect(),
         write_key: string_field(raw.write_key),
         sent_at: string_field(raw.sent_at),
+        context: object_text(raw.context),
+        integrations: object_text(raw.integrations),
     })
 }
 
@@ -350,7 +377,13 @@ fn parse_single(bytes: &[u8], kind: MessageType) -> Result<Parsed, IngestError> 
         }
         Value::Object(map).to_string()
     };
-    Ok(Parsed { messages: vec![text], write_key: string_field(write_key), sent_at: string_field(sent_at) })
+    Ok(Parsed {
+        messages: vec![text],
+        write_key: string_field(write_key),
+        sent_at: string_field(sent_at),
+        context: None,
+        integrations: None,
+    })
 }
 
 fn check_single_type(raw: &str, kind: MessageType) -> Result<(), Rejection> {
@@ -364,6 +397,20 @@ fn check_single_type(raw: &str, kind: MessageType) -> Result<(), Rejection> {
             Err(Rejection::TypeMismatch { expected: kind.as_str(), got: t })
         }
         _ => Ok(()),
+    }
+}
+
+/// `sessionId` of a batch-level context, for messages that carry none themselves.
+fn batch_session_id(context: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Ctx {
+        #[serde(rename = "sessionId")]
+        session_id: Option<Value>,
+    }
+    match serde_json::from_str::<Ctx>(context).ok()?.session_id? {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s),
+        _ => None,
     }
 }
 

@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at             TEXT,
     received_at         TEXT NOT NULL,
     raw                 TEXT NOT NULL,
+    -- Segment applies a batch's top-level `context` / `integrations` to all its messages;
+    -- `raw` stays verbatim, so they are kept here (JSON text, NULL when absent).
+    batch_context       TEXT,
+    batch_integrations  TEXT,
     UNIQUE (write_key, message_id)
 );
 CREATE INDEX IF NOT EXISTS messages_anonymous_id ON messages (anonymous_id, corrected_timestamp);
@@ -95,6 +99,9 @@ pub struct IngestBatch {
     pub write_key: String,
     pub received_at: time::OffsetDateTime,
     pub sent_at: Option<time::OffsetDateTime>,
+    /// The batch's top-level `context` / `integrations` JSON, if any.
+    pub context: Option<String>,
+    pub integrations: Option<String>,
     pub messages: Vec<ValidMessage>,
 }
 
@@ -295,7 +302,20 @@ fn open_connection(path: &str) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(SCHEMA)?;
+    migrate(&conn)?;
     Ok(conn)
+}
+
+/// Brings a database created by an older collector up to [`SCHEMA`]: columns added later.
+fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('messages')")?;
+    let columns: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for column in ["batch_context", "batch_integrations"] {
+        if !columns.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE messages ADD COLUMN {column} TEXT"))?;
+        }
+    }
+    Ok(())
 }
 
 /// A read-only connection on the same file (opened after the writer created the schema).
@@ -402,8 +422,9 @@ fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome,
     let sent_at = batch.sent_at.map(timefmt::format);
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (write_key, message_id, type, event, name, anonymous_id, user_id,
-            session_id, timestamp, corrected_timestamp, sent_at, received_at, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+            session_id, timestamp, corrected_timestamp, sent_at, received_at, raw,
+            batch_context, batch_integrations)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (write_key, message_id) DO NOTHING",
     )?;
     let mut link = conn.prepare_cached(
@@ -428,6 +449,8 @@ fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome,
             sent_at,
             received_at,
             m.raw,
+            batch.context,
+            batch.integrations,
         ])?;
         let new = n == 1;
         if new {
