@@ -5,7 +5,6 @@
 //! Owns: connection lifecycle and the store thread's lifetime. Must never: contain endpoint
 //! logic, or close the store before the connections that may still write have finished.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -302,9 +301,4 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-}
-
-#[allow(dead_code)]
-fn _assert_infallible(e: Infallible) -> ! {
-    match e {}
 }
