@@ -295,8 +295,9 @@ impl Outbox {
     /// flight.
     pub fn take(&mut self, max_events: usize, max_bytes: usize) -> Taken<'_> {
         let mut ids = Vec::new();
+        let mut picked = Vec::new();
         let mut bytes = 0;
-        for e in self.entries.iter_mut() {
+        for (i, e) in self.entries.iter_mut().enumerate() {
             if e.in_flight {
                 continue;
             }
@@ -306,12 +307,12 @@ impl Outbox {
             e.in_flight = true;
             bytes += e.json.len() + 1;
             ids.push(e.id);
+            picked.push(i);
             self.in_flight_n += 1;
             self.in_flight_bytes += e.json.len();
         }
-        // Entry ids grow in queue order, so `ids` is sorted.
-        let messages =
-            self.entries.iter().filter(|e| ids.binary_search(&e.id).is_ok()).map(|e| e.json.as_str()).collect();
+        // O(batch): only the picked positions are visited again.
+        let messages = picked.into_iter().filter_map(|i| self.entries.get(i)).map(|e| e.json.as_str()).collect();
         Taken { ids, messages, bytes }
     }
 

@@ -16,17 +16,20 @@ use crate::wire::MAX_MESSAGE_BYTES;
 /// An id or name argument: a string, or a finite number (Segment accepts numeric user ids).
 /// `undefined`/`null` give `None`.
 pub fn opt_id(v: &JsValue, what: &'static str) -> Result<Option<String>, InputError> {
+    // The common case first: every check is a call across the wasm boundary.
+    if v.is_string() {
+        if v.unchecked_ref::<js_sys::JsString>().length() as usize > crate::identity::MAX_ID_LEN {
+            return Err(InputError::NameTooLong(what));
+        }
+        return Ok(v.as_string());
+    }
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    if let Some(n) = v.as_f64() {
-        return if n.is_finite() { Ok(Some(format_number(n))) } else { Err(InputError::MissingName(what)) };
+    match v.as_f64() {
+        Some(n) if n.is_finite() => Ok(Some(format_number(n))),
+        _ => Err(InputError::MissingName(what)),
     }
-    let Some(s) = v.dyn_ref::<js_sys::JsString>() else { return Err(InputError::MissingName(what)) };
-    if s.length() as usize > crate::identity::MAX_ID_LEN {
-        return Err(InputError::NameTooLong(what));
-    }
-    Ok(s.as_string())
 }
 
 /// A required id or name.
@@ -42,11 +45,9 @@ fn format_number(n: f64) -> String {
 
 /// A plain-object argument as JSON text; `undefined`/`null` give `None`.
 pub fn opt_object(v: &JsValue, what: &'static str) -> Result<Option<String>, InputError> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    if !v.is_object() || v.is_function() {
-        return Err(InputError::NotAnObject(what));
+    // `is_object` is `typeof v === "object" && v !== null`: functions and null are excluded.
+    if !v.is_object() {
+        return if v.is_undefined() || v.is_null() { Ok(None) } else { Err(InputError::NotAnObject(what)) };
     }
     let text = js_sys::JSON::stringify(v).map_err(|_| InputError::NotAnObject(what))?;
     if text.length() as usize > MAX_MESSAGE_BYTES {
@@ -72,11 +73,8 @@ fn get(target: &JsValue, key: &str) -> Result<JsValue, InputError> {
 }
 
 pub fn options(v: &JsValue) -> Result<Options, InputError> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(Options::default());
-    }
     if !v.is_object() {
-        return Err(InputError::NotAnObject("options"));
+        return if v.is_undefined() || v.is_null() { Ok(Options::default()) } else { Err(InputError::NotAnObject("options")) };
     }
     let ts = get(v, "timestamp")?;
     let timestamp_ms = if let Some(n) = ts.as_f64() {

@@ -32,6 +32,8 @@ pub struct Runtime {
     lock_release: Option<js_sys::Function>,
     /// The storage lease, where Web Locks are missing.
     lease: Option<crate::lease::Lease>,
+    /// A delivery attempt failed since the last tick (settles `flush()` with `false`).
+    attempt_failed: bool,
 }
 
 /// JS functions created once and reused (no allocation per call or per request).
@@ -85,6 +87,7 @@ impl Runtime {
             warnings: [0; InputError::KINDS],
             lock_release: None,
             lease: None,
+            attempt_failed: false,
         }));
         let weak = Rc::downgrade(&rt);
 
@@ -102,14 +105,20 @@ impl Runtime {
                 .dyn_ref::<web_sys::Headers>()
                 .and_then(|h| h.get("retry-after").ok().flatten());
             if let Some(rt) = w.upgrade() {
-                with(&rt, |r| r.core.on_response(batch as u64, status, retry_after.as_deref()));
+                with(&rt, |r| {
+                    r.core.on_response(batch as u64, status, retry_after.as_deref());
+                    r.attempt_failed |= !(200..300).contains(&status);
+                });
                 tick_now(&rt);
             }
         }));
         let w = weak.clone();
         let on_failure = leak(Closure::<dyn FnMut(f64)>::new(move |batch: f64| {
             if let Some(rt) = w.upgrade() {
-                with(&rt, |r| r.core.on_response(batch as u64, 0, None));
+                with(&rt, |r| {
+                    r.core.on_response(batch as u64, 0, None);
+                    r.attempt_failed = true;
+                });
                 tick_now(&rt);
             }
         }));
@@ -163,7 +172,12 @@ pub fn tick_now(rt: &Shared) {
             sends.push(s);
         }
         arm_timer(r);
-        let settle = if r.core.is_idle() || (sends.is_empty() && r.timer.is_none()) {
+        // `flush()` settles `true` once everything is acknowledged, `false` when an attempt
+        // failed (it will be retried) or nothing more will happen on its own (offline); never
+        // while the delivery role is still undecided.
+        let failed = std::mem::take(&mut r.attempt_failed);
+        let stalled = sends.is_empty() && r.timer.is_none() && r.core.role() != crate::tracker::Role::Undecided;
+        let settle = if r.core.is_idle() || stalled || failed {
             std::mem::take(&mut r.flush_waiters)
         } else {
             Vec::new()

@@ -106,11 +106,13 @@ test("offline pauses delivery, online resumes it", async () => {
   const page = await openPage(ctx, site.url + "/");
   await page.evaluate(() => omnitrail.flush());
   await ctx.setOffline(true);
+  await page.waitForFunction(() => navigator.onLine === false);
   await trackN(page, "Offline ", 20);
   await new Promise((r) => setTimeout(r, 1500));
-  assert.equal((await events("Offline ")).length, 0);
   const s = await page.evaluate(() => omnitrail.stats());
-  assert.equal(s.queued, 20);
+  assert.equal((await events("Offline ")).length, 0, JSON.stringify(s));
+  assert.equal(s.queued, 20, JSON.stringify(s));
+  assert.equal(s.batches, 1, `nothing is attempted while offline: ${JSON.stringify(s)}`);
   await ctx.setOffline(false);
   await waitFor(async () => (await events("Offline ")).length === 20, "20 events after going online");
   await ctx.close();

@@ -113,3 +113,18 @@ test("two tabs tracking concurrently: one delivers, no duplicates", async () => 
   assert.equal(s.duplicates, 0);
   await ctx.close();
 });
+
+test("flush() waits for the delivery role, resolves true once acknowledged and false on a failed attempt", async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(site.url + "/");
+  // Called as early as possible: the Web Lock may not be granted yet.
+  const first = await page.evaluate(async () => { await omnitrail.ready; return omnitrail.flush(); });
+  assert.equal(first, true);
+  assert.equal((await page.evaluate(() => omnitrail.stats())).queued, 0);
+  await collector.fault({ status: 503, forMs: 60000 });
+  const second = await page.evaluate(() => { omnitrail.track("Flush fails"); return omnitrail.flush(); });
+  assert.equal(second, false);
+  await collector.fault({ clear: true });
+  await ctx.close();
+});
