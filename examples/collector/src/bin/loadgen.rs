@@ -256,6 +256,11 @@ async fn scenario(name: &str, args: &Args, target: &str, dup_ratio: f64) -> Scen
     }
 }
 
+/// The 1-minute load average (Linux), to tell a noisy run from a slow collector.
+fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 fn main() {
     let args = Args::parse();
     let mut _server = None;
@@ -296,6 +301,7 @@ fn main() {
         "loadgen: {} connections, {} messages/batch, {} s per scenario against {target}",
         args.concurrency, args.batch_size, args.duration_secs
     );
+    let load_before = loadavg();
     let results: Vec<ScenarioResult> = rt.block_on(async {
         vec![scenario("unique", &args, &target, 0.0).await, scenario("dedup-heavy", &args, &target, args.dup_ratio).await]
     });
@@ -319,8 +325,14 @@ fn main() {
         "batchSize": args.batch_size,
         "durationSecs": args.duration_secs,
         "durability": "SQLite WAL, synchronous=FULL, group commit",
+        // Other work on the machine skews the figures: the 1-minute load average before/after.
+        "loadavgBefore": load_before,
+        "loadavgAfter": loadavg(),
         "scenarios": results,
     });
+    if let (Some(before), Some(after)) = (load_before, loadavg()) {
+        println!("load average before/after: {before:.2} / {after:.2} (the load generator itself adds ~1)");
+    }
     match std::fs::write(&args.json, serde_json::to_string_pretty(&out).unwrap_or_default()) {
         Ok(()) => eprintln!("loadgen: wrote {}", args.json),
         Err(e) => eprintln!("loadgen: cannot write {}: {e}", args.json),
