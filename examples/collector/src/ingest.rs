@@ -1,4 +1,4 @@
-//! Ingestion endpoints: `POST /v1/batch` (alias `/v1/b`) and the single-message endpoints
+//! Ingestion endpoints: `POST /v1/batch` (aliases `/v1/b`, `/v1/import`) and the single-message endpoints
 //! `/v1/track|page|screen|identify|group|alias`.
 //!
 //! Owns: the request pipeline (fault injection → body → JSON → write key → origin → per-message

@@ -4,6 +4,8 @@
 //!
 //! The binary (`src/main.rs`) only parses flags and runs [`server::Collector`]; tests and the
 //! load generator run it in-process with [`server::Background`].
+//!
+//! Owns: the module list. Must never: hold logic of its own.
 
 pub mod body;
 pub mod config;

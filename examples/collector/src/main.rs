@@ -1,5 +1,8 @@
 //! `omnitrail-collector`: parses flags / env vars, binds, prints exactly one line
 //! `listening on http://ADDR` to stdout, then serves until SIGINT/SIGTERM. Logs go to stderr.
+//!
+//! Must never: print anything else to stdout (test harnesses parse that line), or contain
+//! server logic (that lives in the library, where tests reach it).
 
 use std::io::Write;
 use std::process::ExitCode;
