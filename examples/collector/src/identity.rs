@@ -43,8 +43,14 @@ pub async fn reissue(State(st): State<Shared>, headers: HeaderMap, body: Body) -
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => {
                 if let Some(key) = m.get("writeKey").and_then(Value::as_str) {
-                    if st.config.key(key).is_none() {
+                    let Some(key) = st.config.key(key) else {
                         return error(StatusCode::UNAUTHORIZED, "unknown_write_key", "unknown write key");
+                    };
+                    // With a key, its own allowlist applies (not just any key's).
+                    if let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) {
+                        if !key.allows(origin) {
+                            return error(StatusCode::FORBIDDEN, "origin_not_allowed", "origin is not allowed for this write key");
+                        }
                     }
                 }
                 m.get("anonymousId").and_then(Value::as_str).map(str::to_string)

@@ -170,6 +170,16 @@ fn identity_endpoint_reissues_the_cookie() {
     let r = request(c.addr, "POST", "/v1/identity", &[], json!({"anonymousId": id}).to_string().as_bytes());
     assert_eq!(r.status, 200);
     assert!(!r.header("set-cookie").unwrap().contains("Secure"));
+    // Exactly what the SDK sends: text/plain JSON with its write key, credentials included.
+    let sdk_body = json!({"anonymousId": id, "writeKey": "site"}).to_string();
+    let r = request(c.addr, "POST", "/v1/identity", &[
+        ("Origin", "https://www.example.com"),
+        ("Content-Type", "text/plain;charset=UTF-8"),
+    ], sdk_body.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.header("set-cookie").unwrap().starts_with(&format!("omnitrail_aid={id};")));
+    let r = request(c.addr, "POST", "/v1/identity", &[], json!({"anonymousId": id, "writeKey": "nope"}).to_string().as_bytes());
+    assert_eq!(r.status, 401);
     // Not a UUID / nothing / foreign origin.
     let r = request(c.addr, "POST", "/v1/identity", &[], br#"{"anonymousId":"abc; Domain=evil.com"}"#);
     assert_eq!((r.status, r.header("set-cookie")), (400, None));
