@@ -2,7 +2,8 @@
 # Builds the SDK for the browser into js/dist/ (git-ignored):
 #   cargo (wasm32, release) -> pinned wasm-bindgen (--target web) -> wasm-opt -Oz -> esbuild
 # Outputs: js/dist/omnitrail.js (loader + glue, one ES module), js/dist/omnitrail_bg.wasm,
-#          js/dist/snippet.min.js (the inline snippet), js/dist/sizes.json (raw/gzip/brotli).
+#          js/dist/snippet.min.js (the inline snippet), js/dist/sizes.json (raw/gzip/brotli),
+#          js/dist/index.js + index.d.ts (the npm entry, js/scripts/build-npm.mjs; not in sizes.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -21,3 +22,4 @@ esbuild=js/node_modules/.bin/esbuild
   --log-level=warning --outfile="$out/omnitrail.js"
 "$esbuild" js/src/snippet.js --minify --target=es2017 --log-level=warning --outfile="$out/snippet.min.js"
 node scripts/sizes.mjs "$out" > "$out/sizes.json"
+node js/scripts/build-npm.mjs

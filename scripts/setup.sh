@@ -2,7 +2,8 @@
 # Installs, idempotently, everything the build, the demo and the tests need on a fresh
 # machine of this kind (Debian 12, rustup, node 20): the wasm32 target, the pinned
 # wasm-bindgen CLI, a wasm-opt that reads today's rustc output (npm binaryen), Debian's
-# Chromium + chromedriver, and the npm packages of js/ and tests/.
+# Chromium + chromedriver, and the npm packages of js/, tests/, tests/packaging/ and
+# examples/spa/.
 # Each step checks first and skips when already satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,14 +32,21 @@ if ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
   $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-npm_ci() { # $1 = directory with package.json + package-lock.json
-  local dir="$1" stamp="$1/node_modules/.omnitrail-lock-hash" want
+npm_ci() { # $1 = directory with package.json + package-lock.json; $2 = install (see below)
+  local dir="$1" stamp="$1/node_modules/.omnitrail-lock-hash" want cmd=ci
   want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  # Vite's rollup lists one native binary per platform as optional dependencies; the registry
+  # here serves only some, so the lockfile cannot list them all and `npm ci` refuses it
+  # ("Missing: @rollup/... from lock file"). `npm install --no-save` installs the lockfile's
+  # versions and leaves the lockfile untouched.
+  [ "${2:-}" = install ] && cmd="install --no-save"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    log "npm $cmd in $dir"
+    (cd "$dir" && npm $cmd --no-audit --no-fund --loglevel=error)
     echo "$want" > "$stamp"
   fi
 }
 for d in js tests; do [ -f "$d/package-lock.json" ] && npm_ci "$d"; done
+# The bundlers of the packaging test, and the SPA example; both link js/ (file:../../js).
+for d in tests/packaging examples/spa; do [ -f "$d/package-lock.json" ] && npm_ci "$d" install; done
 log "ok"

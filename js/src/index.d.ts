@@ -1,0 +1,161 @@
+// Types of the npm entry. One-to-one with the wasm-bindgen surface (src/web/api.rs); the
+// options follow README.md's Configuration table and `stats()` the counters the wasm reports.
+
+/** An id or a name: a string, or a finite number (Segment accepts numeric ids). */
+export type Id = string | number;
+
+/** A JSON-serialisable plain object (properties, traits, context, integrations). */
+export type JsonObject = Record<string, unknown>;
+
+/** Where the wasm comes from: by default `new URL("./omnitrail_bg.wasm", import.meta.url)`. */
+export type WasmSource =
+  | URL
+  | string
+  | Request
+  | Response
+  | PromiseLike<Response>
+  | BufferSource
+  | WebAssembly.Module;
+
+export interface RetryOptions {
+  /** First backoff ceiling in ms (default 1000). */
+  baseMs?: number;
+  /** Cap of the backoff ceiling in ms (default 60000). */
+  maxMs?: number;
+}
+
+/** The configuration of `new Omnitrail(config)`; see README.md, "Configuration". */
+export interface OmnitrailConfig {
+  /** Identifies the source at the collector. Required. */
+  writeKey: string;
+  /** Collector base URL (`http(s)://…`); batches go to `{endpoint}/v1/batch`. Required. */
+  endpoint: string;
+  /** Send as soon as this many events wait (default 20). */
+  flushAt?: number;
+  /** ms; send at the latest this long after an event was tracked (default 1000). */
+  flushInterval?: number;
+  /** Events per request (default 1000). */
+  maxBatchEvents?: number;
+  /** Bytes per request (default 512000). */
+  maxBatchBytes?: number;
+  /** Memory budget of the outbox in bytes (default 16 MiB); past it the oldest events are evicted. */
+  maxQueueBytes?: number;
+  /** Storage budget of the outbox in bytes (default 1 MiB). */
+  maxPersistBytes?: number;
+  /** ms before an unanswered request is retried (default 30000). */
+  requestTimeout?: number;
+  /** Exponential backoff with full jitter, capped; `Retry-After` is a floor. */
+  retry?: RetryOptions;
+  /** Namespace (and version) of every localStorage key (default `ot1`). */
+  storagePrefix?: string;
+}
+
+/** `Omnitrail.load` options: the configuration, plus where to find the wasm. */
+export interface LoadOptions extends OmnitrailConfig {
+  /** Overrides the bundler-located wasm (e.g. a URL of your CDN, or the bytes). */
+  wasm?: WasmSource;
+}
+
+/** The last argument of every message call. */
+export interface CallOptions {
+  /** When it happened: ms since the epoch, an ISO-8601 string or a `Date`. */
+  timestamp?: number | string | Date;
+  /** Extra members merged into the message's `context`. */
+  context?: JsonObject;
+  /** The message's `integrations`. */
+  integrations?: JsonObject;
+}
+
+export interface User {
+  anonymousId: string;
+  userId: string | null;
+  groupId: string | null;
+}
+
+/** Delivery counters (diagnostics, tests, benchmarks). */
+export interface Stats {
+  tracked: number;
+  delivered: number;
+  rejected: number;
+  batches: number;
+  retries: number;
+  invalidCalls: number;
+  queued: number;
+  queuedBytes: number;
+  persistedBytes: number;
+  dropped: number;
+  corrupt: number;
+  storageFailures: number;
+  /** Whether this tab delivers; `"noop"` for the inert instance `load()` gives off the browser. */
+  role: "leader" | "follower" | "undecided" | "noop";
+}
+
+/** The names `replay` accepts (the calls the script-tag snippet queues). */
+export type ReplayMethod =
+  | "track" | "page" | "screen" | "identify" | "group" | "alias" | "reset" | "flush" | "setAnonymousId";
+
+export declare class Omnitrail {
+  /**
+   * Starts the SDK. Throws only for an invalid configuration, or (in a browser) when the wasm
+   * has not been loaded yet: prefer `await Omnitrail.load(config)`. Off the browser it gives
+   * an inert instance.
+   */
+  constructor(config: OmnitrailConfig);
+
+  /**
+   * Loads the wasm (once per page) and starts the SDK. On the server (no `window`/`document`)
+   * it resolves to an inert instance: calls do nothing, `flush()` resolves `true`, and
+   * `stats().role` is `"noop"`. Rejects only if the wasm cannot be fetched or compiled, or the
+   * configuration is invalid.
+   */
+  static load(options: LoadOptions): Promise<Omnitrail>;
+
+  /** Instantiates the wasm once (later calls share the first); resolves `false` off the browser. */
+  static init(wasm?: WasmSource): Promise<boolean>;
+
+  /** `false` where `load()` gives an inert instance (server-side rendering). */
+  static readonly supported: boolean;
+
+  /** A `track` message. */
+  track(event: Id, properties?: JsonObject | null, options?: CallOptions | null): void;
+
+  /** A `page` message: `page([category], [name], [properties], [options])`. */
+  page(category: Id, name: Id, properties?: JsonObject | null, options?: CallOptions | null): void;
+  page(name?: Id | null, properties?: JsonObject | null, options?: CallOptions | null): void;
+  page(properties: JsonObject | null, options?: CallOptions | null): void;
+
+  /** A `screen` message: `screen([name], [properties], [options])`. */
+  screen(name?: Id | null, properties?: JsonObject | null, options?: CallOptions | null): void;
+  screen(properties: JsonObject | null, options?: CallOptions | null): void;
+
+  /** Sets and persists the user id: `identify([userId], [traits], [options])`. */
+  identify(userId?: Id | null, traits?: JsonObject | null, options?: CallOptions | null): void;
+  identify(traits: JsonObject | null, options?: CallOptions | null): void;
+
+  /** A `group` message; the group id is persisted. */
+  group(groupId: Id, traits?: JsonObject | null, options?: CallOptions | null): void;
+
+  /** `alias(userId, [previousId], [options])`: `previousId` defaults to the user id, else the anonymous id. */
+  alias(userId: Id, previousId?: Id, options?: CallOptions | null): void;
+  alias(userId: Id, options?: CallOptions | null): void;
+
+  /** Forgets the user and the group and starts a new anonymous id. */
+  reset(): void;
+
+  /** Sends now; `true` once everything is acknowledged, `false` if an attempt failed first (it is retried). */
+  flush(): Promise<boolean>;
+
+  anonymousId(): string;
+  setAnonymousId(id: Id): void;
+  /** `{ anonymousId, userId, groupId }` */
+  user(): User;
+  stats(): Stats;
+
+  /** Replays a call queued before the SDK loaded, with its original time (ms since the epoch). */
+  replay(method: ReplayMethod, args: unknown[], timestamp?: number): void;
+
+  /** Releases this handle's wasm memory; calls made through it afterwards do nothing. */
+  free(): void;
+}
+
+export default Omnitrail;

@@ -1,0 +1,92 @@
+// The npm entry (`import { Omnitrail } from "omnitrail"`). Loads the wasm once, adapts it, and
+// nothing else: every rule (argument shapes, validation, delivery) lives in the wasm.
+//
+// - The wasm is referenced as `new URL("./omnitrail_bg.wasm", import.meta.url)`, which Vite,
+//   webpack 5 and Parcel turn into an emitted asset; `Omnitrail.load({ wasm })` overrides it
+//   (a URL or string, a Request/Response or a promise of one, bytes, or a WebAssembly.Module).
+// - Importing this module touches no browser global (SSR-safe). Off the browser (no `window`
+//   or `document`), `Omnitrail.load()` resolves to an inert instance whose calls do nothing,
+//   `flush()` resolves `true` (nothing is waiting) and `stats().role` is `"noop"`.
+import init, { Omnitrail as Wasm } from "../dist/pkg/omnitrail.js";
+
+const METHODS = ["track", "page", "screen", "identify", "group", "alias", "reset", "flush",
+  "anonymousId", "setAnonymousId", "user", "stats", "replay", "free"];
+
+const inBrowser = () => typeof window !== "undefined" && typeof document !== "undefined";
+
+let ready = null; // the wasm instantiation, shared by every instance
+let initialised = false;
+
+function defaultWasm() {
+  return new URL("./omnitrail_bg.wasm", import.meta.url);
+}
+
+const NOOP = {
+  flush: () => Promise.resolve(true),
+  anonymousId: () => "",
+  user: () => ({ anonymousId: "", userId: null, groupId: null }),
+  stats: () => ({ tracked: 0, delivered: 0, rejected: 0, batches: 0, retries: 0, invalidCalls: 0, queued: 0,
+    queuedBytes: 0, persistedBytes: 0, dropped: 0, corrupt: 0, storageFailures: 0, role: "noop" }),
+};
+
+export class Omnitrail {
+  /**
+   * Starts the SDK with `config`. In a browser the wasm must have been instantiated first
+   * (`await Omnitrail.init()`, or use `Omnitrail.load`). Throws only for an invalid config,
+   * or when the wasm is not initialised yet. Off the browser it builds an inert instance.
+   */
+  constructor(config) {
+    let sdk = null;
+    if (inBrowser()) {
+      if (!initialised) throw new Error("omnitrail: the wasm is not loaded yet: use `await Omnitrail.load(config)` (or `await Omnitrail.init()` first)");
+      let cfg = config;
+      if (cfg && typeof cfg === "object" && "wasm" in cfg) {
+        cfg = Object.assign({}, cfg);
+        delete cfg.wasm; // ours, not the SDK's
+      }
+      sdk = new Wasm(cfg);
+    }
+    Object.defineProperty(this, "_sdk", { value: sdk });
+  }
+
+  /** Instantiates the wasm (once; later calls share the first). Resolves `false` off the browser. */
+  static init(wasm) {
+    if (!inBrowser()) return Promise.resolve(false);
+    if (!ready) {
+      ready = init({ module_or_path: wasm ?? defaultWasm() }).then(() => { initialised = true; return true; });
+      ready.catch(() => { ready = null; });
+    }
+    return ready;
+  }
+
+  /** `await Omnitrail.load({ writeKey, endpoint, ...options, wasm? })`: init + constructor. */
+  static async load(options) {
+    await Omnitrail.init(options && typeof options === "object" ? options.wasm : undefined);
+    return new Omnitrail(options);
+  }
+
+  /** `true` in a browser, `false` where `load()` gives an inert instance (server-side rendering). */
+  static get supported() {
+    return inBrowser();
+  }
+}
+
+for (const m of METHODS) {
+  Object.defineProperty(Omnitrail.prototype, m, {
+    configurable: true,
+    writable: true,
+    value: function () {
+      const sdk = this._sdk;
+      if (!sdk) return NOOP[m] ? NOOP[m]() : undefined;
+      try {
+        return sdk[m].apply(sdk, arguments);
+      } catch (e) {
+        // Never let anything reach the page (the wasm already warned about bad input).
+        return m === "flush" ? Promise.resolve(false) : undefined;
+      }
+    },
+  });
+}
+if (typeof Symbol === "function" && Symbol.dispose) Omnitrail.prototype[Symbol.dispose] = Omnitrail.prototype.free;
+
+export default Omnitrail;

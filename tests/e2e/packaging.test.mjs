@@ -1,0 +1,244 @@
+// End-to-end: the npm package (js/) as an app team uses it. Tiny apps importing
+// `{ Omnitrail } from "omnitrail"` are built once with Vite, webpack 5 and esbuild
+// (tests/packaging), the SPA example (examples/spa) with Vite, and a fresh project installs the
+// `npm pack` tarball offline and bundles it with esbuild; each is loaded in real Chromium and
+// must deliver to the reference collector. Server-side rendering (Node) must not touch a
+// browser global. The types must match the wasm surface one-to-one and type-check.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { ROOT, startCollector, startSite, launchBrowser, waitFor } from "./harness.mjs";
+
+const run = promisify(execFile);
+const OUT = join(ROOT, "tests/out/packaging");
+const PKG = join(ROOT, "tests/packaging");
+const BIN = join(PKG, "node_modules/.bin");
+const BUNDLERS = ["vite", "webpack", "esbuild"];
+
+let collector, browser, built, spa, packed, fresh;
+const report = { bundlers: {}, timings: {} };
+
+async function timed(name, fn) {
+  const t = Date.now();
+  try { return await fn(); } finally { report.timings[name] = Date.now() - t; }
+}
+
+// `npm pack` js/, then a fresh project installs the tarball (offline: it has no dependencies),
+// type-checks a TypeScript app against the shipped types and bundles it with esbuild.
+async function packAndInstall() {
+  const tmp = mkdtempSync(join(tmpdir(), "omnitrail-pack-"));
+  const npm = (args, cwd) => run("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd, maxBuffer: 1 << 24 });
+  const { stdout } = await npm(["pack", "--json", "--pack-destination", tmp], join(ROOT, "js"));
+  const info = JSON.parse(stdout)[0];
+  const dir = join(tmp, "app");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "fresh-app", private: true, type: "module" }));
+  for (const f of ["main.ts", "types.ts", "tsconfig.json"]) copyFileSync(join(PKG, "apps/fresh", f), join(dir, f));
+  await npm(["install", "--offline", join(tmp, info.filename)], dir);
+  const tsc = await run(join(BIN, "tsc"), ["-p", "tsconfig.json"], { cwd: dir }).then(() => "", (e) => e.stdout + e.stderr);
+  const site = join(dir, "site");
+  mkdirSync(site);
+  await run(join(BIN, "esbuild"), ["main.ts", "--bundle", "--format=esm", "--minify", "--log-level=warning",
+    `--outfile=${join(site, "main.js")}`], { cwd: dir });
+  // No bundler asset handling here: the wasm goes next to the bundle, where the default
+  // `new URL("./omnitrail_bg.wasm", import.meta.url)` points.
+  copyFileSync(join(dir, "node_modules/omnitrail/dist/omnitrail_bg.wasm"), join(site, "omnitrail_bg.wasm"));
+  writeFileSync(join(site, "index.html"), readFileSync(join(PKG, "apps/static.html"), "utf8")
+    .replace("BUNDLER", "npm pack").replace("SCRIPT_ATTRS", 'type="module"'));
+  const ssr = JSON.parse((await run("node", [join(PKG, "ssr-check.mjs"), "omnitrail"], { cwd: dir })).stdout);
+  return { tmp, dir, site, info, tsc, ssr };
+}
+
+before(async () => {
+  collector = await startCollector();
+  browser = await launchBrowser();
+  // Everything is built once, concurrently.
+  [built, spa, fresh] = await Promise.all([
+    timed("bundlers", async () => JSON.parse((await run("node", [join(PKG, "build.mjs"), OUT], { maxBuffer: 1 << 24 })).stdout)),
+    timed("spa", () => run(join(ROOT, "examples/spa/node_modules/.bin/vite"),
+      ["build", "--logLevel", "error", "--outDir", join(OUT, "spa"), "--emptyOutDir"], { cwd: join(ROOT, "examples/spa") })),
+    timed("pack", packAndInstall),
+  ]);
+  packed = fresh.info;
+});
+
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+  if (fresh?.tmp) rmSync(fresh.tmp, { recursive: true, force: true });
+  const entry = readFileSync(join(ROOT, "js/dist/index.js"));
+  report.npmEntry = { raw: entry.length, gzip: gzipSync(entry, { level: 9 }).length };
+  if (packed) report.tarball = { file: packed.filename, packed: packed.size, unpacked: packed.unpackedSize, files: packed.files.map((f) => f.path) };
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, "report.json"), JSON.stringify(report, null, 2));
+});
+
+/** Serves `root` (with /config.js), opens it, waits for the app's window.result. */
+async function loadApp(root, bundler) {
+  const site = await startSite({ root, config: { writeKey: "demo", endpoint: collector.url } });
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    const logs = [];
+    page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+    page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
+    page.on("requestfailed", (r) => logs.push(`requestfailed: ${r.url()}`));
+    const wasmRequests = [];
+    page.on("request", (r) => { if (r.url().endsWith(".wasm")) wasmRequests.push(r.url()); });
+    await page.goto(site.url + "/");
+    const result = await waitFor(() => page.evaluate(() => window.result), `${bundler}: the app's result`);
+    assert.equal(result.ok, true, `${bundler}: ${result.error}\n${logs.join("\n")}`);
+    return { result, logs, wasmRequests };
+  } finally {
+    await ctx.close();
+    await site.stop();
+  }
+}
+
+const errorsIn = (logs) => logs.filter((l) => /^(error|pageerror|requestfailed)/.test(l));
+
+for (const bundler of BUNDLERS) {
+  test(`${bundler}: an app importing { Omnitrail } from "omnitrail" builds, finds the wasm and delivers`, async () => {
+    const files = built[bundler].files;
+    const wasm = Object.keys(files).filter((f) => f.endsWith(".wasm"));
+    assert.equal(wasm.length, 1, `${bundler} emitted exactly one wasm: ${wasm}`);
+    const shipped = readFileSync(join(ROOT, "js/dist/omnitrail_bg.wasm"));
+    assert.ok(shipped.equals(readFileSync(join(OUT, bundler, wasm[0]))), `${bundler}: the optimized wasm, unchanged`);
+    const js = Object.entries(files).filter(([f]) => f.endsWith(".js")).reduce((n, [, b]) => n + b, 0);
+    report.bundlers[bundler] = { buildMs: built[bundler].ms, js, wasm: files[wasm[0]] };
+
+    const { result, logs, wasmRequests } = await loadApp(join(OUT, bundler), bundler);
+    assert.equal(result.flushed, true);
+    assert.equal(result.supported, true);
+    assert.equal(wasmRequests.length, 1, `one wasm request: ${wasmRequests}`);
+    assert.deepEqual(errorsIn(logs), []);
+    const msgs = await waitFor(async () => {
+      const m = (await collector.messages()).filter((x) => x.anonymousId === result.user.anonymousId);
+      return m.some((x) => x.type === "track") && m.some((x) => x.type === "page") && m;
+    }, `${bundler}: page + track at the collector`);
+    const t = msgs.find((m) => m.type === "track");
+    assert.equal(t.event, "Bundled App Loaded");
+    assert.equal(t.properties.bundler, bundler);
+    assert.equal(t.context.library.name, "omnitrail");
+    report.bundlers[bundler].ok = true;
+  });
+}
+
+test("npm pack: the tarball installs offline in a fresh project, type-checks, bundles and delivers", async () => {
+  const files = packed.files.map((f) => f.path).sort();
+  for (const f of ["package.json", "dist/index.js", "dist/index.d.ts", "dist/omnitrail_bg.wasm", "dist/omnitrail.js", "dist/snippet.min.js"]) {
+    assert.ok(files.includes(f), `tarball has ${f}: ${files}`);
+  }
+  assert.ok(!files.some((f) => f.startsWith("dist/pkg/")), "the unoptimized wasm-bindgen output is not shipped");
+  assert.equal(fresh.tsc, "", "tsc --strict on the fresh project");
+  assert.deepEqual(fresh.ssr.touched, []);
+  assert.equal(fresh.ssr.supported, false);
+
+  const { result, logs } = await loadApp(fresh.site, "npm pack");
+  assert.equal(result.flushed, true);
+  assert.deepEqual(errorsIn(logs), []);
+  const msgs = await waitFor(async () => {
+    const m = (await collector.messages()).filter((x) => x.userId === "fresh-user" || x.anonymousId === result.user.anonymousId);
+    return m.some((x) => x.type === "track") && m.some((x) => x.type === "page") && m.some((x) => x.type === "identify") && m;
+  }, "npm pack app: page + identify + track");
+  const t = msgs.find((m) => m.type === "track");
+  assert.equal(t.event, "Tarball Installed");
+  assert.equal(t.userId, "fresh-user");
+  assert.equal(t.context.fresh, true);
+  const p = msgs.find((m) => m.type === "page");
+  assert.equal(p.name, "Install");
+  assert.equal(p.category, "Docs");
+});
+
+test("SSR: importing the package in Node touches no browser global; load() resolves to an inert instance", async () => {
+  const expect = { touched: [], supported: false, flushed: true, role: "noop" };
+  const direct = JSON.parse((await run("node", [join(PKG, "ssr-check.mjs"), join(ROOT, "js/dist/index.js")])).stdout);
+  assert.deepEqual({ ...direct, user: undefined, direct: undefined }, { ...expect, user: undefined, direct: undefined });
+  assert.equal(direct.direct, "", "new Omnitrail(config) on the server is inert too");
+  // A Vite SSR build rendering with the package, run in Node.
+  const vite = JSON.parse((await run("node", [join(PKG, "ssr-check.mjs"), join(OUT, "ssr/entry.js"), "render"])).stdout);
+  assert.deepEqual({ ...vite, user: undefined }, { ...expect, user: undefined });
+  assert.deepEqual(vite.user, { anonymousId: "", userId: null, groupId: null });
+});
+
+test("types: index.d.ts matches the wasm class, the README's options and stats() one-to-one", async () => {
+  const dts = readFileSync(join(ROOT, "js/dist/index.d.ts"), "utf8");
+  const block = (re) => dts.match(re)?.[1] ?? assert.fail(`no ${re} in index.d.ts`);
+  const members = (body) => new Set([...body.matchAll(/^ {2}(?:static )?(?:readonly )?(\w+)\??[(:]/gm)].map((m) => m[1]));
+  // The wasm-bindgen class (imported in Node: the glue touches no browser global at import).
+  const glue = await import(new URL("file://" + join(ROOT, "js/dist/pkg/omnitrail.js")).href);
+  const wasmMethods = Object.getOwnPropertyNames(glue.Omnitrail.prototype).filter((m) => !m.startsWith("__") && m !== "constructor");
+  const { Omnitrail } = await import(new URL("file://" + join(ROOT, "js/dist/index.js")).href);
+  const wrapped = Object.getOwnPropertyNames(Omnitrail.prototype).filter((m) => m !== "constructor");
+  const declared = members(block(/export declare class Omnitrail \{([\s\S]*?)\n\}/));
+  const statics = ["constructor", "load", "init", "supported"];
+  assert.deepEqual([...declared].filter((m) => !statics.includes(m)).sort(), wasmMethods.sort(), "declared methods = wasm methods");
+  assert.deepEqual(wrapped.sort(), wasmMethods.sort(), "the npm class forwards every wasm method");
+  for (const s of statics.slice(1)) assert.ok(s in Omnitrail, `static ${s}`);
+
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const table = readme.split("## Configuration")[1].split("\n## ")[0];
+  const options = new Set([...table.matchAll(/^\| `([\w.]+)`(?:, `([\w.]+)`)? \|/gm)].flatMap((m) => [m[1], m[2]]).filter(Boolean)
+    .map((o) => o.split(".")[0]));
+  const config = members(block(/export interface OmnitrailConfig \{([\s\S]*?)\n\}/));
+  assert.deepEqual([...config].sort(), [...options].sort(), "OmnitrailConfig = README's Configuration table");
+  const retry = members(block(/export interface RetryOptions \{([\s\S]*?)\n\}/));
+  assert.deepEqual([...retry].sort(), ["baseMs", "maxMs"]);
+
+  // stats() as the wasm reports it in a browser (the Vite app's result).
+  const stats = await loadApp(join(OUT, "vite"), "vite (stats)").then((r) => r.result.stats);
+  const declaredStats = members(block(/export interface Stats \{([\s\S]*?)\n\}/));
+  assert.deepEqual([...declaredStats].sort(), Object.keys(stats).sort(), "Stats = the keys stats() returns");
+});
+
+test("examples/spa: client-side routing with history.pushState sends a page view per route, in one document", async () => {
+  const files = readdirSync(join(OUT, "spa/assets"));
+  assert.equal(files.filter((f) => f.endsWith(".wasm")).length, 1);
+  const site = await startSite({ root: join(OUT, "spa"), config: { writeKey: "demo", endpoint: collector.url } });
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    const logs = [];
+    page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+    page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
+    await page.goto(site.url + "/");
+    const ot = await page.evaluateHandle(() => window.app.analytics);
+    const anonymousId = await ot.evaluate((o) => o.anonymousId());
+    await page.evaluate(() => { window.sameDocument = true; });
+    await page.click("nav >> text=Products");
+    await page.waitForURL(site.url + "/products");
+    await page.click("main >> text=Trail Runner 42");
+    await page.waitForURL(site.url + "/products/42");
+    await page.click("text=Add to cart");
+    await page.click("nav >> text=About");
+    await page.waitForURL(site.url + "/about");
+    await page.goBack();
+    await page.waitForURL(site.url + "/products/42");
+    assert.equal(await page.evaluate(() => window.sameDocument), true, "no full page load");
+    assert.equal(await page.title(), "Trail Runner 42 · Omnitrail SPA");
+    await ot.evaluate((o) => o.flush());
+    const want = ["/", "/products", "/products/42", "/about", "/products/42"];
+    const msgs = await waitFor(async () => {
+      const m = (await collector.messages()).filter((x) => x.anonymousId === anonymousId);
+      return m.filter((x) => x.type === "page").length >= want.length && m.some((x) => x.type === "track") && m;
+    }, "5 page views + Product Added");
+    const pages = msgs.filter((m) => m.type === "page");
+    assert.deepEqual(pages.map((m) => m.properties.path), want);
+    assert.deepEqual(pages.map((m) => m.context.page.path), want);
+    assert.deepEqual(pages.map((m) => m.name), ["Home", "Products", "Trail Runner 42", "About", "Trail Runner 42"]);
+    assert.equal(pages[2].properties.product_id, "42");
+    const added = msgs.find((m) => m.type === "track");
+    assert.equal(added.event, "Product Added");
+    assert.equal(added.properties.product_id, "42");
+    assert.equal(added.context.page.path, "/products/42");
+    assert.deepEqual(errorsIn(logs), []);
+  } finally {
+    await ctx.close();
+    await site.stop();
+  }
+});
