@@ -9,6 +9,8 @@
 //!   and the thin `#[wasm_bindgen]` surface.
 
 pub mod wire;
+pub mod campaign;
+pub mod channel;
 pub mod config;
 pub mod delivery;
 pub mod error;
@@ -21,6 +23,7 @@ pub mod ports;
 pub mod testing;
 pub mod time;
 pub mod tracker;
+pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 mod web;

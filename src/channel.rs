@@ -1,0 +1,456 @@
+//! Channel classification: which marketing channel brought the visitor, from the landing
+//! page's campaign data, the referrer and the page's own URL.
+//!
+//! Owns: the [`Channel`] names (stable, they go on the wire and into storage) and the rule
+//! table. The table is data: an ordered list of [`Rule`]s, each a channel and a list of
+//! conditions that must all hold; the first matching rule wins, and nothing matching means
+//! [`Channel::Unassigned`]. [`ChannelConfig`] prepends custom rules (or replaces the
+//! defaults) and declares extra internal hosts. The default table is modelled on the
+//! default channel groupings of web analytics tools (GA4's in particular), plus Internal,
+//! QR/Offline and app referrers (`android-app://…`). ARCHITECTURE.md ("Channel rules") has
+//! the table as Markdown; a test keeps it equal to [`DEFAULT_RULES`].
+//!
+//! Matching is ASCII case-insensitive: inputs are lower-cased and terms are lower-case.
+//! Must never: read anything but its three inputs (campaign, referrer, page URL), depend on
+//! the order of query parameters, or panic on any input.
+//!
+//! Known limits: a Google click id (`gclid`/`gbraid`/`wbraid`) is Paid Search even when the
+//! ad ran on YouTube or the Display Network (analytics tools resolve this with the ad
+//! platform's data, which the page does not have); `fbclid` is added by Meta to organic
+//! links as well, so alone it means Organic Social; "same site" is the heuristic of
+//! [`crate::url::site`].
+
+use std::borrow::Cow;
+
+use crate::campaign::Campaign;
+use crate::url;
+
+/// A marketing channel. [`Channel::as_str`] is the stable name used on the wire and in
+/// storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Direct,
+    /// The referrer is the same site as the page (or an `internal_hosts` entry) and the URL
+    /// carries no campaign data.
+    Internal,
+    OrganicSearch,
+    PaidSearch,
+    OrganicSocial,
+    PaidSocial,
+    Email,
+    Sms,
+    MobilePush,
+    Display,
+    Affiliate,
+    Referral,
+    /// Organic video (YouTube, Vimeo, Twitch, …).
+    Video,
+    PaidVideo,
+    Audio,
+    CrossNetwork,
+    /// QR codes, print, point of sale and other offline media.
+    Offline,
+    /// A paid medium with a source that is not a known search, social or video site.
+    PaidOther,
+    Unassigned,
+}
+
+impl Channel {
+    /// Every channel, in declaration order.
+    pub const ALL: [Channel; 19] = [
+        Channel::Direct,
+        Channel::Internal,
+        Channel::OrganicSearch,
+        Channel::PaidSearch,
+        Channel::OrganicSocial,
+        Channel::PaidSocial,
+        Channel::Email,
+        Channel::Sms,
+        Channel::MobilePush,
+        Channel::Display,
+        Channel::Affiliate,
+        Channel::Referral,
+        Channel::Video,
+        Channel::PaidVideo,
+        Channel::Audio,
+        Channel::CrossNetwork,
+        Channel::Offline,
+        Channel::PaidOther,
+        Channel::Unassigned,
+    ];
+
+    /// The stable name (`organic_search`, `paid_social`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Direct => "direct",
+            Channel::Internal => "internal",
+            Channel::OrganicSearch => "organic_search",
+            Channel::PaidSearch => "paid_search",
+            Channel::OrganicSocial => "organic_social",
+            Channel::PaidSocial => "paid_social",
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::MobilePush => "mobile_push",
+            Channel::Display => "display",
+            Channel::Affiliate => "affiliate",
+            Channel::Referral => "referral",
+            Channel::Video => "video",
+            Channel::PaidVideo => "paid_video",
+            Channel::Audio => "audio",
+            Channel::CrossNetwork => "cross_network",
+            Channel::Offline => "offline",
+            Channel::PaidOther => "paid_other",
+            Channel::Unassigned => "unassigned",
+        }
+    }
+
+    /// The channel with this stable name (exact, lower-case).
+    pub fn from_name(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// Whether the touch says where the visitor came from (everything but Direct and
+    /// Internal). The journey's "last non-direct touch" keeps the latest such touch.
+    pub fn is_attributable(self) -> bool {
+        !matches!(self, Channel::Direct | Channel::Internal)
+    }
+}
+
+/// A list of lower-case terms: static (the default table) or owned (configuration).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Terms {
+    Static(&'static [&'static str]),
+    Owned(Vec<String>),
+}
+
+impl Terms {
+    /// Owned terms from configuration (lower-cased here).
+    pub fn owned<S: AsRef<str>>(terms: &[S]) -> Terms {
+        Terms::Owned(terms.iter().map(|t| t.as_ref().trim().to_ascii_lowercase()).collect())
+    }
+
+    fn any(&self, mut f: impl FnMut(&str) -> bool) -> bool {
+        match self {
+            Terms::Static(t) => t.iter().any(|s| f(s)),
+            Terms::Owned(t) => t.iter().any(|s| f(s)),
+        }
+    }
+}
+
+/// One condition of a rule. Text conditions take [`Terms`]; the condition holds when any term
+/// matches.
+///
+/// Two kinds of term matching:
+/// - *patterns* (`Medium`, `Source`, `Campaign`, `SourceOrMedium`): exact, or with a `*` at
+///   the start and/or end for "ends with" / "starts with" / "contains" (`*cp*`, `paid*`).
+/// - *sites* (`SourceSite`, `ReferrerSite`): a term with a dot is a domain that matches
+///   itself and its subdomains (`t.co`, `mail.google.com`); a term without a dot is a brand
+///   that matches any host whose site starts with that label (`google` matches
+///   `www.google.co.uk` and `news.google.com`) and a `utm_source` equal to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cond {
+    /// No `utm_*` parameter and no click id.
+    NoCampaign,
+    /// No referrer (empty, or without a host: `about:blank`).
+    NoReferrer,
+    /// The referrer is the same site as the page, or matches `internal_hosts`.
+    SameSiteReferrer,
+    /// A referrer (web or app) that is not same-site.
+    CrossSiteReferrer,
+    /// One of these click ids is present.
+    ClickId(Terms),
+    /// `utm_medium` matches a pattern.
+    Medium(Terms),
+    /// `utm_source` matches a pattern.
+    Source(Terms),
+    /// `utm_source` or `utm_medium` matches a pattern.
+    SourceOrMedium(Terms),
+    /// `utm_campaign` matches a pattern.
+    Campaign(Terms),
+    /// The source (`utm_source` when present, else the referrer's web host) is one of these
+    /// sites.
+    SourceSite(Terms),
+    /// The referrer's web (`http`/`https`) host is one of these sites, whatever `utm_source`
+    /// says.
+    ReferrerSite(Terms),
+    /// The referrer is an app (`android-app://package/`) whose package is one of these (exact,
+    /// or a prefix ending in `.`: `com.google.android.`).
+    App(Terms),
+}
+
+/// A row of the table: `channel` when every condition in `when` holds. An empty `when`
+/// always matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub channel: Channel,
+    pub when: Cow<'static, [Cond]>,
+}
+
+impl Rule {
+    /// A rule from configuration.
+    pub fn new(channel: Channel, when: Vec<Cond>) -> Rule {
+        Rule { channel, when: Cow::Owned(when) }
+    }
+}
+
+/// Classification settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelConfig {
+    /// Rules tried before the default table, in order.
+    pub rules: Vec<Rule>,
+    /// When true, only `rules` apply (then Unassigned); the default table is ignored.
+    pub replace_defaults: bool,
+    /// Sites whose referrers count as internal besides the page's own site (site terms, see
+    /// [`Cond`]): other domains of the same business, a checkout or login provider that
+    /// sends visitors back (`paypal.com`, `checkout.stripe.com`).
+    pub internal_hosts: Vec<String>,
+}
+
+/// What the classification looks at, normalised once.
+struct Facts {
+    medium: String,
+    source: String,
+    campaign: String,
+    /// `utm_source`, else the referrer's normalised web host.
+    source_site: String,
+    /// Normalised web host of the referrer (empty for app referrers).
+    referrer_host: String,
+    /// Package of an app referrer.
+    app: String,
+    has_referrer: bool,
+    same_site: bool,
+}
+
+impl Facts {
+    fn new(campaign: &Campaign, referrer: &str, page_url: &str, internal_hosts: &[String]) -> Facts {
+        let lower = |v: Option<&str>| v.unwrap_or("").to_ascii_lowercase();
+        let r = url::parse(referrer);
+        let scheme = r.scheme.to_ascii_lowercase();
+        let (referrer_host, app) = match scheme.as_str() {
+            "android-app" | "ios-app" => (String::new(), r.host.to_ascii_lowercase()),
+            _ => (url::normalize_host(r.host), String::new()),
+        };
+        let has_referrer = !referrer_host.is_empty() || !app.is_empty();
+        let page_host = url::parse(page_url).host;
+        let same_site = !referrer_host.is_empty()
+            && (url::same_site(&referrer_host, page_host) || internal_hosts.iter().any(|h| site_matches(&referrer_host, h)));
+        let source = lower(campaign.source());
+        let source_site = if source.is_empty() { referrer_host.clone() } else { source.clone() };
+        Facts {
+            medium: lower(campaign.medium()),
+            source,
+            campaign: lower(campaign.name()),
+            source_site,
+            referrer_host,
+            app,
+            has_referrer,
+            same_site,
+        }
+    }
+}
+
+/// `value` matches a pattern term: exact, `*x` (ends with), `x*` (starts with), `*x*`
+/// (contains).
+fn pattern_matches(value: &str, term: &str) -> bool {
+    if value.is_empty() {
+        return false;
+    }
+    match (term.strip_prefix('*'), term.strip_suffix('*')) {
+        (Some(rest), Some(_)) => value.contains(rest.strip_suffix('*').unwrap_or(rest)),
+        (Some(suffix), None) => value.ends_with(suffix),
+        (None, Some(prefix)) => value.starts_with(prefix),
+        (None, None) => value == term,
+    }
+}
+
+/// `value` (a normalised host, or a `utm_source`) is the site `term` (see [`Cond`]).
+fn site_matches(value: &str, term: &str) -> bool {
+    if value.is_empty() || term.is_empty() {
+        return false;
+    }
+    if value == term {
+        return true;
+    }
+    if term.contains('.') {
+        return value.len() > term.len()
+            && value.ends_with(term)
+            && value.as_bytes().get(value.len() - term.len() - 1) == Some(&b'.');
+    }
+    value.contains('.') && url::site(value).split('.').next() == Some(term)
+}
+
+fn app_matches(package: &str, term: &str) -> bool {
+    !package.is_empty() && (package == term || (term.ends_with('.') && package.starts_with(term)))
+}
+
+impl Cond {
+    fn holds(&self, f: &Facts, c: &Campaign) -> bool {
+        match self {
+            Cond::NoCampaign => c.is_empty(),
+            Cond::NoReferrer => !f.has_referrer,
+            Cond::SameSiteReferrer => f.same_site,
+            Cond::CrossSiteReferrer => f.has_referrer && !f.same_site,
+            Cond::ClickId(t) => c.click_ids().any(|(k, _)| t.any(|term| term == k)),
+            Cond::Medium(t) => t.any(|p| pattern_matches(&f.medium, p)),
+            Cond::Source(t) => t.any(|p| pattern_matches(&f.source, p)),
+            Cond::SourceOrMedium(t) => t.any(|p| pattern_matches(&f.source, p) || pattern_matches(&f.medium, p)),
+            Cond::Campaign(t) => t.any(|p| pattern_matches(&f.campaign, p)),
+            Cond::SourceSite(t) => t.any(|s| site_matches(&f.source_site, s)),
+            Cond::ReferrerSite(t) => t.any(|s| site_matches(&f.referrer_host, s)),
+            Cond::App(t) => t.any(|p| app_matches(&f.app, p)),
+        }
+    }
+}
+
+/// Classifies page views with the default table and a [`ChannelConfig`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Classifier {
+    config: ChannelConfig,
+}
+
+impl Classifier {
+    pub fn new(mut config: ChannelConfig) -> Classifier {
+        for h in &mut config.internal_hosts {
+            *h = url::normalize_host(h.trim());
+        }
+        config.internal_hosts.retain(|h| !h.is_empty());
+        Classifier { config }
+    }
+
+    /// The channel of a page view: its campaign data, `document.referrer` (may be empty) and
+    /// the page URL.
+    pub fn classify(&self, campaign: &Campaign, referrer: &str, page_url: &str) -> Channel {
+        self.classify_with_rule(campaign, referrer, page_url).0
+    }
+
+    /// Like [`Classifier::classify`], also saying which rule matched: its index in the
+    /// custom rules followed by [`DEFAULT_RULES`] (`None`: no rule, Unassigned).
+    pub fn classify_with_rule(&self, campaign: &Campaign, referrer: &str, page_url: &str) -> (Channel, Option<usize>) {
+        let facts = Facts::new(campaign, referrer, page_url, &self.config.internal_hosts);
+        let defaults: &[Rule] = if self.config.replace_defaults { &[] } else { DEFAULT_RULES };
+        self.config
+            .rules
+            .iter()
+            .chain(defaults)
+            .enumerate()
+            .find(|(_, r)| r.when.iter().all(|c| c.holds(&facts, campaign)))
+            .map_or((Channel::Unassigned, None), |(i, r)| (r.channel, Some(i)))
+    }
+}
+
+/// `t!["a", "b"]` / `t!(LIST)`: static terms.
+macro_rules! t {
+    ($list:ident) => {
+        Terms::Static($list)
+    };
+    ($($term:literal),+ $(,)?) => {
+        Terms::Static(&[$($term),+])
+    };
+}
+
+/// `rule!(Channel: cond, cond)`: a row of the default table.
+macro_rules! rule {
+    ($channel:ident: $($cond:expr),+ $(,)?) => {
+        Rule { channel: Channel::$channel, when: Cow::Borrowed(&[$($cond),+]) }
+    };
+}
+
+/// `utm_medium` values that mean paid (GA4: `.*cp.*|ppc|retargeting|paid.*`).
+pub const PAID_MEDIUMS: &[&str] = &["*cp*", "ppc", "retargeting", "paid*"];
+
+/// Search engines (site terms).
+pub const SEARCH_SITES: &[&str] = &[
+    "google", "bing", "yahoo", "duckduckgo", "baidu", "yandex", "ya.ru", "ecosia", "qwant", "naver", "seznam",
+    "ask", "aol", "startpage", "search.brave.com", "sogou", "so.com", "daum", "kagi", "mojeek", "msn",
+    "search.yahoo.co.jp", "yahoo.co.jp",
+];
+
+/// Social networks and messengers (site terms). YouTube is under [`VIDEO_SITES`].
+pub const SOCIAL_SITES: &[&str] = &[
+    "facebook", "fb", "fb.me", "messenger", "instagram", "ig", "t.co", "twitter", "x", "linkedin", "lnkd.in",
+    "pinterest", "pin.it", "reddit", "tiktok", "snapchat", "tumblr", "threads.net", "threads", "bsky.app",
+    "bluesky", "mastodon.social", "whatsapp", "wa.me", "telegram", "t.me", "discord", "vk", "weibo", "quora",
+    "news.ycombinator.com", "line.me", "xing", "nextdoor", "wechat",
+];
+
+/// Video platforms (site terms).
+pub const VIDEO_SITES: &[&str] = &["youtube", "youtu.be", "vimeo", "twitch", "dailymotion", "wistia", "rumble", "bilibili"];
+
+/// Audio and podcast platforms (site terms).
+pub const AUDIO_SITES: &[&str] = &[
+    "spotify", "spotify.link", "podcasts.apple.com", "music.apple.com", "podcasts.google.com", "soundcloud", "deezer",
+    "pandora", "iheart", "audible", "tidal", "pocketcasts",
+];
+
+/// Web mail hosts (site terms).
+pub const WEBMAIL_SITES: &[&str] = &[
+    "mail.google.com", "outlook.live.com", "outlook.office.com", "outlook.office365.com", "mail.yahoo.com",
+    "mail.aol.com", "mail.proton.me", "mail.yandex.ru", "e.mail.ru", "mail.zoho.com", "mail.gmx.net",
+    "mail.qq.com",
+];
+
+/// The default table, first match wins. See the module docs and ARCHITECTURE.md.
+pub static DEFAULT_RULES: &[Rule] = &[
+    // Where the visitor did not come from anywhere new.
+    rule!(Internal: Cond::SameSiteReferrer, Cond::NoCampaign),
+    rule!(Direct: Cond::NoReferrer, Cond::NoCampaign),
+    // Explicit utm_medium / utm_campaign conventions.
+    rule!(CrossNetwork: Cond::Campaign(t!["*cross-network*", "*cross_network*"])),
+    rule!(CrossNetwork: Cond::Medium(t!["cross-network", "cross_network", "crossnetwork"])),
+    rule!(PaidSearch: Cond::Medium(t!["paid_search", "paid-search", "paidsearch", "search_paid", "sem", "sea"])),
+    rule!(PaidSocial: Cond::Medium(t!["paid_social", "paid-social", "paidsocial", "social_paid", "social-paid", "social_cpc", "social-cpc"])),
+    rule!(PaidVideo: Cond::Medium(t!["paid_video", "paid-video", "paidvideo", "cpv"])),
+    rule!(Display: Cond::Medium(t!["display", "banner", "expandable", "interstitial", "cpm", "programmatic"])),
+    rule!(PaidSearch: Cond::SourceSite(t!(SEARCH_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(PaidVideo: Cond::SourceSite(t!(VIDEO_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(PaidSocial: Cond::SourceSite(t!(SOCIAL_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(Affiliate: Cond::Medium(t!["affiliate", "affiliates", "partner", "partners"])),
+    rule!(Email: Cond::SourceOrMedium(t!["email", "e-mail", "e_mail", "e mail", "*newsletter*"])),
+    rule!(Sms: Cond::SourceOrMedium(t!["sms", "mms"])),
+    rule!(MobilePush: Cond::SourceOrMedium(t!["*push", "push*", "*notification*", "firebase", "onesignal"])),
+    rule!(Offline: Cond::Medium(t![
+        "qr", "qrcode", "qr-code", "qr_code", "print", "offline", "pos", "flyer", "poster", "billboard", "ooh",
+        "direct_mail", "direct-mail", "directmail", "event",
+    ])),
+    rule!(Audio: Cond::Medium(t!["audio", "podcast", "radio"])),
+    // Ad click ids without a telling utm_medium.
+    rule!(PaidSearch: Cond::ClickId(t!["gclid", "gbraid", "wbraid", "gclsrc", "msclkid", "yclid"])),
+    rule!(Display: Cond::ClickId(t!["dclid"])),
+    rule!(PaidSocial: Cond::ClickId(t!["ttclid", "twclid", "li_fat_id", "epik", "rdt_cid", "sccid"])),
+    rule!(Affiliate: Cond::ClickId(t!["irclid"])),
+    rule!(Email: Cond::ClickId(t!["_kx", "mc_cid"])),
+    rule!(PaidOther: Cond::Medium(t!(PAID_MEDIUMS))),
+    // Referrers: web mail, apps, then sites by kind.
+    rule!(Email: Cond::ReferrerSite(t!(WEBMAIL_SITES))),
+    rule!(Email: Cond::App(t![
+        "com.google.android.gm", "com.microsoft.office.outlook", "com.yahoo.mobile.client.android.mail",
+        "com.samsung.android.email.provider", "ch.protonmail.android", "com.fsck.k9", "me.bluemail.mail",
+    ])),
+    rule!(Sms: Cond::App(t!["com.google.android.apps.messaging", "com.samsung.android.messaging", "com.android.mms"])),
+    rule!(OrganicSearch: Cond::App(t![
+        "com.google.android.googlequicksearchbox", "com.microsoft.bing", "com.duckduckgo.mobile.android",
+        "ru.yandex.searchplugin", "com.baidu.searchbox", "com.ecosia.android",
+    ])),
+    rule!(Video: Cond::App(t!["com.google.android.youtube", "tv.twitch.android.app", "com.vimeo.android.videoapp"])),
+    rule!(Audio: Cond::App(t!["com.spotify.music", "com.google.android.apps.podcasts", "au.com.shiftyjelly.pocketcasts"])),
+    rule!(OrganicSocial: Cond::App(t![
+        "com.facebook.", "com.instagram.android", "com.twitter.android", "com.linkedin.android", "com.pinterest",
+        "com.reddit.frontpage", "com.zhiliaoapp.musically", "com.ss.android.ugc.trill", "com.snapchat.android",
+        "org.telegram.messenger", "com.whatsapp", "jp.naver.line.android", "com.discord", "org.joinmastodon.android",
+    ])),
+    rule!(Video: Cond::SourceSite(t!(VIDEO_SITES))),
+    rule!(Video: Cond::Medium(t!["*video*"])),
+    rule!(Audio: Cond::SourceSite(t!(AUDIO_SITES))),
+    rule!(OrganicSearch: Cond::SourceSite(t!(SEARCH_SITES))),
+    rule!(OrganicSearch: Cond::Medium(t!["organic", "seo"])),
+    rule!(OrganicSocial: Cond::SourceSite(t!(SOCIAL_SITES))),
+    rule!(OrganicSocial: Cond::Medium(t![
+        "social", "social-network", "social_network", "social-media", "social_media", "sm", "social network", "social media",
+    ])),
+    rule!(OrganicSocial: Cond::ClickId(t!["fbclid"])),
+    rule!(Referral: Cond::Medium(t!["referral", "app", "link"])),
+    rule!(Referral: Cond::CrossSiteReferrer, Cond::NoCampaign),
+];
+
+#[cfg(test)]
+mod tests;
