@@ -45,6 +45,19 @@ pub struct Config {
     pub storage_prefix: String,
     /// A request that has not answered in this many ms is treated as failed and retried.
     pub request_timeout_ms: f64,
+    /// Inactivity that ends a session (ms).
+    pub session_timeout_ms: f64,
+    /// Emit a `Session Started` track event when a session starts.
+    pub session_started_event: bool,
+    /// Name of the first-party anonymous-id cookie.
+    pub cookie_name: String,
+    /// `Domain=` of the cookie; by default the registrable domain, found by probing.
+    pub cookie_domain: Option<String>,
+    /// Lifetime of the cookie (days).
+    pub cookie_max_age_days: f64,
+    /// The collector's identity endpoint (`…/v1/identity`), asked once per session to
+    /// re-issue the cookie server-side (Safari caps script-set cookies at 7 days).
+    pub identity_endpoint: Option<String>,
 }
 
 impl Config {
@@ -61,6 +74,12 @@ impl Config {
             retry: RetryConfig::default(),
             storage_prefix: "ot1".into(),
             request_timeout_ms: 30_000.0,
+            session_timeout_ms: 30.0 * 60_000.0,
+            session_started_event: false,
+            cookie_name: crate::wire::DEFAULT_COOKIE_NAME.into(),
+            cookie_domain: None,
+            cookie_max_age_days: 365.0,
+            identity_endpoint: None,
         }
     }
 
@@ -86,6 +105,23 @@ impl Config {
         range("retry.baseMs", self.retry.base_ms, 1.0, 3_600_000.0)?;
         range("retry.maxMs", self.retry.max_ms, self.retry.base_ms, 86_400_000.0)?;
         range("requestTimeout", self.request_timeout_ms, 100.0, 600_000.0)?;
+        range("sessionTimeout", self.session_timeout_ms, 1_000.0, 7.0 * 86_400_000.0)?;
+        range("cookieMaxAgeDays", self.cookie_max_age_days, 0.0, 400.0)?;
+        let cookie_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !cookie_ok(&self.cookie_name) {
+            return Err(ConfigError::WrongType { option: "cookieName", expected: "a cookie name of letters, digits, - _ ." });
+        }
+        if self.cookie_domain.as_deref().is_some_and(|d| !cookie_ok(d)) {
+            return Err(ConfigError::WrongType { option: "cookieDomain", expected: "a domain name" });
+        }
+        if let Some(e) = &self.identity_endpoint {
+            if !(e.starts_with("https://") || e.starts_with("http://")) {
+                return Err(ConfigError::InvalidEndpoint(e.clone()));
+            }
+        }
+        if self.storage_prefix.is_empty() || self.storage_prefix.contains(['.', ' ']) {
+            return Err(ConfigError::WrongType { option: "storagePrefix", expected: "a non-empty string without dots or spaces" });
+        }
         Ok(self)
     }
 

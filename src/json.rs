@@ -71,9 +71,15 @@ pub fn push_num(out: &mut String, n: f64) {
         push_u64(out, e);
         return;
     }
-    let scaled = (a * 1e6).round() as u64;
-    push_u64(out, scaled / 1_000_000);
-    let mut frac = scaled % 1_000_000;
+    // Integer and fraction apart: scaling the whole number would lose precision for large
+    // integers (epoch milliseconds).
+    let mut int = a.trunc() as u64;
+    let mut frac = ((a - a.trunc()) * 1e6).round() as u64;
+    if frac >= 1_000_000 {
+        int += 1;
+        frac -= 1_000_000;
+    }
+    push_u64(out, int);
     if frac != 0 {
         out.push('.');
         let mut div = 100_000;
@@ -203,6 +209,83 @@ pub fn validate(s: &str) -> Option<Kind> {
     }
 }
 
+/// The top-level members of a JSON object text, as (raw key token with quotes, raw value
+/// text). `None` if `s` is not a valid object.
+pub fn members(s: &str) -> Option<Vec<(&str, &str)>> {
+    if validate(s)? != Kind::Object {
+        return None;
+    }
+    let b = s.as_bytes();
+    let mut i = skip_ws(b, 0) + 1;
+    let mut out = Vec::new();
+    loop {
+        i = skip_ws(b, i);
+        match b.get(i)? {
+            b'}' => return Some(out),
+            b',' => i = skip_ws(b, i + 1),
+            _ => {}
+        }
+        let key_end = string_end(b, i)?;
+        let key = s.get(i..key_end)?;
+        let v = skip_ws(b, skip_ws(b, key_end) + 1);
+        let v_end = value_end(b, v)?;
+        out.push((key, s.get(v..v_end)?));
+        i = v_end;
+    }
+}
+
+/// End of the (already validated) value starting at `i`.
+fn value_end(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => string_end(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match *b.get(j)? {
+                    b'"' => {
+                        j = string_end(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        b't' | b'n' => Some(i + 4),
+        b'f' => Some(i + 5),
+        _ => number_end(b, i),
+    }
+}
+
+/// Merges two JSON objects: members of `patch` replace same-named members of `base`.
+/// Falls back to `patch` (or `{}`) if either is not an object.
+pub fn merge_objects(base: &str, patch: &str) -> String {
+    let (Some(a), Some(p)) = (members(base), members(patch)) else {
+        return if validate(patch) == Some(Kind::Object) { patch.to_owned() } else { "{}".to_owned() };
+    };
+    let mut out = String::with_capacity(base.len() + patch.len());
+    out.push('{');
+    let kept = a.iter().filter(|(k, _)| !p.iter().any(|(pk, _)| pk == k));
+    for (i, (k, v)) in kept.chain(p.iter()).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push(':');
+        out.push_str(v);
+    }
+    out.push('}');
+    out
+}
+
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
         i += 1;
@@ -296,7 +379,8 @@ mod tests {
         let cases = [
             (3.0, "3"), (-0.5, "-0.5"), (f64::NAN, "null"), (0.0, "0"), (1.25, "1.25"), (2.0 / 3.0, "0.666667"),
             (1440.0, "1440"), (123_456_789_012.0, "123456789012"), (1e20, "100000000000000e6"), (-7.0, "-7"),
-            (f64::INFINITY, "null"), (0.000_000_1, "0"),
+            (f64::INFINITY, "null"), (0.000_000_1, "0"), (1_795_399_445_123.0, "1795399445123"),
+            (999_999_999_999.5, "999999999999.5"), (1.999_999_9, "2"), (1_700_000_000_000.25, "1700000000000.25"),
         ];
         for (n, want) in cases {
             let mut s = String::new();
@@ -339,6 +423,23 @@ mod tests {
         ] {
             assert_eq!(validate(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn members_and_merge() {
+        let m = members(r#" { "a" : 1, "b":{"x":[1,"}",{}]}, "c":"s\"q", "d":null,"e":-1.5e2 } "#).unwrap();
+        let keys: Vec<&str> = m.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec!["\"a\"", "\"b\"", "\"c\"", "\"d\"", "\"e\""]);
+        assert_eq!(m[1].1, r#"{"x":[1,"}",{}]}"#);
+        assert_eq!(m[4].1, "-1.5e2");
+        assert_eq!(members("{}"), Some(vec![]));
+        assert_eq!(members("[1]"), None);
+        assert_eq!(merge_objects(r#"{"a":1,"b":2}"#, r#"{"b":3,"c":{"d":4}}"#), r#"{"a":1,"b":3,"c":{"d":4}}"#);
+        assert_eq!(merge_objects("{}", "{}"), "{}");
+        assert_eq!(merge_objects("garbage", r#"{"a":1}"#), r#"{"a":1}"#);
+        let merged = merge_objects(r#"{"plan":"free","n":[1]}"#, r#"{"plan":"pro"}"#);
+        assert_eq!(validate(&merged), Some(Kind::Object));
+        assert_eq!(merged, r#"{"n":[1],"plan":"pro"}"#);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct PageContext {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Environment {
     pub user_agent: String,
+    /// The page's host (for first-party cookies; not sent).
+    pub host: String,
     pub locale: String,
     pub timezone: String,
     /// width, height, density
@@ -133,6 +135,8 @@ pub struct Envelope<'a> {
     pub extra_context: Option<&'a str>,
     /// `integrations` as JSON object text; `{}` when absent.
     pub integrations: Option<&'a str>,
+    /// `context.sessionId` and whether this message starts the session.
+    pub session: Option<crate::session::Mark>,
 }
 
 /// Encodes one message into `out` (appending).
@@ -209,6 +213,13 @@ pub fn encode(out: &mut String, body: &Body<'_>, env: &Envelope<'_>) {
     out.push(',');
     push_key(out, "context");
     out.push_str(&env.context.open);
+    if let Some(s) = env.session {
+        out.push_str(",\"sessionId\":");
+        push_num(out, s.id);
+        if s.start {
+            out.push_str(",\"sessionStart\":true");
+        }
+    }
     if let Some(extra) = env.extra_context {
         push_object_members(out, extra);
     }
@@ -270,6 +281,7 @@ mod tests {
         };
         let env = Environment {
             user_agent: "UA".into(),
+            host: "shop.test".into(),
             locale: "en-US".into(),
             timezone: "Europe/Paris".into(),
             screen: Some((1280.0, 720.0, 2.0)),
@@ -284,6 +296,7 @@ mod tests {
             context: c,
             extra_context: Some(r#"{"ip":"0.0.0.0"}"#),
             integrations: None,
+            session: Some(crate::session::Mark { id: 1_700_000_000_000.0, start: true }),
         }
     }
 

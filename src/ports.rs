@@ -20,13 +20,33 @@ pub trait IdSource {
     fn unit(&mut self) -> f64;
 }
 
-/// A string key/value store. Every call may fail; the core degrades to memory when it does.
+/// Attributes of a first-party cookie the SDK writes. `Path=/` and `SameSite=Lax` always;
+/// `Secure` is added by the browser adapter on https.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CookieSpec<'a> {
+    /// `Domain=`; `None` writes a host-only cookie (localhost, bare IPs).
+    pub domain: Option<&'a str>,
+    /// `Max-Age=` in seconds; 0 deletes.
+    pub max_age_s: u64,
+}
+
+/// First-party persisted state: a string key/value store (localStorage) and cookies. Every
+/// call may fail; the core degrades to memory when it does.
 pub trait Storage {
     fn get(&self, key: &str) -> Option<String>;
     fn set(&mut self, key: &str, value: &str) -> Result<(), StorageError>;
     fn remove(&mut self, key: &str);
     /// All keys that start with `prefix` (order unspecified).
     fn keys(&self, prefix: &str) -> Vec<String>;
+    /// The value of the cookie `name` visible to this page, if any.
+    fn cookie(&self, _name: &str) -> Option<String> {
+        None
+    }
+    /// Writes a cookie; returns true if it reads back with `value` afterwards (the browser
+    /// silently refuses cookies on a public suffix or a foreign domain).
+    fn set_cookie(&mut self, _name: &str, _value: &str, _spec: &CookieSpec<'_>) -> bool {
+        false
+    }
 }
 
 /// Formats 16 random bytes as a version-4 UUID.

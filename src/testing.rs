@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::error::StorageError;
-use crate::ports::{uuid_from_bytes, Clock, IdSource, Storage};
+use crate::ports::{uuid_from_bytes, Clock, CookieSpec, IdSource, Storage};
 
 /// A clock that only moves when told to. Clones share the same time.
 #[derive(Clone, Debug, Default)]
@@ -74,9 +74,18 @@ pub enum StorageMode {
     Broken,
 }
 
+/// Suffixes the fake cookie jar treats as public (a browser uses the Public Suffix List).
+pub const FAKE_PUBLIC_SUFFIXES: &[&str] = &["com", "co.uk", "uk", "test", "org", "github.io"];
+
 #[derive(Debug, Default)]
 struct Inner {
     map: BTreeMap<String, String>,
+    /// name → (value, domain attribute or None for host-only)
+    cookies: BTreeMap<String, (String, Option<String>)>,
+    /// The page's host, for cookie domain checks.
+    host: String,
+    /// Every `Domain=` the SDK tried, accepted or not (to prove it never set one on a suffix).
+    cookie_attempts: Vec<Option<String>>,
     mode: StorageMode,
     /// Total bytes (keys + values) accepted before writes fail as full.
     quota: Option<usize>,
@@ -105,6 +114,23 @@ impl MemoryStorage {
     pub fn used_bytes(&self) -> usize {
         self.0.borrow().map.iter().map(|(k, v)| k.len() + v.len()).sum()
     }
+    /// Sets the page host the fake cookie jar checks `Domain=` against.
+    pub fn set_host(&self, host: &str) {
+        self.0.borrow_mut().host = host.to_owned();
+    }
+    /// Cookies as (name, value, domain).
+    pub fn cookies(&self) -> Vec<(String, String, Option<String>)> {
+        self.0.borrow().cookies.iter().map(|(k, (v, d))| (k.clone(), v.clone(), d.clone())).collect()
+    }
+    /// Every `Domain=` attribute tried so far.
+    pub fn cookie_attempts(&self) -> Vec<Option<String>> {
+        self.0.borrow().cookie_attempts.clone()
+    }
+    /// Deletes a cookie directly (e.g. Safari's cap expiring it).
+    pub fn clear_cookie(&self, name: &str) {
+        self.0.borrow_mut().cookies.remove(name);
+    }
+
     /// Writes directly, bypassing modes (to plant corrupted state).
     pub fn plant(&self, key: &str, value: &str) {
         self.0.borrow_mut().map.insert(key.to_owned(), value.to_owned());
@@ -149,5 +175,24 @@ impl Storage for MemoryStorage {
             return Vec::new();
         }
         inner.map.keys().filter(|k| k.starts_with(prefix)).cloned().collect()
+    }
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.0.borrow().cookies.get(name).map(|(v, _)| v.clone())
+    }
+    fn set_cookie(&mut self, name: &str, value: &str, spec: &CookieSpec<'_>) -> bool {
+        let mut inner = self.0.borrow_mut();
+        inner.cookie_attempts.push(spec.domain.map(str::to_owned));
+        if let Some(d) = spec.domain {
+            let on_host = inner.host == d || inner.host.ends_with(&format!(".{d}"));
+            if !on_host || FAKE_PUBLIC_SUFFIXES.contains(&d) {
+                return false; // the browser refuses it silently
+            }
+        }
+        if spec.max_age_s == 0 {
+            inner.cookies.remove(name);
+            return true;
+        }
+        inner.cookies.insert(name.to_owned(), (value.to_owned(), spec.domain.map(str::to_owned)));
+        true
     }
 }

@@ -16,7 +16,8 @@
 use crate::config::Config;
 use crate::delivery::{due, Backoff, Outcome, Readiness, Triggers};
 use crate::error::InputError;
-use crate::identity::{check_id, Identity};
+use crate::identity::{check_id, CookieConfig, Identity};
+use crate::session::{Mark, Session};
 use crate::json::{self, Kind};
 use crate::message::{self, Body, ContextTemplate, Envelope, Environment, Ids, PageContext};
 use crate::outbox::{EntryId, Outbox, OutboxStats};
@@ -95,12 +96,23 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     stats: Stats,
     scratch: String,
     tab: String,
+    session: Session,
+    /// A session started: ask the identity endpoint to re-issue the cookie.
+    identity_refresh_due: bool,
 }
 
 impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Starts the core: loads the identity. `tab` is this writer's id (unique per page load).
     pub fn new(cfg: Config, mut storage: S, clock: C, mut ids: I, tab: &str, env: Environment) -> Self {
-        let identity = Identity::load(&cfg.storage_prefix, &mut storage, &mut ids);
+        let cookie = CookieConfig {
+            name: cfg.cookie_name.clone(),
+            domain: cfg.cookie_domain.clone(),
+            max_age_s: (cfg.cookie_max_age_days * 86_400.0) as u64,
+            host: env.host.clone(),
+            disabled: false,
+        };
+        let identity = Identity::load(&cfg.storage_prefix, cookie, &mut storage, &mut ids);
+        let session = Session::load(&cfg.storage_prefix, cfg.session_timeout_ms, &storage);
         let outbox = Outbox::new(&cfg.storage_prefix, tab, cfg.max_queue_bytes, cfg.max_persist_bytes);
         let page = PageContext::default();
         let context = ContextTemplate::new(&page, &env);
@@ -125,6 +137,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             stats: Stats::default(),
             scratch: String::new(),
             tab: tab.to_owned(),
+            session,
+            identity_refresh_due: false,
         }
     }
 
@@ -187,13 +201,16 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.enqueue(&Body::Screen { name, properties }, opts)
     }
 
+    /// `identify(userId?, traits?)`: the message carries all the user's traits (stored and
+    /// new, merged), as Segment's analytics.js does.
     pub fn identify(&mut self, user_id: Option<&str>, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
         let traits = object_arg("identify(): traits", traits)?;
         if let Some(uid) = user_id {
             check_id("identify(): userId", uid)?;
-            self.identity.identify(uid, &mut self.storage, &mut self.ids);
         }
-        self.enqueue(&Body::Identify { traits }, opts)
+        self.identity.identify(user_id, traits, &mut self.storage, &mut self.ids);
+        let all = self.identity.traits.clone();
+        self.enqueue(&Body::Identify { traits: &all }, opts)
     }
 
     pub fn group(&mut self, group_id: &str, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
@@ -234,11 +251,27 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     }
 
     fn enqueue(&mut self, body: &Body<'_>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        // Validate before anything changes (an invalid call must not start a session).
+        object_arg("options.context", opts.context)?;
+        object_arg("options.integrations", opts.integrations)?;
+        let now = self.clock.now_ms();
+        let timestamp_ms = opts.timestamp_ms.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(now);
+        let mark = self.session.touch(timestamp_ms.min(now));
+        if mark.start {
+            self.identity.refresh_cookie();
+            self.identity_refresh_due = self.cfg.identity_endpoint.is_some();
+            if self.cfg.session_started_event {
+                self.push_message(&Body::Track { event: "Session Started", properties: "{}" }, opts, timestamp_ms, mark)?;
+            }
+        }
+        self.push_message(body, opts, timestamp_ms, Mark { start: mark.start && !self.cfg.session_started_event, ..mark })
+    }
+
+    fn push_message(&mut self, body: &Body<'_>, opts: &CallOptions<'_>, timestamp_ms: f64, mark: Mark) -> Result<(), InputError> {
         let context = object_arg("options.context", opts.context)?;
         let integrations = object_arg("options.integrations", opts.integrations)?;
         let now = self.clock.now_ms();
         let message_id = self.ids.uuid();
-        let timestamp_ms = opts.timestamp_ms.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(now);
         let envelope = Envelope {
             ids: Ids {
                 message_id: &message_id,
@@ -249,6 +282,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             context: &self.context,
             extra_context: (context != "{}").then_some(context),
             integrations: opts.integrations.map(|_| integrations),
+            session: Some(mark),
         };
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
@@ -291,6 +325,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Writes what is new to storage (coalesced: call at most once per task).
     pub fn persist(&mut self) {
         let now = self.clock.now_ms();
+        self.session.persist(&mut self.storage);
+        self.identity.persist(&mut self.storage, &self.tab);
         let _ = self.outbox.persist(&mut self.storage, now);
         if self.role == Role::Follower {
             self.outbox.release_persisted();
@@ -320,7 +356,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// Another tab wrote `key` (a `storage` event).
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) {
-        if self.identity.on_storage_change(key, value) {
+        if self.identity.on_storage_change(key, value) || self.session.on_storage_change(key, value) {
             return;
         }
         if self.role == Role::Leader && self.outbox.is_chunk_key(key) {
@@ -385,6 +421,26 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         for id in stuck {
             self.on_outcome(id, Outcome::Retry { after_ms: None });
         }
+    }
+
+    /// The identity endpoint request due at the start of a session, once: (url, JSON body).
+    /// The web layer sends it with credentials so the collector can set the cookie.
+    pub fn take_identity_refresh(&mut self) -> Option<(String, String)> {
+        if !std::mem::take(&mut self.identity_refresh_due) {
+            return None;
+        }
+        let url = self.cfg.identity_endpoint.clone()?;
+        let mut body = String::from("{\"anonymousId\":");
+        crate::json::push_str(&mut body, &self.identity.anonymous_id);
+        body.push_str(",\"writeKey\":");
+        crate::json::push_str(&mut body, &self.cfg.write_key);
+        body.push('}');
+        Some((url, body))
+    }
+
+    /// The current session (`id` 0 before the first event).
+    pub fn session(&self) -> &Session {
+        &self.session
     }
 
     /// When the web layer should call `poll` again even if nothing else happens.

@@ -18,6 +18,10 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 pub const MAX_BATCH_BYTES: usize = 500 * 1024;
 /// The budget browsers give all in-flight `keepalive` fetches / beacons of a page together.
 pub const KEEPALIVE_BYTES: usize = 64 * 1024;
+/// Path of the first-party identity endpoint (re-issues the anonymous-id cookie server-side).
+pub const IDENTITY_PATH: &str = "/v1/identity";
+/// Default name of the anonymous-id cookie; the collector's identity endpoint uses the same.
+pub const DEFAULT_COOKIE_NAME: &str = "omnitrail_aid";
 /// Library name reported in `context.library.name`.
 pub const LIBRARY_NAME: &str = "omnitrail";
 /// Library version reported in `context.library.version`.

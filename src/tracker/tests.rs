@@ -372,7 +372,8 @@ fn burst_of_10000_is_one_storage_write_and_all_delivered() {
     track_n(&mut t, 10_000);
     assert_eq!(st.writes(), writes_before, "track() never writes storage");
     t.persist();
-    assert_eq!(st.writes(), writes_before + 1);
+    assert_eq!(st.writes(), writes_before + 2, "one outbox chunk and the session record");
+    assert_eq!(st.keys("ot1.q.").len(), 1);
     let mut delivered = 0;
     while let Some(s) = t.poll() {
         delivered += s.events;
@@ -382,4 +383,103 @@ fn burst_of_10000_is_one_storage_write_and_all_delivered() {
     assert_eq!(delivered, 10_000);
     assert!(t.is_idle());
     assert!(st.keys("ot1.q.").is_empty());
+}
+
+fn batch_of(t: &mut T) -> serde_json::Value {
+    t.flush();
+    let s = t.poll().expect("a batch");
+    t.on_response(s.batch_id, 200, None);
+    serde_json::from_str(&s.body).unwrap()
+}
+
+#[test]
+fn sessions_mark_the_first_event_and_time_out_after_30_minutes() {
+    let (mut t, _, clock) = leader();
+    track_n(&mut t, 2);
+    clock.advance(29.0 * 60_000.0);
+    track_n(&mut t, 1);
+    let v = batch_of(&mut t);
+    let ctx = |i: usize| v["batch"][i]["context"].clone();
+    assert_eq!(ctx(0)["sessionId"], 1_000_000);
+    assert_eq!(ctx(0)["sessionStart"], true);
+    assert!(ctx(1).get("sessionStart").is_none());
+    assert_eq!(ctx(2)["sessionId"], 1_000_000, "29 minutes later: same session");
+    clock.advance(30.0 * 60_000.0 + 1.0);
+    track_n(&mut t, 1);
+    let v = batch_of(&mut t);
+    assert_eq!(v["batch"][0]["context"]["sessionStart"], true);
+    assert_ne!(v["batch"][0]["context"]["sessionId"], 1_000_000);
+}
+
+#[test]
+fn identity_endpoint_is_asked_once_per_session_not_once_per_page() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(1_000_000.0);
+    let mut cfg = cfg();
+    cfg.identity_endpoint = Some("http://127.0.0.1:9/v1/identity".into());
+    let mk = |tab: &str| Tracker::new(cfg.clone(), st.clone(), clock.clone(), SeqIds::seeded(1), tab, Environment::default());
+    let mut page1 = mk("p1");
+    track_n(&mut page1, 3);
+    let (url, body) = page1.take_identity_refresh().expect("first session: refresh");
+    assert_eq!(url, "http://127.0.0.1:9/v1/identity");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["anonymousId"], page1.identity().anonymous_id.as_str());
+    assert_eq!(v["writeKey"], "wk");
+    assert_eq!(page1.take_identity_refresh(), None);
+    page1.persist();
+    // Next page load, same session: no new request.
+    let mut page2 = mk("p2");
+    clock.advance(60_000.0);
+    track_n(&mut page2, 3);
+    assert_eq!(page2.take_identity_refresh(), None);
+    page2.persist();
+    // A new session: one more.
+    clock.advance(31.0 * 60_000.0);
+    let mut page3 = mk("p3");
+    track_n(&mut page3, 1);
+    assert!(page3.take_identity_refresh().is_some());
+}
+
+#[test]
+fn session_started_event_when_enabled() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(5_000.0);
+    let mut c = cfg();
+    c.session_started_event = true;
+    let mut t = Tracker::new(c, st, clock, SeqIds::seeded(1), "t", Environment::default());
+    t.become_leader();
+    track_n(&mut t, 2);
+    let v = batch_of(&mut t);
+    assert_eq!(v["batch"][0]["event"], "Session Started");
+    assert_eq!(v["batch"][0]["context"]["sessionStart"], true);
+    assert!(v["batch"][1]["context"].get("sessionStart").is_none());
+    assert_eq!(v["batch"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn two_tabs_share_a_session() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(1_000_000.0);
+    let mut a = tab(&st, &clock, "A", 1);
+    track_n(&mut a, 1);
+    a.persist();
+    let mut b = tab(&st, &clock, "B", 2);
+    clock.advance(20.0 * 60_000.0);
+    a.track("E", None, &CallOptions::default()).unwrap();
+    a.persist();
+    b.on_storage_change("ot1.sess", st.get("ot1.sess").as_deref());
+    clock.advance(20.0 * 60_000.0);
+    b.track("E", None, &CallOptions::default()).unwrap();
+    assert_eq!(b.session().id, 1_000_000.0, "B saw A's activity: no timeout after 40 min");
+}
+
+#[test]
+fn identify_sends_all_merged_traits() {
+    let (mut t, _, _) = leader();
+    let o = CallOptions::default();
+    t.identify(Some("ada"), Some(r#"{"email":"a@x","plan":"free"}"#), &o).unwrap();
+    t.identify(None, Some(r#"{"plan":"pro"}"#), &o).unwrap();
+    let v = batch_of(&mut t);
+    assert_eq!(v["batch"][1]["traits"], serde_json::json!({"email": "a@x", "plan": "pro"}));
+    assert_eq!(v["batch"][1]["userId"], "ada");
 }

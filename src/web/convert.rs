@@ -141,6 +141,21 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
     if let Some(p) = string("storagePrefix")? {
         c.storage_prefix = p;
     }
+    if let Some(n) = number(v, "sessionTimeout")? {
+        c.session_timeout_ms = n;
+    }
+    let flag = get(v, "sessionStartedEvent");
+    if !flag.is_undefined() {
+        c.session_started_event = flag.as_bool().ok_or(wrong("sessionStartedEvent", "a boolean"))?;
+    }
+    if let Some(n) = string("cookieName")? {
+        c.cookie_name = n;
+    }
+    c.cookie_domain = string("cookieDomain")?;
+    if let Some(n) = number(v, "cookieMaxAgeDays")? {
+        c.cookie_max_age_days = n;
+    }
+    c.identity_endpoint = string("identityEndpoint")?;
     let retry = get(v, "retry");
     if retry.is_object() {
         if let Some(n) = number(&retry, "baseMs")? {

@@ -42,6 +42,7 @@ pub fn environment() -> Environment {
     };
     Environment {
         user_agent: get_str(&navigator, "userAgent"),
+        host: get_str(&get(&global, "location"), "hostname"),
         locale: get_str(&navigator, "language"),
         timezone: get_str(&timezone, "timeZone"),
         screen,

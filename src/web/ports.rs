@@ -6,7 +6,7 @@
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::StorageError;
-use crate::ports::{uuid_from_bytes, Clock, IdSource, Storage};
+use crate::ports::{uuid_from_bytes, Clock, CookieSpec, IdSource, Storage};
 
 pub struct DateClock;
 
@@ -58,23 +58,31 @@ impl IdSource for CryptoIds {
     }
 }
 
-/// `window.localStorage`, or nothing at all when it is disabled (every write then fails and
-/// the core keeps its state in memory).
-pub struct LocalStorage(Option<web_sys::Storage>);
+/// `window.localStorage` and `document.cookie`; either may be missing or throw (every write
+/// then fails and the core keeps its state in memory).
+pub struct LocalStorage {
+    local: Option<web_sys::Storage>,
+    document: Option<web_sys::HtmlDocument>,
+    /// The page is served over https: cookies get `Secure`.
+    secure: bool,
+}
 
 impl LocalStorage {
     pub fn open() -> LocalStorage {
-        let s = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
-        LocalStorage(s)
+        let window = web_sys::window();
+        let local = window.as_ref().and_then(|w| w.local_storage().ok().flatten());
+        let document = window.as_ref().and_then(|w| w.document()).and_then(|d| d.dyn_into().ok());
+        let secure = window.and_then(|w| w.location().protocol().ok()).as_deref() == Some("https:");
+        LocalStorage { local, document, secure }
     }
 }
 
 impl Storage for LocalStorage {
     fn get(&self, key: &str) -> Option<String> {
-        self.0.as_ref()?.get_item(key).ok().flatten()
+        self.local.as_ref()?.get_item(key).ok().flatten()
     }
     fn set(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
-        let s = self.0.as_ref().ok_or(StorageError::Unavailable)?;
+        let s = self.local.as_ref().ok_or(StorageError::Unavailable)?;
         s.set_item(key, value).map_err(|e| {
             let name = js_sys::Reflect::get(&e, &JsValue::from_str("name")).ok().and_then(|n| n.as_string());
             if name.as_deref() == Some("QuotaExceededError") {
@@ -85,13 +93,40 @@ impl Storage for LocalStorage {
         })
     }
     fn remove(&mut self, key: &str) {
-        if let Some(s) = &self.0 {
+        if let Some(s) = &self.local {
             let _ = s.remove_item(key);
         }
     }
     fn keys(&self, prefix: &str) -> Vec<String> {
-        let Some(s) = &self.0 else { return Vec::new() };
+        let Some(s) = &self.local else { return Vec::new() };
         let n = s.length().unwrap_or(0);
         (0..n).filter_map(|i| s.key(i).ok().flatten()).filter(|k| k.starts_with(prefix)).collect()
+    }
+    fn cookie(&self, name: &str) -> Option<String> {
+        let all = self.document.as_ref()?.cookie().ok()?;
+        all.split(';').find_map(|pair| {
+            let (k, v) = pair.trim_start().split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+    }
+    fn set_cookie(&mut self, name: &str, value: &str, spec: &CookieSpec<'_>) -> bool {
+        let Some(doc) = &self.document else { return false };
+        let mut c = String::with_capacity(128);
+        c.push_str(name);
+        c.push('=');
+        c.push_str(value);
+        c.push_str("; Path=/; SameSite=Lax; Max-Age=");
+        crate::json::push_u64(&mut c, spec.max_age_s);
+        if let Some(d) = spec.domain {
+            c.push_str("; Domain=");
+            c.push_str(d);
+        }
+        if self.secure {
+            c.push_str("; Secure");
+        }
+        if doc.set_cookie(&c).is_err() {
+            return false;
+        }
+        spec.max_age_s == 0 || self.cookie(name).as_deref() == Some(value)
     }
 }

@@ -43,6 +43,8 @@ struct Callbacks {
     on_failure: js_sys::Function,
     /// Runs the delivery-role election (at start, and when restored from the bfcache).
     elect: js_sys::Function,
+    /// Does nothing: settles promises whose outcome does not matter.
+    ignore: js_sys::Function,
 }
 
 pub type Shared = Rc<RefCell<Runtime>>;
@@ -122,9 +124,10 @@ impl Runtime {
                 tick_now(&rt);
             }
         }));
-        let elect = election(&weak);
+        let ignore = leak(Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {}));
+        let elect = election(&weak, &ignore);
         if let Ok(mut r) = rt.try_borrow_mut() {
-            r.callbacks = Some(Callbacks { tick, on_response, on_failure, elect: elect.clone() });
+            r.callbacks = Some(Callbacks { tick, on_response, on_failure, elect: elect.clone(), ignore });
             r.core.set_online(super::env::online());
         }
         listen_lifecycle(&weak);
@@ -167,6 +170,9 @@ pub fn tick_now(rt: &Shared) {
     let Some((sends, settle)) = with(rt, |r| {
         r.tick_queued = false;
         r.core.persist();
+        if let (Some((url, body)), Some(cb)) = (r.core.take_identity_refresh(), r.callbacks.as_ref()) {
+            refresh_identity_cookie(&url, &body, &cb.ignore);
+        }
         let mut sends = Vec::new();
         while let Some(s) = r.core.poll() {
             sends.push(s);
@@ -248,6 +254,20 @@ fn send(rt: &Shared, s: Send) {
     if !queued {
         let _ = on_err.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
     }
+}
+
+/// Asks the collector's identity endpoint to re-issue the anonymous-id cookie server-side
+/// (with credentials, so its `Set-Cookie` applies). Fire and forget: the script-set cookie
+/// stays the fallback.
+fn refresh_identity_cookie(url: &str, body: &str, ignore: &js_sys::Function) {
+    let Some(window) = web_sys::window() else { return };
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    init.set_mode(web_sys::RequestMode::Cors);
+    init.set_credentials(web_sys::RequestCredentials::Include);
+    let promise = window.fetch_with_str_and_init(url, &init);
+    let _ = promise.unchecked_ref::<Thenable>().then_fns(ignore, ignore);
 }
 
 /// `AbortSignal.timeout(ms)` where supported.
@@ -338,8 +358,8 @@ fn listen_lifecycle(weak: &Weak<RefCell<Runtime>>) {
 
 /// Builds the election: one tab delivers, the holder of the Web Lock `omnitrail:{prefix}`,
 /// or without Web Locks the holder of the storage lease.
-fn election(weak: &Weak<RefCell<Runtime>>) -> js_sys::Function {
-    let Some(rt) = weak.upgrade() else { return js_sys::Function::new_no_args("") };
+fn election(weak: &Weak<RefCell<Runtime>>, ignore: &js_sys::Function) -> js_sys::Function {
+    let Some(rt) = weak.upgrade() else { return ignore.clone() };
     let (prefix, tab) =
         with(&rt, |r| (r.core.config().storage_prefix.clone(), r.core.tab().to_owned())).unwrap_or_default();
     let locks = get(&get(&global(), "navigator"), "locks");

@@ -1,0 +1,134 @@
+// First-party identity and sessions in real Chromium: the anonymous id shared by subdomains
+// through a cookie on the registrable domain, cookie/localStorage repair, the identity
+// endpoint once per session, identity isolation, and one session for all tabs.
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { startCollector, startSite, launchBrowser, openPage, waitFor } from "./harness.mjs";
+
+let collector, site, browser, port;
+
+before(async () => {
+  collector = await startCollector();
+  site = await startSite({
+    config: { writeKey: "demo", endpoint: collector.url, flushInterval: 100, identityEndpoint: collector.url + "/v1/identity" },
+  });
+  port = new URL(site.url).port;
+  // www.shop.test and app.shop.test both resolve to the local site server.
+  browser = await launchBrowser({ args: ["--host-resolver-rules=MAP *.shop.test 127.0.0.1"] });
+});
+after(async () => {
+  await browser?.close();
+  await site?.stop();
+  await collector?.stop();
+});
+beforeEach(async () => {
+  await collector.reset();
+});
+
+const at = (host, path = "/") => `http://${host}:${port}${path}`;
+const aidOf = (page) => page.evaluate(() => omnitrail.anonymousId());
+
+test("www. and app. share one anonymous id through a cookie on the registrable domain", async () => {
+  const ctx = await browser.newContext();
+  const www = await openPage(ctx, at("www.shop.test"));
+  await www.evaluate(() => omnitrail.flush());
+  const aid = await aidOf(www);
+  const app = await openPage(ctx, at("app.shop.test", "/product.html?id=tee-blue"));
+  assert.equal(await aidOf(app), aid);
+  const cookies = await ctx.cookies();
+  const ours = cookies.filter((c) => c.name === "omnitrail_aid");
+  assert.deepEqual(ours.map((c) => [c.domain, c.value, c.sameSite, c.path]), [[".shop.test", aid, "Lax", "/"]]);
+  assert.ok(ours[0].expires * 1000 > Date.now() + 300 * 86_400_000, "about a year");
+  // Nothing on a public suffix, no probe cookie left behind.
+  assert.deepEqual(cookies.filter((c) => c.domain === ".test" || c.domain === "test" || c.name === "_ot_probe"), []);
+  await ctx.close();
+});
+
+test("a lost cookie is restored from localStorage and a lost localStorage from the cookie", async () => {
+  const ctx = await browser.newContext();
+  const page = await openPage(ctx, at("www.shop.test"));
+  await page.evaluate(() => omnitrail.flush());
+  const aid = await aidOf(page);
+  await ctx.clearCookies();
+  await page.reload();
+  await page.evaluate(() => window.omnitrail.ready);
+  assert.equal(await aidOf(page), aid);
+  await page.evaluate(() => omnitrail.flush());
+  assert.equal((await ctx.cookies()).find((c) => c.name === "omnitrail_aid")?.value, aid, "cookie repaired");
+  await page.evaluate(() => localStorage.clear());
+  await page.reload();
+  await page.evaluate(() => window.omnitrail.ready);
+  assert.equal(await aidOf(page), aid, "restored from the cookie");
+  assert.equal(await page.evaluate(() => localStorage.getItem("ot1.aid")), aid, "localStorage repaired");
+  await ctx.close();
+});
+
+test("localhost and bare IPs get a host-only cookie", async () => {
+  const ctx = await browser.newContext();
+  const page = await openPage(ctx, site.url + "/");
+  await page.evaluate(() => omnitrail.flush());
+  const c = (await ctx.cookies()).find((x) => x.name === "omnitrail_aid");
+  assert.equal(c.domain, "127.0.0.1");
+  await ctx.close();
+});
+
+test("the identity endpoint is called once per session, not once per page", async () => {
+  const ctx = await browser.newContext();
+  const calls = [];
+  const statuses = [];
+  ctx.on("request", (r) => { if (r.url().endsWith("/v1/identity")) calls.push(r); });
+  ctx.on("response", (r) => { if (r.url().endsWith("/v1/identity")) statuses.push(r.status()); });
+  for (const path of ["/", "/product.html?id=tee-blue", "/checkout.html"]) {
+    const page = await openPage(ctx, at("www.shop.test", path));
+    await page.evaluate(() => omnitrail.flush());
+    await page.close();
+  }
+  await waitFor(async () => calls.length >= 1, "an identity request");
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(calls.length, 1);
+  await waitFor(async () => statuses.length === 1, "the identity response");
+  assert.deepEqual(statuses, [200], collector.logs().slice(-600));
+  await ctx.close();
+});
+
+test("identifying as a different user starts a fresh identity; reset forgets the user", async () => {
+  const ctx = await browser.newContext();
+  const page = await openPage(ctx, at("www.shop.test"));
+  const ids = await page.evaluate(async () => {
+    const a0 = omnitrail.anonymousId();
+    omnitrail.identify("ada", { email: "ada@example.com" });
+    const a1 = omnitrail.anonymousId();
+    omnitrail.identify("bob");
+    const a2 = omnitrail.anonymousId();
+    const bob = omnitrail.user();
+    omnitrail.reset();
+    const after = omnitrail.user();
+    await omnitrail.flush();
+    return { a0, a1, a2, bob, after, traits: localStorage.getItem("ot1.traits") };
+  });
+  assert.equal(ids.a1, ids.a0, "anonymous → known keeps the id");
+  assert.notEqual(ids.a2, ids.a1, "another person gets another id");
+  assert.equal(ids.bob.userId, "bob");
+  assert.equal(ids.after.userId, null);
+  assert.notEqual(ids.after.anonymousId, ids.a2);
+  assert.equal(ids.traits, null);
+  const msgs = await waitFor(async () => { const m = (await collector.messages()).filter((x) => x.type === "identify"); return m.length === 2 && m; }, "2 identifies");
+  const bobMsg = msgs.find((m) => m.userId === "bob");
+  assert.deepEqual(bobMsg.traits, {}, "ada's traits did not leak to bob");
+  await ctx.close();
+});
+
+test("two tabs share one session", async () => {
+  const ctx = await browser.newContext();
+  const a = await openPage(ctx, at("www.shop.test"));
+  const b = await openPage(ctx, at("www.shop.test", "/checkout.html"));
+  await a.evaluate(() => { omnitrail.track("From A"); return omnitrail.flush(); });
+  await b.evaluate(() => { omnitrail.track("From B"); return omnitrail.flush(); });
+  const msgs = await waitFor(async () => {
+    const m = (await collector.messages()).filter((x) => x.event === "From A" || x.event === "From B");
+    return m.length === 2 && m;
+  }, "events from both tabs");
+  assert.equal(msgs[0].context.sessionId, msgs[1].context.sessionId);
+  assert.equal(typeof msgs[0].context.sessionId, "number");
+  await ctx.close();
+});
