@@ -120,8 +120,12 @@ impl Faults {
                 }
                 Some(a.kind)
             }
-            Some(_) => {
-                *guard = None;
+            Some(a) => {
+                // Expired by time: gone. Exhausted by count: kept (inactive) so requests held by
+                // a count-limited hang stay held until `clear`.
+                if a.until.is_some_and(|u| now >= u) {
+                    *guard = None;
+                }
                 None
             }
             None => None,
@@ -186,6 +190,22 @@ mod tests {
         assert!(!f.reset_pending());
         assert_eq!(f.set(FaultSpec { status: Some(42), ..Default::default() }), Err(FaultError::InvalidStatus(42)));
         assert!(f.set(FaultSpec { mode: Some("x".into()), ..Default::default() }).is_err());
+    }
+
+    #[tokio::test]
+    async fn count_limited_hang_holds_until_clear() {
+        let f = std::sync::Arc::new(Faults::default());
+        f.set(FaultSpec { mode: Some("hang".into()), count: Some(1), ..Default::default() }).unwrap();
+        assert!(matches!(f.take(), Some(FaultKind::Hang { .. })));
+        let held = tokio::spawn({
+            let f = f.clone();
+            async move { f.hang(None).await }
+        });
+        assert!(f.take().is_none(), "the second request is not held");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!held.is_finished(), "a later request must not release the held one");
+        f.clear();
+        tokio::time::timeout(Duration::from_secs(2), held).await.unwrap().unwrap();
     }
 
     #[test]
