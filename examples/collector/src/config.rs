@@ -59,7 +59,8 @@ impl Config {
     }
 }
 
-pub const DEFAULT_COOKIE_NAME: &str = "omnitrail_aid";
+/// The SDK's default anonymous-id cookie name (shared through `omnitrail::wire`).
+pub const DEFAULT_COOKIE_NAME: &str = omnitrail::wire::DEFAULT_COOKIE_NAME;
 
 /// A write key and the browser origins allowed to send with it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 
 use axum::routing::{get, post};
 use axum::Router;
+use omnitrail::wire::{BATCH_PATH, IDENTITY_PATH};
 
 use crate::state::Shared;
 use crate::{identity, ingest, ops, testctl, viewer};
@@ -25,9 +26,9 @@ pub enum Route {
 impl Route {
     pub fn classify(path: &str) -> Route {
         match path {
-            "/v1/batch" | "/v1/b" | "/v1/import" | "/v1/track" | "/v1/page" | "/v1/screen" | "/v1/identify" | "/v1/group"
+            BATCH_PATH | "/v1/b" | "/v1/import" | "/v1/track" | "/v1/page" | "/v1/screen" | "/v1/identify" | "/v1/group"
             | "/v1/alias" => Route::Ingest,
-            "/v1/identity" => Route::Identity,
+            IDENTITY_PATH => Route::Identity,
             "/healthz" => Route::Health,
             "/metrics" => Route::Metrics,
             "/" | "/journeys" => Route::Viewer,
@@ -53,7 +54,7 @@ impl Route {
 
 pub fn router(state: Shared) -> Router {
     let mut r = Router::new()
-        .route("/v1/batch", post(ingest::batch))
+        .route(BATCH_PATH, post(ingest::batch))
         .route("/v1/b", post(ingest::batch))
         .route("/v1/import", post(ingest::batch))
         .route("/v1/track", post(ingest::track))
@@ -62,7 +63,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/identify", post(ingest::identify))
         .route("/v1/group", post(ingest::group))
         .route("/v1/alias", post(ingest::alias))
-        .route("/v1/identity", post(identity::reissue))
+        .route(IDENTITY_PATH, post(identity::reissue))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/", get(viewer::page))
