@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod identity;
+pub mod journey;
 pub mod json;
 pub mod lease;
 pub mod message;
