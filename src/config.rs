@@ -58,6 +58,10 @@ pub struct Config {
     /// The collector's identity endpoint (`…/v1/identity`), asked once per session to
     /// re-issue the cookie server-side (Safari caps script-set cookies at 7 days).
     pub identity_endpoint: Option<String>,
+    /// Cross-domain hand-over: domains that share the customer's identity.
+    pub link: crate::linker::LinkConfig,
+    /// Rewrite clicked links to other linked domains with `decorate`.
+    pub auto_decorate: bool,
 }
 
 impl Config {
@@ -80,6 +84,8 @@ impl Config {
             cookie_domain: None,
             cookie_max_age_days: 365.0,
             identity_endpoint: None,
+            link: crate::linker::LinkConfig { linked_domains: Vec::new(), max_age_ms: 120_000.0 },
+            auto_decorate: false,
         }
     }
 
@@ -107,6 +113,7 @@ impl Config {
         range("requestTimeout", self.request_timeout_ms, 100.0, 600_000.0)?;
         range("sessionTimeout", self.session_timeout_ms, 1_000.0, 7.0 * 86_400_000.0)?;
         range("cookieMaxAgeDays", self.cookie_max_age_days, 0.0, 400.0)?;
+        range("handoverMaxAge", self.link.max_age_ms, 1_000.0, 86_400_000.0)?;
         let cookie_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         if !cookie_ok(&self.cookie_name) {
             return Err(ConfigError::WrongType { option: "cookieName", expected: "a cookie name of letters, digits, - _ ." });

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod journey;
 pub mod json;
 pub mod lease;
+pub mod linker;
 pub mod message;
 pub mod outbox;
 pub mod ports;

@@ -3,8 +3,9 @@
 // Adapts only: every rule lives in the wasm.
 import init, { Omnitrail } from "../dist/pkg/omnitrail.js";
 
-const METHODS = ["track", "page", "screen", "identify", "group", "alias", "reset", "flush",
-  "setAnonymousId", "anonymousId", "user", "stats"];
+// The API is whatever the wasm class exports (defined once, in Rust), minus internals.
+const METHODS = Object.getOwnPropertyNames(Omnitrail.prototype)
+  .filter((m) => typeof Omnitrail.prototype[m] === "function" && !/^(constructor|free|replay|__.*)$/.test(m));
 
 async function boot() {
   const stub = window.omnitrail;

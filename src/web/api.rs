@@ -43,8 +43,20 @@ impl Omnitrail {
         let tab = crate::ports::IdSource::uuid(&mut ids);
         let tab = tab.get(..13).unwrap_or(&tab).replace('-', "");
         let mut core = Tracker::new(cfg, ports::LocalStorage::open(), ports::DateClock, ids, &tab, env::environment());
+        let (native_aid, native_uid) = env::native_identity();
+        core.adopt_native(native_aid.as_deref(), native_uid.as_deref());
+        if let Some(clean) = core.adopt_handover(&env::href()) {
+            env::replace_url(&clean);
+        }
         core.set_page(env::page());
         Ok(Omnitrail { rt: Runtime::start(core) })
+    }
+
+    /// `url` with this visitor's identity for a linked site (`_ot=<anonymousId>.<time>`),
+    /// adopted there if it arrives within `handoverMaxAge`.
+    pub fn decorate(&self, url: JsValue) -> JsValue {
+        let Some(u) = url.as_string() else { return url };
+        with(&self.rt, |r| JsValue::from_str(&r.core.decorate(&u))).unwrap_or(url)
     }
 
     pub fn track(&self, event: JsValue, properties: JsValue, options: JsValue) {

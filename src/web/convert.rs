@@ -156,6 +156,20 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
         c.cookie_max_age_days = n;
     }
     c.identity_endpoint = string("identityEndpoint")?;
+    let linked = get(v, "linkedDomains");
+    if !linked.is_undefined() && !linked.is_null() {
+        let arr = linked.dyn_ref::<js_sys::Array>().ok_or(wrong("linkedDomains", "an array of domain names"))?;
+        for d in arr.iter() {
+            c.link.linked_domains.push(d.as_string().ok_or(wrong("linkedDomains", "an array of domain names"))?);
+        }
+    }
+    if let Some(n) = number(v, "handoverMaxAge")? {
+        c.link.max_age_ms = n;
+    }
+    let flag = get(v, "autoDecorate");
+    if !flag.is_undefined() {
+        c.auto_decorate = flag.as_bool().ok_or(wrong("autoDecorate", "a boolean"))?;
+    }
     let retry = get(v, "retry");
     if retry.is_object() {
         if let Some(n) = number(&retry, "baseMs")? {

@@ -49,6 +49,25 @@ pub fn environment() -> Environment {
     }
 }
 
+/// The page's full URL (with query and fragment).
+pub fn href() -> String {
+    get_str(&get(&js_sys::global().into(), "location"), "href")
+}
+
+/// Shows `url` in the address bar without a navigation (`history.replaceState`).
+pub fn replace_url(url: &str) {
+    if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = h.replace_state_with_url(&JsValue::NULL, "", Some(url));
+    }
+}
+
+/// The identity a native app put on `window.omnitrailNative` (`{ anonymousId, userId }`)
+/// before loading the web view.
+pub fn native_identity() -> (Option<String>, Option<String>) {
+    let n = get(&js_sys::global().into(), "omnitrailNative");
+    (get(&n, "anonymousId").as_string(), get(&n, "userId").as_string())
+}
+
 /// `navigator.onLine`, assumed true when unknown.
 pub fn online() -> bool {
     get(&get(&js_sys::global().into(), "navigator"), "onLine").as_bool().unwrap_or(true)

@@ -354,6 +354,38 @@ fn listen_lifecycle(weak: &Weak<RefCell<Runtime>>) {
         }
     }));
     add_listener(&window, "storage", &storage);
+
+    // Auto-decoration: a link to another linked site gets the hand-over parameter when it is
+    // about to be followed (mousedown for middle clicks, click, keyboard activation).
+    let auto = weak.upgrade().and_then(|rt| with(&rt, |r| r.core.config().auto_decorate)).unwrap_or(false);
+    if !auto {
+        return;
+    }
+    let w = weak.clone();
+    let decorate = leak(Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let Some(rt) = w.upgrade() else { return };
+        let mut node = get(&e, "target");
+        for _ in 0..8 {
+            if node.is_null() || node.is_undefined() {
+                return;
+            }
+            if get(&node, "tagName").as_string().as_deref() == Some("A") {
+                break;
+            }
+            node = get(&node, "parentNode");
+        }
+        let (Some(href), Some(host)) = (get(&node, "href").as_string(), get(&get(&global(), "location"), "hostname").as_string())
+        else {
+            return;
+        };
+        let decorated = with(&rt, |r| r.core.should_decorate(&href, &host).then(|| r.core.decorate(&href))).flatten();
+        if let Some(d) = decorated {
+            let _ = js_sys::Reflect::set(&node, &JsValue::from_str("href"), &JsValue::from_str(&d));
+        }
+    }));
+    for event in ["mousedown", "click", "keydown"] {
+        add_listener(&document, event, &decorate);
+    }
 }
 
 /// Builds the election: one tab delivers, the holder of the Web Lock `omnitrail:{prefix}`,

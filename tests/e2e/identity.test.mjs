@@ -10,11 +10,14 @@ let collector, site, browser, port;
 before(async () => {
   collector = await startCollector();
   site = await startSite({
-    config: { writeKey: "demo", endpoint: collector.url, flushInterval: 100, identityEndpoint: collector.url + "/v1/identity" },
+    config: {
+      writeKey: "demo", endpoint: collector.url, flushInterval: 100, identityEndpoint: collector.url + "/v1/identity",
+      linkedDomains: ["shop.test", "pay.test"], autoDecorate: true,
+    },
   });
   port = new URL(site.url).port;
   // www.shop.test and app.shop.test both resolve to the local site server.
-  browser = await launchBrowser({ args: ["--host-resolver-rules=MAP *.shop.test 127.0.0.1"] });
+  browser = await launchBrowser({ args: ["--host-resolver-rules=MAP *.shop.test 127.0.0.1, MAP *.pay.test 127.0.0.1, MAP *.other.test 127.0.0.1"] });
 });
 after(async () => {
   await browser?.close();
@@ -130,5 +133,57 @@ test("two tabs share one session", async () => {
   }, "events from both tabs");
   assert.equal(msgs[0].context.sessionId, msgs[1].context.sessionId);
   assert.equal(typeof msgs[0].context.sessionId, "number");
+  await ctx.close();
+});
+
+test("decorate() hands the identity to a linked domain; stale and foreign hand-overs are refused; the parameter never stays", async () => {
+  const ctx = await browser.newContext();
+  const shop = await openPage(ctx, at("www.shop.test"));
+  const aid = await aidOf(shop);
+  const link = await shop.evaluate((u) => omnitrail.decorate(u), at("www.pay.test", "/checkout.html?step=1#pay"));
+  assert.match(link, new RegExp(`[?&]_ot=${aid}\\.\\d+`));
+
+  const pay = await openPage(ctx, link);
+  assert.equal(await aidOf(pay), aid, "adopted on the linked domain");
+  assert.equal(pay.url(), at("www.pay.test", "/checkout.html?step=1#pay"), "removed from the address bar");
+  const pv = await waitFor(async () => (await collector.messages()).find((m) => m.type === "page" && m.context.page.url.includes("pay.test")), "page view on pay.test");
+  assert.ok(!pv.context.page.url.includes("_ot="), "the page view carries the clean URL");
+
+  const stale = at("www.pay.test", `/?_ot=${aid}.${Math.floor(Date.now() / 1000) - 600}`);
+  const ctx2 = await browser.newContext();
+  const p2 = await openPage(ctx2, stale);
+  assert.notEqual(await aidOf(p2), aid, "a 10-minute-old hand-over is refused");
+  assert.equal(p2.url(), at("www.pay.test", "/"));
+
+  const foreign = await shop.evaluate((u) => omnitrail.decorate(u), at("www.other.test", "/"));
+  const p3 = await openPage(ctx2, foreign);
+  assert.notEqual(await aidOf(p3), aid, "other.test is not a linked domain");
+  assert.equal(p3.url(), at("www.other.test", "/"));
+  await ctx.close();
+  await ctx2.close();
+});
+
+test("auto-decoration rewrites links to linked domains when they are followed", async () => {
+  const ctx = await browser.newContext();
+  const shop = await openPage(ctx, at("www.shop.test"));
+  const aid = await aidOf(shop);
+  await shop.evaluate((href) => {
+    const a = document.createElement("a");
+    a.id = "to-pay"; a.href = href; a.textContent = "pay";
+    document.body.append(a);
+  }, at("www.pay.test", "/checkout.html"));
+  await Promise.all([shop.waitForURL(/pay\.test/), shop.click("#to-pay")]);
+  await shop.evaluate(() => window.omnitrail.ready);
+  assert.equal(await aidOf(shop), aid);
+  assert.equal(shop.url(), at("www.pay.test", "/checkout.html"));
+  await ctx.close();
+});
+
+test("a native app's identity on window.omnitrailNative is adopted by the web view", async () => {
+  const ctx = await browser.newContext();
+  const native = "11111111-2222-4333-8444-555555555555";
+  await ctx.addInitScript((id) => { window.omnitrailNative = { anonymousId: id, userId: "app-user-7" }; }, native);
+  const page = await openPage(ctx, at("www.shop.test"));
+  assert.deepEqual(await page.evaluate(() => omnitrail.user()), { anonymousId: native, userId: "app-user-7", groupId: null });
   await ctx.close();
 });
