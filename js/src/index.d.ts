@@ -24,7 +24,7 @@ export interface RetryOptions {
   maxMs?: number;
 }
 
-/** The configuration of `new Omnitrail(config)`; see README.md, "Configuration". */
+/** The configuration of `new Omnitrail(config)` (read by src/web/convert.rs); see README.md, "Configuration". */
 export interface OmnitrailConfig {
   /** Identifies the source at the collector. Required. */
   writeKey: string;
@@ -48,6 +48,24 @@ export interface OmnitrailConfig {
   retry?: RetryOptions;
   /** Namespace (and version) of every localStorage key (default `ot1`). */
   storagePrefix?: string;
+  /** ms of inactivity that end a session (default 30 minutes). */
+  sessionTimeout?: number;
+  /** Send a `Session Started` track event when a session starts (default false). */
+  sessionStartedEvent?: boolean;
+  /** Name of the first-party anonymous-id cookie (default `omnitrail_aid`). */
+  cookieName?: string;
+  /** `Domain=` of that cookie; by default the registrable domain, found by probing. */
+  cookieDomain?: string;
+  /** Lifetime of the cookie in days (default 365). */
+  cookieMaxAgeDays?: number;
+  /** The collector's identity endpoint (`…/v1/identity`), asked once per session to re-issue the cookie server-side. */
+  identityEndpoint?: string;
+  /** Other sites of yours that share this visitor's identity through `decorate(url)`. */
+  linkedDomains?: string[];
+  /** ms within which a decorated link's identity is adopted by the receiving site (default 120000). */
+  handoverMaxAge?: number;
+  /** Decorate clicked links to `linkedDomains` automatically (default false). */
+  autoDecorate?: boolean;
 }
 
 /** `Omnitrail.load` options: the configuration, plus where to find the wasm. */
@@ -144,6 +162,9 @@ export declare class Omnitrail {
 
   /** Sends now; `true` once everything is acknowledged, `false` if an attempt failed first (it is retried). */
   flush(): Promise<boolean>;
+
+  /** `url` carrying this visitor's identity for a linked site (adopted there if it arrives within `handoverMaxAge`). */
+  decorate(url: string): string;
 
   anonymousId(): string;
   setAnonymousId(id: Id): void;

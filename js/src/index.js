@@ -9,8 +9,9 @@
 //   `flush()` resolves `true` (nothing is waiting) and `stats().role` is `"noop"`.
 import init, { Omnitrail as Wasm } from "../dist/pkg/omnitrail.js";
 
-const METHODS = ["track", "page", "screen", "identify", "group", "alias", "reset", "flush",
-  "anonymousId", "setAnonymousId", "user", "stats", "replay", "free"];
+// Every method of the wasm class is forwarded, so this file never lags behind src/web/api.rs
+// (tests/e2e/packaging.test.mjs checks that index.d.ts declares exactly these).
+const METHODS = Object.getOwnPropertyNames(Wasm.prototype).filter((m) => m !== "constructor" && !m.startsWith("__"));
 
 const inBrowser = () => typeof window !== "undefined" && typeof document !== "undefined";
 
@@ -21,8 +22,10 @@ function defaultWasm() {
   return new URL("./omnitrail_bg.wasm", import.meta.url);
 }
 
+// What the inert (server-side) instance answers; every other method returns undefined.
 const NOOP = {
   flush: () => Promise.resolve(true),
+  decorate: (url) => url,
   anonymousId: () => "",
   user: () => ({ anonymousId: "", userId: null, groupId: null }),
   stats: () => ({ tracked: 0, delivered: 0, rejected: 0, batches: 0, retries: 0, invalidCalls: 0, queued: 0,
@@ -77,7 +80,7 @@ for (const m of METHODS) {
     writable: true,
     value: function () {
       const sdk = this._sdk;
-      if (!sdk) return NOOP[m] ? NOOP[m]() : undefined;
+      if (!sdk) return NOOP[m] ? NOOP[m].apply(null, arguments) : undefined;
       try {
         return sdk[m].apply(sdk, arguments);
       } catch (e) {

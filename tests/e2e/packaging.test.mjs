@@ -115,6 +115,7 @@ for (const bundler of BUNDLERS) {
     const { result, logs, wasmRequests } = await loadApp(join(OUT, bundler), bundler);
     assert.equal(result.flushed, true);
     assert.equal(result.supported, true);
+    assert.match(result.invalid ?? "", /\w/, "load() with an invalid config rejects with the SDK's message");
     assert.equal(wasmRequests.length, 1, `one wasm request: ${wasmRequests}`);
     assert.deepEqual(errorsIn(logs), []);
     const msgs = await waitFor(async () => {
@@ -158,8 +159,9 @@ test("npm pack: the tarball installs offline in a fresh project, type-checks, bu
 test("SSR: importing the package in Node touches no browser global; load() resolves to an inert instance", async () => {
   const expect = { touched: [], supported: false, flushed: true, role: "noop" };
   const direct = JSON.parse((await run("node", [join(PKG, "ssr-check.mjs"), join(ROOT, "js/dist/index.js")])).stdout);
-  assert.deepEqual({ ...direct, user: undefined, direct: undefined }, { ...expect, user: undefined, direct: undefined });
+  assert.deepEqual({ ...direct, user: undefined, direct: undefined, decorated: undefined }, { ...expect, user: undefined, direct: undefined, decorated: undefined });
   assert.equal(direct.direct, "", "new Omnitrail(config) on the server is inert too");
+  assert.equal(direct.decorated, "https://example.org/a?b=1", "decorate() off the browser returns the url unchanged");
   // A Vite SSR build rendering with the package, run in Node.
   const vite = JSON.parse((await run("node", [join(PKG, "ssr-check.mjs"), join(OUT, "ssr/entry.js"), "render"])).stdout);
   assert.deepEqual({ ...vite, user: undefined }, { ...expect, user: undefined });
@@ -181,19 +183,32 @@ test("types: index.d.ts matches the wasm class, the README's options and stats()
   assert.deepEqual(wrapped.sort(), wasmMethods.sort(), "the npm class forwards every wasm method");
   for (const s of statics.slice(1)) assert.ok(s in Omnitrail, `static ${s}`);
 
+  // The options the wasm reads (src/web/convert.rs, `config`) = OmnitrailConfig; the README's
+  // Configuration table documents none the types lack.
+  const convert = readFileSync(join(ROOT, "src/web/convert.rs"), "utf8").split("pub fn config(")[1];
+  assert.ok(convert, "src/web/convert.rs has `pub fn config(`");
+  const read = (re) => [...convert.matchAll(re)].map((m) => m[1]);
+  const rustTop = new Set(read(/(?:string\(|number\(v, |get\(v, )"(\w+)"/g));
+  const rustRetry = new Set(read(/number\(&retry, "(\w+)"/g));
+  const config = members(block(/export interface OmnitrailConfig \{([\s\S]*?)\n\}/));
+  assert.deepEqual([...config].sort(), [...rustTop].sort(), "OmnitrailConfig = the options src/web/convert.rs reads");
+  const retry = members(block(/export interface RetryOptions \{([\s\S]*?)\n\}/));
+  assert.deepEqual([...retry].sort(), [...rustRetry].sort(), "RetryOptions = retry.* in src/web/convert.rs");
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
   const table = readme.split("## Configuration")[1].split("\n## ")[0];
-  const options = new Set([...table.matchAll(/^\| `([\w.]+)`(?:, `([\w.]+)`)? \|/gm)].flatMap((m) => [m[1], m[2]]).filter(Boolean)
-    .map((o) => o.split(".")[0]));
-  const config = members(block(/export interface OmnitrailConfig \{([\s\S]*?)\n\}/));
-  assert.deepEqual([...config].sort(), [...options].sort(), "OmnitrailConfig = README's Configuration table");
-  const retry = members(block(/export interface RetryOptions \{([\s\S]*?)\n\}/));
-  assert.deepEqual([...retry].sort(), ["baseMs", "maxMs"]);
+  const documented = [...table.matchAll(/^\| `([\w.]+)`(?:, `([\w.]+)`)? \|/gm)].flatMap((m) => [m[1], m[2]]).filter(Boolean);
+  assert.ok(documented.length >= 10, "README's Configuration table parsed");
+  for (const o of documented) {
+    const [top, sub] = o.split(".");
+    assert.ok(config.has(top) && (!sub || retry.has(sub)), `README option ${o} is in the types`);
+  }
 
   // stats() as the wasm reports it in a browser (the Vite app's result).
-  const stats = await loadApp(join(OUT, "vite"), "vite (stats)").then((r) => r.result.stats);
+  const { stats, user } = await loadApp(join(OUT, "vite"), "vite (stats)").then((r) => r.result);
   const declaredStats = members(block(/export interface Stats \{([\s\S]*?)\n\}/));
   assert.deepEqual([...declaredStats].sort(), Object.keys(stats).sort(), "Stats = the keys stats() returns");
+  const declaredUser = members(block(/export interface User \{([\s\S]*?)\n\}/));
+  assert.deepEqual([...declaredUser].sort(), Object.keys(user).sort(), "User = the keys user() returns");
 });
 
 test("examples/spa: client-side routing with history.pushState sends a page view per route, in one document", async () => {

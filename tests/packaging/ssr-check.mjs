@@ -20,6 +20,7 @@ if (process.argv[3] === "render") {
   const ot = await Omnitrail.load({ writeKey: "ssr", endpoint: "http://127.0.0.1:9" });
   ot.page(); ot.track("Server Side"); ot.identify("u"); ot.reset();
   result = { supported: Omnitrail.supported, flushed: await ot.flush(), role: ot.stats().role, user: ot.user(),
+    decorated: ot.decorate("https://example.org/a?b=1"),
     direct: new Omnitrail({ writeKey: "ssr", endpoint: "http://127.0.0.1:9" }).anonymousId() };
 }
 console.log(JSON.stringify({ touched, ...result }));

@@ -10,7 +10,9 @@ export async function run(bundler, wasm) {
     ot.page();
     ot.track("Bundled App Loaded", { bundler });
     const flushed = await ot.flush();
-    window.result = { ok: true, bundler, flushed, supported: Omnitrail.supported, user: ot.user(), stats: ot.stats() };
+    // An invalid configuration is the one error that reaches the app: load() rejects.
+    const invalid = await Omnitrail.load({ writeKey: "", endpoint }).then(() => null, (e) => String((e && e.message) || e));
+    window.result = { ok: true, bundler, flushed, invalid, supported: Omnitrail.supported, user: ot.user(), stats: ot.stats() };
   } catch (e) {
     window.result = { ok: false, bundler, error: String((e && e.stack) || e) };
   }

@@ -7,6 +7,9 @@ export async function usage(): Promise<void> {
     writeKey: "k", endpoint: "https://collect.example.com", flushAt: 20, flushInterval: 1000,
     maxBatchEvents: 1000, maxBatchBytes: 512000, maxQueueBytes: 16 << 20, maxPersistBytes: 1 << 20,
     requestTimeout: 30000, retry: { baseMs: 1000, maxMs: 60000 }, storagePrefix: "ot1",
+    sessionTimeout: 30 * 60_000, sessionStartedEvent: true, cookieName: "omnitrail_aid",
+    cookieDomain: "example.com", cookieMaxAgeDays: 365, identityEndpoint: "https://collect.example.com/v1/identity",
+    linkedDomains: ["example.org"], handoverMaxAge: 120_000, autoDecorate: false,
   };
   const ot: Omnitrail = await Omnitrail.load({ ...config, wasm: new URL("https://cdn.example.com/o.wasm") });
   await Omnitrail.load({ ...config, wasm: "/omnitrail_bg.wasm" });
@@ -31,6 +34,7 @@ export async function usage(): Promise<void> {
   ot.alias("u2");
   ot.alias("u2", "u1", { timestamp: "2026-01-01T00:00:00Z" });
   ot.reset();
+  const link: string = ot.decorate("https://example.org/");
   const ok: boolean = await ot.flush();
   const id: string = ot.anonymousId();
   ot.setAnonymousId("a-1");
@@ -42,7 +46,7 @@ export async function usage(): Promise<void> {
   const role: "leader" | "follower" | "undecided" | "noop" = stats.role;
   ot.replay("track", ["Queued", {}], Date.now());
   direct.free();
-  void [ok, id, userId, n, role, ready, supported];
+  void [ok, id, userId, n, role, ready, supported, link];
 
   // @ts-expect-error writeKey and endpoint are required
   await Omnitrail.load({ writeKey: "k" });
@@ -50,6 +54,8 @@ export async function usage(): Promise<void> {
   await Omnitrail.load({ ...config, flushEvery: 3 });
   // @ts-expect-error flushAt is a number
   await Omnitrail.load({ ...config, flushAt: "20" });
+  // @ts-expect-error sessionStartedEvent is a boolean
+  await Omnitrail.load({ ...config, sessionStartedEvent: "yes" });
   // @ts-expect-error the event name is required
   ot.track();
   // @ts-expect-error properties are an object
