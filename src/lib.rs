@@ -9,6 +9,7 @@
 //!   and the thin `#[wasm_bindgen]` surface.
 
 pub mod wire;
+pub mod bridge;
 pub mod campaign;
 pub mod channel;
 pub mod config;

@@ -91,6 +91,7 @@ impl Omnitrail {
     /// Forgets the user and starts a new anonymous id.
     pub fn reset(&self) {
         with(&self.rt, |r| r.core.reset());
+        self.tell_native_identity();
     }
 
     /// Sends everything waiting now. Resolves `true` once it is all acknowledged, `false` if
@@ -119,8 +120,9 @@ impl Omnitrail {
     pub fn set_anonymous_id(&self, id: JsValue) {
         let result = convert::id(&id, "setAnonymousId(): id")
             .and_then(|id| with(&self.rt, |r| r.core.set_anonymous_id(&id)).unwrap_or(Ok(())));
-        if let Err(e) = result {
-            self.warn(e);
+        match result {
+            Ok(()) => self.tell_native_identity(),
+            Err(e) => self.warn(e),
         }
     }
 
@@ -296,8 +298,24 @@ impl Omnitrail {
             .unwrap_or(Ok(()))
         });
         match result {
-            Ok(()) => schedule(&self.rt),
+            Ok(()) => {
+                schedule(&self.rt);
+                if matches!(m, Method::Identify | Method::Alias) {
+                    self.tell_native_identity();
+                }
+            }
             Err(e) => self.warn(e),
+        }
+    }
+
+    /// Tells a native app hosting this web view about the current identity.
+    fn tell_native_identity(&self) {
+        let msg = with(&self.rt, |r| {
+            let id = r.core.identity();
+            crate::bridge::identity_message(&id.anonymous_id, id.user_id.as_deref())
+        });
+        if let Some(m) = msg {
+            super::bridge::post(&m);
         }
     }
 

@@ -8,6 +8,7 @@
 //! invalid configuration at construction), panic, or register `unload`/`beforeunload`.
 
 mod api;
+mod bridge;
 mod convert;
 mod env;
 mod ports;

@@ -187,3 +187,31 @@ test("a native app's identity on window.omnitrailNative is adopted by the web vi
   assert.deepEqual(await page.evaluate(() => omnitrail.user()), { anonymousId: native, userId: "app-user-7", groupId: null });
   await ctx.close();
 });
+
+test("the native app hears about identify and reset through whichever bridge the web view has", async () => {
+  const shells = {
+    ios: () => { window.webkit = { messageHandlers: { omnitrail: { postMessage: (m) => window.__native.push(m) } } }; },
+    android: () => { window.OmnitrailAndroid = { postMessage: (m) => window.__native.push(m) }; },
+    reactNative: () => { window.ReactNativeWebView = { postMessage: (m) => window.__native.push(m) }; },
+    capacitor: () => { window.Capacitor = { Plugins: { Omnitrail: { postMessage: (m) => window.__native.push(m) } } }; },
+  };
+  for (const [name, install] of Object.entries(shells)) {
+    const ctx = await browser.newContext();
+    await ctx.addInitScript(`window.__native = []; (${install})();`);
+    const page = await openPage(ctx, at("www.shop.test"));
+    const got = await page.evaluate(() => {
+      omnitrail.identify("ada", { plan: "pro" });
+      omnitrail.track("Not for the bridge");
+      omnitrail.reset();
+      return window.__native.map((m) => JSON.parse(m));
+    });
+    assert.equal(got.length, 2, name);
+    assert.deepEqual(Object.keys(got[0]).sort(), ["anonymousId", "omnitrail", "type", "userId"], name);
+    assert.equal(got[0].omnitrail, 1);
+    assert.equal(got[0].type, "identity");
+    assert.equal(got[0].userId, "ada");
+    assert.equal(got[1].userId, null);
+    assert.notEqual(got[1].anonymousId, got[0].anonymousId);
+    await ctx.close();
+  }
+});
