@@ -116,10 +116,11 @@ impl Channel {
     }
 }
 
-/// A list of lower-case terms: static (the default table) or owned (configuration).
+/// A list of lower-case terms: static (the default table: one string, terms separated by
+/// `|`, which keeps the table small in the wasm) or owned (configuration).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Terms {
-    Static(&'static [&'static str]),
+    Static(&'static str),
     Owned(Vec<String>),
 }
 
@@ -131,7 +132,7 @@ impl Terms {
 
     fn any(&self, mut f: impl FnMut(&str) -> bool) -> bool {
         match self {
-            Terms::Static(t) => t.iter().any(|s| f(s)),
+            Terms::Static(t) => t.split('|').any(f),
             Terms::Owned(t) => t.iter().any(|s| f(s)),
         }
     }
@@ -256,11 +257,17 @@ fn pattern_matches(value: &str, term: &str) -> bool {
         return false;
     }
     match (term.strip_prefix('*'), term.strip_suffix('*')) {
-        (Some(rest), Some(_)) => value.contains(rest.strip_suffix('*').unwrap_or(rest)),
+        (Some(rest), Some(_)) => contains(value, rest.strip_suffix('*').unwrap_or(rest)),
         (Some(suffix), None) => value.ends_with(suffix),
         (None, Some(prefix)) => value.starts_with(prefix),
         (None, None) => value == term,
     }
+}
+
+/// Substring test without `str::contains`, whose searcher costs ~3 KB of wasm (and brings
+/// the panicking-slice formatter).
+fn contains(haystack: &str, needle: &str) -> bool {
+    needle.is_empty() || haystack.as_bytes().windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// `value` (a normalised host, or a `utm_source`) is the site `term` (see [`Cond`]).
@@ -338,13 +345,10 @@ impl Classifier {
     }
 }
 
-/// `t!["a", "b"]` / `t!(LIST)`: static terms.
+/// `t!("a|b")` / `t!(LIST)`: static terms.
 macro_rules! t {
-    ($list:ident) => {
+    ($list:expr) => {
         Terms::Static($list)
-    };
-    ($($term:literal),+ $(,)?) => {
-        Terms::Static(&[$($term),+])
     };
 }
 
@@ -356,38 +360,27 @@ macro_rules! rule {
 }
 
 /// `utm_medium` values that mean paid (GA4: `.*cp.*|ppc|retargeting|paid.*`).
-pub const PAID_MEDIUMS: &[&str] = &["*cp*", "ppc", "retargeting", "paid*"];
+pub const PAID_MEDIUMS: &str = "*cp*|ppc|retargeting|paid*";
 
 /// Search engines (site terms).
-pub const SEARCH_SITES: &[&str] = &[
-    "google", "bing", "yahoo", "duckduckgo", "baidu", "yandex", "ya.ru", "ecosia", "qwant", "naver", "seznam",
-    "ask", "aol", "startpage", "search.brave.com", "sogou", "so.com", "daum", "kagi", "mojeek", "msn",
-    "search.yahoo.co.jp", "yahoo.co.jp",
-];
+pub const SEARCH_SITES: &str = "google|bing|yahoo|duckduckgo|baidu|yandex|ya.ru|ecosia|qwant|naver|seznam|ask|aol|startpage|\
+    search.brave.com|sogou|so.com|daum|kagi|mojeek|msn|search.yahoo.co.jp|yahoo.co.jp";
 
 /// Social networks and messengers (site terms). YouTube is under [`VIDEO_SITES`].
-pub const SOCIAL_SITES: &[&str] = &[
-    "facebook", "fb", "fb.me", "messenger", "instagram", "ig", "t.co", "twitter", "x", "linkedin", "lnkd.in",
-    "pinterest", "pin.it", "reddit", "tiktok", "snapchat", "tumblr", "threads.net", "threads", "bsky.app",
-    "bluesky", "mastodon.social", "whatsapp", "wa.me", "telegram", "t.me", "discord", "vk", "weibo", "quora",
-    "news.ycombinator.com", "line.me", "xing", "nextdoor", "wechat",
-];
+pub const SOCIAL_SITES: &str = "facebook|fb|fb.me|messenger|instagram|ig|t.co|twitter|x|linkedin|lnkd.in|pinterest|pin.it|\
+    reddit|tiktok|snapchat|tumblr|threads.net|threads|bsky.app|bluesky|mastodon.social|whatsapp|\
+    wa.me|telegram|t.me|discord|vk|weibo|quora|news.ycombinator.com|line.me|xing|nextdoor|wechat";
 
 /// Video platforms (site terms).
-pub const VIDEO_SITES: &[&str] = &["youtube", "youtu.be", "vimeo", "twitch", "dailymotion", "wistia", "rumble", "bilibili"];
+pub const VIDEO_SITES: &str = "youtube|youtu.be|vimeo|twitch|dailymotion|wistia|rumble|bilibili";
 
 /// Audio and podcast platforms (site terms).
-pub const AUDIO_SITES: &[&str] = &[
-    "spotify", "spotify.link", "podcasts.apple.com", "music.apple.com", "podcasts.google.com", "soundcloud", "deezer",
-    "pandora", "iheart", "audible", "tidal", "pocketcasts",
-];
+pub const AUDIO_SITES: &str = "spotify|spotify.link|podcasts.apple.com|music.apple.com|podcasts.google.com|soundcloud|deezer|\
+    pandora|iheart|audible|tidal|pocketcasts";
 
 /// Web mail hosts (site terms).
-pub const WEBMAIL_SITES: &[&str] = &[
-    "mail.google.com", "outlook.live.com", "outlook.office.com", "outlook.office365.com", "mail.yahoo.com",
-    "mail.aol.com", "mail.proton.me", "mail.yandex.ru", "e.mail.ru", "mail.zoho.com", "mail.gmx.net",
-    "mail.qq.com",
-];
+pub const WEBMAIL_SITES: &str = "mail.google.com|outlook.live.com|outlook.office.com|outlook.office365.com|mail.yahoo.com|\
+    mail.aol.com|mail.proton.me|mail.yandex.ru|e.mail.ru|mail.zoho.com|mail.gmx.net|mail.qq.com";
 
 /// The default table, first match wins. See the module docs and ARCHITECTURE.md.
 pub static DEFAULT_RULES: &[Rule] = &[
@@ -395,60 +388,50 @@ pub static DEFAULT_RULES: &[Rule] = &[
     rule!(Internal: Cond::SameSiteReferrer, Cond::NoCampaign),
     rule!(Direct: Cond::NoReferrer, Cond::NoCampaign),
     // Explicit utm_medium / utm_campaign conventions.
-    rule!(CrossNetwork: Cond::Campaign(t!["*cross-network*", "*cross_network*"])),
-    rule!(CrossNetwork: Cond::Medium(t!["cross-network", "cross_network", "crossnetwork"])),
-    rule!(PaidSearch: Cond::Medium(t!["paid_search", "paid-search", "paidsearch", "search_paid", "sem", "sea"])),
-    rule!(PaidSocial: Cond::Medium(t!["paid_social", "paid-social", "paidsocial", "social_paid", "social-paid", "social_cpc", "social-cpc"])),
-    rule!(PaidVideo: Cond::Medium(t!["paid_video", "paid-video", "paidvideo", "cpv"])),
-    rule!(Display: Cond::Medium(t!["display", "banner", "expandable", "interstitial", "cpm", "programmatic"])),
+    rule!(CrossNetwork: Cond::Campaign(t!("*cross-network*|*cross_network*"))),
+    rule!(CrossNetwork: Cond::Medium(t!("cross-network|cross_network|crossnetwork"))),
+    rule!(PaidSearch: Cond::Medium(t!("paid_search|paid-search|paidsearch|search_paid|sem|sea"))),
+    rule!(PaidSocial: Cond::Medium(t!("paid_social|paid-social|paidsocial|social_paid|social-paid|social_cpc|social-cpc"))),
+    rule!(PaidVideo: Cond::Medium(t!("paid_video|paid-video|paidvideo|cpv"))),
+    rule!(Display: Cond::Medium(t!("display|banner|expandable|interstitial|cpm|programmatic"))),
     rule!(PaidSearch: Cond::SourceSite(t!(SEARCH_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
     rule!(PaidVideo: Cond::SourceSite(t!(VIDEO_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
     rule!(PaidSocial: Cond::SourceSite(t!(SOCIAL_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
-    rule!(Affiliate: Cond::Medium(t!["affiliate", "affiliates", "partner", "partners"])),
-    rule!(Email: Cond::SourceOrMedium(t!["email", "e-mail", "e_mail", "e mail", "*newsletter*"])),
-    rule!(Sms: Cond::SourceOrMedium(t!["sms", "mms"])),
-    rule!(MobilePush: Cond::SourceOrMedium(t!["*push", "push*", "*notification*", "firebase", "onesignal"])),
-    rule!(Offline: Cond::Medium(t![
-        "qr", "qrcode", "qr-code", "qr_code", "print", "offline", "pos", "flyer", "poster", "billboard", "ooh",
-        "direct_mail", "direct-mail", "directmail", "event",
-    ])),
-    rule!(Audio: Cond::Medium(t!["audio", "podcast", "radio"])),
+    rule!(Affiliate: Cond::Medium(t!("affiliate|affiliates|partner|partners"))),
+    rule!(Email: Cond::SourceOrMedium(t!("email|e-mail|e_mail|e mail|*newsletter*"))),
+    rule!(Sms: Cond::SourceOrMedium(t!("sms|mms"))),
+    rule!(MobilePush: Cond::SourceOrMedium(t!("*push|push*|*notification*|firebase|onesignal"))),
+    rule!(Offline: Cond::Medium(t!("qr|qrcode|qr-code|qr_code|print|offline|pos|flyer|poster|billboard|ooh|direct_mail|direct-mail|\
+        directmail|event"))),
+    rule!(Audio: Cond::Medium(t!("audio|podcast|radio"))),
     // Ad click ids without a telling utm_medium.
-    rule!(PaidSearch: Cond::ClickId(t!["gclid", "gbraid", "wbraid", "gclsrc", "msclkid", "yclid"])),
-    rule!(Display: Cond::ClickId(t!["dclid"])),
-    rule!(PaidSocial: Cond::ClickId(t!["ttclid", "twclid", "li_fat_id", "epik", "rdt_cid", "sccid"])),
-    rule!(Affiliate: Cond::ClickId(t!["irclid"])),
-    rule!(Email: Cond::ClickId(t!["_kx", "mc_cid"])),
+    rule!(PaidSearch: Cond::ClickId(t!("gclid|gbraid|wbraid|gclsrc|msclkid|yclid"))),
+    rule!(Display: Cond::ClickId(t!("dclid"))),
+    rule!(PaidSocial: Cond::ClickId(t!("ttclid|twclid|li_fat_id|epik|rdt_cid|sccid"))),
+    rule!(Affiliate: Cond::ClickId(t!("irclid"))),
+    rule!(Email: Cond::ClickId(t!("_kx|mc_cid"))),
     rule!(PaidOther: Cond::Medium(t!(PAID_MEDIUMS))),
     // Referrers: web mail, apps, then sites by kind.
     rule!(Email: Cond::ReferrerSite(t!(WEBMAIL_SITES))),
-    rule!(Email: Cond::App(t![
-        "com.google.android.gm", "com.microsoft.office.outlook", "com.yahoo.mobile.client.android.mail",
-        "com.samsung.android.email.provider", "ch.protonmail.android", "com.fsck.k9", "me.bluemail.mail",
-    ])),
-    rule!(Sms: Cond::App(t!["com.google.android.apps.messaging", "com.samsung.android.messaging", "com.android.mms"])),
-    rule!(OrganicSearch: Cond::App(t![
-        "com.google.android.googlequicksearchbox", "com.microsoft.bing", "com.duckduckgo.mobile.android",
-        "ru.yandex.searchplugin", "com.baidu.searchbox", "com.ecosia.android",
-    ])),
-    rule!(Video: Cond::App(t!["com.google.android.youtube", "tv.twitch.android.app", "com.vimeo.android.videoapp"])),
-    rule!(Audio: Cond::App(t!["com.spotify.music", "com.google.android.apps.podcasts", "au.com.shiftyjelly.pocketcasts"])),
-    rule!(OrganicSocial: Cond::App(t![
-        "com.facebook.", "com.instagram.android", "com.twitter.android", "com.linkedin.android", "com.pinterest",
-        "com.reddit.frontpage", "com.zhiliaoapp.musically", "com.ss.android.ugc.trill", "com.snapchat.android",
-        "org.telegram.messenger", "com.whatsapp", "jp.naver.line.android", "com.discord", "org.joinmastodon.android",
-    ])),
+    rule!(Email: Cond::App(t!("com.google.android.gm|com.microsoft.office.outlook|com.yahoo.mobile.client.android.mail|\
+        com.samsung.android.email.provider|ch.protonmail.android|com.fsck.k9|me.bluemail.mail"))),
+    rule!(Sms: Cond::App(t!("com.google.android.apps.messaging|com.samsung.android.messaging|com.android.mms"))),
+    rule!(OrganicSearch: Cond::App(t!("com.google.android.googlequicksearchbox|com.microsoft.bing|com.duckduckgo.mobile.android|\
+        ru.yandex.searchplugin|com.baidu.searchbox|com.ecosia.android"))),
+    rule!(Video: Cond::App(t!("com.google.android.youtube|tv.twitch.android.app|com.vimeo.android.videoapp"))),
+    rule!(Audio: Cond::App(t!("com.spotify.music|com.google.android.apps.podcasts|au.com.shiftyjelly.pocketcasts"))),
+    rule!(OrganicSocial: Cond::App(t!("com.facebook.|com.instagram.android|com.twitter.android|com.linkedin.android|com.pinterest|\
+        com.reddit.frontpage|com.zhiliaoapp.musically|com.ss.android.ugc.trill|com.snapchat.android|\
+        org.telegram.messenger|com.whatsapp|jp.naver.line.android|com.discord|org.joinmastodon.android"))),
     rule!(Video: Cond::SourceSite(t!(VIDEO_SITES))),
-    rule!(Video: Cond::Medium(t!["*video*"])),
+    rule!(Video: Cond::Medium(t!("*video*"))),
     rule!(Audio: Cond::SourceSite(t!(AUDIO_SITES))),
     rule!(OrganicSearch: Cond::SourceSite(t!(SEARCH_SITES))),
-    rule!(OrganicSearch: Cond::Medium(t!["organic", "seo"])),
+    rule!(OrganicSearch: Cond::Medium(t!("organic|seo"))),
     rule!(OrganicSocial: Cond::SourceSite(t!(SOCIAL_SITES))),
-    rule!(OrganicSocial: Cond::Medium(t![
-        "social", "social-network", "social_network", "social-media", "social_media", "sm", "social network", "social media",
-    ])),
-    rule!(OrganicSocial: Cond::ClickId(t!["fbclid"])),
-    rule!(Referral: Cond::Medium(t!["referral", "app", "link"])),
+    rule!(OrganicSocial: Cond::Medium(t!("social|social-network|social_network|social-media|social_media|sm|social network|social media"))),
+    rule!(OrganicSocial: Cond::ClickId(t!("fbclid"))),
+    rule!(Referral: Cond::Medium(t!("referral|app|link"))),
     rule!(Referral: Cond::CrossSiteReferrer, Cond::NoCampaign),
 ];
 

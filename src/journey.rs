@@ -9,7 +9,8 @@
 //! `context.campaign` and classifies the channel.
 //! Must never: keep an unredacted URL, grow without bound (touch count, field lengths,
 //! accepted storage size), trust what it reads back from storage (a corrupt value is
-//! dropped, never a panic), or touch storage except in [`Journey::load`] / [`Journey::save`].
+//! dropped, never a panic), or touch storage outside [`Journey::load`],
+//! [`Journey::persist`] and [`Journey::clear`] (never on the event path).
 
 use std::collections::VecDeque;
 
@@ -113,7 +114,9 @@ impl Default for AttributionConfig {
 impl AttributionConfig {
     /// `url` without the redacted query parameters.
     pub fn redact<'a>(&self, url: &'a str) -> std::borrow::Cow<'a, str> {
-        url::redact(url, &self.redact_params)
+        // As `&[&str]`: the instantiation of `url::redact` the rest of the SDK already has.
+        let params: Vec<&str> = self.redact_params.iter().map(String::as_str).collect();
+        url::redact(url, &params)
     }
 
     /// Whether a track event with this name carries the whole journey.
@@ -141,13 +144,14 @@ pub struct PageView<'a> {
 pub struct PageOutcome {
     /// `context.campaign` of this page (empty when the URL has no campaign data).
     pub campaign: Campaign,
-    /// A touchpoint was recorded: save the journey ([`Journey::save`]) and re-render
-    /// whatever caches the touch.
+    /// A touchpoint was recorded: the journey needs a [`Journey::persist`], and whatever
+    /// caches the touch JSON must re-render it.
     pub recorded: bool,
 }
 
-/// First touch, last non-direct touch, and the last N touches (oldest first).
-#[derive(Clone, Debug, PartialEq)]
+/// First touch, last non-direct touch, and the last N touches (oldest first), and where
+/// they are stored.
+#[derive(Clone, Debug)]
 pub struct Journey {
     first: Option<Touchpoint>,
     last_non_direct: Option<Touchpoint>,
@@ -157,6 +161,21 @@ pub struct Journey {
     total: u64,
     /// `context.omnitrail.touch` rendered once per change; empty without a touch.
     touch_json: String,
+    /// Storage key (`{prefix}.j1`); empty for a journey that is never persisted.
+    key: String,
+    /// Recorded since the last successful persist.
+    dirty: bool,
+}
+
+/// Equal content (touches, bound, count); the storage key and the dirty flag are ignored.
+impl PartialEq for Journey {
+    fn eq(&self, o: &Journey) -> bool {
+        self.first == o.first
+            && self.last_non_direct == o.last_non_direct
+            && self.recent == o.recent
+            && self.max_touches == o.max_touches
+            && self.total == o.total
+    }
 }
 
 fn clamp_max(n: usize) -> usize {
@@ -175,7 +194,8 @@ fn to_u64(ms: f64) -> u64 {
 }
 
 impl Journey {
-    /// An empty journey keeping `max_touches` recent touches (clamped to 1..=100).
+    /// An empty, memory-only journey keeping `max_touches` recent touches (clamped to
+    /// 1..=100). [`Journey::load`] gives one that persists.
     pub fn new(max_touches: usize) -> Journey {
         Journey {
             first: None,
@@ -184,6 +204,8 @@ impl Journey {
             max_touches: clamp_max(max_touches),
             total: 0,
             touch_json: String::new(),
+            key: String::new(),
+            dirty: false,
         }
     }
 
@@ -247,6 +269,7 @@ impl Journey {
             self.recent.pop_front();
         }
         self.total = self.total.saturating_add(1);
+        self.dirty = true;
         self.render_touch();
     }
 
@@ -415,19 +438,80 @@ impl Journey {
         while recent.len() > max_touches {
             recent.pop_front();
         }
-        let mut j = Journey { first, last_non_direct, recent, max_touches, total, touch_json: String::new() };
+        let mut j = Journey {
+            first,
+            last_non_direct,
+            recent,
+            max_touches,
+            total,
+            touch_json: String::new(),
+            key: String::new(),
+            dirty: false,
+        };
         j.render_touch();
         Some(j)
     }
 
-    /// Loads the journey stored under `{prefix}.j1`; empty when absent or corrupt.
+    /// Loads the journey stored under `{prefix}.j1` (empty when absent or corrupt); it
+    /// persists there.
     pub fn load(prefix: &str, max_touches: usize, storage: &dyn Storage) -> Journey {
-        storage.get(&storage_key(prefix)).and_then(|v| Journey::decode(&v, max_touches)).unwrap_or_else(|| Journey::new(max_touches))
+        let key = storage_key(prefix);
+        let mut j = storage.get(&key).and_then(|v| Journey::decode(&v, max_touches)).unwrap_or_else(|| Journey::new(max_touches));
+        j.key = key;
+        j
     }
 
-    /// Writes the journey under `{prefix}.j1` (call after a page view that recorded).
-    pub fn save(&self, prefix: &str, storage: &mut dyn Storage) -> Result<(), StorageError> {
-        storage.set(&storage_key(prefix), &self.encode())
+    /// Writes the journey if a touch was recorded since the last successful write (call it
+    /// from the tracker's once-per-task persist). A failed write is retried on the next call.
+    /// A memory-only journey ([`Journey::new`]) writes nothing.
+    pub fn persist(&mut self, storage: &mut dyn Storage) -> Result<(), StorageError> {
+        if !self.dirty || self.key.is_empty() {
+            return Ok(());
+        }
+        storage.set(&self.key, &self.encode())?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Another tab wrote (or removed) the journey. Returns true if `key` was ours. A removed
+    /// value (consent revoked, reset in another tab) empties this one; a written value
+    /// replaces this one unless it is corrupt or has fewer touches than this tab's (then this
+    /// tab's is written back on the next persist). Two tabs recording at the same moment:
+    /// the last write wins.
+    pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) -> bool {
+        if self.key.is_empty() || key != self.key {
+            return false;
+        }
+        match value.map(|v| Journey::decode(v, self.max_touches)) {
+            None => self.reset(),
+            Some(Some(other)) if other.total >= self.total => {
+                self.first = other.first;
+                self.last_non_direct = other.last_non_direct;
+                self.recent = other.recent;
+                self.total = other.total;
+                self.dirty = false;
+                self.render_touch();
+            }
+            Some(_) => self.dirty = true,
+        }
+        true
+    }
+
+    /// Forgets every touch, in memory and in storage (consent revoked, `reset()`).
+    pub fn clear(&mut self, storage: &mut dyn Storage) {
+        self.reset();
+        if !self.key.is_empty() {
+            storage.remove(&self.key);
+        }
+    }
+
+    fn reset(&mut self) {
+        self.first = None;
+        self.last_non_direct = None;
+        self.recent.clear();
+        self.total = 0;
+        self.dirty = false;
+        self.touch_json.clear();
     }
 }
 

@@ -229,6 +229,31 @@ fn internal_hosts_extend_the_site() {
 }
 
 #[test]
+fn static_terms_are_well_formed() {
+    for r in DEFAULT_RULES {
+        for c in r.when.iter() {
+            if let Cond::ClickId(Terms::Static(t)) = c {
+                for id in t.split('|') {
+                    assert!(crate::campaign::KEYS.iter().any(|k| k.1 == id), "unknown click id {id}");
+                }
+            }
+            let terms = match c {
+                Cond::ClickId(t) | Cond::Medium(t) | Cond::Source(t) | Cond::SourceOrMedium(t) | Cond::Campaign(t)
+                | Cond::SourceSite(t) | Cond::ReferrerSite(t) | Cond::App(t) => t,
+                _ => continue,
+            };
+            assert!(terms.any(|x| !x.is_empty()));
+            assert!(!terms.any(|x| x.is_empty() || x != x.trim() || x.to_ascii_lowercase() != x), "{terms:?}");
+        }
+    }
+    // Every click id the campaign module captures is classified by some row.
+    for (param, key) in crate::campaign::KEYS.iter().skip(crate::campaign::UTM_COUNT) {
+        let c = Campaign::from_query(&[param, "=1"].concat());
+        assert_ne!(Classifier::default().classify_with_rule(&c, "", PAGE).1, None, "{key}");
+    }
+}
+
+#[test]
 fn patterns_and_sites() {
     for (v, p, want) in [
         ("cpc", "*cp*", true), ("cp", "*cp*", true), ("ppc", "ppc", true), ("ppcx", "ppc", false),
@@ -273,19 +298,24 @@ fn never_panics() {
     }
 }
 
+const NAMED: &[(&str, &str)] = &[
+    ("PAID_MEDIUMS", PAID_MEDIUMS),
+    ("SEARCH_SITES", SEARCH_SITES),
+    ("SOCIAL_SITES", SOCIAL_SITES),
+    ("VIDEO_SITES", VIDEO_SITES),
+    ("AUDIO_SITES", AUDIO_SITES),
+    ("WEBMAIL_SITES", WEBMAIL_SITES),
+];
+
+fn backticked(list: &str) -> String {
+    list.split('|').map(|x| ["`", x, "`"].concat()).collect::<Vec<_>>().join(", ")
+}
+
 fn describe_terms(t: &Terms) -> String {
-    let named: &[(&str, &[&str])] = &[
-        ("PAID_MEDIUMS", PAID_MEDIUMS),
-        ("SEARCH_SITES", SEARCH_SITES),
-        ("SOCIAL_SITES", SOCIAL_SITES),
-        ("VIDEO_SITES", VIDEO_SITES),
-        ("AUDIO_SITES", AUDIO_SITES),
-        ("WEBMAIL_SITES", WEBMAIL_SITES),
-    ];
     match t {
-        Terms::Static(s) => match named.iter().find(|(_, l)| l == s) {
+        Terms::Static(s) => match NAMED.iter().find(|(_, l)| l == s) {
             Some((name, _)) => ["`", name, "`"].concat(),
-            None => s.iter().map(|x| ["`", x, "`"].concat()).collect::<Vec<_>>().join(", "),
+            None => backticked(s),
         },
         Terms::Owned(s) => s.join(", "),
     }
@@ -316,15 +346,8 @@ fn markdown() -> String {
         s.push_str(&["| ", &i.to_string(), " | ", r.channel.as_str(), " | ", &when.replace('|', "\\|"), " |\n"].concat());
     }
     s.push_str("| – | unassigned | nothing above matched |\n\n");
-    for (name, list) in [
-        ("PAID_MEDIUMS", PAID_MEDIUMS),
-        ("SEARCH_SITES", SEARCH_SITES),
-        ("SOCIAL_SITES", SOCIAL_SITES),
-        ("VIDEO_SITES", VIDEO_SITES),
-        ("AUDIO_SITES", AUDIO_SITES),
-        ("WEBMAIL_SITES", WEBMAIL_SITES),
-    ] {
-        s.push_str(&["- `", name, "`: ", &list.iter().map(|x| ["`", x, "`"].concat()).collect::<Vec<_>>().join(", "), "\n"].concat());
+    for (name, list) in NAMED {
+        s.push_str(&["- `", name, "`: ", &backticked(list), "\n"].concat());
     }
     s
 }

@@ -208,7 +208,7 @@ fn persists_across_sessions() {
     assert!(j.is_empty());
     let out = j.on_page_view(&cfg, &pv("https://shop.example.com/?utm_source=facebook&utm_medium=paid", "https://l.facebook.com/", T0, T0, true));
     assert!(out.recorded);
-    assert_eq!(j.save("ot1", &mut storage), Ok(()));
+    assert_eq!(j.persist(&mut storage), Ok(()));
     assert!(storage.get("ot1.j1").is_some());
     assert_eq!(storage_key("ot1"), "ot1.j1");
 
@@ -221,7 +221,7 @@ fn persists_across_sessions() {
     let mut j = Journey::load("ot1", 10, &storage);
     let later = T0 + 3.0 * 86_400_000.0;
     assert!(j.on_page_view(&cfg, &pv("https://shop.example.com/", "https://duckduckgo.com/", later, later, true)).recorded);
-    assert_eq!(j.save("ot1", &mut storage), Ok(()));
+    assert_eq!(j.persist(&mut storage), Ok(()));
 
     // Page load 4: conversion carries both touches.
     let j = Journey::load("ot1", 10, &storage);
@@ -242,12 +242,55 @@ fn persists_across_sessions() {
 }
 
 #[test]
-fn save_reports_storage_errors() {
+fn persist_writes_only_changes_and_retries_failures() {
     let mut storage = MemoryStorage::default();
+    let mut j = Journey::load("ot1", 10, &storage);
+    assert_eq!(j.persist(&mut storage), Ok(()));
+    assert_eq!(storage.writes(), 0);
     storage.set_mode(crate::testing::StorageMode::Full);
-    let mut j = Journey::new(10);
     j.record(touch(1, Channel::Email));
-    assert_eq!(j.save("ot1", &mut storage), Err(StorageError::Full));
+    assert_eq!(j.persist(&mut storage), Err(StorageError::Full));
+    storage.set_mode(crate::testing::StorageMode::Normal);
+    assert_eq!(j.persist(&mut storage), Ok(()));
+    let writes = storage.writes();
+    assert_eq!(j.persist(&mut storage), Ok(()));
+    assert_eq!(storage.writes(), writes);
+    assert_eq!(Journey::load("ot1", 10, &storage), j);
+    // A memory-only journey never writes.
+    let mut m = Journey::new(10);
+    m.record(touch(1, Channel::Email));
+    assert_eq!(m.persist(&mut storage), Ok(()));
+    assert_eq!(storage.writes(), writes);
+    // Clearing removes the stored value.
+    j.clear(&mut storage);
+    assert!(j.is_empty() && j.touch_json().is_none() && j.total() == 0);
+    assert!(storage.get("ot1.j1").is_none());
+}
+
+#[test]
+fn other_tabs_writes_are_adopted() {
+    let mut storage = MemoryStorage::default();
+    let mut a = Journey::load("ot1", 10, &storage);
+    let mut b = Journey::load("ot1", 10, &storage);
+    a.record(touch(1, Channel::Email));
+    assert_eq!(a.persist(&mut storage), Ok(()));
+    let stored = storage.get("ot1.j1");
+    assert!(!b.on_storage_change("ot1.sess", stored.as_deref()));
+    assert!(b.on_storage_change("ot1.j1", stored.as_deref()));
+    assert_eq!(b, a);
+    assert_eq!(b.touch_json(), a.touch_json());
+    // A corrupt or older value does not replace this tab's; it is written back.
+    b.record(touch(2, Channel::Direct));
+    assert!(b.on_storage_change("ot1.j1", Some("garbage")));
+    assert!(b.on_storage_change("ot1.j1", stored.as_deref()));
+    assert_eq!(b.total(), 2);
+    assert_eq!(b.persist(&mut storage), Ok(()));
+    assert_eq!(Journey::load("ot1", 10, &storage).total(), 2);
+    // Removal in another tab (consent revoked) empties this one.
+    assert!(b.on_storage_change("ot1.j1", None));
+    assert!(b.is_empty() && b.touch_json().is_none());
+    // A memory-only journey ignores storage events.
+    assert!(!Journey::new(10).on_storage_change("ot1.j1", None));
 }
 
 /// A small deterministic generator (no `rand` dependency).
