@@ -291,6 +291,38 @@ fn app_matches(package: &str, term: &str) -> bool {
 }
 
 impl Cond {
+    /// A condition from configuration: `key` is `medium`, `source`, `sourceOrMedium`,
+    /// `campaign`, `sourceSite`, `referrerSite`, `app` or `clickId` (with `terms`), or one of
+    /// the flags `noCampaign`, `noReferrer`, `sameSiteReferrer`, `crossSiteReferrer` (terms
+    /// ignored). `None` for an unknown key or a text condition without terms.
+    pub fn parse<S: AsRef<str>>(key: &str, terms: &[S]) -> Option<Cond> {
+        let flag = match key {
+            "noCampaign" => Some(Cond::NoCampaign),
+            "noReferrer" => Some(Cond::NoReferrer),
+            "sameSiteReferrer" => Some(Cond::SameSiteReferrer),
+            "crossSiteReferrer" => Some(Cond::CrossSiteReferrer),
+            _ => None,
+        };
+        if flag.is_some() {
+            return flag;
+        }
+        let t = Terms::owned(terms);
+        if !t.any(|x| !x.is_empty()) {
+            return None;
+        }
+        Some(match key {
+            "medium" => Cond::Medium(t),
+            "source" => Cond::Source(t),
+            "sourceOrMedium" => Cond::SourceOrMedium(t),
+            "campaign" => Cond::Campaign(t),
+            "sourceSite" => Cond::SourceSite(t),
+            "referrerSite" => Cond::ReferrerSite(t),
+            "app" => Cond::App(t),
+            "clickId" => Cond::ClickId(t),
+            _ => return None,
+        })
+    }
+
     fn holds(&self, f: &Facts, c: &Campaign) -> bool {
         match self {
             Cond::NoCampaign => c.is_empty(),

@@ -11,6 +11,20 @@
 //! accepted storage size), trust what it reads back from storage (a corrupt value is
 //! dropped, never a panic), or touch storage outside [`Journey::load`],
 //! [`Journey::persist`] and [`Journey::clear`] (never on the event path).
+//!
+//! Integration (tracker and web layer):
+//! - start-up: `Journey::load(prefix, cfg.max_touches, storage)`;
+//! - every page view (full load and SPA route change), after the session mark of that call:
+//!   `on_page_view(&cfg, &PageView { url: location.href, referrer, at_ms, session_id:
+//!   mark.id, session_start: mark.start })`, with `referrer` = `document.referrer` on a full
+//!   load and the previous in-app URL on a route change. The returned `campaign` is that
+//!   page's `context.campaign` ([`Campaign::push_json`], omitted when empty); `recorded`
+//!   means the cached touch JSON changed;
+//! - every event: [`Journey::push_context_members`] inside `context.omnitrail`, with
+//!   `conversion = cfg.is_conversion(event)` for track calls;
+//! - the once-per-task persist: [`Journey::persist`]; a `storage` event:
+//!   [`Journey::on_storage_change`]; consent revoked or `reset()`: [`Journey::clear`];
+//! - `context.page.url`, `referrer` and `search` go through [`AttributionConfig::redact`].
 
 use std::collections::VecDeque;
 

@@ -216,6 +216,29 @@ fn custom_rules_come_first() {
 }
 
 #[test]
+fn conditions_parse_from_configuration() {
+    assert_eq!(Cond::parse("medium", &["Boost", " Paid* "]), Some(Cond::Medium(Terms::Owned(vec!["boost".into(), "paid*".into()]))));
+    assert_eq!(Cond::parse("noCampaign", &[] as &[&str]), Some(Cond::NoCampaign));
+    assert_eq!(Cond::parse("crossSiteReferrer", &["ignored"]), Some(Cond::CrossSiteReferrer));
+    assert_eq!(Cond::parse("app", &["com.example."]), Some(Cond::App(Terms::Owned(vec!["com.example.".into()]))));
+    assert_eq!(Cond::parse("medium", &[] as &[&str]), None);
+    assert_eq!(Cond::parse("medium", &["", "  "]), None);
+    assert_eq!(Cond::parse("Medium", &["x"]), None);
+    assert_eq!(Cond::parse("bogus", &["x"]), None);
+    let keys = ["medium", "source", "sourceOrMedium", "campaign", "sourceSite", "referrerSite", "app", "clickId"];
+    for k in keys {
+        assert!(Cond::parse(k, &["x"]).is_some(), "{k}");
+    }
+    // A configured rule, end to end.
+    let rule = Rule::new(
+        Channel::from_name("affiliate").unwrap_or(Channel::Unassigned),
+        ["sourceSite", "crossSiteReferrer"].iter().filter_map(|k| Cond::parse(k, &["Coupons.example"])).collect(),
+    );
+    let cl = Classifier::new(ChannelConfig { rules: vec![rule], ..ChannelConfig::default() });
+    assert_eq!(cl.classify(&Campaign::default(), "https://www.coupons.example/deal", PAGE), Channel::Affiliate);
+}
+
+#[test]
 fn internal_hosts_extend_the_site() {
     let cl = Classifier::new(ChannelConfig {
         internal_hosts: vec!["WWW.PayPal.com".into(), "checkout.stripe.com".into(), " ".into()],
