@@ -62,6 +62,31 @@ pub struct Config {
     pub link: crate::linker::LinkConfig,
     /// Rewrite clicked links to other linked domains with `decorate`.
     pub auto_decorate: bool,
+    /// Query parameters removed from every URL and referrer before they leave the page.
+    pub redact_params: Vec<String>,
+    /// Custom channel rules (tried before the default table) and internal hosts.
+    pub channels: crate::channel::ChannelConfig,
+    /// Recent touchpoints kept in the journey.
+    pub max_touches: usize,
+    /// Track events that carry the whole journey (`context.omnitrail.journey`).
+    pub conversion_events: Vec<String>,
+    /// Page views the SDK sends by itself.
+    pub page_views: PageViews,
+}
+
+/// Automatic page views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageViews {
+    /// A page view when the SDK starts, unless the page calls `page()` itself first.
+    pub on_load: bool,
+    /// A page view on `history.pushState`/`replaceState`/`popstate` to a new URL.
+    pub on_route_change: bool,
+    /// Fragment changes count as new URLs (hash routers).
+    pub on_hash_change: bool,
+    /// `data-ot-event` elements send their event on click / submit.
+    pub declarative: bool,
+    /// Clicks on links to other sites send `Outbound Link Clicked`.
+    pub outbound_links: bool,
 }
 
 impl Config {
@@ -86,6 +111,17 @@ impl Config {
             identity_endpoint: None,
             link: crate::linker::LinkConfig { linked_domains: Vec::new(), max_age_ms: 120_000.0 },
             auto_decorate: false,
+            redact_params: crate::url::DEFAULT_REDACT_PARAMS.iter().map(|s| (*s).to_owned()).collect(),
+            channels: crate::channel::ChannelConfig::default(),
+            max_touches: crate::journey::DEFAULT_MAX_TOUCHES,
+            conversion_events: crate::journey::DEFAULT_CONVERSION_EVENTS.iter().map(|s| (*s).to_owned()).collect(),
+            page_views: PageViews {
+                on_load: true,
+                on_route_change: true,
+                on_hash_change: false,
+                declarative: true,
+                outbound_links: false,
+            },
         }
     }
 
@@ -114,6 +150,7 @@ impl Config {
         range("sessionTimeout", self.session_timeout_ms, 1_000.0, 7.0 * 86_400_000.0)?;
         range("cookieMaxAgeDays", self.cookie_max_age_days, 0.0, 400.0)?;
         range("handoverMaxAge", self.link.max_age_ms, 1_000.0, 86_400_000.0)?;
+        range("maxTouches", self.max_touches as f64, 1.0, crate::journey::MAX_TOUCHES_LIMIT as f64)?;
         let cookie_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         if !cookie_ok(&self.cookie_name) {
             return Err(ConfigError::WrongType { option: "cookieName", expected: "a cookie name of letters, digits, - _ ." });

@@ -13,6 +13,7 @@ pub mod bridge;
 pub mod campaign;
 pub mod channel;
 pub mod config;
+pub mod declarative;
 pub mod delivery;
 pub mod domain;
 pub mod error;

@@ -137,6 +137,9 @@ pub struct Envelope<'a> {
     pub integrations: Option<&'a str>,
     /// `context.sessionId` and whether this message starts the session.
     pub session: Option<crate::session::Mark>,
+    /// More `context` members, already rendered with a leading comma
+    /// (`,"campaign":{…},"omnitrail":{…}`).
+    pub attribution: &'a str,
 }
 
 /// Encodes one message into `out` (appending).
@@ -220,6 +223,7 @@ pub fn encode(out: &mut String, body: &Body<'_>, env: &Envelope<'_>) {
             out.push_str(",\"sessionStart\":true");
         }
     }
+    out.push_str(env.attribution);
     if let Some(extra) = env.extra_context {
         push_object_members(out, extra);
     }
@@ -297,6 +301,7 @@ mod tests {
             extra_context: Some(r#"{"ip":"0.0.0.0"}"#),
             integrations: None,
             session: Some(crate::session::Mark { id: 1_700_000_000_000.0, start: true }),
+            attribution: r#","campaign":{"source":"x"}"#,
         }
     }
 

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::delivery::{due, Backoff, Outcome, Readiness, Triggers};
 use crate::error::InputError;
 use crate::identity::{check_id, CookieConfig, Identity};
+use crate::journey::{AttributionConfig, Journey, PageView};
 use crate::session::{Mark, Session};
 use crate::json::{self, Kind};
 use crate::message::{self, Body, ContextTemplate, Envelope, Environment, Ids, PageContext};
@@ -99,6 +100,17 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     session: Session,
     /// A session started: ask the identity endpoint to re-issue the cookie.
     identity_refresh_due: bool,
+    attribution: AttributionConfig,
+    journey: Journey,
+    /// The page's URL and referrer as the browser reported them (redacted before use).
+    raw_page: (String, String),
+    /// `,"campaign":{…},"omnitrail":{"touch":{…}}` for every message, rendered on change.
+    attribution_members: String,
+    /// The automatic page view is due (no explicit `page()` came first).
+    auto_page_due: bool,
+    /// The URL (with the fragment if hash changes count) of the last page view, for
+    /// de-duplicating route changes.
+    route_key: String,
 }
 
 impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
@@ -113,6 +125,16 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         };
         let identity = Identity::load(&cfg.storage_prefix, cookie, &mut storage, &mut ids);
         let session = Session::load(&cfg.storage_prefix, cfg.session_timeout_ms, &storage);
+        let mut channels = cfg.channels.clone();
+        // The business's other domains are not referrers.
+        channels.internal_hosts.extend(cfg.link.linked_domains.iter().cloned());
+        let attribution = AttributionConfig {
+            classifier: crate::channel::Classifier::new(channels),
+            redact_params: cfg.redact_params.clone(),
+            max_touches: cfg.max_touches,
+            conversion_events: cfg.conversion_events.clone(),
+        };
+        let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, &storage);
         let outbox = Outbox::new(&cfg.storage_prefix, tab, cfg.max_queue_bytes, cfg.max_persist_bytes);
         let page = PageContext::default();
         let context = ContextTemplate::new(&page, &env);
@@ -139,6 +161,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             tab: tab.to_owned(),
             session,
             identity_refresh_due: false,
+            attribution,
+            journey,
+            raw_page: (String::new(), String::new()),
+            attribution_members: String::new(),
+            auto_page_due: false,
+            route_key: String::new(),
         }
     }
 
@@ -168,12 +196,74 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         Stats { outbox: self.outbox.stats(), ..self.stats }
     }
 
-    /// The page changed (load, SPA navigation): later messages carry the new `context.page`.
+    /// The page changed (load, SPA navigation): later messages carry the new `context.page`
+    /// and `context.campaign`. URLs, the referrer and the query are redacted here, before
+    /// anything is built from them.
     pub fn set_page(&mut self, page: PageContext) {
-        if page != self.page {
-            self.page = page;
-            self.context = ContextTemplate::new(&self.page, &self.env);
+        let redact = |s: &str| self.attribution.redact(s).into_owned();
+        let clean = PageContext {
+            url: redact(&page.url),
+            referrer: redact(&page.referrer),
+            search: redact(&page.search),
+            path: page.path.clone(),
+            title: page.title.clone(),
+        };
+        if self.route_key.is_empty() {
+            self.route_key = page.url.clone();
+            self.auto_page_due = self.cfg.page_views.on_load;
         }
+        self.raw_page = (page.url, page.referrer);
+        if clean != self.page {
+            self.page = clean;
+            self.context = ContextTemplate::new(&self.page, &self.env);
+            self.render_attribution();
+        }
+    }
+
+    /// Renders the attribution members every message carries.
+    fn render_attribution(&mut self) {
+        let mut s = std::mem::take(&mut self.attribution_members);
+        s.clear();
+        let campaign = crate::campaign::Campaign::from_url(&self.page.url);
+        if !campaign.is_empty() {
+            s.push_str(",\"campaign\":");
+            campaign.push_json(&mut s);
+        }
+        if self.journey.touch_json().is_some() {
+            s.push_str(",\"omnitrail\":{");
+            self.journey.push_context_members(&mut s, false);
+            s.push('}');
+        }
+        self.attribution_members = s;
+    }
+
+    /// Sends the automatic page view if it is still due (call once the page's own first
+    /// calls had their chance, i.e. in the first tick).
+    pub fn send_auto_page(&mut self) {
+        if std::mem::take(&mut self.auto_page_due) {
+            let _ = self.page_view(None, None, None, &CallOptions::default());
+        }
+    }
+
+    /// A single-page app changed its URL (`href` with the fragment). Sends a page view with
+    /// the previous in-app URL as referrer, unless the URL is the same as the last one.
+    pub fn on_route_change(&mut self, page: PageContext, href: &str) -> bool {
+        if !self.cfg.page_views.on_route_change {
+            return false;
+        }
+        let key = if self.cfg.page_views.on_hash_change { href } else { href.split('#').next().unwrap_or(href) };
+        if key == self.route_key {
+            return false;
+        }
+        self.route_key = key.to_owned();
+        let referrer = self.raw_page.0.clone();
+        self.set_page(PageContext { referrer, ..page });
+        self.page_view(None, None, None, &CallOptions::default()).is_ok()
+    }
+
+    /// The customer journey so far.
+    pub fn journey(&self) -> &Journey {
+        &self.journey
     }
 
     // ---- API calls -------------------------------------------------------------------------
@@ -192,8 +282,15 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         opts: &CallOptions<'_>,
     ) -> Result<(), InputError> {
         let properties = object_arg("page(): properties", properties)?;
+        self.auto_page_due = false;
+        let (timestamp_ms, mark) = self.begin(opts)?;
+        let (url, referrer) = self.raw_page.clone();
+        let pv = PageView { url: &url, referrer: &referrer, at_ms: timestamp_ms, session_id: mark.id, session_start: mark.start };
+        if self.journey.on_page_view(&self.attribution, &pv).recorded {
+            self.render_attribution();
+        }
         let page = self.page.clone();
-        self.enqueue(&Body::Page { category, name, properties, page: &page }, opts)
+        self.push_started(&Body::Page { category, name, properties, page: &page }, opts, timestamp_ms, mark)
     }
 
     pub fn screen(&mut self, name: Option<&str>, properties: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
@@ -251,7 +348,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     }
 
     fn enqueue(&mut self, body: &Body<'_>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        // Validate before anything changes (an invalid call must not start a session).
+        let (timestamp_ms, mark) = self.begin(opts)?;
+        self.push_started(body, opts, timestamp_ms, mark)
+    }
+
+    /// Validates the options and records the activity in the session (an invalid call must
+    /// not start a session). Returns the message time and the session mark.
+    fn begin(&mut self, opts: &CallOptions<'_>) -> Result<(f64, Mark), InputError> {
         object_arg("options.context", opts.context)?;
         object_arg("options.integrations", opts.integrations)?;
         let now = self.clock.now_ms();
@@ -260,9 +363,14 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         if mark.start {
             self.identity.refresh_cookie();
             self.identity_refresh_due = self.cfg.identity_endpoint.is_some();
-            if self.cfg.session_started_event {
-                self.push_message(&Body::Track { event: "Session Started", properties: "{}" }, opts, timestamp_ms, mark)?;
-            }
+        }
+        Ok((timestamp_ms, mark))
+    }
+
+    /// Queues `body`, preceded by `Session Started` when enabled and the session is new.
+    fn push_started(&mut self, body: &Body<'_>, opts: &CallOptions<'_>, timestamp_ms: f64, mark: Mark) -> Result<(), InputError> {
+        if mark.start && self.cfg.session_started_event {
+            self.push_message(&Body::Track { event: "Session Started", properties: "{}" }, opts, timestamp_ms, mark)?;
         }
         self.push_message(body, opts, timestamp_ms, Mark { start: mark.start && !self.cfg.session_started_event, ..mark })
     }
@@ -272,6 +380,24 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let integrations = object_arg("options.integrations", opts.integrations)?;
         let now = self.clock.now_ms();
         let message_id = self.ids.uuid();
+        // Conversions carry the whole journey; everything else the cached members.
+        let conversion = matches!(body, Body::Track { event, .. } if self.attribution.is_conversion(event));
+        let journey_members;
+        let attribution = if conversion && self.journey.touch_json().is_some() {
+            let mut s = String::with_capacity(self.attribution_members.len() + 1024);
+            if let Some(i) = self.attribution_members.find(",\"omnitrail\":") {
+                s.push_str(self.attribution_members.get(..i).unwrap_or_default());
+            } else {
+                s.push_str(&self.attribution_members);
+            }
+            s.push_str(",\"omnitrail\":{");
+            self.journey.push_context_members(&mut s, true);
+            s.push('}');
+            journey_members = s;
+            journey_members.as_str()
+        } else {
+            self.attribution_members.as_str()
+        };
         let envelope = Envelope {
             ids: Ids {
                 message_id: &message_id,
@@ -283,6 +409,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             extra_context: (context != "{}").then_some(context),
             integrations: opts.integrations.map(|_| integrations),
             session: Some(mark),
+            attribution,
         };
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
@@ -327,6 +454,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let now = self.clock.now_ms();
         self.session.persist(&mut self.storage);
         self.identity.persist(&mut self.storage, &self.tab);
+        let _ = self.journey.persist(&mut self.storage);
         let _ = self.outbox.persist(&mut self.storage, now);
         if self.role == Role::Follower {
             self.outbox.release_persisted();
@@ -357,6 +485,10 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Another tab wrote `key` (a `storage` event).
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) {
         if self.identity.on_storage_change(key, value) || self.session.on_storage_change(key, value) {
+            return;
+        }
+        if self.journey.on_storage_change(key, value) {
+            self.render_attribution();
             return;
         }
         if self.role == Role::Leader && self.outbox.is_chunk_key(key) {

@@ -19,9 +19,9 @@ fn encoded() -> Vec<(&'static str, Value)> {
     };
     let mut t = Tracker::new(cfg, MemoryStorage::default(), ManualClock::at(1_795_399_445_123.0), SeqIds::seeded(7), "fx", env);
     t.set_page(PageContext {
-        url: "https://shop.example.com/p/tee?color=blue".into(),
+        url: "https://shop.example.com/p/tee?color=blue&utm_source=newsletter&utm_medium=email&utm_campaign=winter&email=ada%40example.com".into(),
         path: "/p/tee".into(),
-        search: "?color=blue".into(),
+        search: "?color=blue&utm_source=newsletter&utm_medium=email&utm_campaign=winter&email=ada%40example.com".into(),
         title: "Blue tee — Shop".into(),
         referrer: "https://www.google.com/".into(),
     });
@@ -33,10 +33,11 @@ fn encoded() -> Vec<(&'static str, Value)> {
     t.identify(Some("user-42"), Some(r#"{"email":"ada@example.com","plan":"pro"}"#), &o).unwrap();
     t.group("acme", Some(r#"{"name":"Acme Ltd"}"#), &o).unwrap();
     t.alias("user-42-new", None, &o).unwrap();
+    t.track("Order Completed", Some(r#"{"order_id":"o-1","total":19,"revenue":19,"currency":"EUR","products":[{"product_id":"tee-blue"}]}"#), &o).unwrap();
     t.flush();
     let send = t.poll().expect("a batch");
     let body: Value = serde_json::from_str(&send.body).unwrap();
-    let names = ["page", "track", "screen", "identify", "group", "alias"];
+    let names = ["page", "track", "screen", "identify", "group", "alias", "conversion"];
     names.into_iter().zip(body["batch"].as_array().unwrap().iter().cloned()).collect()
 }
 
@@ -54,14 +55,30 @@ fn encoder_matches_golden_fixtures() {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let golden: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value, golden, "{name}: the SDK's encoding changed; bless deliberately if intended");
-        assert_eq!(value["type"], name);
+        assert_eq!(value["type"], if name == "conversion" { "track" } else { name });
     }
+}
+
+#[test]
+fn urls_are_redacted_and_attribution_is_attached() {
+    let all = encoded();
+    for (name, v) in &all {
+        let text = serde_json::to_string(v).unwrap();
+        assert!(!text.contains("ada%40example.com"), "{name}: the email parameter must never leave the page");
+        assert_eq!(v["context"]["campaign"]["source"], "newsletter", "{name}");
+        assert_eq!(v["context"]["campaign"]["name"], "winter", "{name}");
+        assert_eq!(v["context"]["omnitrail"]["touch"]["channel"], "email", "{name}");
+    }
+    let conversion = &all.iter().find(|(n, _)| *n == "conversion").unwrap().1;
+    assert_eq!(conversion["context"]["omnitrail"]["journey"]["touchCount"], 1);
+    assert!(all.iter().filter(|(n, _)| *n != "conversion").all(|(_, v)| v["context"]["omnitrail"].get("journey").is_none()));
 }
 
 #[test]
 fn fixtures_satisfy_the_segment_spec_checks() {
     for (name, value) in encoded() {
         let kind = omnitrail::wire::MessageType::parse(value["type"].as_str().unwrap()).unwrap();
+        let name = if name == "conversion" { "track" } else { name };
         for field in ["messageId", "timestamp", "anonymousId", "context", "integrations"] {
             assert!(value.get(field).is_some(), "{name} lacks {field}");
         }
@@ -77,7 +94,7 @@ fn fixtures_satisfy_the_segment_spec_checks() {
 fn fixtures_parse_into_the_typed_wire_messages() {
     for (name, value) in encoded() {
         let m: omnitrail::wire::Message = serde_json::from_value(value.clone()).unwrap();
-        assert_eq!(m.kind, name);
+        assert_eq!(m.kind, if name == "conversion" { "track" } else { name });
         assert_eq!(serde_json::to_value(&m).unwrap(), value, "{name} round-trips");
     }
 }

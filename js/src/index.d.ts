@@ -66,6 +66,53 @@ export interface OmnitrailConfig {
   handoverMaxAge?: number;
   /** Decorate clicked links to `linkedDomains` automatically (default false). */
   autoDecorate?: boolean;
+  /** A page view when the SDK starts, unless the page calls `page()` first (default true). */
+  autoPage?: boolean;
+  /** A page view on `history.pushState`/`replaceState`/`popstate` to a new URL (default true). */
+  spaPageViews?: boolean;
+  /** Fragment changes count as new URLs, for hash routers (default false). */
+  hashPageViews?: boolean;
+  /** `data-ot-event` elements send their event on click / submit (default true). */
+  declarative?: boolean;
+  /** Clicks on links to other sites send `Outbound Link Clicked` (default false). */
+  outboundLinks?: boolean;
+  /** Query parameters removed from every URL and referrer before they leave the page. */
+  redactParams?: string[];
+  /** Track events that carry the whole journey (`context.omnitrail.journey`). */
+  conversionEvents?: string[];
+  /** Hosts counted as your own site for channel classification. */
+  internalHosts?: string[];
+  /** Recent touchpoints kept in the journey (default 10). */
+  maxTouches?: number;
+  /** Custom channel rules, tried before the default table. */
+  channelRules?: ChannelRule[];
+}
+
+/** The marketing channels a touchpoint is classified into. */
+export type ChannelName =
+  | "direct" | "internal" | "organic_search" | "paid_search" | "organic_social" | "paid_social"
+  | "email" | "sms" | "mobile_push" | "display" | "affiliate" | "referral" | "video"
+  | "paid_video" | "audio" | "cross_network" | "offline" | "paid_other" | "unassigned";
+
+/**
+ * `{ channel, <condition>: [terms], … }`: the channel when every condition holds. Text
+ * conditions take a non-empty list of lower-case terms; the flag conditions (`noCampaign`,
+ * `noReferrer`, `sameSiteReferrer`, `crossSiteReferrer`) take `[]`.
+ */
+export interface ChannelRule {
+  channel: ChannelName;
+  medium?: string[];
+  source?: string[];
+  sourceOrMedium?: string[];
+  campaign?: string[];
+  sourceSite?: string[];
+  referrerSite?: string[];
+  app?: string[];
+  clickId?: string[];
+  noCampaign?: string[];
+  noReferrer?: string[];
+  sameSiteReferrer?: string[];
+  crossSiteReferrer?: string[];
 }
 
 /** `Omnitrail.load` options: the configuration, plus where to find the wasm. */

@@ -166,9 +166,53 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
     if let Some(n) = number(v, "handoverMaxAge")? {
         c.link.max_age_ms = n;
     }
-    let flag = get(v, "autoDecorate");
-    if !flag.is_undefined() {
-        c.auto_decorate = flag.as_bool().ok_or(wrong("autoDecorate", "a boolean"))?;
+    let flag = |key: &'static str, slot: &mut bool| -> Result<(), ConfigError> {
+        let x = get(v, key);
+        if !x.is_undefined() {
+            *slot = x.as_bool().ok_or(wrong(key, "a boolean"))?;
+        }
+        Ok(())
+    };
+    flag("autoDecorate", &mut c.auto_decorate)?;
+    flag("autoPage", &mut c.page_views.on_load)?;
+    flag("spaPageViews", &mut c.page_views.on_route_change)?;
+    flag("hashPageViews", &mut c.page_views.on_hash_change)?;
+    flag("declarative", &mut c.page_views.declarative)?;
+    flag("outboundLinks", &mut c.page_views.outbound_links)?;
+    let strings = |x: JsValue, key: &'static str| -> Result<Option<Vec<String>>, ConfigError> {
+        if x.is_undefined() || x.is_null() {
+            return Ok(None);
+        }
+        let arr = x.dyn_ref::<js_sys::Array>().ok_or(wrong(key, "an array of strings"))?;
+        arr.iter().map(|s| s.as_string().ok_or(wrong(key, "an array of strings"))).collect::<Result<_, _>>().map(Some)
+    };
+    if let Some(p) = strings(get(v, "redactParams"), "redactParams")? {
+        c.redact_params = p;
+    }
+    if let Some(e) = strings(get(v, "conversionEvents"), "conversionEvents")? {
+        c.conversion_events = e;
+    }
+    if let Some(h) = strings(get(v, "internalHosts"), "internalHosts")? {
+        c.channels.internal_hosts = h;
+    }
+    if let Some(n) = number(v, "maxTouches")? {
+        c.max_touches = to_usize(n);
+    }
+    // channelRules: [{ channel: "paid_social", source: ["tiktok"], medium: ["cpc"] }, …]
+    let rules = get(v, "channelRules");
+    if !rules.is_undefined() && !rules.is_null() {
+        let bad = || wrong("channelRules", "an array of { channel, <condition>: [terms] } (see README)");
+        let arr = rules.dyn_ref::<js_sys::Array>().ok_or_else(bad)?;
+        for rule in arr.iter() {
+            let channel = get(&rule, "channel").as_string().and_then(|n| crate::channel::Channel::from_name(&n)).ok_or_else(bad)?;
+            let keys = js_sys::Object::keys(rule.dyn_ref::<js_sys::Object>().ok_or_else(bad)?);
+            let mut when = Vec::new();
+            for k in keys.iter().filter_map(|k| k.as_string()).filter(|k| k != "channel") {
+                let terms = strings(get(&rule, &k), "channelRules")?.unwrap_or_default();
+                when.push(crate::channel::Cond::parse(&k, &terms).ok_or_else(bad)?);
+            }
+            c.channels.rules.push(crate::channel::Rule::new(channel, when));
+        }
     }
     let retry = get(v, "retry");
     if retry.is_object() {
