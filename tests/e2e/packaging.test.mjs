@@ -6,12 +6,13 @@
 // browser global. The types must match the wasm surface one-to-one and type-check.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { createHash } from "node:crypto";
 import { ROOT, startCollector, startSite, launchBrowser, waitFor } from "./harness.mjs";
 
 const run = promisify(execFile);
@@ -91,7 +92,7 @@ async function loadApp(root, bundler) {
     const wasmRequests = [];
     page.on("request", (r) => { if (r.url().endsWith(".wasm")) wasmRequests.push(r.url()); });
     await page.goto(site.url + "/");
-    const result = await waitFor(() => page.evaluate(() => window.result), `${bundler}: the app's result`);
+    const result = await waitFor(() => page.evaluate(() => window.result), `${bundler}: the app's result`, { timeout: 30000 });
     assert.equal(result.ok, true, `${bundler}: ${result.error}\n${logs.join("\n")}`);
     return { result, logs, wasmRequests };
   } finally {
@@ -107,8 +108,8 @@ for (const bundler of BUNDLERS) {
     const files = built[bundler].files;
     const wasm = Object.keys(files).filter((f) => f.endsWith(".wasm"));
     assert.equal(wasm.length, 1, `${bundler} emitted exactly one wasm: ${wasm}`);
-    const shipped = readFileSync(join(ROOT, "js/dist/omnitrail_bg.wasm"));
-    assert.ok(shipped.equals(readFileSync(join(OUT, bundler, wasm[0]))), `${bundler}: the optimized wasm, unchanged`);
+    const emitted = createHash("sha256").update(readFileSync(join(OUT, bundler, wasm[0]))).digest("hex");
+    assert.equal(emitted, built.wasmSha256, `${bundler}: the package's optimized wasm, unchanged`);
     const js = Object.entries(files).filter(([f]) => f.endsWith(".js")).reduce((n, [, b]) => n + b, 0);
     report.bundlers[bundler] = { buildMs: built[bundler].ms, js, wasm: files[wasm[0]] };
 
@@ -156,6 +157,39 @@ test("npm pack: the tarball installs offline in a fresh project, type-checks, bu
   assert.equal(p.category, "Docs");
 });
 
+test("Vite dev server: the installed tarball (excluded from pre-bundling) loads its wasm and delivers", async () => {
+  // The same TypeScript app, served unbundled by `vite` (dev) from the fresh project.
+  writeFileSync(join(fresh.dir, "index.html"), `<!doctype html><html><head><meta charset="utf-8">
+<link rel="icon" href="data:,"><script>window.OMNITRAIL_CONFIG = ${JSON.stringify({ writeKey: "demo", endpoint: collector.url })};</script>
+</head><body><script type="module" src="/main.ts"></script></body></html>`);
+  const child = spawn("node", [join(PKG, "vite-dev.mjs"), fresh.dir], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => { stderr += d; });
+  try {
+    const url = await new Promise((ok, fail) => {
+      let out = "";
+      const timer = setTimeout(() => fail(new Error("vite dev did not start:\n" + stderr)), 20000);
+      child.stdout.on("data", (d) => { out += d; const m = out.match(/ready (\S+)/); if (m) { clearTimeout(timer); ok(m[1]); } });
+      child.on("exit", (code) => { clearTimeout(timer); fail(new Error(`vite dev exited ${code}:\n${stderr}`)); });
+    });
+    const ctx = await browser.newContext();
+    try {
+      const page = await ctx.newPage();
+      const logs = [];
+      page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
+      await page.goto(url);
+      const result = await waitFor(() => page.evaluate(() => window.result), "vite dev: the app's result");
+      assert.equal(result.ok, true, `${result.error}\n${logs.join("\n")}`);
+      assert.equal(result.flushed, true);
+      assert.deepEqual(logs, []);
+    } finally {
+      await ctx.close();
+    }
+  } finally {
+    child.kill("SIGTERM");
+  }
+});
+
 test("SSR: importing the package in Node touches no browser global; load() resolves to an inert instance", async () => {
   const expect = { touched: [], supported: false, flushed: true, role: "noop" };
   const direct = JSON.parse((await run("node", [join(PKG, "ssr-check.mjs"), join(ROOT, "js/dist/index.js")])).stdout);
@@ -188,7 +222,7 @@ test("types: index.d.ts matches the wasm class, the README's options and stats()
   const convert = readFileSync(join(ROOT, "src/web/convert.rs"), "utf8").split("pub fn config(")[1];
   assert.ok(convert, "src/web/convert.rs has `pub fn config(`");
   const read = (re) => [...convert.matchAll(re)].map((m) => m[1]);
-  const rustTop = new Set(read(/(?:string\(|number\(v, |get\(v, )"(\w+)"/g));
+  const rustTop = new Set(read(/(?:\bstring\(|\bflag\(|\w+\(v, )"(\w+)"/g));
   const rustRetry = new Set(read(/number\(&retry, "(\w+)"/g));
   const config = members(block(/export interface OmnitrailConfig \{([\s\S]*?)\n\}/));
   assert.deepEqual([...config].sort(), [...rustTop].sort(), "OmnitrailConfig = the options src/web/convert.rs reads");

@@ -5,6 +5,7 @@
 import { build as viteBuild } from "vite";
 import webpack from "webpack";
 import { build as esbuild } from "esbuild";
+import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +39,7 @@ async function timed(name, fn) {
   return [name, { ms: Date.now() - t, files: files(dir) }];
 }
 
+const wasmAtStart = readFileSync(join(here, "node_modules/omnitrail/dist/omnitrail_bg.wasm"));
 const builds = [
   timed("vite", (dir) => viteBuild({
     root: join(apps, "vite"), configFile: false, logLevel: "error", // (it notes /config.js stays unbundled)
@@ -66,4 +68,7 @@ const builds = [
     build: { ssr: join(apps, "ssr/entry.js"), outDir: dir, emptyOutDir: true },
   })),
 ];
-console.log(JSON.stringify(Object.fromEntries(await Promise.all(builds)), null, 2));
+const results = Object.fromEntries(await Promise.all(builds));
+// What the bundlers were given (js/dist may be rebuilt by someone else right after).
+results.wasmSha256 = createHash("sha256").update(wasmAtStart).digest("hex");
+console.log(JSON.stringify(results, null, 2));

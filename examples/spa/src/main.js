@@ -1,17 +1,20 @@
 // A client-side-routed app: links change the URL with history.pushState, the back button
-// fires popstate, and every route change renders a view and sends a page view.
-// (Automatic SPA page views are for a later version of the SDK; for now the app calls page().)
+// fires popstate, and every route change renders a view and sends a named page view.
 import { Omnitrail } from "omnitrail";
 import { render, routeOf } from "./routes.js";
 
 const config = window.OMNITRAIL_CONFIG ?? { writeKey: "demo", endpoint: "http://127.0.0.1:8787" };
 
-const analytics = Omnitrail.load({ writeKey: config.writeKey, endpoint: config.endpoint, flushInterval: 200 })
-  .catch((e) => {
-    // The SDK failed to load (e.g. the wasm is not served): the app keeps working without it.
-    console.warn("omnitrail did not load", e);
-    return null;
-  });
+// The app names its page views itself (category, name, properties), so it turns off the SDK's
+// automatic ones: the one at start-up and the one on each history.pushState / popstate.
+const analytics = Omnitrail.load({
+  writeKey: config.writeKey, endpoint: config.endpoint, flushInterval: 200,
+  autoPage: false, spaPageViews: false,
+}).catch((e) => {
+  // The SDK failed to load (e.g. the wasm is not served): the app keeps working without it.
+  console.warn("omnitrail did not load", e);
+  return null;
+});
 
 async function show() {
   const route = routeOf(location.pathname);
