@@ -1,0 +1,342 @@
+// Side-by-side benchmark (a program, not a test): Omnitrail against popular browser tracking
+// SDKs and a hand-written minimal tracker, in headless Chromium against local sinks on 127.0.0.1.
+// Runs interleaved (A B C … A B C …), reports medians with min–max, prints a table and writes
+// tests/out/bench-compare.json.
+//   node tests/bench/compare.mjs [--rounds 3] [--events 10000] [--only omnitrail,plain]
+// First run installs the pinned SDKs into tests/bench/node_modules (`npm ci`).
+import { execFileSync } from "node:child_process";
+import { createServer, request as httpRequest } from "node:http";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { extname, join, normalize, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync, gunzipSync, brotliCompressSync, constants as Z } from "node:zlib";
+import { cpus, totalmem, loadavg } from "node:os";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
+const ROUNDS = Number(opt("--rounds", 3));
+const N = Number(opt("--events", 10000));
+const SETTLE_MAX_MS = Number(opt("--settle-max", 30000)); // per run, after the burst
+const SETTLE_IDLE_MS = Number(opt("--settle-idle", 4000)); // no new event for this long = settled
+
+if (!existsSync(join(HERE, "node_modules/esbuild"))) {
+  console.error("installing the benchmark's pinned packages (npm ci in tests/bench) …");
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: HERE, stdio: "inherit" });
+}
+const { startCollector, launchBrowser, waitFor, ROOT } = await import("../e2e/harness.mjs");
+const esbuild = (await import("esbuild")).default;
+
+const SDKS = [
+  { name: "omnitrail", label: "Omnitrail", pkg: null, protocol: "segment" },
+  { name: "segment", label: "@segment/analytics-next", pkg: "@segment/analytics-next", protocol: "segment" },
+  { name: "rudderstack", label: "@rudderstack/analytics-js", pkg: "@rudderstack/analytics-js", protocol: "segment" },
+  { name: "snowplow", label: "@snowplow/browser-tracker", pkg: "@snowplow/browser-tracker", protocol: "snowplow" },
+  { name: "posthog", label: "posthog-js", pkg: "posthog-js", protocol: "posthog" },
+  { name: "amplitude", label: "@amplitude/analytics-browser", pkg: "@amplitude/analytics-browser", protocol: "amplitude" },
+  { name: "plain", label: "plain JS (floor)", pkg: null, protocol: "segment" },
+].filter((s) => !opt("--only") || opt("--only").split(",").includes(s.name));
+
+const version = (pkg) => JSON.parse(readFileSync(join(HERE, "node_modules", pkg, "package.json"), "utf8")).version;
+const OUT = join(ROOT, "tests/out/bench-compare");
+const SITE = join(OUT, "site"); // pages at /p/<sdk>/, Omnitrail's files at /omnitrail/
+
+// ---- build one track-only page per SDK (esbuild: bundle + minify, ESM, code splitting) ----
+const HEAD = `<!doctype html><meta charset="utf-8"><title>bench</title>
+<script>window.__lt=[];try{new PerformanceObserver(function(l){for(const e of l.getEntries())__lt.push([e.startTime,e.duration])}).observe({type:"longtask",buffered:true})}catch(e){}</script>`;
+function buildPages(sinkUrl) {
+  rmSync(SITE, { recursive: true, force: true });
+  const benchCfg = `<script>window.BENCH={sink:${JSON.stringify(sinkUrl)}}</script>`;
+  for (const sdk of SDKS) {
+    const dir = join(SITE, sdk.name);
+    mkdirSync(dir, { recursive: true });
+    if (sdk.name === "omnitrail") {
+      // The script-tag install of the README: config + the inline snippet; the snippet loads
+      // /omnitrail/omnitrail.js, which loads omnitrail_bg.wasm.
+      const snippet = readFileSync(join(ROOT, "js/dist/snippet.min.js"), "utf8").trim();
+      const cfg = { writeKey: "bench", endpoint: sinkUrl, src: "/omnitrail/omnitrail.js" };
+      writeFileSync(join(dir, "index.html"), `${HEAD}${benchCfg}
+<script>window.OMNITRAIL_CONFIG=${JSON.stringify(cfg)};</script>
+<script>${snippet}</script>
+<script>omnitrail.ready.then(function(){window.__track=function(e,p){omnitrail.track(e,p)};window.__bench={sdk:"omnitrail",readyAt:performance.now()}});</script>`);
+      continue;
+    }
+    esbuild.buildSync({
+      entryPoints: { main: join(HERE, "sdks", `${sdk.name}.js`) }, outdir: dir, bundle: true, minify: true,
+      format: "esm", splitting: true, platform: "browser", target: "es2022", legalComments: "none",
+      define: { "process.env.NODE_ENV": '"production"' }, logLevel: "error",
+    });
+    writeFileSync(join(dir, "index.html"), `${HEAD}${benchCfg}\n<script type="module" src="./main.js"></script>`);
+  }
+}
+
+const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".wasm": "application/wasm" };
+async function startStatic() {
+  const server = createServer(async (req, res) => {
+    try {
+      const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+      let file = path.startsWith("/omnitrail/") ? join(ROOT, "js/dist", normalize(path.slice(11))) : join(SITE, normalize(path.replace(/^\/p\//, "/")));
+      if ((await stat(file).catch(() => null))?.isDirectory()) file = join(file, "index.html");
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+      res.end(body);
+    } catch { res.writeHead(404); res.end(); }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return { url: `http://127.0.0.1:${server.address().port}`, stop: () => new Promise((ok) => { server.closeAllConnections(); server.close(ok); }) };
+}
+
+// ---- the sink: proxies /v1/* to the reference collector, counts the other SDKs' own protocols ----
+function newCounts() { return { requests: 0, bodyBytes: 0, compressedRequests: 0, encodings: new Set(), sent: 0, other: 0, otherPaths: new Set(), statuses: {} }; }
+function startSink(collectorUrl) {
+  const state = { current: "none", counts: newCounts() };
+  const cors = (req) => ({
+    "access-control-allow-origin": req.headers.origin ?? "*", "access-control-allow-credentials": "true",
+    "access-control-allow-methods": "GET, POST, OPTIONS", "access-control-allow-headers": req.headers["access-control-request-headers"] ?? "*",
+    "access-control-max-age": "600",
+  });
+  const countBench = (sdkProtocol, raw) => {
+    let n = 0;
+    try {
+      if (sdkProtocol === "segment") {
+        const j = JSON.parse(raw);
+        for (const m of j.batch ?? [j]) if (m.event === "Bench") n++;
+      } else if (sdkProtocol === "snowplow") {
+        const j = JSON.parse(raw);
+        for (const e of j.data ?? []) {
+          const ue = e.ue_pr ?? (e.ue_px ? Buffer.from(e.ue_px, "base64").toString() : "");
+          if (e.e === "ue" && ue.includes('"Bench"')) n++;
+        }
+      } else if (sdkProtocol === "posthog") {
+        let j;
+        try { j = JSON.parse(raw); } catch { j = JSON.parse(Buffer.from(new URLSearchParams(raw).get("data") ?? "", "base64").toString()); }
+        for (const e of j.batch ?? (Array.isArray(j) ? j : [j])) if (e.event === "Bench") n++;
+      } else if (sdkProtocol === "amplitude") {
+        for (const e of JSON.parse(raw).events ?? []) if (e.event_type === "Bench") n++;
+      }
+    } catch { /* unparsable: counts 0 */ }
+    return n;
+  };
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const url = new URL(req.url, "http://x");
+      const c = state.counts;
+      const sdk = SDKS.find((s) => s.name === state.current);
+      if (req.method === "OPTIONS") { res.writeHead(204, cors(req)); res.end(); return; }
+      const isEvents = /^\/v1\/|^\/com\.snowplowanalytics\.snowplow\/tp2|^\/i$|^\/ph\/(e|i\/v0\/e|batch|capture|track)\/?$|^\/amp\/2\/httpapi/.test(url.pathname);
+      if (isEvents) {
+        c.requests++; c.bodyBytes += body.length;
+        const gz = body[0] === 0x1f && body[1] === 0x8b;
+        const enc = req.headers["content-encoding"] ?? (gz ? "gzip (magic bytes)" : url.searchParams.get("compression") ?? "");
+        if (enc || gz) { c.compressedRequests++; c.encodings.add(enc || "gzip"); }
+        let raw = gz ? gunzipSync(body).toString() : body.toString();
+        if (req.method === "GET" && url.pathname === "/i") raw = JSON.stringify({ data: [Object.fromEntries(url.searchParams)] });
+        c.sent += countBench(sdk?.protocol, raw);
+      }
+      if (url.pathname.startsWith("/v1/")) {
+        // forward to the reference collector, headers and body unchanged
+        const fwd = httpRequest(collectorUrl + req.url, { method: req.method, headers: { ...req.headers, host: new URL(collectorUrl).host } }, (up) => {
+          c.statuses[up.statusCode] = (c.statuses[up.statusCode] ?? 0) + 1;
+          res.writeHead(up.statusCode, up.headers);
+          up.pipe(res);
+        });
+        fwd.on("error", () => { res.writeHead(502); res.end(); });
+        fwd.end(body);
+        return;
+      }
+      const h = { ...cors(req), "content-type": "application/json" };
+      if (isEvents) { c.statuses[200] = (c.statuses[200] ?? 0) + 1; res.writeHead(200, h); res.end(url.pathname.startsWith("/amp") ? '{"code":200}' : "{}"); return; }
+      if (url.pathname.startsWith("/rs/sourceConfig")) {
+        res.writeHead(200, h);
+        res.end(JSON.stringify({ isHosted: false, source: { id: "bench", name: "bench", writeKey: "bench", workspaceId: "bench", enabled: true, config: {}, destinations: [] } }));
+        return;
+      }
+      if (/^\/ph\/array\/.*\/config\.js$/.test(url.pathname)) { res.writeHead(200, { ...h, "content-type": "text/javascript" }); res.end(""); return; }
+      if (/^\/ph\/array\/.*\/config$/.test(url.pathname)) { res.writeHead(200, h); res.end("{}"); return; }
+      if (/^\/ph\/(flags|decide)/.test(url.pathname)) {
+        res.writeHead(200, h);
+        res.end(JSON.stringify({ featureFlags: {}, flags: {}, featureFlagPayloads: {}, errorsWhileComputingFlags: false, sessionRecording: false, supportedCompression: ["gzip-js"] }));
+        return;
+      }
+      c.other++; c.otherPaths.add(`${req.method} ${url.pathname}`);
+      res.writeHead(404, h); res.end();
+    });
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok({
+    url: `http://127.0.0.1:${server.address().port}`, state,
+    begin(name) { state.current = name; state.counts = newCounts(); },
+    stop: () => new Promise((done) => { server.closeAllConnections(); server.close(done); }),
+  })));
+}
+
+// ---- one run: fresh context, page load, burst, settle ----
+async function runOnce(browser, sdk, site, sink, collector) {
+  await collector.reset();
+  sink.begin(sdk.name);
+  const ctx = await browser.newContext();
+  const blocked = [];
+  await ctx.route("**/*", (route) => {
+    const u = new URL(route.request().url());
+    if (u.hostname === "127.0.0.1") return route.continue();
+    blocked.push(u.host + u.pathname); return route.abort("blockedbyclient");
+  });
+  const page = await ctx.newPage();
+  const logs = [];
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") logs.push(`${m.type()}: ${m.text()}`.slice(0, 300)); });
+  page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`.slice(0, 300)));
+  const downloads = [];
+  page.on("response", async (r) => {
+    const u = new URL(r.url());
+    if (u.origin !== site.url || r.request().resourceType() === "document") return;
+    try { downloads.push({ path: u.pathname, body: await r.body() }); } catch { /* aborted */ }
+  });
+  await page.goto(`${site.url}/p/${sdk.name}/`);
+  await page.waitForFunction(() => window.__bench, null, { timeout: 30000 });
+  const readyMs = await page.evaluate(() => window.__bench.readyAt);
+  await page.waitForTimeout(1500); // let start-up requests (page views, config, flags) finish
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Performance.enable");
+  const bcdp = await browser.newBrowserCDPSession();
+  const rendererCpu = async () => (await bcdp.send("SystemInfo.getProcessInfo")).processInfo
+    .filter((p) => p.type === "renderer").reduce((s, p) => s + p.cpuTime, 0);
+  const task = async () => (await cdp.send("Performance.getMetrics")).metrics.find((m) => m.name === "TaskDuration").value;
+  const sentBefore = sink.state.counts.sent;
+  const cpu0 = await rendererCpu(), task0 = await task();
+  const burst = await page.evaluate((n) => {
+    const heap0 = performance.memory.usedJSHeapSize;
+    const lt0 = window.__lt.length;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) window.__track("Bench", { i, sku: "tee-blue", price: 19.0 });
+    const t1 = performance.now();
+    window.__burstStart = t0;
+    return { loopMs: t1 - t0, heap0, lt0 };
+  }, N);
+  const tBurst = Date.now();
+  // settle: until N events arrived (or no progress for SETTLE_IDLE_MS, or SETTLE_MAX_MS)
+  const delivered = async () => sdk.protocol === "segment" ? ((await collector.stats()).byEvent?.Bench ?? 0) : sink.state.counts.sent - sentBefore;
+  let last = -1, lastChange = Date.now(), got = 0, settleMs = null;
+  while (Date.now() - tBurst < SETTLE_MAX_MS) {
+    got = await delivered();
+    if (got !== last) { last = got; lastChange = Date.now(); }
+    if (got >= N) { settleMs = Date.now() - tBurst; break; }
+    if (Date.now() - lastChange > SETTLE_IDLE_MS && got > 0) break;
+    if (Date.now() - lastChange > SETTLE_IDLE_MS * 2) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const cpu1 = await rendererCpu(), task1 = await task();
+  const after = await page.evaluate((lt0) => ({
+    heap1: performance.memory.usedJSHeapSize,
+    longTasks: window.__lt.slice(lt0).filter(([s]) => s >= window.__burstStart - 1).map(([, d]) => d),
+  }), burst.lt0);
+  await cdp.send("HeapProfiler.collectGarbage");
+  const heapGc = await page.evaluate(() => performance.memory.usedJSHeapSize);
+  const stats = await collector.stats();
+  const c = sink.state.counts;
+  const sum = (f) => downloads.reduce((s, d) => s + f(d.body), 0);
+  const inlineSnippet = sdk.name === "omnitrail" ? [Buffer.from(readFileSync(join(ROOT, "js/dist/snippet.min.js"), "utf8").trim())] : [];
+  const bodies = [...downloads.map((d) => d.body), ...inlineSnippet];
+  const sizes = {
+    files: downloads.map((d) => `${d.path} ${d.body.length}`),
+    raw: bodies.reduce((s, b) => s + b.length, 0),
+    gzip: bodies.reduce((s, b) => s + gzipSync(b, { level: 9 }).length, 0),
+    brotli: bodies.reduce((s, b) => s + brotliCompressSync(b, { params: { [Z.BROTLI_PARAM_QUALITY]: 11 } }).length, 0),
+  };
+  await bcdp.detach().catch(() => {});
+  await ctx.close();
+  const wireEvents = sdk.protocol === "segment" ? c.sent : got;
+  return {
+    sdk: sdk.name, readyMs, sizes,
+    usPerCall: (burst.loopMs * 1000) / N, loopMs: burst.loopMs,
+    mainThreadMs: (task1 - task0) * 1000, rendererCpuMs: (cpu1 - cpu0) * 1000,
+    longTasks: after.longTasks.length, longestTaskMs: Math.max(0, ...after.longTasks),
+    heapAfterMB: after.heap1 / 1048576, heapGrowthMB: (after.heap1 - burst.heap0) / 1048576, heapAfterGcMB: heapGc / 1048576,
+    delivered: got, settleMs, sentOnWire: c.sent, requests: c.requests, wireBytes: c.bodyBytes,
+    bytesPerEvent: wireEvents ? c.bodyBytes / wireEvents : null,
+    compressedRequests: c.compressedRequests, encodings: [...c.encodings], statuses: c.statuses,
+    collectorRejected: sdk.protocol === "segment" ? stats.rejected : null,
+    otherSinkRequests: [...c.otherPaths], blocked: blocked.length, blockedHosts: [...new Set(blocked.map((b) => b.split("/")[0]))],
+    logs: logs.slice(0, 10),
+  };
+}
+
+// ---- main ----
+const collector = await startCollector({ extraArgs: ["--write-key", "bench", "--quiet"] });
+process.on("exit", () => collector.stop()); // never leave the collector behind, even on a crash
+const sink = await startSink(collector.url);
+buildPages(sink.url);
+const site = await startStatic();
+const browser = await launchBrowser({ args: ["--enable-precise-memory-info"] });
+const load0 = loadavg();
+const runs = [];
+const t0 = Date.now();
+for (let r = 0; r < ROUNDS; r++) {
+  for (const sdk of SDKS) {
+    try {
+      const res = await runOnce(browser, sdk, site, sink, collector);
+      runs.push({ round: r, ...res });
+      console.error(`round ${r + 1}/${ROUNDS} ${sdk.name.padEnd(11)} ready ${res.readyMs.toFixed(0)} ms, ${res.usPerCall.toFixed(2)} µs/call, delivered ${res.delivered}${res.settleMs == null ? " (not all)" : ` in ${res.settleMs} ms`}, blocked ${res.blocked}`);
+    } catch (e) {
+      runs.push({ round: r, sdk: sdk.name, error: String(e?.message ?? e).slice(0, 500) });
+      console.error(`round ${r + 1}/${ROUNDS} ${sdk.name}: FAILED ${e?.message ?? e}`);
+    }
+  }
+}
+const load1 = loadavg();
+const chromium = browser.version();
+await browser.close();
+await site.stop();
+await sink.stop();
+await collector.stop();
+
+const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const agg = (xs) => xs.length ? { median: med(xs), min: Math.min(...xs), max: Math.max(...xs) } : null;
+const METRICS = [
+  ["SDK bytes downloaded, raw", (r) => r.sizes.raw, 0],
+  ["… gzip -9", (r) => r.sizes.gzip, 0],
+  ["… brotli", (r) => r.sizes.brotli, 0],
+  ["time to ready (ms from navigation)", (r) => r.readyMs, 0],
+  ["µs per track() call", (r) => r.usPerCall, 2],
+  ["main-thread busy ms (burst → settled)", (r) => r.mainThreadMs, 0],
+  ["renderer CPU ms (burst → settled)", (r) => r.rendererCpuMs, 0],
+  ["long tasks (> 50 ms)", (r) => r.longTasks, 0],
+  ["longest task ms", (r) => r.longestTaskMs, 0],
+  ["JS heap after burst MB", (r) => r.heapAfterMB, 1],
+  ["JS heap after burst + GC MB", (r) => r.heapAfterGcMB, 1],
+  [`events delivered (of ${N})`, (r) => r.delivered, 0],
+  ["ms until all delivered", (r) => r.settleMs ?? NaN, 0],
+  ["event requests", (r) => r.requests, 0],
+  ["wire bytes per event", (r) => r.bytesPerEvent ?? NaN, 0],
+  ["requests blocked (other hosts)", (r) => r.blocked, 0],
+];
+const fmt = (a, d) => !a ? "—" : a.min === a.max ? a.median.toFixed(d) : `${a.median.toFixed(d)} (${a.min.toFixed(d)}–${a.max.toFixed(d)})`;
+const summary = {};
+for (const sdk of SDKS) {
+  const ok = runs.filter((r) => r.sdk === sdk.name && !r.error);
+  summary[sdk.name] = {
+    label: sdk.label, version: sdk.pkg ? version(sdk.pkg) : sdk.name === "omnitrail" ? "workspace" : "—",
+    runs: ok.length, failures: runs.filter((r) => r.sdk === sdk.name && r.error).map((r) => r.error),
+    metrics: Object.fromEntries(METRICS.map(([m, f]) => [m, agg(ok.map(f).filter((x) => Number.isFinite(x)))])),
+    compressed: ok.length ? `${ok[0].compressedRequests}/${ok[0].requests}${ok[0].encodings.length ? " " + ok[0].encodings.join(",") : ""}` : "—",
+    blockedHosts: [...new Set(ok.flatMap((r) => r.blockedHosts))],
+    files: ok[0]?.sizes.files ?? [],
+  };
+}
+const rows = [...METRICS.map(([m, , d]) => [m, ...SDKS.map((s) => fmt(summary[s.name].metrics[m], d))]),
+  ["requests compressed", ...SDKS.map((s) => summary[s.name].compressed)],
+  ["version", ...SDKS.map((s) => summary[s.name].version)]];
+const header = ["metric", ...SDKS.map((s) => s.name)];
+const md = [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+const machine = { nproc: cpus().length, cpu: cpus()[0]?.model, memGB: +(totalmem() / 2 ** 30).toFixed(1), loadavgBefore: load0.map((x) => +x.toFixed(2)), loadavgAfter: load1.map((x) => +x.toFixed(2)), node: process.version, chromium };
+console.log(`\n${N}-event track() burst, ${ROUNDS} interleaved rounds, Chromium ${chromium}, ${machine.nproc} cores, load ${machine.loadavgBefore.join(" ")} → ${machine.loadavgAfter.join(" ")}, ${((Date.now() - t0) / 1000).toFixed(0)} s; median (min–max)\n`);
+console.log(md);
+for (const s of SDKS) if (summary[s.name].failures.length) console.log(`\n${s.name} failures: ${summary[s.name].failures.join(" | ")}`);
+mkdirSync(join(ROOT, "tests/out"), { recursive: true });
+writeFileSync(join(ROOT, "tests/out/bench-compare.json"), JSON.stringify({
+  date: new Date().toISOString(), events: N, rounds: ROUNDS, machine, settle: { maxMs: SETTLE_MAX_MS, idleMs: SETTLE_IDLE_MS },
+  summary, table: md, runs: runs.map((r) => ({ ...r, sizes: r.sizes && { ...r.sizes, files: undefined } })),
+}, null, 2));
+console.log("\nwrote tests/out/bench-compare.json");
