@@ -11,6 +11,7 @@
 pub mod wire;
 pub mod bridge;
 pub mod campaign;
+pub mod cart;
 pub mod channel;
 pub mod config;
 pub mod declarative;
