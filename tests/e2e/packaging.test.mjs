@@ -213,7 +213,7 @@ test("types: index.d.ts matches the wasm class, the README's options and stats()
   const wrapped = Object.getOwnPropertyNames(Omnitrail.prototype).filter((m) => m !== "constructor");
   const declared = members(block(/export declare class Omnitrail \{([\s\S]*?)\n\}/));
   const statics = ["constructor", "load", "init", "supported"];
-  assert.deepEqual([...declared].filter((m) => !statics.includes(m)).sort(), wasmMethods.sort(), "declared methods = wasm methods");
+  assert.deepEqual([...declared].filter((m) => !statics.includes(m)).sort(), wasmMethods.sort(), "class Omnitrail in js/src/index.d.ts declares exactly the wasm methods (src/web/api.rs): add or remove the difference there");
   assert.deepEqual(wrapped.sort(), wasmMethods.sort(), "the npm class forwards every wasm method");
   for (const s of statics.slice(1)) assert.ok(s in Omnitrail, `static ${s}`);
 
@@ -225,7 +225,7 @@ test("types: index.d.ts matches the wasm class, the README's options and stats()
   const rustTop = new Set(read(/(?:\bstring\(|\bflag\(|\w+\(v, )"(\w+)"/g));
   const rustRetry = new Set(read(/number\(&retry, "(\w+)"/g));
   const config = members(block(/export interface OmnitrailConfig \{([\s\S]*?)\n\}/));
-  assert.deepEqual([...config].sort(), [...rustTop].sort(), "OmnitrailConfig = the options src/web/convert.rs reads");
+  assert.deepEqual([...config].sort(), [...rustTop].sort(), "OmnitrailConfig in js/src/index.d.ts = the options src/web/convert.rs reads: add or remove the difference there");
   const retry = members(block(/export interface RetryOptions \{([\s\S]*?)\n\}/));
   assert.deepEqual([...retry].sort(), [...rustRetry].sort(), "RetryOptions = retry.* in src/web/convert.rs");
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -240,9 +240,9 @@ test("types: index.d.ts matches the wasm class, the README's options and stats()
   // stats() as the wasm reports it in a browser (the Vite app's result).
   const { stats, user } = await loadApp(join(OUT, "vite"), "vite (stats)").then((r) => r.result);
   const declaredStats = members(block(/export interface Stats \{([\s\S]*?)\n\}/));
-  assert.deepEqual([...declaredStats].sort(), Object.keys(stats).sort(), "Stats = the keys stats() returns");
+  assert.deepEqual([...declaredStats].sort(), Object.keys(stats).sort(), "interface Stats in js/src/index.d.ts = the keys stats() returns");
   const declaredUser = members(block(/export interface User \{([\s\S]*?)\n\}/));
-  assert.deepEqual([...declaredUser].sort(), Object.keys(user).sort(), "User = the keys user() returns");
+  assert.deepEqual([...declaredUser].sort(), Object.keys(user).sort(), "interface User in js/src/index.d.ts = the keys user() returns");
 });
 
 test("examples/spa: client-side routing with history.pushState sends a page view per route, in one document", async () => {
