@@ -10,6 +10,9 @@ export async function usage(): Promise<void> {
     sessionTimeout: 30 * 60_000, sessionStartedEvent: true, cookieName: "omnitrail_aid",
     cookieDomain: "example.com", cookieMaxAgeDays: 365, identityEndpoint: "https://collect.example.com/v1/identity",
     linkedDomains: ["example.org"], handoverMaxAge: 120_000, autoDecorate: false,
+    autoPage: true, spaPageViews: true, hashPageViews: false, declarative: true, outboundLinks: false,
+    redactParams: ["email", "token"], conversionEvents: ["Order Completed"], internalHosts: ["pay.example.com"],
+    maxTouches: 10, channelRules: [{ channel: "paid_social", source: ["tiktok"], medium: ["cpc"] }, { channel: "direct", noReferrer: [] }],
   };
   const ot: Omnitrail = await Omnitrail.load({ ...config, wasm: new URL("https://cdn.example.com/o.wasm") });
   await Omnitrail.load({ ...config, wasm: "/omnitrail_bg.wasm" });
@@ -54,6 +57,8 @@ export async function usage(): Promise<void> {
   await Omnitrail.load({ ...config, flushEvery: 3 });
   // @ts-expect-error flushAt is a number
   await Omnitrail.load({ ...config, flushAt: "20" });
+  // @ts-expect-error not a channel
+  await Omnitrail.load({ ...config, channelRules: [{ channel: "tv", source: ["x"] }] });
   // @ts-expect-error sessionStartedEvent is a boolean
   await Omnitrail.load({ ...config, sessionStartedEvent: "yes" });
   // @ts-expect-error the event name is required
