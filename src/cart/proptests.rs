@@ -44,6 +44,15 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Operations with many orders and clears, so that the order cap and cart id rotation are
+/// exercised by the merge laws too.
+fn op_checkout_heavy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => op(),
+        1 => (0..100u8).prop_map(Op::Order),
+    ]
+}
+
 fn item(i: u8) -> (String, String) {
     let pid = ["p", &(i / 2).to_string()].concat();
     (pid, if i % 2 == 1 { "v".to_owned() } else { String::new() })
@@ -128,7 +137,7 @@ fn config(cases: u32) -> ProptestConfig {
 }
 
 proptest! {
-    #![proptest_config(config(300))]
+    #![proptest_config(config(200))]
 
     /// Three replicas after random histories (which include merges among them, so states
     /// share causal history): the merge is commutative, associative, idempotent, and the
@@ -152,6 +161,20 @@ proptest! {
         let mut m = a.clone();
         let changed = m.merge(b);
         prop_assert_eq!(changed, &m != a);
+    }
+
+    /// The same laws with checkouts in a quarter of the operations (order records past the
+    /// cap of 5 are pruned in every merge).
+    #[test]
+    fn merge_is_a_join_with_many_orders(steps in proptest::collection::vec((0..3u8, op_checkout_heavy()), 0..60)) {
+        let reps = run(3, &[0, 1, 2], &steps);
+        let (a, b, c) = (&reps[0], &reps[1], &reps[2]);
+        let ab = join(a, b);
+        prop_assert_eq!(&ab, &join(b, a));
+        prop_assert_eq!(join(&ab, c), join(a, &join(b, c)));
+        prop_assert_eq!(join(&join(a, c), b), join(&join(c, b), a));
+        prop_assert_eq!(&join(&ab, a), &ab);
+        prop_assert!(ab.orders().len() <= MAX_ORDERS);
     }
 
     /// A single replica behaves like a plain map of quantities (folding and re-basing are
