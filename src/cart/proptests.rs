@@ -297,3 +297,45 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config(200))]
+
+    /// Concurrent set-quantity on up to 4 replicas (clocks with ties, some behind the cart's
+    /// clock): the converged quantity is the one written with the largest (timestamp, replica
+    /// id), in any merge order; a replica that sets again after seeing the others wins.
+    #[test]
+    fn set_quantity_is_last_writer_wins(sets in proptest::collection::vec((0..8u16, 1..9u8), 1..5), again in 1..9u8, order in any::<u64>()) {
+        let mut base = Cart::new("base");
+        base.add(&Product { product_id: "p", ..Product::default() }, 1, T0 + 5.0).unwrap();
+        let clock = base.max_ts;
+        let mut reps: Vec<Cart> = Vec::new();
+        let mut expect: Option<(u64, String, u8)> = None;
+        for (i, (dt, q)) in sets.iter().enumerate() {
+            let mut r = base.clone();
+            r.replica = ["r", &i.to_string()].concat();
+            let now = T0 + f64::from(*dt);
+            let changed = r.set_quantity("p", "", u32::from(*q), now).unwrap().is_some();
+            if changed {
+                let ts = (now as u64).max(clock + 1);
+                let cand = (ts, r.replica.clone(), *q);
+                if expect.as_ref().map_or(true, |e| (cand.0, &cand.1) > (e.0, &e.1)) {
+                    expect = Some(cand);
+                }
+            }
+            reps.push(r);
+        }
+        let n = reps.len();
+        let rot = (order as usize) % n;
+        let fwd = reps.iter().cycle().skip(rot).take(n).fold(base.clone(), |acc, c| join(&acc, c));
+        let bwd = reps.iter().rev().fold(base.clone(), |acc, c| join(&acc, c));
+        prop_assert_eq!(&fwd, &bwd);
+        let want = expect.map_or(1, |e| u32::from(e.2));
+        prop_assert_eq!(fwd.quantity("p", ""), want);
+        // Having seen them all, a later set wins even with the earliest clock.
+        let mut last = fwd.clone();
+        last.replica = "a".into();
+        last.set_quantity("p", "", u32::from(again), T0).unwrap();
+        prop_assert_eq!(join(&bwd, &last).quantity("p", ""), u32::from(again));
+    }
+}

@@ -468,3 +468,20 @@ fn measurements() {
     );
     assert!(enc.len() < 4096);
 }
+
+#[test]
+fn two_writers_sharing_a_replica_id_still_merge_deterministically() {
+    let mut base = Cart::new("dup");
+    base.add(&mug(), 1, T0).unwrap();
+    let (mut a, mut b) = (base.clone(), base.clone());
+    // Both take the same next dot for different writes.
+    a.add(&shirt(), 1, T0 + 1.0).unwrap();
+    b.add(&Product { product_id: "other", ..mug() }, 2, T0 + 1.0).unwrap();
+    let (ab, ba) = (joined(&a, &b), joined(&b, &a));
+    assert_eq!(ab, ba);
+    assert_eq!(joined(&ab, &a), ab);
+    // After the merge the counter is past both: the next write takes a fresh dot.
+    let mut c = ab.clone();
+    c.add(&mug(), 1, T0 + 2.0).unwrap();
+    assert_eq!(c.quantity("mug", ""), ab.quantity("mug", "") + 1);
+}
