@@ -31,7 +31,7 @@
 //!   answer with [`Cart::merge_encoded`]; login: merge the guest cart into the customer's;
 //! - `reset()` / consent revoked: [`Cart::forget`].
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
 
 use crate::error::{InputError, StorageError};
 use crate::json::{self, push_key, push_str, push_u64};
@@ -210,8 +210,8 @@ impl Entry {
 #[derive(Clone, Debug)]
 pub struct Cart {
     replica: String,
-    entries: BTreeMap<Dot, Entry>,
-    vv: BTreeMap<String, Seen>,
+    entries: VecMap<Dot, Entry>,
+    vv: VecMap<String, Seen>,
     /// Largest timestamp seen: local writes are stamped after it (hybrid logical clock).
     max_ts: u64,
     /// Storage key (`{prefix}.c1`); empty for a memory-only cart.
@@ -314,7 +314,7 @@ impl Cart {
     /// An empty, memory-only cart of replica `replica_id` (unique per writer: a tab, an app
     /// instance; see [`sanitize_replica`]). [`Cart::load`] gives one that persists.
     pub fn new(replica_id: &str) -> Cart {
-        Cart { replica: sanitize_replica(replica_id), entries: BTreeMap::new(), vv: BTreeMap::new(), max_ts: 0, key: String::new(), dirty: false }
+        Cart { replica: sanitize_replica(replica_id), entries: VecMap::default(), vv: VecMap::default(), max_ts: 0, key: String::new(), dirty: false }
     }
 
     /// The replica id (sanitized).
@@ -324,11 +324,22 @@ impl Cart {
 
     // --- reading -------------------------------------------------------------------------
 
-    fn accs(&self) -> BTreeMap<&Key, Acc<'_>> {
-        let mut m: BTreeMap<&Key, Acc<'_>> = BTreeMap::new();
-        for (d, e) in &self.entries {
+    /// Every line with live entries (or only `only`), in no particular order.
+    fn accs(&self, only: Option<&Key>) -> Vec<(&Key, Acc<'_>)> {
+        let mut m: Vec<(&Key, Acc<'_>)> = Vec::new();
+        for (d, e) in self.entries.iter() {
             let Some(k) = e.key() else { continue };
-            let a = m.entry(k).or_default();
+            if only.is_some_and(|o| o != k) {
+                continue;
+            }
+            let i = match m.iter().position(|(x, _)| *x == k) {
+                Some(i) => i,
+                None => {
+                    m.push((k, Acc::default()));
+                    m.len() - 1
+                }
+            };
+            let Some((_, a)) = m.get_mut(i) else { continue };
             match &e.body {
                 Body::Delta(_, n) | Body::Set(_, n) => {
                     a.qty_entries += 1;
@@ -351,23 +362,23 @@ impl Cart {
     /// Visible lines (quantity > 0), in the order they were created.
     fn lines(&self) -> Vec<Line<'_>> {
         let mut v: Vec<(u64, Line<'_>)> = self
-            .accs()
+            .accs(None)
             .into_iter()
             .filter(|(_, a)| a.qty() > 0)
             .map(|(key, a)| (a.since(), Line { key, qty: a.qty(), meta: a.meta.map(|m| m.2) }))
             .collect();
-        v.sort_by(|a, b| (a.0, a.1.key).cmp(&(b.0, b.1.key)));
+        insertion_sort(&mut v, |a, b| (a.0, a.1.key) < (b.0, b.1.key));
         v.into_iter().map(|(_, l)| l).collect()
     }
 
     fn acc_of(&self, key: &Key) -> Acc<'_> {
-        self.accs().remove(key).unwrap_or_default()
+        self.accs(Some(key)).into_iter().next().map(|(_, a)| a).unwrap_or_default()
     }
 
     /// The winning live entry of a cart-level register (`pick` selects the kind).
     fn register<'a>(&'a self, pick: impl Fn(&'a Body) -> Option<&'a String>, earliest: bool) -> Option<&'a str> {
         let mut best: Option<(u64, &Dot, &str)> = None;
-        for (d, e) in &self.entries {
+        for (d, e) in self.entries.iter() {
             if let Some(v) = pick(&e.body) {
                 let better = match best {
                     None => true,
@@ -425,15 +436,15 @@ impl Cart {
     pub fn orders(&self) -> Vec<OrderRecord> {
         let mut v: Vec<OrderRecord> = self
             .entries
-            .values()
-            .filter_map(|e| match &e.body {
+            .iter()
+            .filter_map(|(_, e)| match &e.body {
                 Body::Order { id, total, currency, units } => {
                     Some(OrderRecord { order_id: id.clone(), total_micros: *total, currency: currency.clone(), units: *units, at_ms: e.ts })
                 }
                 _ => None,
             })
             .collect();
-        v.sort_by(|a, b| (a.at_ms, &a.order_id).cmp(&(b.at_ms, &b.order_id)));
+        insertion_sort(&mut v, |a, b| (a.at_ms, &a.order_id) < (b.at_ms, &b.order_id));
         v
     }
 
@@ -569,7 +580,7 @@ impl Cart {
     fn stamp(&mut self, now_ms: f64) -> (Dot, u64) {
         let ts = to_ms(now_ms).max(self.max_ts.saturating_add(1)).min(MAX_MS);
         self.max_ts = ts;
-        let seen = self.vv.entry(self.replica.clone()).or_insert(Seen { ctr: 0, last: 0 });
+        let seen = self.vv.get_or_insert(&self.replica, Seen { ctr: 0, last: 0 });
         seen.ctr = seen.ctr.saturating_add(1);
         seen.last = seen.last.max(ts);
         self.dirty = true;
@@ -622,7 +633,7 @@ impl Cart {
     /// Observed-remove: drops the live entries `f` selects (the version vector remembers them).
     fn remove_where(&mut self, f: impl Fn(&Entry) -> bool) {
         let before = self.entries.len();
-        self.entries.retain(|_, e| !f(e));
+        self.entries.0.retain(|(_, e)| !f(e));
         if self.entries.len() != before {
             self.dirty = true;
         }
@@ -664,11 +675,10 @@ impl Cart {
             return Ok(None);
         }
         let key: Key = (p.product_id.to_owned(), p.variant.to_owned());
-        let accs = self.accs();
-        let acc = accs.get(&key).copied().unwrap_or_default();
+        let acc = self.acc_of(&key);
         let qty = acc.qty();
         let since = acc.meta.map(|m| m.2.since);
-        if qty == 0 && accs.values().filter(|a| a.qty() > 0).count() >= MAX_LINES {
+        if qty == 0 && self.accs(None).iter().filter(|(_, a)| a.qty() > 0).count() >= MAX_LINES {
             return Err(InputError::TooLarge);
         }
         // On an existing line, what the call leaves out keeps its current value.
@@ -687,7 +697,6 @@ impl Cart {
         if meta.props.is_empty() {
             meta.props.push_str("{}");
         }
-        drop(accs);
         self.ensure_cart_id(now_ms);
         if qty <= 0 {
             // Re-base: an invisible line (nothing, or quantity ≤ 0 after concurrent partial
@@ -896,7 +905,7 @@ impl Cart {
         if orders.len() <= MAX_ORDERS {
             return;
         }
-        orders.sort();
+        insertion_sort(&mut orders, |a, b| a < b);
         let drop_n = orders.len() - MAX_ORDERS;
         for (_, d) in orders.into_iter().take(drop_n) {
             self.entries.remove(&d);
@@ -912,31 +921,46 @@ impl Cart {
     /// Merges another replica's state into this one (the join of the two states: commutative,
     /// associative, idempotent). Emits no event. Returns true if this state changed.
     pub fn merge(&mut self, other: &Cart) -> bool {
-        let before_len = self.entries.len();
         let mut changed = false;
-        // Ours that the other has seen and no longer holds were removed there.
-        self.entries.retain(|d, _| other.entries.contains_key(d) || !other.has_seen(d));
-        changed |= self.entries.len() != before_len;
-        // Theirs that we have never seen are new to us. The same dot with two contents only
-        // happens when two writers share a replica id: the larger wins, deterministically.
-        for (d, e) in &other.entries {
-            match self.entries.get_mut(d) {
-                Some(mine) => {
-                    if e > mine {
-                        *mine = e.clone();
+        // One pass over both dot-sorted lists. An entry both hold stays (the same dot with two
+        // contents only happens when two writers share a replica id: the larger wins,
+        // deterministically); one that only one side holds stays iff the other side has
+        // never seen its dot (seen and not held means removed there).
+        let mine = std::mem::take(&mut self.entries.0);
+        let theirs = &other.entries.0;
+        let mut out: Vec<(Dot, Entry)> = Vec::with_capacity(mine.len().max(theirs.len()));
+        let mut j = 0;
+        for (d, e) in mine {
+            while let Some((od, oe)) = theirs.get(j).filter(|(od, _)| *od < d) {
+                if !self.has_seen(od) {
+                    out.push((od.clone(), oe.clone()));
+                    changed = true;
+                }
+                j += 1;
+            }
+            match theirs.get(j) {
+                Some((od, oe)) if *od == d => {
+                    j += 1;
+                    if *oe > e {
                         changed = true;
+                        out.push((d, oe.clone()));
+                    } else {
+                        out.push((d, e));
                     }
                 }
-                None => {
-                    if !self.has_seen(d) {
-                        self.entries.insert(d.clone(), e.clone());
-                        changed = true;
-                    }
-                }
+                _ if other.has_seen(&d) => changed = true,
+                _ => out.push((d, e)),
             }
         }
-        for (r, s) in &other.vv {
-            let mine = self.vv.entry(r.clone()).or_insert(Seen { ctr: 0, last: 0 });
+        for (od, oe) in theirs.get(j..).unwrap_or_default() {
+            if !self.has_seen(od) {
+                out.push((od.clone(), oe.clone()));
+                changed = true;
+            }
+        }
+        self.entries.0 = out;
+        for (r, s) in other.vv.iter() {
+            let mine = self.vv.get_or_insert(r, Seen { ctr: 0, last: 0 });
             if s.ctr > mine.ctr || s.last > mine.last {
                 mine.ctr = mine.ctr.max(s.ctr);
                 mine.last = mine.last.max(s.last);
@@ -960,7 +984,7 @@ impl Cart {
             let victim = self
                 .vv
                 .iter()
-                .filter(|(r, _)| **r != self.replica && !self.entries.keys().any(|d| &d.r == *r))
+                .filter(|(r, _)| **r != self.replica && !self.entries.iter().any(|(d, _)| &d.r == *r))
                 .min_by(|a, b| (a.1.last, a.0).cmp(&(b.1.last, b.0)))
                 .map(|(r, _)| r.clone());
             match victim {
@@ -995,9 +1019,7 @@ impl Cart {
         s.push('\t');
         push_u64(&mut s, self.max_ts);
         s.push('\n');
-        let mut index: BTreeMap<&str, u64> = BTreeMap::new();
-        for (i, (r, seen)) in self.vv.iter().enumerate() {
-            index.insert(r, i as u64);
+        for (r, seen) in self.vv.iter() {
             s.push_str("v\t");
             s.push_str(r);
             s.push('\t');
@@ -1006,7 +1028,7 @@ impl Cart {
             push_u64(&mut s, seen.last);
             s.push('\n');
         }
-        for (d, e) in &self.entries {
+        for (d, e) in self.entries.iter() {
             let tag = match &e.body {
                 Body::Delta(..) => 'a',
                 Body::Set(..) => 's',
@@ -1018,7 +1040,7 @@ impl Cart {
             };
             s.push(tag);
             s.push('\t');
-            push_u64(&mut s, index.get(d.r.as_str()).copied().unwrap_or(u64::MAX));
+            push_u64(&mut s, self.vv.find(d.r.as_str()).map_or(u64::MAX, |i| i as u64));
             s.push('\t');
             push_u64(&mut s, d.c);
             s.push('\t');
@@ -1085,7 +1107,7 @@ impl Cart {
                     return None;
                 }
                 let r = f.next()?;
-                if r.is_empty() || r.len() > MAX_REPLICA_LEN || !r.bytes().all(valid_replica_char) || cart.vv.contains_key(r) {
+                if r.is_empty() || r.len() > MAX_REPLICA_LEN || !r.bytes().all(valid_replica_char) || cart.vv.get(r).is_some() {
                     return None;
                 }
                 let (ctr, last) = (parse_u64(f.next()?)?, parse_u64(f.next()?)?);
@@ -1225,12 +1247,96 @@ impl Cart {
     /// Forgets the cart in memory and storage (`reset()`, consent revoked). The replica id
     /// stays.
     pub fn forget(&mut self, storage: &mut dyn Storage) {
-        self.entries.clear();
-        self.vv.clear();
+        self.entries.0.clear();
+        self.vv.0.clear();
         self.max_ts = 0;
         self.dirty = false;
         if !self.key.is_empty() {
             storage.remove(&self.key);
+        }
+    }
+}
+
+/// A map kept as a vector sorted by key: the cart's maps are small, and this is far smaller in
+/// the wasm than the `BTreeMap` instantiations it replaces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct VecMap<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for VecMap<K, V> {
+    fn default() -> Self {
+        VecMap(Vec::new())
+    }
+}
+
+impl<K: Ord, V> VecMap<K, V> {
+    fn find<Q: Ord + ?Sized>(&self, k: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
+        self.0.binary_search_by(|(x, _)| x.borrow().cmp(k))
+    }
+
+    fn get<Q: Ord + ?Sized>(&self, k: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.find(k).ok().and_then(|i| self.0.get(i)).map(|(_, v)| v)
+    }
+
+    /// Inserts or replaces; returns the replaced value.
+    fn insert(&mut self, k: K, v: V) -> Option<V> {
+        match self.find(&k) {
+            Ok(i) => self.0.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, v)),
+            Err(i) => {
+                self.0.insert(i, (k, v));
+                None
+            }
+        }
+    }
+
+    fn remove<Q: Ord + ?Sized>(&mut self, k: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        let i = self.find(k).ok()?;
+        Some(self.0.remove(i).1)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<V> VecMap<String, V> {
+    fn get_or_insert(&mut self, k: &str, default: V) -> &mut V {
+        let i = match self.find(k) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (k.to_owned(), default));
+                i
+            }
+        };
+        // `i` is in bounds: found, or just inserted there.
+        &mut self.0[i].1
+    }
+}
+
+/// Sorts a short slice (lines, orders) by `less`: one small loop instead of another instance of
+/// the standard library's sort in the wasm.
+fn insertion_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && less(&v[j], &v[j - 1]) {
+            v.swap(j, j - 1);
+            j -= 1;
         }
     }
 }

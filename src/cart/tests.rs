@@ -461,12 +461,37 @@ fn measurements() {
     }
     let decode_us = start.elapsed().as_secs_f64() * 1e6 / f64::from(n);
     eprintln!(
-        "10-item cart: {} bytes encoded, {} entries, snapshot {} bytes; merge (clone+merge, debug build) {merge_us:.1} µs; decode {decode_us:.1} µs",
+        "10-item cart: {} bytes encoded, {} entries, snapshot {} bytes; clone+merge {merge_us:.1} µs; decode {decode_us:.1} µs",
         enc.len(),
         a.entry_count(),
         a.snapshot_json().len()
     );
     assert!(enc.len() < 4096);
+    // The largest cart a replica creates: 100 lines, two replicas with concurrent edits.
+    let mut a = Cart::new("3f2a9c1e");
+    for i in 0..MAX_LINES {
+        let id = ["sku-", &i.to_string()].concat();
+        a.add(&Product { product_id: &id, name: "Organic cotton T-shirt", price: 19.99, ..Product::default() }, 1, T0).unwrap();
+    }
+    let mut b = a.clone_as("7b41d0aa");
+    for i in 0..MAX_LINES {
+        let id = ["sku-", &i.to_string()].concat();
+        a.add(&Product { product_id: &id, ..Product::default() }, 1, T0 + 100.0).unwrap();
+        b.set_quantity(&id, "", 3, T0 + 100.0).unwrap();
+    }
+    let start = std::time::Instant::now();
+    for _ in 0..100 {
+        let mut m = a.clone();
+        m.merge(&b);
+        std::hint::black_box(&m);
+    }
+    let merge_us = start.elapsed().as_secs_f64() * 1e6 / 100.0;
+    let start = std::time::Instant::now();
+    for _ in 0..100 {
+        std::hint::black_box(a.add(&Product { product_id: "sku-50", ..Product::default() }, 1, T0 + 200.0).unwrap());
+    }
+    let add_us = start.elapsed().as_secs_f64() * 1e6 / 100.0;
+    eprintln!("100-line cart: {} bytes encoded, {} entries; clone+merge {merge_us:.0} µs; add {add_us:.0} µs", a.encode().len(), a.entry_count());
 }
 
 #[test]
