@@ -311,8 +311,11 @@ fn check_props(s: &str) -> Result<&str, InputError> {
 }
 
 impl Cart {
-    /// An empty, memory-only cart of replica `replica_id` (unique per writer: a tab, an app
-    /// instance; see [`sanitize_replica`]). [`Cart::load`] gives one that persists.
+    /// An empty, memory-only cart of replica `replica_id` (see [`sanitize_replica`]).
+    /// [`Cart::load`] gives one that persists. The id must be unique per concurrent writer and
+    /// should be fresh per page load or app start (the page's outbox writer id): a replica
+    /// that lost its state (corrupt storage) and came back under the same id would reuse dots
+    /// that other replicas already saw.
     pub fn new(replica_id: &str) -> Cart {
         Cart { replica: sanitize_replica(replica_id), entries: VecMap::default(), vv: VecMap::default(), max_ts: 0, key: String::new(), dirty: false }
     }
@@ -1227,29 +1230,33 @@ impl Cart {
     }
 
     /// Another tab wrote the cart. Returns true if `key` was ours. The value is merged (no
-    /// events); a corrupt or removed value is ignored (this tab's state is written back on the
-    /// next persist).
+    /// events); a corrupt value is ignored (this tab's state is written back on the next
+    /// persist); a removed value (`reset()` or consent revoked in another tab) empties this
+    /// cart too.
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) -> bool {
         if self.key.is_empty() || key != self.key {
             return false;
         }
-        match value.and_then(|v| Cart::decode(v, "_")) {
-            Some(other) => {
+        match value.map(|v| Cart::decode(v, "_")) {
+            Some(Some(other)) => {
                 // Changed relative to the stored value: write the join back.
                 self.merge(&other);
                 self.dirty = self != &other;
             }
-            None => self.dirty = true,
+            Some(None) => self.dirty = true,
+            None => {
+                self.entries.0.clear();
+                self.dirty = false;
+            }
         }
         true
     }
 
-    /// Forgets the cart in memory and storage (`reset()`, consent revoked). The replica id
-    /// stays.
+    /// Forgets the cart in memory and storage (`reset()`, consent revoked): every entry goes;
+    /// the version vector and clock stay (ids and counters only), so this replica never reuses
+    /// a dot and an old copy of the cart merged later cannot bring the entries back.
     pub fn forget(&mut self, storage: &mut dyn Storage) {
         self.entries.0.clear();
-        self.vv.0.clear();
-        self.max_ts = 0;
         self.dirty = false;
         if !self.key.is_empty() {
             storage.remove(&self.key);

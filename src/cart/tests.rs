@@ -392,9 +392,23 @@ fn load_persist_and_storage_events() {
     let before = d.clone();
     assert!(d.on_storage_change("ot1.c1", Some("{not a cart")));
     assert_eq!(d, before);
-    // reset(): gone from memory and storage.
+    // reset(): gone from memory and storage; another tab empties its cart too, and an old
+    // copy merged later does not bring the lines back.
+    d.add(&mug(), 1, T0 + 10.0).unwrap();
+    d.persist(&mut st).unwrap();
+    let (mut e, _) = Cart::load("ot1", "tab-e", &st);
+    let old = e.clone();
+    assert!(!e.is_empty());
     d.forget(&mut st);
+    assert!(d.is_empty());
     assert!(!st.dump().contains_key("ot1.c1"));
+    assert!(e.on_storage_change("ot1.c1", None));
+    assert!(e.is_empty());
+    d.merge(&old);
+    assert!(d.is_empty());
+    // The next write starts a new cart.
+    let p = props(&ev(d.add(&mug(), 1, T0 + 11.0)));
+    assert_ne!(p["cart_id"], old.cart_id());
 }
 
 #[test]
