@@ -60,22 +60,37 @@ fn item(i: u8) -> (String, String) {
 
 const PRICES: [f64; 4] = [0.1, 19.99, 3.0, 1234.5];
 
+/// Every event is a JSON object carrying the cart's id.
+fn check(e: &CartEvent) {
+    assert_eq!(json::validate(&e.properties), Some(json::Kind::Object), "{}: {}", e.name, e.properties);
+    assert!(e.properties.starts_with("{\"cart_id\":"), "{}: {}", e.name, e.properties);
+}
+
 /// Applies one operation at replica `r` (time `now`); panics only on a broken invariant.
 fn apply(reps: &mut [Cart], r: usize, op: &Op, now: f64) {
+    apply_op(reps, r, op, now);
+    let c = &reps[r];
+    for e in [c.view(), c.checkout_started()] {
+        assert_eq!(json::validate(&e.properties), Some(json::Kind::Object));
+    }
+}
+
+fn apply_op(reps: &mut [Cart], r: usize, op: &Op, now: f64) {
     let n = reps.len();
+    let ev = |e: Result<Option<CartEvent>, InputError>| e.unwrap().iter().for_each(check);
     match op {
         Op::Add(i, q) => {
             let (pid, v) = item(*i);
             let p = Product { product_id: &pid, variant: &v, name: "n", price: PRICES[usize::from(*i) % 4], currency: "EUR", properties: "" };
-            reps[r].add(&p, u32::from(*q), now).unwrap();
+            ev(reps[r].add(&p, u32::from(*q), now));
         }
         Op::Remove(i, q) => {
             let (pid, v) = item(*i);
-            reps[r].remove(&pid, &v, q.map(u32::from), now).unwrap();
+            ev(reps[r].remove(&pid, &v, q.map(u32::from), now));
         }
         Op::Set(i, q) => {
             let (pid, v) = item(*i);
-            reps[r].set_quantity(&pid, &v, u32::from(*q), now).unwrap();
+            ev(reps[r].set_quantity(&pid, &v, u32::from(*q), now));
         }
         Op::Props(i, x) => {
             let (pid, v) = item(*i);
@@ -83,16 +98,16 @@ fn apply(reps: &mut [Cart], r: usize, op: &Op, now: f64) {
             reps[r].update_properties(&pid, &v, &patch, now).unwrap();
         }
         Op::Coupon(Some(c)) => {
-            reps[r].apply_coupon(&["C", &c.to_string()].concat(), now).unwrap();
+            ev(reps[r].apply_coupon(&["C", &c.to_string()].concat(), now));
         }
         Op::Coupon(None) => {
-            reps[r].remove_coupon(now);
+            reps[r].remove_coupon(now).iter().for_each(check);
         }
         Op::Clear => {
-            reps[r].clear(now);
+            reps[r].clear(now).iter().for_each(check);
         }
         Op::Order(o) => {
-            reps[r].order_completed(&Order { order_id: &["o", &o.to_string()].concat(), ..Order::default() }, now).unwrap();
+            check(&reps[r].order_completed(&Order { order_id: &["o", &o.to_string()].concat(), ..Order::default() }, now).unwrap());
         }
         Op::Merge(from, encoded) => {
             let other = reps[usize::from(*from) % n].clone();
