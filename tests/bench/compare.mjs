@@ -3,6 +3,7 @@
 // Runs interleaved (A B C … A B C …), reports medians with min–max, prints a table and writes
 // tests/out/bench-compare.json.
 //   node tests/bench/compare.mjs [--rounds 3] [--events 10000] [--only omnitrail,plain]
+//        [--call-budget 20000] [--settle-max 15000] [--settle-idle 6000]   (ms)
 // First run installs the pinned SDKs into tests/bench/node_modules (`npm ci`).
 import { execFileSync } from "node:child_process";
 import { createServer, request as httpRequest } from "node:http";
@@ -19,7 +20,10 @@ const argv = process.argv.slice(2);
 const opt = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
 const ROUNDS = Number(opt("--rounds", 3));
 const N = Number(opt("--events", 10000));
-const SETTLE_MAX_MS = Number(opt("--settle-max", 20000)); // per run, after the burst
+// A burst stops early after this long (checked every 64 calls), so that an SDK whose calls get
+// slower as its queue grows cannot hold the run for minutes; the table then says how many calls were made.
+const CALL_BUDGET_MS = Number(opt("--call-budget", 20000));
+const SETTLE_MAX_MS = Number(opt("--settle-max", 15000)); // per run, after the burst
 const SETTLE_IDLE_MS = Number(opt("--settle-idle", 6000)); // no new event for this long = settled
 
 if (!existsSync(join(HERE, "node_modules/esbuild"))) {
@@ -220,15 +224,19 @@ async function measure(ctx, browser, sdk, site, sink, collector) {
   const task = async () => (await cdp.send("Performance.getMetrics")).metrics.find((m) => m.name === "TaskDuration").value;
   const sentBefore = sink.state.counts.sent;
   const cpu0 = await rendererCpu(), task0 = await task();
-  const burst = await page.evaluate((n) => {
+  const burst = await page.evaluate(([n, budget]) => {
     const heap0 = performance.memory.usedJSHeapSize;
     const lt0 = window.__lt.length;
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) window.__track("Bench", { i, sku: "tee-blue", price: 19.0 });
+    let i = 0;
+    while (i < n) {
+      window.__track("Bench", { i, sku: "tee-blue", price: 19.0 });
+      if ((++i & 63) === 0 && performance.now() - t0 > budget) break;
+    }
     const t1 = performance.now();
     window.__burstStart = t0;
-    return { loopMs: t1 - t0, heap0, lt0 };
-  }, N);
+    return { loopMs: t1 - t0, calls: i, heap0, lt0 };
+  }, [N, CALL_BUDGET_MS]);
   const tBurst = Date.now();
   // settle: until N events arrived (or no progress for SETTLE_IDLE_MS, or SETTLE_MAX_MS)
   // events of the burst that reached the proxy / sink (whether the collector then accepts them or not)
@@ -237,7 +245,7 @@ async function measure(ctx, browser, sdk, site, sink, collector) {
   while (Date.now() - tBurst < SETTLE_MAX_MS) {
     got = await delivered();
     if (got !== last) { last = got; lastChange = Date.now(); }
-    if (got >= N) { settleMs = Date.now() - tBurst; break; }
+    if (got >= burst.calls) { settleMs = Date.now() - tBurst; break; }
     if (Date.now() - lastChange > SETTLE_IDLE_MS && got > 0) break;
     if (Date.now() - lastChange > SETTLE_IDLE_MS * 2) break;
     await new Promise((r) => setTimeout(r, 100));
@@ -265,7 +273,7 @@ async function measure(ctx, browser, sdk, site, sink, collector) {
   await bcdp.detach().catch(() => {});
   return {
     sdk: sdk.name, readyMs, sizes,
-    usPerCall: (burst.loopMs * 1000) / N, loopMs: burst.loopMs,
+    usPerCall: (burst.loopMs * 1000) / burst.calls, loopMs: burst.loopMs, calls: burst.calls,
     mainThreadMs: (task1 - task0) * 1000, rendererCpuMs: (cpu1 - cpu0) * 1000,
     longTasks: after.longTasks.length, longestTaskMs: Math.max(0, ...after.longTasks),
     heapAfterMB: after.heap1 / 1048576, heapGrowthMB: (after.heap1 - burst.heap0) / 1048576, heapAfterGcMB: heapGc / 1048576,
@@ -294,9 +302,11 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const sdk of SDKS) {
     try {
       const load = +loadavg()[0].toFixed(2);
+      const w0 = Date.now();
       const res = await runOnce(browser, sdk, site, sink, collector);
+      res.wallMs = Date.now() - w0;
       runs.push({ round: r, load1m: load, ...res });
-      console.error(`round ${r + 1}/${ROUNDS} ${sdk.name.padEnd(11)} ready ${res.readyMs.toFixed(0)} ms, ${res.usPerCall.toFixed(2)} µs/call, delivered ${res.delivered}${res.settleMs == null ? " (not all)" : ` in ${res.settleMs} ms`}, blocked ${res.blocked}`);
+      console.error(`round ${r + 1}/${ROUNDS} ${sdk.name.padEnd(11)} ready ${res.readyMs.toFixed(0)} ms, ${res.usPerCall.toFixed(2)} µs/call, ${res.calls} calls, delivered ${res.delivered}${res.settleMs == null ? " (not all)" : ` in ${res.settleMs} ms`}, blocked ${res.blocked}, ${(res.wallMs / 1000).toFixed(0)} s`);
     } catch (e) {
       runs.push({ round: r, sdk: sdk.name, error: String(e?.message ?? e).slice(0, 500) });
       console.error(`round ${r + 1}/${ROUNDS} ${sdk.name}: FAILED ${e?.message ?? e}`);
@@ -317,6 +327,7 @@ const METRICS = [
   ["… gzip -9", (r) => r.sizes.gzip, 0],
   ["… brotli", (r) => r.sizes.brotli, 0],
   ["time to ready (ms from navigation)", (r) => r.readyMs, 0],
+  [`track() calls made (of ${N}; cut after ${CALL_BUDGET_MS / 1000} s)`, (r) => r.calls, 0],
   ["µs per track() call", (r) => r.usPerCall, 2],
   ["main-thread busy ms (burst → settled)", (r) => r.mainThreadMs, 0],
   ["renderer CPU ms (burst → settled)", (r) => r.rendererCpuMs, 0],
@@ -324,7 +335,7 @@ const METRICS = [
   ["longest task ms", (r) => r.longestTaskMs, 0],
   ["JS heap after burst MB", (r) => r.heapAfterMB, 1],
   ["JS heap after burst + GC MB", (r) => r.heapAfterGcMB, 1],
-  [`events delivered (of ${N})`, (r) => r.delivered, 0],
+  ["events delivered (reached the sink / collector)", (r) => r.delivered, 0],
   ["… of them accepted (collector validation)", (r) => r.accepted, 0],
   ["ms until all delivered", (r) => r.settleMs ?? NaN, 0],
   ["event requests", (r) => r.requests, 0],
@@ -355,7 +366,7 @@ console.log(md);
 for (const s of SDKS) if (summary[s.name].failures.length) console.log(`\n${s.name} failures: ${summary[s.name].failures.join(" | ")}`);
 mkdirSync(join(ROOT, "tests/out"), { recursive: true });
 writeFileSync(join(ROOT, "tests/out/bench-compare.json"), JSON.stringify({
-  date: new Date().toISOString(), events: N, rounds: ROUNDS, machine, settle: { maxMs: SETTLE_MAX_MS, idleMs: SETTLE_IDLE_MS },
+  date: new Date().toISOString(), events: N, rounds: ROUNDS, machine, settle: { maxMs: SETTLE_MAX_MS, idleMs: SETTLE_IDLE_MS }, callBudgetMs: CALL_BUDGET_MS,
   summary, table: md, omnitrail: { commit: git("rev-parse", "--short", "HEAD"), dirty: git("status", "--porcelain", "--", "src", "js").length > 0,
     sizes: JSON.parse(readFileSync(join(ROOT, "js/dist/sizes.json"), "utf8")).total }, runs: runs.map((r) => ({ ...r, sizes: r.sizes && { ...r.sizes, files: undefined } })),
 }, null, 2));
