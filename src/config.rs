@@ -72,6 +72,11 @@ pub struct Config {
     pub conversion_events: Vec<String>,
     /// Page views the SDK sends by itself.
     pub page_views: PageViews,
+    /// Consent categories, mode, GPC/DNT handling and the pre-consent buffer.
+    pub consent: crate::consent::ConsentConfig,
+    /// No cookies; the identity lives in memory only (a new anonymous id per page load
+    /// unless the site or a native app provides one).
+    pub cookieless: bool,
 }
 
 /// Automatic page views.
@@ -122,6 +127,8 @@ impl Config {
                 declarative: true,
                 outbound_links: false,
             },
+            consent: crate::consent::ConsentConfig::default(),
+            cookieless: false,
         }
     }
 

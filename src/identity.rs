@@ -40,6 +40,8 @@ pub struct Identity {
     pub traits: String,
     keys: Keys,
     cookie: CookieConfig,
+    /// Keep the identity in memory only (cookieless mode).
+    pub ephemeral: bool,
     /// Probed `Domain=`: `None` until probed, `Some(None)` for host-only.
     cookie_domain: Option<Option<String>>,
     /// The cookie must be (re)written at the next `persist`.
@@ -87,16 +89,47 @@ impl Identity {
             cookie_due: false,
             cookie,
             cookie_domain: None,
+            ephemeral: false,
         };
         let mut me = me;
-        if from_store.as_deref() != Some(me.anonymous_id.as_str()) {
+        // Cookieless mode keeps the identity in memory only.
+        me.ephemeral = me.cookie.disabled;
+        if !me.ephemeral && from_store.as_deref() != Some(me.anonymous_id.as_str()) {
             let _ = storage.set(&me.keys.aid, &me.anonymous_id);
         }
         me.cookie_due = from_cookie.as_deref() != Some(me.anonymous_id.as_str());
         me
     }
 
+    /// Writes every copy now (consent was just granted).
+    pub fn store(&mut self, storage: &mut dyn Storage) {
+        self.save(storage);
+    }
+
+    /// Forgets the visitor (consent revoked): deletes the stored copies and the cookie and
+    /// starts a new anonymous id in memory.
+    pub fn forget(&mut self, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
+        for key in [&self.keys.aid, &self.keys.uid, &self.keys.gid, &self.keys.traits] {
+            storage.remove(key);
+        }
+        if !self.cookie.disabled {
+            let domain = self.cookie_domain.clone().flatten().or_else(|| self.cookie.domain.clone());
+            storage.set_cookie(&self.cookie.name, "", &CookieSpec { domain: domain.as_deref(), max_age_s: 0 });
+            if domain.is_some() {
+                storage.set_cookie(&self.cookie.name, "", &CookieSpec { domain: None, max_age_s: 0 });
+            }
+        }
+        self.anonymous_id = ids.uuid();
+        self.user_id = None;
+        self.group_id = None;
+        self.traits = "{}".to_owned();
+        self.cookie_due = false;
+    }
+
     fn save(&mut self, storage: &mut dyn Storage) {
+        if self.ephemeral {
+            return;
+        }
         // Failures are tolerated: the identity lives on in memory for this page.
         let _ = storage.set(&self.keys.aid, &self.anonymous_id);
         for (key, v) in [(&self.keys.uid, &self.user_id), (&self.keys.gid, &self.group_id)] {
@@ -121,7 +154,7 @@ impl Identity {
 
     /// Writes the cookie if due. Probes the registrable domain once per page.
     pub fn persist(&mut self, storage: &mut dyn Storage, nonce: &str) {
-        if !self.cookie_due || self.cookie.disabled {
+        if !self.cookie_due || self.cookie.disabled || self.ephemeral {
             return;
         }
         self.cookie_due = false;

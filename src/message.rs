@@ -25,6 +25,8 @@ pub struct Environment {
     pub user_agent: String,
     /// The page's host (for first-party cookies; not sent).
     pub host: String,
+    /// The browser's privacy signals (Global Privacy Control, Do Not Track).
+    pub signals: crate::consent::Signals,
     pub locale: String,
     pub timezone: String,
     /// width, height, density
@@ -140,6 +142,8 @@ pub struct Envelope<'a> {
     /// More `context` members, already rendered with a leading comma
     /// (`,"campaign":{…},"omnitrail":{…}`).
     pub attribution: &'a str,
+    /// `,"consent":{"categoryPreferences":{…}}` (or empty).
+    pub consent: &'a str,
 }
 
 /// Encodes one message into `out` (appending).
@@ -223,6 +227,7 @@ pub fn encode(out: &mut String, body: &Body<'_>, env: &Envelope<'_>) {
             out.push_str(",\"sessionStart\":true");
         }
     }
+    out.push_str(env.consent);
     out.push_str(env.attribution);
     if let Some(extra) = env.extra_context {
         push_object_members(out, extra);
@@ -286,6 +291,7 @@ mod tests {
         let env = Environment {
             user_agent: "UA".into(),
             host: "shop.test".into(),
+            signals: Default::default(),
             locale: "en-US".into(),
             timezone: "Europe/Paris".into(),
             screen: Some((1280.0, 720.0, 2.0)),
@@ -302,6 +308,7 @@ mod tests {
             integrations: None,
             session: Some(crate::session::Mark { id: 1_700_000_000_000.0, start: true }),
             attribution: r#","campaign":{"source":"x"}"#,
+            consent: "",
         }
     }
 

@@ -352,6 +352,53 @@ impl Outbox {
         // Chunks that were fully acknowledged are gone; the others are rewritten lazily.
     }
 
+    /// Drops waiting events older than `cutoff` and, past `max_events`/`max_bytes`, the
+    /// oldest ones (the pre-consent buffer's bounds). Returns how many were dropped.
+    pub fn trim(&mut self, cutoff: f64, max_events: usize, max_bytes: usize, storage: &mut dyn Storage) -> usize {
+        let mut dropped = 0;
+        while let Some(front) = self.entries.front() {
+            let over = self.entries.len() > max_events || self.queued_bytes > max_bytes;
+            if front.in_flight || !(front.at < cutoff || over) {
+                break;
+            }
+            if let Some(e) = self.entries.pop_front() {
+                self.forget(&e, storage);
+                dropped += 1;
+            }
+        }
+        self.stats.dropped += dropped as u64;
+        dropped
+    }
+
+    /// Drops everything waiting (consent denied), keeping in-flight batches' events.
+    pub fn purge(&mut self, storage: &mut dyn Storage) -> usize {
+        let ids: Vec<EntryId> = self.entries.iter().filter(|e| !e.in_flight).map(|e| e.id).collect();
+        self.remove(&ids, storage);
+        self.stats.dropped += ids.len() as u64;
+        ids.len()
+    }
+
+    /// Drops every waiting event but the newest (the final `Consent Changed` record).
+    pub fn purge_all_but_last(&mut self, storage: &mut dyn Storage) {
+        let last = self.entries.back().map(|e| e.id);
+        let ids: Vec<EntryId> =
+            self.entries.iter().filter(|e| !e.in_flight && Some(e.id) != last).map(|e| e.id).collect();
+        self.remove(&ids, storage);
+        self.stats.dropped += ids.len() as u64;
+    }
+
+    /// Forgets where events were persisted (the keys were deleted): nothing is rewritten or
+    /// removed later, and nothing counts as persisted.
+    pub fn forget_persisted(&mut self) {
+        for e in self.entries.iter_mut() {
+            if e.chunk.take().is_some() {
+                self.unpersisted += 1;
+            }
+        }
+        self.chunks.clear();
+        self.persisted_bytes = 0;
+    }
+
     /// Counts events dropped for good (rejected by the collector) apart from evictions.
     pub fn count_dropped(&mut self, n: usize) {
         self.stats.dropped += n as u64;

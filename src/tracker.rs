@@ -17,6 +17,8 @@ use crate::config::Config;
 use crate::delivery::{due, Backoff, Outcome, Readiness, Triggers};
 use crate::error::InputError;
 use crate::identity::{check_id, CookieConfig, Identity};
+use crate::consent::{Collection, Consent};
+use crate::gate::Gate;
 use crate::journey::{AttributionConfig, Journey, PageView};
 use crate::session::{Mark, Session};
 use crate::json::{self, Kind};
@@ -78,7 +80,8 @@ pub struct Stats {
 pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     cfg: Config,
     url: String,
-    storage: S,
+    /// First-party storage, written only while consent allows collection.
+    storage: Gate<S>,
     clock: C,
     ids: I,
     outbox: Outbox,
@@ -111,17 +114,29 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     /// The URL (with the fragment if hash changes count) of the last page view, for
     /// de-duplicating route changes.
     route_key: String,
+    consent: Consent,
+    /// `,"consent":{"categoryPreferences":{…}}`, rendered on change.
+    consent_members: String,
+}
+
+/// What a consent change did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsentOutcome {
+    pub changed: bool,
+    pub collection: Collection,
 }
 
 impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Starts the core: loads the identity. `tab` is this writer's id (unique per page load).
-    pub fn new(cfg: Config, mut storage: S, clock: C, mut ids: I, tab: &str, env: Environment) -> Self {
+    pub fn new(cfg: Config, storage: S, clock: C, mut ids: I, tab: &str, env: Environment) -> Self {
+        let consent = Consent::load(&cfg.storage_prefix, &cfg.consent, env.signals, &storage);
+        let mut storage = Gate { open: consent.collection() == Collection::Allowed, inner: storage };
         let cookie = CookieConfig {
             name: cfg.cookie_name.clone(),
             domain: cfg.cookie_domain.clone(),
             max_age_s: (cfg.cookie_max_age_days * 86_400.0) as u64,
             host: env.host.clone(),
-            disabled: false,
+            disabled: cfg.cookieless,
         };
         let identity = Identity::load(&cfg.storage_prefix, cookie, &mut storage, &mut ids);
         let session = Session::load(&cfg.storage_prefix, cfg.session_timeout_ms, &storage);
@@ -167,6 +182,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             attribution_members: String::new(),
             auto_page_due: false,
             route_key: String::new(),
+            consent_members: {
+                let mut s = String::new();
+                consent.push_context_member(&mut s);
+                s
+            },
+            consent,
         }
     }
 
@@ -183,10 +204,90 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         &self.page
     }
     pub fn storage(&self) -> &S {
-        &self.storage
+        &self.storage.inner
     }
-    pub fn storage_mut(&mut self) -> &mut S {
+    /// Storage as consent allows it (writes are dropped while collection is not allowed).
+    pub fn storage_mut(&mut self) -> &mut dyn Storage {
         &mut self.storage
+    }
+    pub fn consent(&self) -> &Consent {
+        &self.consent
+    }
+
+    /// The visitor's consent choice. Granting releases the pre-consent buffer (stored and
+    /// sent from now on); denying discards it; revoking after collection deletes every key
+    /// and cookie the SDK wrote (the consent record stays: it is necessary) and stops
+    /// collection, after one `Consent Changed` event if configured.
+    pub fn set_consent(&mut self, choices: &[(String, bool)]) -> ConsentOutcome {
+        let before = self.consent.collection();
+        // The decision itself is always recorded (necessary).
+        let open = self.storage.open;
+        self.storage.open = true;
+        let changed = self.consent.set(choices, &mut self.storage);
+        self.storage.open = open;
+        self.after_consent_change(before, changed)
+    }
+
+    fn after_consent_change(&mut self, before: Collection, changed: bool) -> ConsentOutcome {
+        let now = self.consent.collection();
+        let mut s = String::new();
+        self.consent.push_context_member(&mut s);
+        self.consent_members = s;
+        if changed && self.cfg.consent.changed_event && (before == Collection::Allowed || now == Collection::Allowed) {
+            let mut props = String::from("{\"categoryPreferences\":");
+            self.consent.push_prefs_json(&mut props);
+            props.push('}');
+            let _ = self.enqueue_anyway(&Body::Track { event: "Consent Changed", properties: &props });
+        }
+        match (before, now) {
+            (Collection::Pending, Collection::Allowed) | (Collection::Denied, Collection::Allowed) => {
+                self.storage.open = true;
+                self.identity.store(&mut self.storage);
+                let t = self.clock.now_ms();
+                let _ = self.outbox.persist_now(&mut self.storage, t);
+            }
+            (Collection::Pending, Collection::Denied) => {
+                self.outbox.purge(&mut self.storage);
+            }
+            (Collection::Allowed, Collection::Denied | Collection::Pending) => self.revoke(),
+            _ => {}
+        }
+        ConsentOutcome { changed, collection: now }
+    }
+
+    /// Deletes everything the SDK stored except the consent record, forgets the visitor,
+    /// and keeps only a final `Consent Changed` event (if any) to send.
+    fn revoke(&mut self) {
+        let keep_final = self.cfg.consent.changed_event;
+        self.storage.open = true;
+        self.identity.forget(&mut self.storage, &mut self.ids);
+        self.session.clear(&mut self.storage);
+        self.journey.clear(&mut self.storage);
+        let prefix = {
+            let mut p = self.cfg.storage_prefix.clone();
+            p.push('.');
+            p
+        };
+        for key in self.storage.keys(&prefix) {
+            if key != self.consent.key() {
+                self.storage.remove(&key);
+            }
+        }
+        self.outbox.forget_persisted();
+        if keep_final {
+            self.outbox.purge_all_but_last(&mut self.storage);
+        } else {
+            self.outbox.purge(&mut self.storage);
+        }
+        self.storage.open = false;
+        self.render_attribution();
+    }
+
+    /// Queues a message even when collection is denied (the final consent record).
+    fn enqueue_anyway(&mut self, body: &Body<'_>) -> Result<(), InputError> {
+        let now = self.clock.now_ms();
+        let mark = self.session.touch(now);
+        self.push_message(body, &CallOptions::default(), now, mark)
     }
     /// This writer's id (unique per page load).
     pub fn tab(&self) -> &str {
@@ -283,6 +384,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     ) -> Result<(), InputError> {
         let properties = object_arg("page(): properties", properties)?;
         self.auto_page_due = false;
+        if self.consent.collection() == Collection::Denied {
+            return Ok(());
+        }
         let (timestamp_ms, mark) = self.begin(opts)?;
         let (url, referrer) = self.raw_page.clone();
         let pv = PageView { url: &url, referrer: &referrer, at_ms: timestamp_ms, session_id: mark.id, session_start: mark.start };
@@ -348,6 +452,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     }
 
     fn enqueue(&mut self, body: &Body<'_>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        if self.consent.collection() == Collection::Denied {
+            return Ok(()); // the visitor said no: nothing is collected
+        }
         let (timestamp_ms, mark) = self.begin(opts)?;
         self.push_started(body, opts, timestamp_ms, mark)
     }
@@ -410,6 +517,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             integrations: opts.integrations.map(|_| integrations),
             session: Some(mark),
             attribution,
+            consent: &self.consent_members,
         };
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
@@ -423,6 +531,10 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.outbox.push(out.as_str().to_owned(), now);
         self.scratch = out;
         self.stats.tracked += 1;
+        if self.consent.collection() == Collection::Pending {
+            let b = self.cfg.consent.buffer;
+            self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, &mut self.storage);
+        }
         if self.outbox.stats().queued_bytes > self.cfg.max_queue_bytes {
             self.outbox.enforce_budget(&mut self.storage);
         }
@@ -451,6 +563,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// Writes what is new to storage (coalesced: call at most once per task).
     pub fn persist(&mut self) {
+        if !self.storage.open {
+            return; // no consent to store anything
+        }
         let now = self.clock.now_ms();
         self.session.persist(&mut self.storage);
         self.identity.persist(&mut self.storage, &self.tab);
@@ -484,6 +599,17 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// Another tab wrote `key` (a `storage` event).
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) {
+        if key == self.consent.key() {
+            let before = self.consent.collection();
+            let old = self.consent.prefs().to_vec();
+            self.consent.on_storage_change(key, value);
+            let changed = old != self.consent.prefs();
+            // The other tab already sent its own `Consent Changed`: do not repeat it.
+            let changed_event = std::mem::replace(&mut self.cfg.consent.changed_event, false);
+            self.after_consent_change(before, changed);
+            self.cfg.consent.changed_event = changed_event;
+            return;
+        }
         if self.identity.on_storage_change(key, value) || self.session.on_storage_change(key, value) {
             return;
         }
@@ -504,6 +630,11 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn poll(&mut self) -> Option<Send> {
         let now = self.clock.now_ms();
         self.expire_stuck(now);
+        if self.consent.collection() == Collection::Pending {
+            let b = self.cfg.consent.buffer;
+            self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, &mut self.storage);
+            return None;
+        }
         if self.role == Role::Undecided || !self.online || now < self.backoff.not_before {
             return None;
         }
@@ -622,7 +753,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         for f in &self.in_flight {
             at(f.started + self.cfg.request_timeout_ms + 5_001.0);
         }
-        if self.role != Role::Undecided && self.online && self.outbox.waiting() > 0 {
+        let sendable = self.consent.collection() != Collection::Pending;
+        if sendable && self.role != Role::Undecided && self.online && self.outbox.waiting() > 0 {
             let not_before = self.backoff.not_before;
             let age_due = self.outbox.oldest_waiting_at().map_or(0.0, |t| t + self.cfg.flush_interval_ms);
             at(if self.flush_requested { not_before } else { age_due.max(not_before) });
@@ -677,11 +809,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// go out with `keepalive` now, within the browser's 64 KB keepalive budget.
     pub fn on_hidden(&mut self) -> Vec<Send> {
         let now = self.clock.now_ms();
-        let _ = self.outbox.persist_now(&mut self.storage, now);
+        if self.storage.open {
+            let _ = self.outbox.persist_now(&mut self.storage, now);
+        }
         if self.role == Role::Follower {
             self.outbox.release_persisted();
         }
-        if self.role == Role::Undecided || !self.online {
+        if self.role == Role::Undecided || !self.online || self.consent.collection() == Collection::Pending {
             return Vec::new();
         }
         let budget = KEEPALIVE_BYTES - 1024 - message::BATCH_OVERHEAD - self.cfg.write_key.len();

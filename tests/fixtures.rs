@@ -13,6 +13,7 @@ fn encoded() -> Vec<(&'static str, Value)> {
     let env = Environment {
         user_agent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0.0.0".into(),
         host: "shop.example.com".into(),
+        signals: Default::default(),
         locale: "en-GB".into(),
         timezone: "Europe/London".into(),
         screen: Some((1440.0, 900.0, 2.0)),

@@ -86,6 +86,28 @@ export interface OmnitrailConfig {
   maxTouches?: number;
   /** Custom channel rules, tried before the default table. */
   channelRules?: ChannelRule[];
+  /** Keep the anonymous id out of cookies (localStorage only). */
+  cookieless?: boolean;
+  /** Consent: categories, opt-in or opt-out, Global Privacy Control, Do-Not-Track. */
+  consent?: ConsentOptions;
+}
+
+/** Consent categories and their state, e.g. `{ necessary: true, analytics: false, marketing: false }`. */
+export type ConsentPreferences = Record<string, boolean>;
+
+export interface ConsentOptions {
+  /** `"opt-in"`: nothing is stored or sent before consent; `"opt-out"`: allowed until denied. */
+  mode?: "opt-in" | "opt-out";
+  /** The consent categories (at least `necessary`, `analytics`, `marketing`). */
+  categories?: string[];
+  /** Global Privacy Control: `true` (default) honours it, `false` ignores it, a list names the categories it denies. */
+  gpc?: boolean | string[];
+  /** Honour Do-Not-Track. */
+  dnt?: boolean;
+  /** Send an event when consent changes. */
+  changedEvent?: boolean;
+  /** Bounds of the events that wait in memory for consent. */
+  buffer?: { maxEvents?: number; maxBytes?: number; ttl?: number };
 }
 
 /** The marketing channels a touchpoint is classified into. */
@@ -157,7 +179,8 @@ export interface Stats {
 
 /** The names `replay` accepts (the calls the script-tag snippet queues). */
 export type ReplayMethod =
-  | "track" | "page" | "screen" | "identify" | "group" | "alias" | "reset" | "flush" | "setAnonymousId";
+  | "track" | "page" | "screen" | "identify" | "group" | "alias" | "reset" | "flush" | "setAnonymousId"
+  | "setConsent";
 
 export declare class Omnitrail {
   /**
@@ -209,6 +232,13 @@ export declare class Omnitrail {
 
   /** Sends now; `true` once everything is acknowledged, `false` if an attempt failed first (it is retried). */
   flush(): Promise<boolean>;
+
+  /** Records the visitor's consent choices, e.g. `{ analytics: true, marketing: false }`. */
+  setConsent(choices: ConsentPreferences): void;
+  /** The current consent preferences (`null` while the SDK is busy or off the browser). */
+  getConsent(): ConsentPreferences | null;
+  /** Calls `callback(preferences)` after every consent change, here or in another tab. */
+  onConsentChange(callback: (preferences: ConsentPreferences) => void): void;
 
   /** `url` carrying this visitor's identity for a linked site (adopted there if it arrives within `handoverMaxAge`). */
   decorate(url: string): string;

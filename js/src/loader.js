@@ -35,6 +35,9 @@ async function boot() {
   for (const [m, args, ts] of queued) {
     try { sdk.replay(m, args, ts); } catch (e) { /* ignored: see above */ }
   }
+  // `omnitrail.consent.set/get/onChange` (the snippet may have queued `consent.set` calls as
+  // "setConsent").
+  stub.consent = { set: stub.setConsent, get: stub.getConsent, onChange: stub.onConsentChange };
   stub.loaded = true;
   stub.sdk = sdk;
   if (stub._ready) stub._ready(stub);

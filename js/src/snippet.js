@@ -9,11 +9,12 @@
   o._q = [];
   o.config = config;
   o.ready = new Promise(function (r) { o._ready = r; });
-  "track page screen identify group alias reset flush setAnonymousId".split(" ").forEach(function (m) {
+  "track page screen identify group alias reset flush setAnonymousId setConsent".split(" ").forEach(function (m) {
     o[m] = function () {
       if (o._q.length < 1000) o._q.push([m, [].slice.call(arguments), Date.now()]);
     };
   });
+  o.consent = { set: o.setConsent };
   var s = d.createElement("script");
   s.type = "module";
   s.src = config.src;

@@ -483,3 +483,146 @@ fn identify_sends_all_merged_traits() {
     assert_eq!(v["batch"][1]["traits"], serde_json::json!({"email": "a@x", "plan": "pro"}));
     assert_eq!(v["batch"][1]["userId"], "ada");
 }
+
+fn consenting(mode: crate::consent::Mode, changed_event: bool) -> (T, MemoryStorage, ManualClock) {
+    let st = MemoryStorage::default();
+    st.set_host("www.shop.test");
+    let clock = ManualClock::at(1_000_000.0);
+    let mut c = cfg();
+    c.consent.mode = mode;
+    c.consent.changed_event = changed_event;
+    let env = Environment { host: "www.shop.test".into(), ..Environment::default() };
+    let mut t = Tracker::new(c, st.clone(), clock.clone(), SeqIds::seeded(4), "c", env);
+    t.become_leader();
+    (t, st, clock)
+}
+
+fn grant(analytics: bool) -> Vec<(String, bool)> {
+    vec![("analytics".to_owned(), analytics)]
+}
+
+#[test]
+fn opt_in_stores_and_sends_nothing_before_consent_then_releases_the_buffer() {
+    use crate::consent::{Collection, Mode};
+    let (mut t, st, _) = consenting(Mode::OptIn, false);
+    track_n(&mut t, 5);
+    t.persist();
+    t.flush();
+    assert_eq!(t.poll(), None, "nothing sent before consent");
+    assert_eq!(t.next_wake(), None, "no timer: nothing happens until the visitor decides");
+    assert!(t.on_hidden().is_empty());
+    assert!(st.dump().is_empty(), "no storage write at all: {:?}", st.dump());
+    assert!(st.cookie_attempts().is_empty(), "no cookie at all");
+    let out = t.set_consent(&grant(true));
+    assert_eq!(out.collection, Collection::Allowed);
+    t.persist();
+    assert!(st.get("ot1.aid").is_some());
+    assert!(!st.cookies().is_empty());
+    t.flush();
+    let s = t.poll().expect("the buffer goes out");
+    assert_eq!(s.events, 5);
+    let v: serde_json::Value = serde_json::from_str(&s.body).unwrap();
+    // Buffered before the choice, so they carry the preferences of their time.
+    assert_eq!(v["batch"][0]["context"]["consent"]["categoryPreferences"]["analytics"], false);
+    track_n(&mut t, 1);
+    t.on_response(s.batch_id, 200, None);
+    t.flush();
+    let later: serde_json::Value = serde_json::from_str(&t.poll().unwrap().body).unwrap();
+    assert_eq!(later["batch"][0]["context"]["consent"]["categoryPreferences"]["analytics"], true);
+}
+
+#[test]
+fn opt_in_denial_discards_the_buffer_and_ignores_later_calls() {
+    use crate::consent::Mode;
+    let (mut t, st, _) = consenting(Mode::OptIn, true);
+    track_n(&mut t, 5);
+    t.set_consent(&grant(false));
+    track_n(&mut t, 5);
+    t.persist();
+    t.flush();
+    assert_eq!(t.poll(), None);
+    assert!(t.is_idle());
+    assert_eq!(st.dump().keys().collect::<Vec<_>>(), vec!["ot1.consent"], "only the decision is stored");
+}
+
+#[test]
+fn the_pre_consent_buffer_is_bounded_in_count_and_age() {
+    use crate::consent::Mode;
+    let (mut t, _, clock) = consenting(Mode::OptIn, false);
+    track_n(&mut t, 250);
+    assert_eq!(t.stats().outbox.queued, 200, "max 200 events by default");
+    clock.advance(31.0 * 60_000.0);
+    track_n(&mut t, 1);
+    assert_eq!(t.poll(), None);
+    assert_eq!(t.stats().outbox.queued, 1, "30-minute TTL");
+}
+
+#[test]
+fn revoking_deletes_everything_stored_and_sends_one_final_record() {
+    use crate::consent::{Collection, Mode};
+    let (mut t, st, _) = consenting(Mode::OptOut, true);
+    t.identify(Some("ada"), Some(r#"{"plan":"pro"}"#), &CallOptions::default()).unwrap();
+    t.page_view(None, None, None, &CallOptions::default()).unwrap();
+    track_n(&mut t, 3);
+    t.persist();
+    assert!(st.keys("ot1.").len() >= 4 && !st.cookies().is_empty());
+    let out = t.set_consent(&grant(false));
+    assert_eq!(out.collection, Collection::Denied);
+    assert_eq!(st.dump().keys().collect::<Vec<_>>(), vec!["ot1.consent"], "identity, outbox, session, journey deleted");
+    assert!(st.cookies().is_empty(), "cookie deleted");
+    track_n(&mut t, 3);
+    t.persist();
+    assert_eq!(st.dump().len(), 1);
+    t.flush();
+    let s = t.poll().expect("the final record");
+    let v: serde_json::Value = serde_json::from_str(&s.body).unwrap();
+    assert_eq!(s.events, 1);
+    assert_eq!(v["batch"][0]["event"], "Consent Changed");
+    assert_eq!(v["batch"][0]["properties"]["categoryPreferences"]["analytics"], false);
+    t.on_response(s.batch_id, 200, None);
+    assert!(t.is_idle());
+    assert_ne!(t.identity().user_id.as_deref(), Some("ada"), "the visitor is forgotten");
+}
+
+#[test]
+fn every_event_carries_the_preferences_and_gpc_denies_marketing() {
+    let st = MemoryStorage::default();
+    let env = Environment { signals: crate::consent::Signals { gpc: true, dnt: false }, ..Environment::default() };
+    let mut t = Tracker::new(cfg(), st, ManualClock::at(5.0), SeqIds::seeded(1), "g", env);
+    t.become_leader();
+    track_n(&mut t, 1);
+    let v = batch_of(&mut t);
+    assert_eq!(
+        v["batch"][0]["context"]["consent"]["categoryPreferences"],
+        serde_json::json!({"necessary": true, "analytics": true, "marketing": false})
+    );
+}
+
+#[test]
+fn cookieless_mode_writes_no_cookie_and_keeps_the_identity_in_memory() {
+    let st = MemoryStorage::default();
+    st.set_host("www.shop.test");
+    let mut c = cfg();
+    c.cookieless = true;
+    let env = Environment { host: "www.shop.test".into(), ..Environment::default() };
+    let mut t = Tracker::new(c, st.clone(), ManualClock::at(5.0), SeqIds::seeded(1), "k", env);
+    t.become_leader();
+    t.identify(Some("ada"), None, &CallOptions::default()).unwrap();
+    track_n(&mut t, 2);
+    t.persist();
+    assert!(st.cookie_attempts().is_empty());
+    assert!(st.get("ot1.aid").is_none() && st.get("ot1.uid").is_none());
+    assert_eq!(batch_of(&mut t)["batch"][0]["userId"], "ada");
+}
+
+#[test]
+fn another_tabs_decision_applies_at_once() {
+    use crate::consent::Mode;
+    let (mut a, st, clock) = consenting(Mode::OptIn, false);
+    let mut c = cfg();
+    c.consent.mode = Mode::OptIn;
+    let mut b = Tracker::new(c, st.clone(), clock.clone(), SeqIds::seeded(9), "b", Environment::default());
+    a.set_consent(&grant(true));
+    b.on_storage_change("ot1.consent", st.get("ot1.consent").as_deref());
+    assert_eq!(b.consent().collection(), crate::consent::Collection::Allowed);
+}

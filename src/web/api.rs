@@ -126,6 +126,35 @@ impl Omnitrail {
         }
     }
 
+    /// `consent.set({ analytics: true, marketing: false })`: records the visitor's choice.
+    #[wasm_bindgen(js_name = setConsent)]
+    pub fn set_consent(&self, choices: JsValue) {
+        let choices = match convert::consent_choices(&choices) {
+            Ok(c) => c,
+            Err(e) => return self.warn(e),
+        };
+        let outcome = with(&self.rt, |r| r.core.set_consent(&choices));
+        if outcome.is_some_and(|o| o.changed) {
+            super::runtime::notify_consent(&self.rt);
+        }
+        tick_now(&self.rt);
+    }
+
+    /// `consent.get()`: `{ necessary: true, analytics: …, … }`.
+    #[wasm_bindgen(js_name = getConsent)]
+    pub fn get_consent(&self) -> JsValue {
+        with(&self.rt, |r| super::runtime::consent_object(&r.core)).unwrap_or(JsValue::NULL)
+    }
+
+    /// `consent.onChange(fn)`: `fn(preferences)` after every change (here or in another tab).
+    #[wasm_bindgen(js_name = onConsentChange)]
+    pub fn on_consent_change(&self, callback: JsValue) {
+        match callback.dyn_into::<js_sys::Function>() {
+            Ok(f) => drop(with(&self.rt, |r| r.consent_listeners.push(f))),
+            Err(_) => self.warn(InputError::NotAnObject("consent.onChange(): callback")),
+        }
+    }
+
     /// `{ anonymousId, userId, groupId }`
     pub fn user(&self) -> JsValue {
         let o = js_sys::Object::new();
@@ -189,6 +218,7 @@ impl Omnitrail {
                 return;
             }
             Some("setAnonymousId") => return self.set_anonymous_id(arg(0)),
+            Some("setConsent") => return self.set_consent(arg(0)),
             _ => return,
         };
         self.call(m, [arg(0), arg(1), arg(2), arg(3)], ts);

@@ -92,6 +92,23 @@ pub fn options(v: &JsValue) -> Result<Options, InputError> {
     })
 }
 
+/// A consent choice `{ analytics: true, marketing: false, … }` (boolean values only).
+pub fn consent_choices(v: &JsValue) -> Result<Vec<(String, bool)>, InputError> {
+    let obj = v.dyn_ref::<js_sys::Object>().filter(|_| v.is_object()).ok_or(InputError::NotAnObject("consent.set(): choices"))?;
+    let keys = js_sys::Object::keys(obj);
+    let mut out = Vec::new();
+    for k in keys.iter().take(32) {
+        let name = k.as_string().ok_or(InputError::NotAnObject("consent.set(): choices"))?;
+        let value = js_sys::Reflect::get(v, &k).map_err(|_| InputError::NotAnObject("consent.set(): choices"))?;
+        let granted = value.as_bool().ok_or(InputError::NotAnObject("consent.set(): choices"))?;
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            return Err(InputError::NotAnObject("consent.set(): choices"));
+        }
+        out.push((name, granted));
+    }
+    Ok(out)
+}
+
 /// Reads the configuration object; the one place where an error reaches the page.
 pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
     let wrong = |option, expected| ConfigError::WrongType { option, expected };
@@ -197,6 +214,50 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
     }
     if let Some(n) = number(v, "maxTouches")? {
         c.max_touches = to_usize(n);
+    }
+    flag("cookieless", &mut c.cookieless)?;
+    let consent = get(v, "consent");
+    if !consent.is_undefined() && !consent.is_null() {
+        let mode = get(&consent, "mode");
+        if !mode.is_undefined() {
+            c.consent.mode = match mode.as_string().as_deref() {
+                Some("opt-in") => crate::consent::Mode::OptIn,
+                Some("opt-out") => crate::consent::Mode::OptOut,
+                _ => return Err(wrong("consent.mode", "\"opt-in\" or \"opt-out\"")),
+            };
+        }
+        if let Some(cats) = strings(get(&consent, "categories"), "consent.categories")? {
+            c.consent.categories = cats;
+        }
+        let gpc = get(&consent, "gpc");
+        if !gpc.is_undefined() {
+            c.consent.gpc_denies = match gpc.as_bool() {
+                Some(false) => Vec::new(),
+                Some(true) => c.consent.gpc_denies.clone(),
+                None => strings(gpc, "consent.gpc")?.unwrap_or_default(),
+            };
+        }
+        let bool_of = |key: &'static str, slot: &mut bool| -> Result<(), ConfigError> {
+            let x = get(&consent, key);
+            if !x.is_undefined() {
+                *slot = x.as_bool().ok_or(wrong(key, "a boolean"))?;
+            }
+            Ok(())
+        };
+        bool_of("dnt", &mut c.consent.honor_dnt)?;
+        bool_of("changedEvent", &mut c.consent.changed_event)?;
+        let buffer = get(&consent, "buffer");
+        if buffer.is_object() {
+            if let Some(n) = number(&buffer, "maxEvents")? {
+                c.consent.buffer.max_events = to_usize(n).min(10_000);
+            }
+            if let Some(n) = number(&buffer, "maxBytes")? {
+                c.consent.buffer.max_bytes = to_usize(n).min(16 << 20);
+            }
+            if let Some(n) = number(&buffer, "ttl")? {
+                c.consent.buffer.ttl_ms = n;
+            }
+        }
     }
     // channelRules: [{ channel: "paid_social", source: ["tiktok"], medium: ["cpc"] }, …]
     let rules = get(v, "channelRules");

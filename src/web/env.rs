@@ -43,6 +43,10 @@ pub fn environment() -> Environment {
     Environment {
         user_agent: get_str(&navigator, "userAgent"),
         host: get_str(&get(&global, "location"), "hostname"),
+        signals: crate::consent::Signals {
+            gpc: get(&navigator, "globalPrivacyControl").as_bool() == Some(true),
+            dnt: get_str(&navigator, "doNotTrack") == "1",
+        },
         locale: get_str(&navigator, "language"),
         timezone: get_str(&timezone, "timeZone"),
         screen,

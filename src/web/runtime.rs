@@ -34,6 +34,8 @@ pub struct Runtime {
     lease: Option<crate::lease::Lease>,
     /// A delivery attempt failed since the last tick (settles `flush()` with `false`).
     attempt_failed: bool,
+    /// `consent.onChange` callbacks.
+    pub consent_listeners: Vec<js_sys::Function>,
 }
 
 /// JS functions created once and reused (no allocation per call or per request).
@@ -90,6 +92,7 @@ impl Runtime {
             lock_release: None,
             lease: None,
             attempt_failed: false,
+            consent_listeners: Vec::new(),
         }));
         let weak = Rc::downgrade(&rt);
 
@@ -147,6 +150,23 @@ impl Runtime {
 
     pub fn add_flush_waiter(&mut self, resolve: js_sys::Function) {
         self.flush_waiters.push(resolve);
+    }
+}
+
+/// `{ necessary: true, analytics: …, … }`
+pub fn consent_object(core: &Core) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in core.consent().prefs() {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_bool(*v));
+    }
+    o.into()
+}
+
+/// Calls the `consent.onChange` callbacks (outside the borrow: they may call the SDK).
+pub fn notify_consent(rt: &Shared) {
+    let Some((listeners, prefs)) = with(rt, |r| (r.consent_listeners.clone(), consent_object(&r.core))) else { return };
+    for f in listeners {
+        let _ = f.call1(&JsValue::UNDEFINED, &prefs);
     }
 }
 
@@ -352,7 +372,14 @@ fn listen_lifecycle(weak: &Weak<RefCell<Runtime>>) {
         let Some(key) = get(&e, "key").as_string() else { return };
         let value = get(&e, "newValue").as_string();
         if let Some(rt) = w.upgrade() {
-            with(&rt, |r| r.core.on_storage_change(&key, value.as_deref()));
+            let consent_changed = with(&rt, |r| {
+                let before = r.core.consent().prefs().to_vec();
+                r.core.on_storage_change(&key, value.as_deref());
+                before != r.core.consent().prefs()
+            });
+            if consent_changed == Some(true) {
+                notify_consent(&rt);
+            }
             schedule(&rt);
         }
     }));
