@@ -15,8 +15,13 @@
     };
   });
   o.consent = { set: o.setConsent };
-  var s = d.createElement("script");
+  var s = d.createElement("script"), src = config.src;
+  // Under Trusted Types (CSP `require-trusted-types-for 'script'`), a script URL must come
+  // from a policy: allow `trusted-types omnitrail` in the site's CSP.
+  if (w.trustedTypes && w.trustedTypes.createPolicy) {
+    try { src = w.trustedTypes.createPolicy("omnitrail", { createScriptURL: function (u) { return u; } }).createScriptURL(src); } catch (e) { /* policy exists or is not allowed */ }
+  }
   s.type = "module";
-  s.src = config.src;
+  s.src = src;
   d.head.appendChild(s);
 })(window, document, window.OMNITRAIL_CONFIG || {});

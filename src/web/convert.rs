@@ -94,8 +94,11 @@ pub fn options(v: &JsValue) -> Result<Options, InputError> {
 
 /// A consent choice `{ analytics: true, marketing: false, … }` (boolean values only).
 pub fn consent_choices(v: &JsValue) -> Result<Vec<(String, bool)>, InputError> {
-    let obj = v.dyn_ref::<js_sys::Object>().filter(|_| v.is_object()).ok_or(InputError::NotAnObject("consent.set(): choices"))?;
-    let keys = js_sys::Object::keys(obj);
+    if !v.is_object() {
+        return Err(InputError::NotAnObject("consent.set(): choices"));
+    }
+    // Reflect.ownKeys catches a throwing Proxy trap (Object.keys would let it escape).
+    let keys = js_sys::Reflect::own_keys(v).map_err(|_| InputError::NotAnObject("consent.set(): choices"))?;
     let mut out = Vec::new();
     for k in keys.iter().take(32) {
         let name = k.as_string().ok_or(InputError::NotAnObject("consent.set(): choices"))?;

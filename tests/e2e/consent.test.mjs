@@ -123,3 +123,25 @@ test("first party only: every cookie is the site's own and no request goes anywh
   for (const c of await ctx.cookies()) assert.equal(c.domain, "127.0.0.1", `${c.name} on ${c.domain}`);
   await ctx.close();
 });
+
+test("a strict CSP (no unsafe-eval, hashed inline scripts, Trusted Types) reports zero violations", async () => {
+  const { strictCsp } = await import("./harness.mjs");
+  const strict = await startSite({ config: { writeKey: "demo", endpoint: collector.url, flushInterval: 100 }, csp: strictCsp(collector.url) });
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  const page = await openPage(ctx, strict.url + "/?utm_source=csp");
+  const res = await page.goto(strict.url + "/product.html?id=tee-blue");
+  assert.match(res.headers()["content-security-policy"], /require-trusted-types-for 'script'/);
+  await page.waitForFunction(() => window.omnitrail && window.omnitrail.loaded);
+  await page.click("#add");
+  await page.evaluate(() => { omnitrail.track("Under CSP"); return omnitrail.flush(); });
+  await waitFor(async () => (await collector.messages()).some((m) => m.event === "Under CSP"), "delivered under CSP");
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  // The policy is really enforced: a raw script URL is refused.
+  assert.equal(await page.evaluate(() => { try { document.createElement("script").src = "/x.js"; return false; } catch { return true; } }), true);
+  await ctx.close();
+  await strict.stop();
+});

@@ -2,6 +2,7 @@
 // collector (a real process on 127.0.0.1), a static site server (examples/shop + the built
 // SDK under /omnitrail/), and Debian's Chromium driven by playwright-core.
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -58,7 +59,7 @@ const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
  * Serves a site on 127.0.0.1: `/omnitrail/*` from js/dist, `/config.js` with the SDK config,
  * everything else from `root` (examples/shop by default).
  */
-export async function startSite({ root = join(ROOT, "examples/shop"), config = {}, port = 0, host = "127.0.0.1" } = {}) {
+export async function startSite({ root = join(ROOT, "examples/shop"), config = {}, port = 0, host = "127.0.0.1", csp = null } = {}) {
   const server = createServer(async (req, res) => {
     try {
       const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
@@ -77,7 +78,9 @@ export async function startSite({ root = join(ROOT, "examples/shop"), config = {
         const snippet = await readFile(join(ROOT, "js/dist/snippet.min.js"), "utf8");
         body = body.toString().replace("<!-- omnitrail:snippet -->", `<script>${snippet.trim()}</script>`);
       }
-      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-cache" });
+      const headers = { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-cache" };
+      if (csp && file.endsWith(".html")) headers["content-security-policy"] = csp(body.toString());
+      res.writeHead(200, headers);
       res.end(body);
     } catch {
       res.writeHead(404, { "content-type": "text/plain" });
@@ -121,4 +124,25 @@ export function idCounts(messages) {
   const seen = new Map();
   for (const m of messages) seen.set(m.messageId, (seen.get(m.messageId) ?? 0) + 1);
   return { total: messages.length, unique: seen.size, duplicated: [...seen.values()].filter((n) => n > 1).length };
+}
+
+/**
+ * A strict Content-Security-Policy for a page: scripts only from the site itself and the
+ * hashes of its inline scripts, wasm allowed, Trusted Types enforced with the SDK's policy,
+ * and connections only to the site and `collector`.
+ */
+export function strictCsp(collector) {
+  return (html) => {
+    const hashes = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)]
+      .map((m) => `'sha256-${createHash("sha256").update(m[1]).digest("base64")}'`);
+    return [
+      "default-src 'self'",
+      `script-src 'self' 'wasm-unsafe-eval' ${hashes.join(" ")}`,
+      `connect-src 'self' ${collector}`,
+      "style-src 'self'",
+      "img-src 'self' data:",
+      "require-trusted-types-for 'script'",
+      "trusted-types omnitrail",
+    ].join("; ");
+  };
 }
