@@ -2,19 +2,30 @@
 // journey in headless Chromium, then a report of what the collector received.
 //   node tests/demo/journey.mjs [--serve] [--site-port N] [--collector-port N]
 // With --serve, the collector, the shop and the journey viewer stay up until Ctrl-C.
-import { startCollector, startSite, launchBrowser, openPage, waitFor } from "../e2e/harness.mjs";
+import { startCollector, startSite, launchBrowser, openPage, waitFor, strictCsp } from "../e2e/harness.mjs";
 
 const args = process.argv.slice(2);
 const serve = args.includes("--serve");
 const portArg = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : dflt; };
 
 const collector = await startCollector({ extraArgs: [] });
-const site = await startSite({ port: portArg("--site-port", serve ? 8080 : 0), config: { writeKey: "demo", endpoint: collector.url } });
+// The shop runs under a strict Content-Security-Policy with Trusted Types, like a careful site.
+const site = await startSite({
+  port: portArg("--site-port", serve ? 8080 : 0),
+  config: { writeKey: "demo", endpoint: collector.url },
+  csp: strictCsp(collector.url),
+});
 console.log(`collector   ${collector.url}   (journey viewer: ${collector.url}/journeys)`);
 console.log(`shop        ${site.url}/`);
 
 const browser = await launchBrowser();
 const ctx = await browser.newContext();
+// Violations from every page of the journey.
+const violations = [];
+await ctx.exposeFunction("__reportViolation", (v) => violations.push(v));
+await ctx.addInitScript(() => {
+  document.addEventListener("securitypolicyviolation", (e) => window.__reportViolation(`${e.violatedDirective} ${e.blockedURI}`));
+});
 const t0 = Date.now();
 const page = await openPage(ctx, `${site.url}/?utm_source=newsletter&utm_medium=email&utm_campaign=winter-sale`);
 const sdkReady = () => page.waitForFunction(() => window.omnitrail && window.omnitrail.loaded);
@@ -39,6 +50,7 @@ await browser.close();
 const count = (key) => messages.reduce((acc, m) => ((acc[key(m)] = (acc[key(m)] ?? 0) + 1), acc), {});
 const stats = await collector.stats();
 console.log(`\njourney: 3 pages, a product view, add to cart, sign-in, order — ${journeyMs} ms in headless Chromium`);
+console.log(`CSP: script-src 'self' 'wasm-unsafe-eval' + hashes, Trusted Types enforced — ${violations.length} violations`);
 console.log(`collector received ${stats.received} messages in ${stats.requests} requests (${stats.stored} stored, ${stats.duplicates} duplicates)`);
 console.log("\nby type: ", count((m) => m.type));
 console.log("by event:", count((m) => m.event ?? m.name ?? `(${m.type})`));
