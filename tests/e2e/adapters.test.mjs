@@ -208,3 +208,22 @@ test("the page stays eligible for the back/forward cache and delivers after bein
   await waitFor(async () => new Set((await events("BeforeBf ")).map((m) => m.messageId)).size === 3, "3 events before");
   await bfBrowser.close();
 });
+
+test("if the SDK is blocked the snippet's stub stays harmless: calls queue up to its bound, nothing throws", async () => {
+  const ctx = await browser.newContext();
+  await ctx.route("**/omnitrail/omnitrail.js", (route) => route.abort("blockedbyclient"));
+  const page = await ctx.newPage();
+  const logs = [];
+  page.on("pageerror", (e) => logs.push(e.message));
+  await page.goto(site.url + "/");
+  const r = await page.evaluate(() => {
+    let thrown = 0;
+    for (let i = 0; i < 2500; i++) {
+      try { omnitrail.track("Blocked " + i); omnitrail.identify("u"); omnitrail.consent.set({ analytics: true }); } catch { thrown++; }
+    }
+    return { thrown, queued: omnitrail._q.length, loaded: !!omnitrail.loaded };
+  });
+  assert.deepEqual(r, { thrown: 0, queued: 1000, loaded: false });
+  assert.deepEqual(logs, []);
+  await ctx.close();
+});
