@@ -1354,17 +1354,7 @@ fn push_micros(out: &mut String, m: i64) {
         out.push('-');
     }
     let a = m.unsigned_abs();
-    push_u64(out, a / MICROS as u64);
-    let mut frac = a % MICROS as u64;
-    if frac != 0 {
-        out.push('.');
-        let mut div = 100_000;
-        while frac != 0 {
-            out.push((b'0' + (frac / div) as u8) as char);
-            frac %= div;
-            div /= 10;
-        }
-    }
+    crate::json::push_micro_units(out, a / MICROS as u64, a % MICROS as u64);
 }
 
 fn push_i64(out: &mut String, v: i64) {

@@ -79,7 +79,14 @@ pub fn push_num(out: &mut String, n: f64) {
         int += 1;
         frac -= 1_000_000;
     }
+    push_micro_units(out, int, frac);
+}
+
+/// Appends `int` and a fraction in millionths (`19`, `990000` → `19.99`), trailing zeros
+/// trimmed. `frac_micros` must be below 1,000,000.
+pub fn push_micro_units(out: &mut String, int: u64, frac_micros: u64) {
     push_u64(out, int);
+    let mut frac = frac_micros % 1_000_000;
     if frac != 0 {
         out.push('.');
         let mut div = 100_000;
