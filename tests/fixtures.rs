@@ -69,6 +69,7 @@ fn urls_are_redacted_and_attribution_is_attached() {
         assert_eq!(v["context"]["campaign"]["source"], "newsletter", "{name}");
         assert_eq!(v["context"]["campaign"]["name"], "winter", "{name}");
         assert_eq!(v["context"]["omnitrail"]["touch"]["channel"], "email", "{name}");
+        assert_eq!(v["context"]["consent"]["categoryPreferences"]["analytics"], true, "{name}");
     }
     let conversion = &all.iter().find(|(n, _)| *n == "conversion").unwrap().1;
     assert_eq!(conversion["context"]["omnitrail"]["journey"]["touchCount"], 1);
