@@ -60,7 +60,10 @@ function buildPages(sinkUrl) {
     if (sdk.name === "omnitrail") {
       // The script-tag install of the README: config + the inline snippet; the snippet loads
       // /omnitrail/omnitrail.js, which loads omnitrail_bg.wasm.
-      const snippet = readFileSync(join(ROOT, "js/dist/snippet.min.js"), "utf8").trim();
+      // a copy of js/dist taken now, so a rebuild in the tree during the run changes nothing
+      mkdirSync(join(SITE, "omnitrail-dist"), { recursive: true });
+      for (const f of ["omnitrail.js", "omnitrail_bg.wasm", "snippet.min.js", "sizes.json"]) writeFileSync(join(SITE, "omnitrail-dist", f), readFileSync(join(ROOT, "js/dist", f)));
+      const snippet = readFileSync(join(SITE, "omnitrail-dist/snippet.min.js"), "utf8").trim();
       const cfg = { writeKey: "bench", endpoint: sinkUrl, src: "/omnitrail/omnitrail.js" };
       writeFileSync(join(dir, "index.html"), `${HEAD}${benchCfg}
 <script>window.OMNITRAIL_CONFIG=${JSON.stringify(cfg)};</script>
@@ -82,7 +85,7 @@ async function startStatic() {
   const server = createServer(async (req, res) => {
     try {
       const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
-      let file = path.startsWith("/omnitrail/") ? join(ROOT, "js/dist", normalize(path.slice(11))) : join(SITE, normalize(path.replace(/^\/p\//, "/")));
+      let file = path.startsWith("/omnitrail/") ? join(SITE, "omnitrail-dist", normalize(path.slice(11))) : join(SITE, normalize(path.replace(/^\/p\//, "/")));
       if ((await stat(file).catch(() => null))?.isDirectory()) file = join(file, "index.html");
       const body = await readFile(file);
       res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
@@ -94,7 +97,7 @@ async function startStatic() {
 }
 
 // ---- the sink: proxies /v1/* to the reference collector, counts the other SDKs' own protocols ----
-function newCounts() { return { requests: 0, bodyBytes: 0, compressedRequests: 0, encodings: new Set(), sent: 0, other: 0, otherPaths: new Set(), statuses: {}, answers: [] }; }
+function newCounts() { return { events: 0, requests: 0, bodyBytes: 0, compressedRequests: 0, encodings: new Set(), sent: 0, other: 0, otherPaths: new Set(), statuses: {}, answers: [] }; }
 function startSink(collectorUrl) {
   const state = { current: "none", counts: newCounts() };
   const cors = (req) => ({
@@ -103,26 +106,26 @@ function startSink(collectorUrl) {
     "access-control-max-age": "600",
   });
   const countBench = (sdkProtocol, raw) => {
-    let n = 0;
+    let n = 0, all = 0;
     try {
       if (sdkProtocol === "segment") {
         const j = JSON.parse(raw);
-        for (const m of j.batch ?? [j]) if (m.event === "Bench") n++;
+        for (const m of j.batch ?? [j]) { all++; if (m.event === "Bench") n++; }
       } else if (sdkProtocol === "snowplow") {
         const j = JSON.parse(raw);
         for (const e of j.data ?? []) {
           const ue = e.ue_pr ?? (e.ue_px ? Buffer.from(e.ue_px, "base64").toString() : "");
-          if (e.e === "ue" && ue.includes('"Bench"')) n++;
+          all++; if (e.e === "ue" && ue.includes('"Bench"')) n++;
         }
       } else if (sdkProtocol === "posthog") {
         let j;
         try { j = JSON.parse(raw); } catch { j = JSON.parse(Buffer.from(new URLSearchParams(raw).get("data") ?? "", "base64").toString()); }
-        for (const e of j.batch ?? (Array.isArray(j) ? j : [j])) if (e.event === "Bench") n++;
+        for (const e of j.batch ?? (Array.isArray(j) ? j : [j])) { all++; if (e.event === "Bench") n++; }
       } else if (sdkProtocol === "amplitude") {
-        for (const e of JSON.parse(raw).events ?? []) if (e.event_type === "Bench") n++;
+        for (const e of JSON.parse(raw).events ?? []) { all++; if (e.event_type === "Bench") n++; }
       }
     } catch { /* unparsable: counts 0 */ }
-    return n;
+    return [n, all];
   };
   const server = createServer((req, res) => {
     const chunks = [];
@@ -141,7 +144,8 @@ function startSink(collectorUrl) {
         if (enc || gz) { c.compressedRequests++; c.encodings.add(enc || "gzip"); }
         let raw = gz ? gunzipSync(body).toString() : body.toString();
         if (req.method === "GET" && url.pathname === "/i") raw = JSON.stringify({ data: [Object.fromEntries(url.searchParams)] });
-        c.sent += countBench(sdk?.protocol, raw);
+        const [bench, all] = countBench(sdk?.protocol, raw);
+        c.sent += bench; c.events += all;
       }
       if (url.pathname.startsWith("/v1/")) {
         // forward to the reference collector, headers and body unchanged
@@ -222,9 +226,12 @@ async function measure(ctx, browser, sdk, site, sink, collector) {
   const rendererCpu = async () => (await bcdp.send("SystemInfo.getProcessInfo")).processInfo
     .filter((p) => p.type === "renderer").reduce((s, p) => s + p.cpuTime, 0);
   const task = async () => (await cdp.send("Performance.getMetrics")).metrics.find((m) => m.name === "TaskDuration").value;
-  const sentBefore = sink.state.counts.sent;
+  const before = { ...sink.state.counts };
+  sink.state.counts.encodings = new Set(); // encodings seen from the burst on
   const cpu0 = await rendererCpu(), task0 = await task();
-  const burst = await page.evaluate(([n, budget]) => {
+  // The burst runs as an ordinary page task (a timer, as a click handler would), not inside the
+  // DevTools evaluation, so the long-task observer sees it as it sees any page task.
+  const burst = await page.evaluate(([n, budget]) => new Promise((done) => setTimeout(() => {
     const heap0 = performance.memory.usedJSHeapSize;
     const lt0 = window.__lt.length;
     const t0 = performance.now();
@@ -235,12 +242,12 @@ async function measure(ctx, browser, sdk, site, sink, collector) {
     }
     const t1 = performance.now();
     window.__burstStart = t0;
-    return { loopMs: t1 - t0, calls: i, heap0, lt0 };
-  }, [N, CALL_BUDGET_MS]);
+    done({ loopMs: t1 - t0, calls: i, heap0, lt0 });
+  }, 0)), [N, CALL_BUDGET_MS]);
   const tBurst = Date.now();
   // settle: until N events arrived (or no progress for SETTLE_IDLE_MS, or SETTLE_MAX_MS)
   // events of the burst that reached the proxy / sink (whether the collector then accepts them or not)
-  const delivered = async () => sink.state.counts.sent - sentBefore;
+  const delivered = async () => sink.state.counts.sent - before.sent;
   let last = -1, lastChange = Date.now(), got = 0, settleMs = null;
   while (Date.now() - tBurst < SETTLE_MAX_MS) {
     got = await delivered();
@@ -252,17 +259,18 @@ async function measure(ctx, browser, sdk, site, sink, collector) {
   }
   const cpu1 = await rendererCpu(), task1 = await task();
   got = await delivered(); // what arrived by the end of the window
+  const c = sink.state.counts;
+  const wire = { requests: c.requests - before.requests, bytes: c.bodyBytes - before.bodyBytes, events: c.events - before.events,
+    compressed: c.compressedRequests - before.compressedRequests };
+  await new Promise((r) => setTimeout(r, 300)); // last forwarded requests reach the collector's store
+  const stats = await collector.stats();
   const after = await page.evaluate((lt0) => ({
     heap1: performance.memory.usedJSHeapSize,
     longTasks: window.__lt.slice(lt0).filter(([s]) => s >= window.__burstStart - 1).map(([, d]) => d),
   }), burst.lt0);
   await cdp.send("HeapProfiler.collectGarbage");
   const heapGc = await page.evaluate(() => performance.memory.usedJSHeapSize);
-  await new Promise((r) => setTimeout(r, 300)); // last forwarded requests reach the collector's store
-  const stats = await collector.stats();
-  const c = sink.state.counts;
-  const sum = (f) => downloads.reduce((s, d) => s + f(d.body), 0);
-  const inlineSnippet = sdk.name === "omnitrail" ? [Buffer.from(readFileSync(join(ROOT, "js/dist/snippet.min.js"), "utf8").trim())] : [];
+  const inlineSnippet = sdk.name === "omnitrail" ? [Buffer.from(readFileSync(join(SITE, "omnitrail-dist/snippet.min.js"), "utf8").trim())] : [];
   const bodies = [...downloads.map((d) => d.body), ...inlineSnippet];
   const sizes = {
     files: downloads.map((d) => `${d.path} ${d.body.length}`),
@@ -277,13 +285,13 @@ async function measure(ctx, browser, sdk, site, sink, collector) {
     mainThreadMs: (task1 - task0) * 1000, rendererCpuMs: (cpu1 - cpu0) * 1000,
     longTasks: after.longTasks.length, longestTaskMs: Math.max(0, ...after.longTasks),
     heapAfterMB: after.heap1 / 1048576, heapGrowthMB: (after.heap1 - burst.heap0) / 1048576, heapAfterGcMB: heapGc / 1048576,
-    delivered: got, settleMs,
+    delivered: got, settleMs, wire,
     // Segment-protocol SDKs: what the reference collector validated and stored; sinks accept all
-    accepted: sdk.protocol === "segment" ? (stats.byEvent?.Bench ?? 0) : got, sentOnWire: c.sent, requests: c.requests, wireBytes: c.bodyBytes,
-    bytesPerEvent: c.sent ? c.bodyBytes / c.sent : null,
-    compressedRequests: c.compressedRequests, encodings: [...c.encodings], statuses: c.statuses,
+    accepted: sdk.protocol === "segment" ? (stats.byEvent?.Bench ?? 0) : got, sentOnWire: c.sent, requests: wire.requests, wireBytes: wire.bytes,
+    bytesPerEvent: wire.events ? wire.bytes / wire.events : null,
+    compressedRequests: wire.compressed, encodings: [...c.encodings], statuses: c.statuses,
     collectorRejected: sdk.protocol === "segment" ? stats.rejected : null,
-    otherSinkRequests: [...c.otherPaths], collectorAnswers: c.answers, collectorDuplicates: sdk.protocol === "segment" ? stats.duplicates : null, blocked: blocked.length, blockedHosts: [...new Set(blocked.map((b) => b.split("/")[0]))],
+    otherSinkRequests: [...c.otherPaths], collectorAnswers: c.answers, collectorDuplicates: sdk.protocol === "segment" ? stats.duplicates : null, blocked: blocked.length, blockedHosts: [...new Set(blocked.map((b) => b.split("/")[0]))], blockedUrls: [...new Set(blocked)].slice(0, 10),
     logs: logs.slice(0, 10),
   };
 }
@@ -338,8 +346,8 @@ const METRICS = [
   ["events delivered (reached the sink / collector)", (r) => r.delivered, 0],
   ["… of them accepted (collector validation)", (r) => r.accepted, 0],
   ["ms until all delivered", (r) => r.settleMs ?? NaN, 0],
-  ["event requests", (r) => r.requests, 0],
-  ["wire bytes per event", (r) => r.bytesPerEvent ?? NaN, 0],
+  ["event requests (burst → end of window)", (r) => r.requests, 0],
+  ["wire bytes per event (all events in them)", (r) => r.bytesPerEvent ?? NaN, 0],
   ["requests blocked (other hosts)", (r) => r.blocked, 0],
 ];
 const fmt = (a, d) => !a ? "—" : a.min === a.max ? a.median.toFixed(d) : `${a.median.toFixed(d)} (${a.min.toFixed(d)}–${a.max.toFixed(d)})`;
@@ -347,11 +355,11 @@ const summary = {};
 for (const sdk of SDKS) {
   const ok = runs.filter((r) => r.sdk === sdk.name && !r.error);
   summary[sdk.name] = {
-    label: sdk.label, version: sdk.pkg ? version(sdk.pkg) : sdk.name === "omnitrail" ? "workspace" : "—",
+    label: sdk.label, version: sdk.pkg ? version(sdk.pkg) : sdk.name === "omnitrail" ? `tree @ ${git("rev-parse", "--short", "HEAD")}` : "—",
     runs: ok.length, failures: runs.filter((r) => r.sdk === sdk.name && r.error).map((r) => r.error),
     metrics: Object.fromEntries(METRICS.map(([m, f]) => [m, agg(ok.map(f).filter((x) => Number.isFinite(x)))])),
     compressed: ok.length ? `${ok[0].compressedRequests}/${ok[0].requests}${ok[0].encodings.length ? " " + ok[0].encodings.join(",") : ""}` : "—",
-    blockedHosts: [...new Set(ok.flatMap((r) => r.blockedHosts))],
+    blockedHosts: [...new Set(ok.flatMap((r) => r.blockedHosts))], blockedUrls: [...new Set(ok.flatMap((r) => r.blockedUrls))],
     files: ok[0]?.sizes.files ?? [],
   };
 }
@@ -368,6 +376,6 @@ mkdirSync(join(ROOT, "tests/out"), { recursive: true });
 writeFileSync(join(ROOT, "tests/out/bench-compare.json"), JSON.stringify({
   date: new Date().toISOString(), events: N, rounds: ROUNDS, machine, settle: { maxMs: SETTLE_MAX_MS, idleMs: SETTLE_IDLE_MS }, callBudgetMs: CALL_BUDGET_MS,
   summary, table: md, omnitrail: { commit: git("rev-parse", "--short", "HEAD"), dirty: git("status", "--porcelain", "--", "src", "js").length > 0,
-    sizes: JSON.parse(readFileSync(join(ROOT, "js/dist/sizes.json"), "utf8")).total }, runs: runs.map((r) => ({ ...r, sizes: r.sizes && { ...r.sizes, files: undefined } })),
+    sizes: JSON.parse(readFileSync(join(SITE, "omnitrail-dist/sizes.json"), "utf8")).total }, runs: runs.map((r) => ({ ...r, sizes: r.sizes && { ...r.sizes, files: undefined } })),
 }, null, 2));
 console.log("\nwrote tests/out/bench-compare.json");
