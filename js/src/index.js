@@ -26,6 +26,7 @@ function defaultWasm() {
 const NOOP = {
   flush: () => Promise.resolve(true),
   decorate: (url) => url,
+  getConsent: () => null,
   anonymousId: () => "",
   user: () => ({ anonymousId: "", userId: null, groupId: null }),
   stats: () => ({ tracked: 0, delivered: 0, rejected: 0, batches: 0, retries: 0, invalidCalls: 0, queued: 0,

@@ -13,6 +13,8 @@ export async function usage(): Promise<void> {
     autoPage: true, spaPageViews: true, hashPageViews: false, declarative: true, outboundLinks: false,
     redactParams: ["email", "token"], conversionEvents: ["Order Completed"], internalHosts: ["pay.example.com"],
     maxTouches: 10, channelRules: [{ channel: "paid_social", source: ["tiktok"], medium: ["cpc"] }, { channel: "direct", noReferrer: [] }],
+    cookieless: false, consent: { mode: "opt-in", categories: ["necessary", "analytics", "marketing"], gpc: true, dnt: false,
+      changedEvent: true, buffer: { maxEvents: 1000, maxBytes: 1 << 20, ttl: 600_000 } },
   };
   const ot: Omnitrail = await Omnitrail.load({ ...config, wasm: new URL("https://cdn.example.com/o.wasm") });
   await Omnitrail.load({ ...config, wasm: "/omnitrail_bg.wasm" });
@@ -38,6 +40,9 @@ export async function usage(): Promise<void> {
   ot.alias("u2", "u1", { timestamp: "2026-01-01T00:00:00Z" });
   ot.reset();
   const link: string = ot.decorate("https://example.org/");
+  ot.setConsent({ analytics: true, marketing: false });
+  const granted: boolean | undefined = ot.getConsent()?.analytics;
+  ot.onConsentChange((prefs) => { const m: boolean | undefined = prefs.marketing; void m; });
   const ok: boolean = await ot.flush();
   const id: string = ot.anonymousId();
   ot.setAnonymousId("a-1");
@@ -49,7 +54,7 @@ export async function usage(): Promise<void> {
   const role: "leader" | "follower" | "undecided" | "noop" = stats.role;
   ot.replay("track", ["Queued", {}], Date.now());
   direct.free();
-  void [ok, id, userId, n, role, ready, supported, link];
+  void [ok, id, userId, n, role, ready, supported, link, granted];
 
   // @ts-expect-error writeKey and endpoint are required
   await Omnitrail.load({ writeKey: "k" });
@@ -57,6 +62,10 @@ export async function usage(): Promise<void> {
   await Omnitrail.load({ ...config, flushEvery: 3 });
   // @ts-expect-error flushAt is a number
   await Omnitrail.load({ ...config, flushAt: "20" });
+  // @ts-expect-error consent choices are booleans
+  ot.setConsent({ analytics: "yes" });
+  // @ts-expect-error not a consent mode
+  await Omnitrail.load({ ...config, consent: { mode: "implied" } });
   // @ts-expect-error not a channel
   await Omnitrail.load({ ...config, channelRules: [{ channel: "tv", source: ["x"] }] });
   // @ts-expect-error sessionStartedEvent is a boolean
