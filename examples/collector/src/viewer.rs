@@ -93,7 +93,9 @@ pub fn classify(row: &TimelineRow) -> Entry {
     let props = raw.get("properties");
     let omni = ctx.and_then(|c| c.get("omnitrail"));
     let campaign = ctx.and_then(|c| c.get("campaign")).filter(|c| c.as_object().is_some_and(|m| !m.is_empty()));
-    let channel = s(omni.and_then(|o| o.get("touchpoint")).and_then(|t| t.get("channel")))
+    // The SDK sends the current touchpoint on every message as `context.omnitrail.touch`.
+    let touch = omni.and_then(|o| o.get("touch"));
+    let channel = s(touch.and_then(|t| t.get("channel")))
         .or_else(|| s(omni.and_then(|o| o.get("channel"))))
         .or_else(|| s(props.and_then(|p| p.get("channel"))))
         .or_else(|| s(campaign.and_then(|c| c.get("medium"))));
@@ -112,7 +114,9 @@ pub fn classify(row: &TimelineRow) -> Entry {
             let path = s(props.and_then(|p| p.get("path"))).or_else(|| s(ctx.and_then(|c| c.get("page")).and_then(|p| p.get("path"))));
             entry.title = row.name.clone().or(path).unwrap_or_else(|| format!("{} view", row.kind));
             entry.detail = url;
-            let new_touch = omni.and_then(|o| o.get("touchpoint")).is_some() || campaign.is_some();
+            // This page view recorded the touchpoint when the touch is stamped with its time.
+            let recorded_here = touch.and_then(|t| t.get("at")).is_some_and(|at| Some(at) == raw.get("timestamp"));
+            let new_touch = recorded_here || campaign.is_some();
             entry.kind = if new_touch { "touchpoint" } else { "page" };
             if new_touch {
                 let source = s(campaign.and_then(|c| c.get("source")));
@@ -167,6 +171,23 @@ pub fn classify(row: &TimelineRow) -> Entry {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sdk_touchpoints_are_recognised_by_their_time() {
+        let row = |ts: &str, at: &str| crate::store::TimelineRow {
+            kind: "page".into(),
+            event: None,
+            name: None,
+            timestamp: ts.into(),
+            received_at: ts.into(),
+            raw: serde_json::json!({"type": "page", "timestamp": ts, "properties": {"path": "/"},
+                "context": {"omnitrail": {"touch": {"at": at, "channel": "organic_search"}}}}).to_string(),
+        };
+        let here = classify(&row("2026-11-23T02:00:00.000Z", "2026-11-23T02:00:00.000Z"));
+        assert_eq!((here.kind, here.channel.as_deref()), ("touchpoint", Some("organic_search")));
+        let later = classify(&row("2026-11-23T02:05:00.000Z", "2026-11-23T02:00:00.000Z"));
+        assert_eq!(later.kind, "page", "a later page view in the same visit carries the touch but did not start it");
+    }
     use super::*;
 
     fn row(kind: &str, event: Option<&str>, raw: &str) -> TimelineRow {
