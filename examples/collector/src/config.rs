@@ -29,6 +29,9 @@ pub struct Config {
     pub cookie_secure: bool,
     /// Write structured logs (one line per request, lifecycle events) to stderr.
     pub logging: bool,
+    /// HMAC secret of the per-user cart tokens (`/v1/cart/{userId}`); the cart endpoint is
+    /// disabled (404) without it.
+    pub cart_secret: Option<String>,
 }
 
 impl Config {
@@ -46,6 +49,7 @@ impl Config {
             cookie_domain: None,
             cookie_secure: false,
             logging: false,
+            cart_secret: None,
         }
     }
 
@@ -203,6 +207,11 @@ pub struct Cli {
     /// Do not write logs (per-request lines, lifecycle events) to stderr.
     #[arg(long, env = "OMNITRAIL_QUIET")]
     pub quiet: bool,
+
+    /// Secret of the per-user cart tokens (HMAC-SHA256 of `writeKey:userId`); enables
+    /// GET/PUT /v1/cart/{userId}.
+    #[arg(long, env = "OMNITRAIL_CART_SECRET", hide_env_values = true)]
+    pub cart_secret: Option<String>,
 }
 
 impl Cli {
@@ -225,6 +234,7 @@ impl Cli {
             cookie_domain: self.cookie_domain.filter(|d| !d.is_empty()),
             cookie_secure: self.cookie_secure,
             logging: !self.quiet,
+            cart_secret: self.cart_secret.filter(|s| !s.is_empty()),
         })
     }
 }

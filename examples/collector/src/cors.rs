@@ -19,6 +19,9 @@ use crate::state::AppState;
 
 const ALLOW_METHODS: &str = "GET, POST, PUT, OPTIONS";
 const DEFAULT_ALLOW_HEADERS: &str = "content-type, content-encoding, authorization";
+/// The cart endpoint's preflights always allow its token and Basic auth (plus whatever else
+/// the browser asks for).
+const CART_ALLOW_HEADERS: &str = "content-type, content-encoding, authorization, x-omnitrail-cart-token";
 const MAX_AGE_SECS: &str = "600";
 
 /// Adds the CORS headers of an actual (non-preflight) response.
@@ -27,7 +30,7 @@ pub fn apply(st: &AppState, route: Route, origin: Option<&str>, headers: &mut He
     let Some(origin) = origin else { return };
     let Ok(value) = HeaderValue::from_str(origin) else { return };
     match route {
-        Route::Ingest | Route::Test | Route::Journeys => {
+        Route::Ingest | Route::Test | Route::Journeys | Route::Cart => {
             headers.insert("access-control-allow-origin", value);
             headers.insert("access-control-expose-headers", HeaderValue::from_static("Retry-After"));
         }
@@ -46,6 +49,7 @@ pub fn preflight(st: &AppState, route: Route, req: &HeaderMap) -> Response<Body>
         (_, None) => false,
         (Route::Test, Some(_)) => st.config.test_control,
         (Route::Ingest | Route::Identity | Route::Journeys, Some(o)) => st.config.any_key_allows(o),
+        (Route::Cart, Some(o)) => st.config.cart_secret.is_some() && st.config.any_key_allows(o),
         _ => false,
     };
     let mut resp = Response::new(Body::empty());
@@ -66,7 +70,18 @@ pub fn preflight(st: &AppState, route: Route, req: &HeaderMap) -> Response<Body>
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() < 1024 && !v.trim().is_empty())
         .and_then(|v| HeaderValue::from_str(v).ok());
-    h.insert("access-control-allow-headers", requested.unwrap_or(HeaderValue::from_static(DEFAULT_ALLOW_HEADERS)));
+    let allow_headers = match (route, requested) {
+        (Route::Cart, Some(r)) => {
+            let r = r.to_str().unwrap_or("").to_ascii_lowercase();
+            let mut list: Vec<&str> = CART_ALLOW_HEADERS.split(", ").collect();
+            list.extend(r.split(',').map(str::trim).filter(|x| !x.is_empty() && !list.contains(x)).collect::<Vec<_>>());
+            HeaderValue::from_str(&list.join(", ")).unwrap_or(HeaderValue::from_static(CART_ALLOW_HEADERS))
+        }
+        (Route::Cart, None) => HeaderValue::from_static(CART_ALLOW_HEADERS),
+        (_, Some(r)) => r,
+        (_, None) => HeaderValue::from_static(DEFAULT_ALLOW_HEADERS),
+    };
+    h.insert("access-control-allow-headers", allow_headers);
     h.insert("access-control-max-age", HeaderValue::from_static(MAX_AGE_SECS));
     if route == Route::Identity {
         h.insert("access-control-allow-credentials", HeaderValue::from_static("true"));

@@ -8,6 +8,7 @@
 //! Owns: the module list. Must never: hold logic of its own.
 
 pub mod body;
+pub mod cart;
 pub mod config;
 pub mod cors;
 pub mod faults;

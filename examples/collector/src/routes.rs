@@ -8,7 +8,7 @@ use axum::Router;
 use omnitrail::wire::{BATCH_PATH, IDENTITY_PATH};
 
 use crate::state::Shared;
-use crate::{identity, ingest, ops, testctl, viewer};
+use crate::{cart, identity, ingest, ops, testctl, viewer};
 
 /// A fixed label per family of paths (bounded cardinality for metrics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +20,7 @@ pub enum Route {
     Metrics,
     Viewer,
     Journeys,
+    Cart,
     Other,
 }
 
@@ -33,6 +34,7 @@ impl Route {
             "/metrics" => Route::Metrics,
             "/" | "/journeys" => Route::Viewer,
             p if p == "/v1/journeys" || p.starts_with("/v1/journeys/") => Route::Journeys,
+            p if p.starts_with("/v1/cart/") => Route::Cart,
             p if p.starts_with("/test/") => Route::Test,
             _ => Route::Other,
         }
@@ -47,6 +49,7 @@ impl Route {
             Route::Metrics => "metrics",
             Route::Viewer => "viewer",
             Route::Journeys => "journeys",
+            Route::Cart => "cart",
             Route::Other => "other",
         }
     }
@@ -69,7 +72,8 @@ pub fn router(state: Shared) -> Router {
         .route("/", get(viewer::page))
         .route("/journeys", get(viewer::page))
         .route("/v1/journeys", get(viewer::identities))
-        .route("/v1/journeys/{id}", get(viewer::timeline));
+        .route("/v1/journeys/{id}", get(viewer::timeline))
+        .route("/v1/cart/{user_id}", get(cart::get).put(cart::put));
     if state.config.test_control {
         r = r
             .route("/test/fault", post(testctl::fault))

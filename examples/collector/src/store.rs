@@ -18,6 +18,8 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use omnitrail::cart::Cart;
+
 use crate::timefmt;
 use crate::validate::ValidMessage;
 
@@ -65,6 +67,13 @@ CREATE TABLE IF NOT EXISTS identities (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS identities_user_id ON identities (user_id);
 CREATE INDEX IF NOT EXISTS identities_anonymous_id ON identities (anonymous_id, last_seen);
+CREATE TABLE IF NOT EXISTS carts (
+    write_key   TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (write_key, user_id)
+) WITHOUT ROWID;
 "#;
 
 /// Errors of the storage layer.
@@ -158,6 +167,10 @@ enum Job {
     Identities(u32, oneshot::Sender<Result<Vec<IdentitySummary>, StoreError>>),
     Timeline(String, u32, oneshot::Sender<Result<Timeline, StoreError>>),
     Ping(oneshot::Sender<Result<(), StoreError>>),
+    /// The stored cart state of (write key, user id), if any.
+    CartGet(String, String, oneshot::Sender<Result<Option<String>, StoreError>>),
+    /// Merge a cart into the stored one (read, merge, write in one transaction).
+    CartMerge(String, String, Box<Cart>, oneshot::Sender<Result<String, StoreError>>),
     /// Commit what is queued before it, then stop the writer.
     Close(oneshot::Sender<()>),
 }
@@ -277,6 +290,19 @@ impl Store {
                 let _ = rx.await;
             }
         }
+    }
+
+    /// The stored cart state (the [`Cart::encode`] text) of a user, if any. Read on the
+    /// writer, so a 2xx of a previous merge is always visible.
+    pub async fn cart(&self, write_key: String, user_id: String) -> Result<Option<String>, StoreError> {
+        self.call(|r| Job::CartGet(write_key, user_id, r)).await
+    }
+
+    /// Merges `incoming` into the user's stored cart (never overwrites) and commits before
+    /// resolving; returns the merged state. Read-merge-write runs on the writer thread in one
+    /// transaction, so concurrent merges cannot lose each other's updates.
+    pub async fn merge_cart(&self, write_key: String, user_id: String, incoming: Cart) -> Result<String, StoreError> {
+        self.call(|r| Job::CartMerge(write_key, user_id, Box::new(incoming), r)).await
     }
 
     /// Round-trips a trivial query through the writer (health check).
@@ -478,7 +504,7 @@ fn run_other(conn: &mut Connection, job: Job) {
             let _ = reply.send(query_counts(conn).map_err(StoreError::from));
         }
         Job::Reset(reply) => {
-            let r = conn.execute_batch("BEGIN; DELETE FROM messages; DELETE FROM identities; COMMIT;");
+            let r = conn.execute_batch("BEGIN; DELETE FROM messages; DELETE FROM identities; DELETE FROM carts; COMMIT;");
             if r.is_err() {
                 let _ = conn.execute_batch("ROLLBACK;");
             }
@@ -494,7 +520,42 @@ fn run_other(conn: &mut Connection, job: Job) {
             let r = conn.query_row("SELECT 1", [], |_| Ok(()));
             let _ = reply.send(r.map_err(StoreError::from));
         }
+        Job::CartGet(key, user, reply) => {
+            let _ = reply.send(load_cart(conn, &key, &user).map_err(StoreError::from));
+        }
+        Job::CartMerge(key, user, incoming, reply) => {
+            let _ = reply.send(merge_cart(conn, &key, &user, &incoming));
+        }
     }
+}
+
+/// The replica id the collector merges under (it never edits a cart itself).
+pub const CART_REPLICA: &str = "collector";
+
+fn load_cart(conn: &Connection, key: &str, user: &str) -> Result<Option<String>, rusqlite::Error> {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached("SELECT state FROM carts WHERE write_key = ?1 AND user_id = ?2")?
+        .query_row(params![key, user], |r| r.get(0))
+        .optional()
+}
+
+fn merge_cart(conn: &mut Connection, key: &str, user: &str, incoming: &Cart) -> Result<String, StoreError> {
+    let tx = conn.transaction()?;
+    let mut cart = match load_cart(&tx, key, user)? {
+        Some(text) if !text.is_empty() => Cart::decode(&text, CART_REPLICA)
+            .ok_or_else(|| StoreError::Open(format!("stored cart of {user:?} is corrupt")))?,
+        _ => Cart::new(CART_REPLICA),
+    };
+    cart.merge(incoming);
+    let state = cart.encode();
+    let now = timefmt::format(timefmt::now());
+    tx.execute(
+        "INSERT INTO carts (write_key, user_id, state, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (write_key, user_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+        params![key, user, state, now],
+    )?;
+    tx.commit()?;
+    Ok(state)
 }
 
 fn query_messages(conn: &Connection, f: &MessageFilter) -> Result<Vec<String>, rusqlite::Error> {
