@@ -2,7 +2,7 @@
 //! state. The browser layer implements them with `Date.now()`, `crypto.getRandomValues` and
 //! localStorage; tests use the fakes in [`crate::testing`].
 //!
-//! Must never: be implemented in the core with `SystemTime::now()` or getrandom (both fail on
+//! Must never: be implemented in the core with the system clock (`SystemTime`) or getrandom (both fail on
 //! wasm32-unknown-unknown).
 
 use crate::error::StorageError;
