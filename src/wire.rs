@@ -105,6 +105,9 @@ mod typed {
         pub anonymous_id: Option<String>,
         #[serde(rename = "userId", default, skip_serializing_if = "Option::is_none")]
         pub user_id: Option<String>,
+        /// Optional in the Segment spec (clients such as RudderStack send only
+        /// `originalTimestamp`); empty when absent.
+        #[serde(default)]
         pub timestamp: String,
         #[serde(default)]
         pub context: Map<String, Value>,

@@ -148,8 +148,17 @@ pub fn validate(raw: &str) -> Result<ValidMessage, Rejection> {
     if anonymous_id.is_none() && user_id.is_none() {
         return Err(Rejection::MissingIdentity);
     }
-    let timestamp =
-        timefmt::parse(&msg.timestamp).ok_or_else(|| Rejection::InvalidTimestamp(msg.timestamp.clone()))?;
+    // `timestamp` is optional in the Segment spec: fall back to `originalTimestamp` (what
+    // RudderStack sends), then to the time of receipt.
+    let timestamp = if msg.timestamp.is_empty() {
+        match msg.rest.get("originalTimestamp") {
+            Some(Value::String(t)) => timefmt::parse(t).ok_or_else(|| Rejection::InvalidTimestamp(t.clone()))?,
+            Some(Value::Null) | None => timefmt::now(),
+            Some(other) => return Err(Rejection::InvalidTimestamp(other.to_string())),
+        }
+    } else {
+        timefmt::parse(&msg.timestamp).ok_or_else(|| Rejection::InvalidTimestamp(msg.timestamp.clone()))?
+    };
     for field in kind.required_fields() {
         if !field_present(&msg, field) {
             return Err(Rejection::MissingField { kind: kind.as_str(), field });
@@ -282,7 +291,7 @@ mod tests {
             (r#"{"type":"page","messageId":"m","timestamp":"2024-05-01T12:00:00Z"}"#, "missing_identity"),
             (r#"{"type":"page","messageId":"m","userId":"","anonymousId":"","timestamp":"2024-05-01T12:00:00Z"}"#, "missing_identity"),
             (r#"{"type":"page","messageId":"m","userId":5,"timestamp":"2024-05-01T12:00:00Z"}"#, "invalid_identity"),
-            (r#"{"type":"page","messageId":"m","userId":"u"}"#, "missing_timestamp"),
+            (r#"{"type":"page","messageId":"m","userId":"u","originalTimestamp":"later"}"#, "invalid_timestamp"),
             (r#"{"type":"page","messageId":"m","userId":"u","timestamp":"soon"}"#, "invalid_timestamp"),
             (r#"{"type":"page","messageId":"m","userId":"u","timestamp":12}"#, "invalid_timestamp"),
             (r#"{"type":"track","messageId":"m","userId":"u","timestamp":"2024-05-01T12:00:00Z"}"#, "missing_required_field"),
@@ -298,5 +307,15 @@ mod tests {
             "x".repeat(MAX_MESSAGE_BYTES)
         );
         assert_eq!(reason(&big), "message_too_large");
+    }
+
+    #[test]
+    fn timestamp_is_optional_as_in_the_segment_spec() {
+        let rudder = r#"{"type":"track","event":"E","messageId":"m","anonymousId":"a","originalTimestamp":"2024-05-01T12:00:00.000Z","sentAt":"2024-05-01T12:00:01.000Z"}"#;
+        let v = validate(rudder).expect("originalTimestamp stands in for timestamp");
+        assert_eq!(crate::timefmt::format(v.timestamp), "2024-05-01T12:00:00.000Z");
+        let before = crate::timefmt::now();
+        let bare = validate(r#"{"type":"page","messageId":"m","userId":"u"}"#).expect("no timestamp at all: the time of receipt");
+        assert!(bare.timestamp >= before);
     }
 }
