@@ -66,6 +66,13 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/identify", post(ingest::identify))
         .route("/v1/group", post(ingest::group))
         .route("/v1/alias", post(ingest::alias))
+        // Segment's one-letter paths, which analytics.js / analytics-next use by default.
+        .route("/v1/t", post(ingest::track))
+        .route("/v1/p", post(ingest::page))
+        .route("/v1/s", post(ingest::screen))
+        .route("/v1/i", post(ingest::identify))
+        .route("/v1/g", post(ingest::group))
+        .route("/v1/a", post(ingest::alias))
         .route(IDENTITY_PATH, post(identity::reissue))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -182,6 +182,18 @@ fn single_message_endpoints_and_basic_auth() {
     let r = send("/v1/page", json!({"type":"track","event":"E","messageId":"s7","userId":"u","timestamp":TS}), true);
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["rejected"][0]["reason"], "type_mismatch");
+    // Segment's one-letter paths (analytics-next's default, non-batching delivery).
+    for (path, msg) in [
+        ("/v1/t", json!({"event":"E","messageId":"o1","userId":"u","timestamp":TS})),
+        ("/v1/p", json!({"messageId":"o2","userId":"u","timestamp":TS})),
+        ("/v1/s", json!({"messageId":"o3","userId":"u","timestamp":TS})),
+        ("/v1/i", json!({"messageId":"o4","userId":"u","timestamp":TS})),
+        ("/v1/g", json!({"groupId":"g","messageId":"o5","userId":"u","timestamp":TS})),
+        ("/v1/a", json!({"previousId":"a","messageId":"o6","userId":"u","timestamp":TS})),
+    ] {
+        let r = send(path, msg, true);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
     // Segment's historical-import alias.
     let r = request(c.addr, "POST", "/v1/import", &[("Authorization", basic)], json!({"batch":[track("s9","a","E")]}).to_string().as_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
@@ -189,7 +201,7 @@ fn single_message_endpoints_and_basic_auth() {
     let r = request(c.addr, "POST", "/v1/b", &[("Authorization", basic)], json!({"batch":[track("s8","a","E")]}).to_string().as_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
     let s = stats(c.addr);
-    assert_eq!(s["stored"], 8);
+    assert_eq!(s["stored"], 14);
     for t in ["track", "identify", "page", "group", "alias", "screen"] {
         assert!(s["byType"][t].as_u64().unwrap_or(0) >= 1, "{t}: {s}");
     }
