@@ -316,12 +316,6 @@ impl Outbox {
         Taken { ids, messages, bytes }
     }
 
-    /// JSON of every queued event (in flight or not), oldest first, without marking them:
-    /// what goes out by beacon when the page is hidden.
-    pub fn peek_all(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|e| e.json.as_str())
-    }
-
     /// The batch with these entries (sorted, as returned by `take`) failed and will be
     /// retried: they wait again.
     pub fn release(&mut self, ids: &[EntryId]) {

@@ -13,20 +13,11 @@ use super::runtime::{schedule, tick_now, with, Runtime, Shared};
 use super::{env, ports};
 use crate::error::{warn_now, InputError};
 use crate::tracker::{CallOptions, Role, Tracker};
+use crate::wire::MessageType as Method;
 
 #[wasm_bindgen]
 pub struct Omnitrail {
     rt: Shared,
-}
-
-#[derive(Clone, Copy)]
-enum Method {
-    Track,
-    Page,
-    Screen,
-    Identify,
-    Group,
-    Alias,
 }
 
 fn is_name(v: &JsValue) -> bool {
@@ -205,23 +196,17 @@ impl Omnitrail {
         let args: Vec<JsValue> = args.dyn_into::<js_sys::Array>().map(|a| a.to_vec()).unwrap_or_default();
         let arg = |i: usize| args.get(i).cloned().unwrap_or(JsValue::UNDEFINED);
         let ts = timestamp.as_f64();
-        let m = match method.as_string().as_deref() {
-            Some("track") => Method::Track,
-            Some("page") => Method::Page,
-            Some("screen") => Method::Screen,
-            Some("identify") => Method::Identify,
-            Some("group") => Method::Group,
-            Some("alias") => Method::Alias,
-            Some("reset") => return self.reset(),
-            Some("flush") => {
-                let _ = self.flush();
-                return;
-            }
-            Some("setAnonymousId") => return self.set_anonymous_id(arg(0)),
-            Some("setConsent") => return self.set_consent(arg(0)),
-            _ => return,
-        };
-        self.call(m, [arg(0), arg(1), arg(2), arg(3)], ts);
+        let name = method.as_string().unwrap_or_default();
+        if let Some(m) = Method::parse(&name) {
+            return self.call(m, [arg(0), arg(1), arg(2), arg(3)], ts);
+        }
+        match name.as_str() {
+            "reset" => self.reset(),
+            "flush" => drop(self.flush()),
+            "setAnonymousId" => self.set_anonymous_id(arg(0)),
+            "setConsent" => self.set_consent(arg(0)),
+            _ => {}
+        }
     }
 }
 
