@@ -1217,39 +1217,48 @@ impl Cart {
     /// tracker's once-per-task persist). A failed write is retried on the next call. Another
     /// tab's newer value is merged, not overwritten: read, merge, write (the merge is
     /// idempotent, so a race between two tabs loses nothing the next round does not restore).
-    pub fn persist(&mut self, storage: &mut dyn Storage) -> Result<(), StorageError> {
+    /// `Ok(true)` when the stored value brought changes this replica had not seen.
+    pub fn persist(&mut self, storage: &mut dyn Storage) -> Result<bool, StorageError> {
         if !self.dirty || self.key.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
-        if let Some(other) = storage.get(&self.key).and_then(|v| Cart::decode(&v, "_")) {
-            self.merge(&other);
-        }
+        let merged = storage.get(&self.key).and_then(|v| Cart::decode(&v, "_")).is_some_and(|other| self.merge(&other));
         storage.set(&self.key, &self.encode())?;
         self.dirty = false;
-        Ok(())
+        Ok(merged)
     }
 
-    /// Another tab wrote the cart. Returns true if `key` was ours. The value is merged (no
-    /// events); a corrupt value is ignored (this tab's state is written back on the next
-    /// persist); a removed value (`reset()` or consent revoked in another tab) empties this
-    /// cart too.
-    pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) -> bool {
+    /// Changed since the last successful [`Cart::persist`].
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Another tab wrote the cart. `None` if `key` is not the cart's, else whether this cart
+    /// changed. The value is merged (no events); a corrupt value is ignored (this tab's state
+    /// is written back on the next persist); a removed value (`reset()` or consent revoked in
+    /// another tab) empties this cart too.
+    pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) -> Option<bool> {
         if self.key.is_empty() || key != self.key {
-            return false;
+            return None;
         }
-        match value.map(|v| Cart::decode(v, "_")) {
+        Some(match value.map(|v| Cart::decode(v, "_")) {
             Some(Some(other)) => {
+                let changed = self.merge(&other);
                 // Changed relative to the stored value: write the join back.
-                self.merge(&other);
                 self.dirty = self != &other;
+                changed
             }
-            Some(None) => self.dirty = true,
+            Some(None) => {
+                self.dirty = true;
+                false
+            }
             None => {
+                let had = !self.entries.0.is_empty();
                 self.entries.0.clear();
                 self.dirty = false;
+                had
             }
-        }
-        true
+        })
     }
 
     /// Forgets the cart in memory and storage (`reset()`, consent revoked): every entry goes;

@@ -77,6 +77,8 @@ pub struct Config {
     /// No cookies; the identity lives in memory only (a new anonymous id per page load
     /// unless the site or a native app provides one).
     pub cookieless: bool,
+    /// The shared cart: consent category, device sync endpoint and debounce.
+    pub cart: crate::cart_sync::CartConfig,
 }
 
 /// Automatic page views.
@@ -129,6 +131,7 @@ impl Config {
             },
             consent: crate::consent::ConsentConfig::default(),
             cookieless: false,
+            cart: crate::cart_sync::CartConfig::default(),
         }
     }
 
@@ -170,10 +173,24 @@ impl Config {
                 return Err(ConfigError::InvalidEndpoint(e.clone()));
             }
         }
+        range("cart.syncDelay", self.cart.sync_delay_ms, 0.0, 600_000.0)?;
+        if let Some(e) = &self.cart.sync_url {
+            if !(e.starts_with("https://") || e.starts_with("http://")) {
+                return Err(ConfigError::InvalidEndpoint(e.clone()));
+            }
+        }
+        if self.cart.category.is_empty() {
+            return Err(ConfigError::WrongType { option: "cart.category", expected: "a consent category name" });
+        }
         if self.storage_prefix.is_empty() || self.storage_prefix.contains(['.', ' ']) {
             return Err(ConfigError::WrongType { option: "storagePrefix", expected: "a non-empty string without dots or spaces" });
         }
         Ok(self)
+    }
+
+    /// The base URL of the cart endpoint: `cart.syncEndpoint`, else `{endpoint}/v1/cart`.
+    pub fn cart_url(&self) -> String {
+        self.cart.sync_url.clone().unwrap_or_else(|| [self.endpoint.as_str(), "/v1/cart"].concat())
     }
 
     /// `{endpoint}/v1/batch`

@@ -55,6 +55,10 @@ pub enum InputError {
     TooLarge,
     /// A string value was too long to be a name or id.
     NameTooLong(&'static str),
+    /// A quantity or amount that must be a non-negative number (an integer for quantities).
+    InvalidNumber(&'static str),
+    /// The call needs a signed-in user (`identify(userId)` first).
+    NotIdentified(&'static str),
 }
 
 impl InputError {
@@ -65,9 +69,11 @@ impl InputError {
             InputError::NotAnObject(_) => 1,
             InputError::TooLarge => 2,
             InputError::NameTooLong(_) => 3,
+            InputError::InvalidNumber(_) => 4,
+            InputError::NotIdentified(_) => 5,
         }
     }
-    pub const KINDS: usize = 4;
+    pub const KINDS: usize = 6;
 }
 
 impl fmt::Display for InputError {
@@ -79,7 +85,11 @@ impl fmt::Display for InputError {
                 "omnitrail: {what} must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored"
             ),
             InputError::TooLarge => f.write_str("omnitrail: message exceeds 32 KB once serialised; call ignored"),
-            InputError::NameTooLong(what) => write!(f, "omnitrail: {what} is longer than 1024 characters; call ignored"),
+            InputError::NameTooLong(what) => write!(f, "omnitrail: {what} is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored"),
+            InputError::InvalidNumber(what) => write!(f, "omnitrail: {what} must be a non-negative number; call ignored"),
+            InputError::NotIdentified(what) => {
+                write!(f, "omnitrail: {what} needs a signed-in user: call identify(userId) first; call ignored")
+            }
         }
     }
 }

@@ -241,6 +241,62 @@ pub fn members(s: &str) -> Option<Vec<(&str, &str)>> {
     }
 }
 
+/// The raw value of member `name` of a JSON object text (see [`members`]).
+pub fn member<'a>(object: &'a str, name: &str) -> Option<&'a str> {
+    members(object)?.into_iter().find(|(k, _)| k.get(1..k.len() - 1) == Some(name)).map(|(_, v)| v)
+}
+
+/// Decodes a JSON string token (with its quotes) to its text: `\uXXXX` escapes and surrogate
+/// pairs included; a lone surrogate becomes U+FFFD. `None` if `raw` is not a valid string.
+pub fn string_value(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    if b.first() != Some(&b'"') || string_end(b, 0)? != b.len() {
+        return None;
+    }
+    let inner = raw.get(1..raw.len() - 1)?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    let hex4 = |chars: &mut core::str::Chars<'_>| -> Option<u32> {
+        let mut v = 0;
+        for _ in 0..4 {
+            v = v * 16 + chars.next()?.to_digit(16)?;
+        }
+        Some(v)
+    };
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let c = match chars.next()? {
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'u' => {
+                let hi = hex4(&mut chars)?;
+                let code = if (0xD800..0xDC00).contains(&hi) {
+                    let rest = chars.as_str();
+                    match rest.strip_prefix("\\u").and_then(|r| r.get(..4)).and_then(|h| u32::from_str_radix(h, 16).ok()) {
+                        Some(lo) if (0xDC00..0xE000).contains(&lo) => {
+                            chars = rest.get(6..)?.chars();
+                            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                        }
+                        _ => 0xFFFD,
+                    }
+                } else {
+                    hi
+                };
+                char::from_u32(code).unwrap_or('\u{FFFD}')
+            }
+            c => c, // `"`, `\\`, `/`
+        };
+        out.push(c);
+    }
+    Some(out)
+}
+
 /// End of the (already validated) value starting at `i`.
 fn value_end(b: &[u8], i: usize) -> Option<usize> {
     match *b.get(i)? {
@@ -447,6 +503,25 @@ mod tests {
         let merged = merge_objects(r#"{"plan":"free","n":[1]}"#, r#"{"plan":"pro"}"#);
         assert_eq!(validate(&merged), Some(Kind::Object));
         assert_eq!(merged, r#"{"n":[1],"plan":"pro"}"#);
+    }
+
+    #[test]
+    fn decodes_strings_and_finds_members() {
+        for v in ["", "a\"b\\c/", "tab\tline\n\u{1}", "é€😀", "\u{8}\u{c}"] {
+            let mut raw = String::new();
+            push_str(&mut raw, v);
+            assert_eq!(string_value(&raw).as_deref(), Some(v), "{raw}");
+        }
+        assert_eq!(string_value(r#""\u00e9\ud83d\ude00\/""#).as_deref(), Some("é😀/"));
+        assert_eq!(string_value(r#""\ud83dx""#).as_deref(), Some("\u{FFFD}x"), "lone surrogate");
+        for bad in ["", "\"", "\"a", "a\"", "\"\\q\"", "\"\\u12\"", "\"a\"b\""] {
+            assert_eq!(string_value(bad), None, "{bad:?}");
+        }
+        let o = r#"{"state":"C1\t5\n","cart":{"x":1},"n":2}"#;
+        assert_eq!(member(o, "state").and_then(string_value).as_deref(), Some("C1\t5\n"));
+        assert_eq!(member(o, "cart"), Some(r#"{"x":1}"#));
+        assert_eq!(member(o, "nope"), None);
+        assert_eq!(member("[]", "state"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod wire;
 pub mod bridge;
 pub mod campaign;
 pub mod cart;
+pub mod cart_sync;
 pub mod channel;
 pub mod config;
 pub mod consent;

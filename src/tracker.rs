@@ -27,6 +27,9 @@ use crate::outbox::{EntryId, Outbox, OutboxStats};
 use crate::ports::{Clock, IdSource, Storage};
 use crate::wire::{KEEPALIVE_BYTES, MAX_MESSAGE_BYTES};
 
+mod cart;
+pub use cart::{CartChanges, CartSource};
+
 /// Which part of delivery this tab plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -75,6 +78,7 @@ pub struct Stats {
     pub retries: u64,
     pub invalid_calls: u64,
     pub outbox: OutboxStats,
+    pub cart_sync: crate::cart_sync::SyncStats,
 }
 
 pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
@@ -117,6 +121,14 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     consent: Consent,
     /// `,"consent":{"categoryPreferences":{…}}`, rendered on change.
     consent_members: String,
+    /// The shared cart (this page load is one replica).
+    cart: crate::cart::Cart,
+    cart_sync: crate::cart_sync::CartSync,
+    cart_changes: CartChanges,
+    /// The stored cart was corrupt (reported once).
+    cart_corrupt: bool,
+    /// The cart's consent category was granted at the last check.
+    cart_stored: bool,
 }
 
 /// What a consent change did.
@@ -151,9 +163,18 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         };
         let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, &storage);
         let outbox = Outbox::new(&cfg.storage_prefix, tab, cfg.max_queue_bytes, cfg.max_persist_bytes);
+        let (cart, cart_status) = crate::cart::Cart::load(&cfg.storage_prefix, tab, &storage);
+        let cart_sync = crate::cart_sync::CartSync::new(
+            Some(cfg.cart_url()),
+            &cfg.write_key,
+            cfg.cart.sync_delay_ms,
+            cfg.retry.clone(),
+            cfg.request_timeout_ms,
+        );
+        let cart_stored = consent.granted(&cfg.cart.category);
         let page = PageContext::default();
         let context = ContextTemplate::new(&page, &env);
-        Tracker {
+        let mut me = Tracker {
             url: cfg.batch_url(),
             split_events: cfg.max_batch_events,
             cfg,
@@ -188,7 +209,14 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
                 s
             },
             consent,
-        }
+            cart,
+            cart_sync,
+            cart_changes: CartChanges::default(),
+            cart_corrupt: cart_status == crate::cart::LoadStatus::Corrupt,
+            cart_stored,
+        };
+        me.load_cart_credentials();
+        me
     }
 
     pub fn config(&self) -> &Config {
@@ -229,6 +257,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     }
 
     fn after_consent_change(&mut self, before: Collection, changed: bool) -> ConsentOutcome {
+        self.cart_after_consent_change();
         let now = self.consent.collection();
         let mut s = String::new();
         self.consent.push_context_member(&mut s);
@@ -268,8 +297,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             p.push('.');
             p
         };
+        let keep_cart = self.cart_allowed();
         for key in self.storage.keys(&prefix) {
-            if key != self.consent.key() {
+            if key != self.consent.key() && !(keep_cart && self.is_cart_key(&key)) {
                 self.storage.remove(&key);
             }
         }
@@ -294,7 +324,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         &self.tab
     }
     pub fn stats(&self) -> Stats {
-        Stats { outbox: self.outbox.stats(), ..self.stats }
+        Stats { outbox: self.outbox.stats(), cart_sync: self.cart_sync.stats, ..self.stats }
     }
 
     /// The page changed (load, SPA navigation): later messages carry the new `context.page`
@@ -409,7 +439,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         if let Some(uid) = user_id {
             check_id("identify(): userId", uid)?;
         }
+        let before = self.identity.user_id.clone();
         self.identity.identify(user_id, traits, &mut self.storage, &mut self.ids);
+        self.cart_after_user_change(before.as_deref(), false);
         let all = self.identity.traits.clone();
         self.enqueue(&Body::Identify { traits: &all }, opts)
     }
@@ -432,12 +464,17 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             .map(str::to_owned)
             .or_else(|| self.identity.user_id.clone())
             .unwrap_or_else(|| self.identity.anonymous_id.clone());
+        let before = self.identity.user_id.clone();
         self.identity.alias(user_id, &mut self.storage);
+        self.cart_after_user_change(before.as_deref(), true);
         self.enqueue(&Body::Alias { previous_id: &previous }, opts)
     }
 
+    /// Forgets the user (logout): a new anonymous id, and the cart is emptied everywhere
+    /// (this browser's tabs; the collector keeps the customer's saved cart).
     pub fn reset(&mut self) {
         self.identity.reset(&mut self.storage, &mut self.ids);
+        self.forget_cart();
     }
 
     pub fn set_anonymous_id(&mut self, id: &str) -> Result<(), InputError> {
@@ -563,6 +600,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// Writes what is new to storage (coalesced: call at most once per task).
     pub fn persist(&mut self) {
+        self.persist_cart();
         if !self.storage.open {
             return; // no consent to store anything
         }
@@ -610,7 +648,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             self.cfg.consent.changed_event = changed_event;
             return;
         }
-        if self.identity.on_storage_change(key, value) || self.session.on_storage_change(key, value) {
+        if self.cart_on_storage_change(key, value) || self.identity.on_storage_change(key, value) || self.session.on_storage_change(key, value) {
             return;
         }
         if self.journey.on_storage_change(key, value) {
@@ -752,6 +790,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let mut at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
         for f in &self.in_flight {
             at(f.started + self.cfg.request_timeout_ms + 5_001.0);
+        }
+        if let Some(t) = self.cart_sync.next_wake() {
+            at(t);
         }
         let sendable = self.consent.collection() != Collection::Pending;
         if sendable && self.role != Role::Undecided && self.online && self.outbox.waiting() > 0 {

@@ -154,6 +154,21 @@ pub fn decode(s: &str) -> Cow<'_, str> {
     String::from_utf8(out).map_or(Cow::Borrowed(s), Cow::Owned)
 }
 
+/// Appends `s` percent-encoded as a URL path segment or query value (everything but
+/// `A-Z a-z 0-9 - . _ ~` is escaped, as `encodeURIComponent` does plus `!'()*`).
+pub fn push_encoded(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+}
+
 fn hex(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),

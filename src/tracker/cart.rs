@@ -1,0 +1,501 @@
+//! The tracker's cart: the shared cart CRDT ([`crate::cart`]) wired to the API, events,
+//! storage, other tabs, the native app and the collector's cart endpoint
+//! ([`crate::cart_sync`]).
+//!
+//! Owns: the `cart.*` calls (argument shapes: Segment product objects in, e-commerce v2
+//! events out), when the cart is stored (its consent category, `necessary` by default), the
+//! sync credentials, forgetting the cart (reset, another user, consent withdrawn), and
+//! which changes the web layer must pass on ([`CartChanges`]).
+//! Must never: emit events for changes merged from elsewhere (the other replica emitted its
+//! own), or write the cart where its consent category is not granted.
+
+use super::*;
+use crate::cart::{Cart, CartEvent, Order, Product};
+use crate::cart_sync::{CartRequest, Credentials, SyncOutcome};
+
+/// Storage key suffix of the sync credentials (`{prefix}.cs`).
+const CREDS_KEY: &str = "cs";
+
+/// Where cart changes came from since the web layer last asked ([`Tracker::take_cart_changes`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CartChanges {
+    /// A `cart.*` call here.
+    pub local: bool,
+    /// Another tab (storage event or BroadcastChannel).
+    pub tab: bool,
+    /// The collector (another device).
+    pub device: bool,
+    /// The native app.
+    pub app: bool,
+}
+
+impl CartChanges {
+    pub fn any(&self) -> bool {
+        self.local || self.tab || self.device || self.app
+    }
+    /// Other tabs have not seen these changes.
+    pub fn for_tabs(&self) -> bool {
+        self.local || self.device || self.app
+    }
+    /// The native app has not seen these changes.
+    pub fn for_app(&self) -> bool {
+        self.local || self.device
+    }
+}
+
+/// Where a remote cart state comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CartSource {
+    Tab,
+    App,
+}
+
+/// A quantity argument: a non-negative integer (larger than the cart's limit is clamped).
+fn quantity(v: f64, what: &'static str) -> Result<u32, InputError> {
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
+        Ok(v.min(f64::from(crate::cart::MAX_QUANTITY)) as u32)
+    } else {
+        Err(InputError::InvalidNumber(what))
+    }
+}
+
+/// A string member (or a number, as Segment accepts numeric ids), decoded.
+fn text(raw: &str) -> Option<String> {
+    if raw.starts_with('"') {
+        json::string_value(raw)
+    } else {
+        json::parse_decimal(raw).map(|_| raw.to_owned())
+    }
+}
+
+/// A product line named by an object `{product_id, variant?, …}`; the other members.
+struct Parsed<'a> {
+    product_id: String,
+    variant: String,
+    known: Vec<(&'a str, &'a str)>,
+    /// The remaining members as a JSON object.
+    rest: String,
+}
+
+fn parse_line<'a>(obj: &'a str, what: &'static str, id_what: &'static str, known: &[&str]) -> Result<Parsed<'a>, InputError> {
+    let members = json::members(obj).ok_or(InputError::NotAnObject(what))?;
+    let mut p = Parsed { product_id: String::new(), variant: String::new(), known: Vec::new(), rest: String::from("{") };
+    for (k, v) in members {
+        let name = k.get(1..k.len() - 1).unwrap_or_default();
+        match name {
+            "product_id" => p.product_id = text(v).ok_or(InputError::MissingName(id_what))?,
+            "variant" => p.variant = if v == "null" { String::new() } else { text(v).ok_or(InputError::MissingName("cart: variant"))? },
+            _ if known.contains(&name) => p.known.push((name, v)),
+            _ => {
+                if p.rest.len() > 1 {
+                    p.rest.push(',');
+                }
+                p.rest.push_str(k);
+                p.rest.push(':');
+                p.rest.push_str(v);
+            }
+        }
+    }
+    p.rest.push('}');
+    if p.product_id.is_empty() {
+        return Err(InputError::MissingName(id_what));
+    }
+    Ok(p)
+}
+
+impl<'a> Parsed<'a> {
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.known.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).filter(|v| *v != "null")
+    }
+    fn number(&self, name: &str, what: &'static str) -> Result<Option<f64>, InputError> {
+        self.get(name).map(|v| json::parse_decimal(v).ok_or(InputError::InvalidNumber(what))).transpose()
+    }
+    fn string(&self, name: &str, what: &'static str) -> Result<String, InputError> {
+        self.get(name).map_or(Ok(String::new()), |v| text(v).ok_or(InputError::MissingName(what)))
+    }
+}
+
+/// `extra` members (JSON object) the computed event properties do not already have.
+fn with_extras(mut ev: CartEvent, extra: Option<&str>) -> CartEvent {
+    if let Some(x) = extra.filter(|x| *x != "{}") {
+        ev.properties = json::merge_objects(x, &ev.properties);
+    }
+    ev
+}
+
+impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
+    /// The cart (read-only).
+    pub fn cart(&self) -> &Cart {
+        &self.cart
+    }
+
+    /// Whether the cart may be stored and synced (its consent category is granted).
+    pub fn cart_allowed(&self) -> bool {
+        self.consent.granted(&self.cfg.cart.category)
+    }
+
+    fn creds_key(&self) -> String {
+        [self.cfg.storage_prefix.as_str(), ".", CREDS_KEY].concat()
+    }
+
+    /// Loads the sync credentials at start (they count only for the same signed-in user).
+    pub(super) fn load_cart_credentials(&mut self) {
+        let stored = self.storage.get(&self.creds_key()).as_deref().and_then(Credentials::decode);
+        match stored {
+            Some(c) if self.identity.user_id.as_deref() == Some(c.user_id.as_str()) && self.cart_allowed() => {
+                let now = self.clock.now_ms();
+                self.cart_sync.connect(c, now);
+            }
+            _ => self.cart_sync.disconnect(),
+        }
+    }
+
+    /// Which cart changes happened since the last call (for `cart.onChange`, other tabs and
+    /// the app).
+    pub fn take_cart_changes(&mut self) -> CartChanges {
+        std::mem::take(&mut self.cart_changes)
+    }
+
+    /// The stored cart was corrupt and replaced by an empty one (true once).
+    pub fn take_cart_corrupt(&mut self) -> bool {
+        std::mem::take(&mut self.cart_corrupt)
+    }
+
+    fn cart_local_change(&mut self, now: f64) {
+        self.cart_changes.local = true;
+        self.cart_sync.local_change(now);
+    }
+
+    /// Tracks the events of a local cart operation.
+    fn cart_events(&mut self, events: impl IntoIterator<Item = CartEvent>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let mut result = Ok(());
+        for ev in events {
+            let r = self.enqueue(&Body::Track { event: ev.name, properties: &ev.properties }, opts);
+            result = result.and(r);
+        }
+        result
+    }
+
+    /// `cart.add(product, quantity?)`: `product` is a Segment product object (`product_id`
+    /// required; `variant`, `name`, `price`, `currency`, `quantity`; every other member —
+    /// `sku`, `category`, `brand`, `url`, `image_url`, … — is kept with the line). The
+    /// quantity argument, else `product.quantity`, else 1. Emits `Product Added`.
+    pub fn cart_add(&mut self, product: &str, qty: Option<f64>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let p = parse_line(product, "cart.add(): product", "cart.add(): product.product_id", &["name", "price", "currency", "quantity"])?;
+        let n = match qty {
+            Some(q) => Some(q),
+            None => p.number("quantity", "cart.add(): product.quantity")?,
+        };
+        let n = quantity(n.unwrap_or(1.0), "cart.add(): quantity")?;
+        let price = p.number("price", "cart.add(): product.price")?;
+        if price.is_some_and(|v| v < 0.0) {
+            return Err(InputError::InvalidNumber("cart.add(): product.price"));
+        }
+        let (name, currency) = (p.string("name", "cart.add(): product.name")?, p.string("currency", "cart.add(): product.currency")?);
+        let now = self.clock.now_ms();
+        let product = Product {
+            product_id: &p.product_id,
+            variant: &p.variant,
+            name: &name,
+            price: price.unwrap_or(f64::NAN),
+            currency: &currency,
+            properties: if p.rest == "{}" { "" } else { &p.rest },
+        };
+        let Some(ev) = self.cart.add(&product, n, now)? else { return Ok(()) };
+        self.cart_local_change(now);
+        self.cart_events([ev], opts)
+    }
+
+    /// `cart.remove(line, quantity?)`: `line` is `{product_id, variant?, quantity?}`; without
+    /// a quantity the whole line goes. Emits `Product Removed`.
+    pub fn cart_remove(&mut self, line: &str, qty: Option<f64>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let p = parse_line(line, "cart.remove(): line", "cart.remove(): product_id", &["quantity"])?;
+        let n = match qty {
+            Some(q) => Some(q),
+            None => p.number("quantity", "cart.remove(): quantity")?,
+        };
+        let n = n.map(|q| quantity(q, "cart.remove(): quantity")).transpose()?;
+        let now = self.clock.now_ms();
+        let Some(ev) = self.cart.remove(&p.product_id, &p.variant, n, now)? else { return Ok(()) };
+        self.cart_local_change(now);
+        self.cart_events([ev], opts)
+    }
+
+    /// `cart.setQuantity(line, quantity)`: `Product Added`/`Product Removed` with the difference.
+    pub fn cart_set_quantity(&mut self, line: &str, qty: f64, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let p = parse_line(line, "cart.setQuantity(): line", "cart.setQuantity(): product_id", &[])?;
+        let n = quantity(qty, "cart.setQuantity(): quantity")?;
+        let now = self.clock.now_ms();
+        let Some(ev) = self.cart.set_quantity(&p.product_id, &p.variant, n, now)? else { return Ok(()) };
+        self.cart_local_change(now);
+        self.cart_events([ev], opts)
+    }
+
+    /// `cart.update(line, properties)`: merges free-form product properties into a line. No event.
+    pub fn cart_update(&mut self, line: &str, properties: &str) -> Result<(), InputError> {
+        let p = parse_line(line, "cart.update(): line", "cart.update(): product_id", &[])?;
+        let now = self.clock.now_ms();
+        if self.cart.update_properties(&p.product_id, &p.variant, properties, now)? {
+            self.cart_local_change(now);
+        }
+        Ok(())
+    }
+
+    /// `cart.applyCoupon(code)`: `Coupon Applied`.
+    pub fn cart_apply_coupon(&mut self, code: &str, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let now = self.clock.now_ms();
+        let Some(ev) = self.cart.apply_coupon(code, now)? else { return Ok(()) };
+        self.cart_local_change(now);
+        self.cart_events([ev], opts)
+    }
+
+    /// `cart.removeCoupon()`: `Coupon Removed`.
+    pub fn cart_remove_coupon(&mut self, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let now = self.clock.now_ms();
+        let Some(ev) = self.cart.remove_coupon(now) else { return Ok(()) };
+        self.cart_local_change(now);
+        self.cart_events([ev], opts)
+    }
+
+    /// `cart.setCurrency(code)`. No event.
+    pub fn cart_set_currency(&mut self, code: &str) -> Result<(), InputError> {
+        let now = self.clock.now_ms();
+        if self.cart.set_currency(code, now)? {
+            self.cart_local_change(now);
+        }
+        Ok(())
+    }
+
+    /// `cart.clear()`: one `Product Removed` per line.
+    pub fn cart_clear(&mut self, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let had_coupon = !self.cart.coupon().is_empty();
+        let now = self.clock.now_ms();
+        let events = self.cart.clear(now);
+        if events.is_empty() && !had_coupon {
+            return Ok(());
+        }
+        self.cart_local_change(now);
+        self.cart_events(events, opts)
+    }
+
+    /// `cart.view(properties?)`: `Cart Viewed`.
+    pub fn cart_view(&mut self, extra: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let ev = with_extras(self.cart.view(), extra);
+        self.cart_events([ev], opts)
+    }
+
+    /// `cart.checkout(properties?)`: `Checkout Started`.
+    pub fn cart_checkout(&mut self, extra: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let ev = with_extras(self.cart.checkout_started(), extra);
+        self.cart_events([ev], opts)
+    }
+
+    /// `cart.orderCompleted({order_id, shipping?, tax?, discount?, …})`: `Order Completed`
+    /// (other members — `affiliation`, `checkout_id`, … — are added to its properties), then
+    /// the cart is emptied on every replica.
+    pub fn cart_order_completed(&mut self, order: &str, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let members = json::members(order).ok_or(InputError::NotAnObject("cart.orderCompleted(): order"))?;
+        let mut order_id = String::new();
+        let mut amounts = [0.0f64; 3];
+        let mut rest = String::from("{");
+        for (k, v) in members {
+            let name = k.get(1..k.len() - 1).unwrap_or_default();
+            let slot = ["shipping", "tax", "discount"].iter().position(|n| *n == name);
+            match (name, slot) {
+                ("order_id", _) => order_id = text(v).ok_or(InputError::MissingName("cart.orderCompleted(): order_id"))?,
+                (_, Some(i)) if v != "null" => {
+                    amounts[i] = json::parse_decimal(v).filter(|a| *a >= 0.0).ok_or(InputError::InvalidNumber("cart.orderCompleted(): amounts"))?;
+                }
+                _ => {
+                    if rest.len() > 1 {
+                        rest.push(',');
+                    }
+                    rest.push_str(k);
+                    rest.push(':');
+                    rest.push_str(v);
+                }
+            }
+        }
+        rest.push('}');
+        let now = self.clock.now_ms();
+        let o = Order { order_id: &order_id, shipping: amounts[0], tax: amounts[1], discount: amounts[2] };
+        let ev = with_extras(self.cart.order_completed(&o, now)?, Some(&rest));
+        self.cart_local_change(now);
+        self.cart_events([ev], opts)
+    }
+
+    /// `cart.connect(token)`: syncs the cart with the collector as the signed-in user, with
+    /// the token the site's backend minted for them. The local (guest) cart is sent first and
+    /// merges into the user's saved cart.
+    pub fn cart_connect(&mut self, token: &str) -> Result<(), InputError> {
+        let Some(user_id) = self.identity.user_id.clone() else { return Err(InputError::NotIdentified("cart.connect()")) };
+        if !crate::cart_sync::valid_token(token) {
+            return Err(InputError::MissingName("cart.connect(): token (printable, at most 512 characters)"));
+        }
+        if !self.cart_allowed() {
+            return Ok(()); // the visitor did not allow the cart's category
+        }
+        let creds = Credentials { user_id, token: token.to_owned() };
+        let key = self.creds_key();
+        let _ = self.storage.inner.set(&key, &creds.encode());
+        let now = self.clock.now_ms();
+        self.cart_sync.connect(creds, now);
+        Ok(())
+    }
+
+    /// `cart.sync()`: exchange with the collector now. False when not connected.
+    pub fn cart_sync_now(&mut self) -> bool {
+        let now = self.clock.now_ms();
+        self.cart_sync.pull(now, true);
+        self.cart_sync.busy()
+    }
+
+    /// True while a cart sync is due or in flight.
+    pub fn cart_sync_busy(&self) -> bool {
+        self.cart_sync.busy()
+    }
+
+    /// The page became visible again: fetch what other devices did.
+    pub fn on_visible(&mut self) {
+        let now = self.clock.now_ms();
+        self.cart_sync.pull(now, false);
+    }
+
+    /// The cart request to perform now, if any.
+    pub fn cart_poll(&mut self) -> Option<CartRequest> {
+        let now = self.clock.now_ms();
+        let cart = &self.cart;
+        self.cart_sync.poll(now, || cart.encode())
+    }
+
+    /// A cart push the hidden page should still send (`keepalive`).
+    pub fn cart_on_hidden(&mut self) -> Option<CartRequest> {
+        let cart = &self.cart;
+        self.cart_sync.on_hidden(|| cart.encode())
+    }
+
+    /// The answer to a cart request; merges the collector's cart. Returns the outcome (the web
+    /// layer warns on refusals).
+    pub fn on_cart_response(&mut self, id: u64, status: u16, retry_after: Option<&str>, body: Option<&str>) -> SyncOutcome {
+        let now = self.clock.now_ms();
+        let unit = self.ids.unit();
+        let outcome = self.cart_sync.on_response(id, status, retry_after, body, now, unit);
+        match &outcome {
+            SyncOutcome::Merged(state) => {
+                if self.cart.merge_encoded(state) == Some(true) {
+                    self.cart_changes.device = true;
+                }
+            }
+            SyncOutcome::Refused(_) => {
+                let key = self.creds_key();
+                self.storage.inner.remove(&key);
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    /// A cart state from another tab (BroadcastChannel) or the native app. Returns whether
+    /// this cart changed; `None` when the state is corrupt.
+    pub fn cart_merge_remote(&mut self, state: &str, source: CartSource) -> Option<bool> {
+        let changed = self.cart.merge_encoded(state)?;
+        if changed {
+            match source {
+                CartSource::Tab => self.cart_changes.tab = true,
+                CartSource::App => {
+                    self.cart_changes.app = true;
+                    // The collector has not seen what the app did.
+                    let now = self.clock.now_ms();
+                    self.cart_sync.local_change(now);
+                }
+            }
+        }
+        Some(changed)
+    }
+
+    /// The cart's state as text (for other tabs, the app and the collector).
+    pub fn cart_state(&self) -> String {
+        self.cart.encode()
+    }
+
+    /// Forgets the cart here and in storage, and stops syncing (reset, another user,
+    /// consent withdrawn). Other tabs empty theirs through the storage event.
+    pub(super) fn forget_cart(&mut self) {
+        let had = !self.cart.is_empty();
+        self.cart.forget(&mut self.storage.inner);
+        let key = self.creds_key();
+        self.storage.inner.remove(&key);
+        self.cart_sync.disconnect();
+        self.cart_changes.local |= had;
+    }
+
+    /// The signed-in user changed from `before`. Another customer's cart does not carry over
+    /// (`same_customer` is false: identify() with a new userId); a guest cart does (it merges
+    /// into the customer's on `connect`), and so does the cart of `alias()` (the same customer
+    /// renamed). Credentials of another user stop.
+    pub(super) fn cart_after_user_change(&mut self, before: Option<&str>, same_customer: bool) {
+        let now = self.identity.user_id.as_deref();
+        if before == now {
+            return;
+        }
+        if before.is_some() && !same_customer {
+            self.forget_cart();
+        } else if self.cart_sync.credentials().is_some_and(|c| Some(c.user_id.as_str()) != now) {
+            let key = self.creds_key();
+            self.storage.inner.remove(&key);
+            self.cart_sync.disconnect();
+        }
+    }
+
+    /// Consent changed: a cart whose category is withdrawn is forgotten; one newly allowed is
+    /// stored on the next persist (it stayed dirty).
+    pub(super) fn cart_after_consent_change(&mut self) {
+        let allowed = self.cart_allowed();
+        if self.cart_stored && !allowed {
+            self.forget_cart();
+        }
+        self.cart_stored = allowed;
+    }
+
+    /// The once-per-task persist of the cart, where its category allows.
+    pub(super) fn persist_cart(&mut self) {
+        if !self.cart.is_dirty() || !self.cart_allowed() {
+            return;
+        }
+        if let Ok(true) = self.cart.persist(&mut self.storage.inner) {
+            self.cart_changes.tab = true;
+        }
+    }
+
+    /// A storage event for the cart or its credentials. Returns true if the key was theirs.
+    pub(super) fn cart_on_storage_change(&mut self, key: &str, value: Option<&str>) -> bool {
+        if let Some(changed) = self.cart.on_storage_change(key, value) {
+            self.cart_changes.tab |= changed;
+            if value.is_none() {
+                self.cart_sync.disconnect();
+            }
+            return true;
+        }
+        if key == self.creds_key() {
+            match value.and_then(Credentials::decode) {
+                Some(c) if self.identity.user_id.as_deref() == Some(c.user_id.as_str()) => {
+                    if self.cart_sync.credentials() != Some(&c) {
+                        let now = self.clock.now_ms();
+                        self.cart_sync.connect(c, now);
+                    }
+                }
+                _ => self.cart_sync.disconnect(),
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Keys the cart keeps when analytics consent is withdrawn but its own category stays.
+    pub(super) fn is_cart_key(&self, key: &str) -> bool {
+        key == crate::cart::storage_key(&self.cfg.storage_prefix) || key == self.creds_key()
+    }
+}
+
+#[cfg(test)]
+mod tests;
