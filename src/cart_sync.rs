@@ -94,6 +94,20 @@ pub enum SyncOutcome {
     Rejected(u16),
 }
 
+impl SyncOutcome {
+    /// The console warning this outcome deserves, if any.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            SyncOutcome::Refused(status) => Some(format!(
+                "omnitrail: the collector refused the cart token ({status}); cart sync stopped until cart.connect() gets a valid token"
+            )),
+            SyncOutcome::Rejected(404) => Some("omnitrail: the collector has no cart endpoint (404: cart sync is off there)".to_owned()),
+            SyncOutcome::Rejected(status) => Some(format!("omnitrail: the collector rejected the cart ({status}); not retried")),
+            _ => None,
+        }
+    }
+}
+
 /// Counters for `stats()`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyncStats {
@@ -168,12 +182,20 @@ impl CartSync {
         }
     }
 
-    /// Fetch what other devices did (the page became visible again, `cart.sync()`).
-    /// `force` ignores [`MIN_PULL_INTERVAL_MS`].
-    pub fn pull(&mut self, now: f64, force: bool) {
-        if self.creds.is_some() && (force || now - self.last_ok >= MIN_PULL_INTERVAL_MS) {
+    /// Fetch what other devices did (the page became visible again), unless the last
+    /// successful exchange is more recent than [`MIN_PULL_INTERVAL_MS`].
+    pub fn pull(&mut self, now: f64) {
+        if self.creds.is_some() && now - self.last_ok >= MIN_PULL_INTERVAL_MS {
             self.due = Some(now);
         }
+    }
+
+    /// Asks for an exchange now (`cart.sync()`); returns the id of the request that will carry
+    /// it (answers to earlier requests do not count), or `None` when not connected.
+    pub fn sync_now(&mut self, now: f64) -> Option<u64> {
+        self.creds.as_ref()?;
+        self.due = Some(now);
+        Some(self.next_id)
     }
 
     /// True while a sync is due or in flight.
@@ -301,7 +323,8 @@ mod tests {
     fn nothing_without_credentials() {
         let mut s = sync();
         s.local_change(0.0);
-        s.pull(0.0, true);
+        s.pull(0.0);
+        assert_eq!(s.sync_now(0.0), None);
         assert_eq!(s.poll(10_000.0, || "C1".into()), None);
         assert_eq!(s.next_wake(), None);
         assert!(!s.busy());
@@ -373,16 +396,17 @@ mod tests {
     }
 
     #[test]
-    fn pulls_are_rate_limited_unless_forced_and_hidden_pages_push_with_keepalive() {
+    fn pulls_are_rate_limited_and_hidden_pages_push_with_keepalive() {
         let mut s = sync();
         s.connect(creds("u"), 0.0);
         let r = s.poll(0.0, || "a".into()).unwrap();
         s.on_response(r.id, 200, None, Some(&answer("m")), 10.0, 0.0);
-        s.pull(1_000.0, false);
+        s.pull(1_000.0);
         assert!(!s.busy(), "synced 1 s ago");
-        s.pull(1_000.0, true);
-        assert!(s.busy());
-        let _ = s.poll(1_000.0, || "a".into()).unwrap();
+        s.pull(5_010.0);
+        assert!(s.busy(), "5 s later");
+        let ticket = s.sync_now(5_010.0).unwrap();
+        assert_eq!(s.poll(5_010.0, || "a".into()).unwrap().id, ticket, "cart.sync() is settled by the next request");
         assert_eq!(s.on_hidden(|| unreachable!()), None, "in flight: nothing more to say");
         let mut s = sync();
         s.connect(creds("u"), 0.0);

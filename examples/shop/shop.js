@@ -1,12 +1,14 @@
-// The demo storefront's own code: it only calls the public omnitrail API.
+// The demo storefront's own code: it only calls the public omnitrail API. The cart is the
+// SDK's shared cart: the same in every tab, after a reload, and (once signed in) on every
+// device; the badge re-renders on every change, wherever it was made.
 const CATALOG = {
-  "tee-blue": { product_id: "tee-blue", name: "Blue tee", price: 19, currency: "EUR" },
-  "mug-red": { product_id: "mug-red", name: "Red mug", price: 9.5, currency: "EUR" },
+  "tee-blue": { product_id: "tee-blue", name: "Blue tee", price: 19, currency: "EUR", category: "Tops" },
+  "mug-red": { product_id: "mug-red", name: "Red mug", price: 9.5, currency: "EUR", category: "Kitchen" },
 };
-const cart = JSON.parse(sessionStorage.getItem("demo-cart") || "[]");
 const $ = (id) => document.getElementById(id);
-const render = () => { if ($("cart-count")) $("cart-count").textContent = String(cart.length); };
-render();
+const render = (cart) => { if ($("cart-count") && cart) $("cart-count").textContent = String(cart.quantity); };
+omnitrail.cart.onChange(render); // queued by the snippet until the SDK has loaded
+omnitrail.ready.then((sdk) => render(sdk.cart.get()));
 
 const id = new URLSearchParams(location.search).get("id");
 if ($("add") && CATALOG[id]) {
@@ -14,12 +16,7 @@ if ($("add") && CATALOG[id]) {
   $("name").textContent = p.name;
   $("price").textContent = `€${p.price.toFixed(2)}`;
   omnitrail.track("Product Viewed", p);
-  $("add").addEventListener("click", () => {
-    cart.push(p);
-    sessionStorage.setItem("demo-cart", JSON.stringify(cart));
-    omnitrail.track("Product Added", { ...p, quantity: 1 });
-    render();
-  });
+  $("add").addEventListener("click", () => omnitrail.cart.add(p)); // sends Product Added
 }
 if ($("login")) {
   $("login").addEventListener("submit", (e) => {
@@ -28,11 +25,8 @@ if ($("login")) {
     $("status").textContent = "Signed in";
   });
   $("order").addEventListener("click", () => {
-    const total = cart.reduce((s, p) => s + p.price, 0);
-    omnitrail.track("Order Completed", { order_id: "o-" + Date.now(), total, revenue: total, currency: "EUR", products: cart });
-    cart.length = 0;
-    sessionStorage.removeItem("demo-cart");
+    omnitrail.cart.checkout();
+    omnitrail.cart.orderCompleted({ order_id: "o-" + Date.now() }); // sends Order Completed, empties the cart
     $("status").textContent = "Thank you!";
-    render();
   });
 }

@@ -90,6 +90,98 @@ export interface OmnitrailConfig {
   cookieless?: boolean;
   /** Consent: categories, opt-in or opt-out, Global Privacy Control, Do-Not-Track. */
   consent?: ConsentOptions;
+  /** The shared cart: its consent category and device sync. */
+  cart?: CartOptions;
+}
+
+export interface CartOptions {
+  /** Consent category the cart's storage and device sync need (default `"necessary"`: kept whatever the analytics choice; its events still follow analytics consent). */
+  category?: string;
+  /** Base URL of the collector's cart endpoint (default `{endpoint}/v1/cart`). */
+  syncEndpoint?: string;
+  /** ms to wait after a cart change before pushing it to the collector (default 1000). */
+  syncDelay?: number;
+}
+
+/** A Segment e-commerce product: `product_id` required; every other member is kept with the line. */
+export interface Product {
+  product_id: Id;
+  variant?: string | null;
+  name?: string;
+  /** Unit price in major units (`19.99`). */
+  price?: number;
+  currency?: string;
+  /** Units (a non-negative integer; default 1). */
+  quantity?: number;
+  sku?: string;
+  category?: string;
+  brand?: string;
+  url?: string;
+  image_url?: string;
+  [property: string]: unknown;
+}
+
+/** A cart line: its product id, or `{ product_id, variant? }`. */
+export type CartLine = Id | { product_id: Id; variant?: string | null; quantity?: number };
+
+/** A line as `cart.get()` and the events list it. */
+export interface CartProduct extends Product {
+  quantity: number;
+}
+
+/** `cart.get()` and what `cart.onChange` listeners receive. */
+export interface CartSnapshot {
+  cart_id?: string;
+  currency?: string;
+  coupon?: string;
+  products: CartProduct[];
+  /** Units in the cart. */
+  quantity: number;
+  /** Subtotal in major units. */
+  value: number;
+}
+
+/** `cart.orderCompleted(order)`: `order_id` required; other members are added to the event. */
+export interface OrderInput {
+  order_id: Id;
+  shipping?: number;
+  tax?: number;
+  discount?: number;
+  [property: string]: unknown;
+}
+
+/** `sdk.cart`: the shared cart (one per site, across tabs, page loads, devices and the app). */
+export interface Cart {
+  /** Adds units of a product (`quantity` argument, else `product.quantity`, else 1): `Product Added`. */
+  add(product: Product, quantity?: number): void;
+  /** Removes `quantity` units, or the whole line: `Product Removed`. */
+  remove(line: CartLine, quantity?: number): void;
+  /** Sets a line's quantity (0 removes it): `Product Added`/`Product Removed` with the difference. */
+  setQuantity(line: CartLine, quantity: number): void;
+  /** Merges product properties into a line (no event). */
+  update(line: CartLine, properties: JsonObject): void;
+  /** `Coupon Applied`. */
+  applyCoupon(code: string): void;
+  /** `Coupon Removed`. */
+  removeCoupon(): void;
+  /** The cart's currency (ISO 4217). */
+  setCurrency(code: string): void;
+  /** Empties the cart: `Product Removed` per line. */
+  clear(): void;
+  /** `Cart Viewed` (extra properties optional). */
+  view(properties?: JsonObject | null): void;
+  /** `Checkout Started` (extra properties optional). */
+  checkout(properties?: JsonObject | null): void;
+  /** `Order Completed`; then the cart is empty everywhere. */
+  orderCompleted(order: OrderInput): void;
+  /** Syncs the signed-in user's cart through the collector with the token your backend minted (see the collector README). */
+  connect(token: string): void;
+  /** The cart now (`null` while the SDK is busy or off the browser). */
+  get(): CartSnapshot | null;
+  /** Calls `callback(cart)` after every change: here, in another tab, on another device, in the app. */
+  onChange(callback: (cart: CartSnapshot) => void): void;
+  /** Exchanges the cart with the collector now: `true` once merged, `false` if not connected or the attempt failed (retried). */
+  sync(): Promise<boolean>;
 }
 
 /** Consent categories and their state, e.g. `{ necessary: true, analytics: false, marketing: false }`. */
@@ -173,6 +265,10 @@ export interface Stats {
   dropped: number;
   corrupt: number;
   storageFailures: number;
+  /** Cart sync requests to the collector, answers merged, and failures. */
+  cartSyncRequests: number;
+  cartSyncMerged: number;
+  cartSyncFailures: number;
   /** Whether this tab delivers; `"noop"` for the inert instance `load()` gives off the browser. */
   role: "leader" | "follower" | "undecided" | "noop";
 }
@@ -180,7 +276,9 @@ export interface Stats {
 /** The names `replay` accepts (the calls the script-tag snippet queues). */
 export type ReplayMethod =
   | "track" | "page" | "screen" | "identify" | "group" | "alias" | "reset" | "flush" | "setAnonymousId"
-  | "setConsent";
+  | "setConsent" | "cartAdd" | "cartRemove" | "cartSetQuantity" | "cartUpdate" | "cartApplyCoupon"
+  | "cartRemoveCoupon" | "cartSetCurrency" | "cartClear" | "cartView" | "cartCheckout" | "cartOrderCompleted"
+  | "cartConnect" | "cartOnChange";
 
 export declare class Omnitrail {
   /**
@@ -239,6 +337,24 @@ export declare class Omnitrail {
   getConsent(): ConsentPreferences | null;
   /** Calls `callback(preferences)` after every consent change, here or in another tab. */
   onConsentChange(callback: (preferences: ConsentPreferences) => void): void;
+
+  /** The shared cart: `sdk.cart.add(product)`, … (the `cart*` methods below under a namespace). */
+  readonly cart: Cart;
+  cartAdd(product: Product, quantity?: number): void;
+  cartRemove(line: CartLine, quantity?: number): void;
+  cartSetQuantity(line: CartLine, quantity: number): void;
+  cartUpdate(line: CartLine, properties: JsonObject): void;
+  cartApplyCoupon(code: string): void;
+  cartRemoveCoupon(): void;
+  cartSetCurrency(code: string): void;
+  cartClear(): void;
+  cartView(properties?: JsonObject | null): void;
+  cartCheckout(properties?: JsonObject | null): void;
+  cartOrderCompleted(order: OrderInput): void;
+  cartConnect(token: string): void;
+  cartGet(): CartSnapshot | null;
+  cartOnChange(callback: (cart: CartSnapshot) => void): void;
+  cartSync(): Promise<boolean>;
 
   /** `url` carrying this visitor's identity for a linked site (adopted there if it arrives within `handoverMaxAge`). */
   decorate(url: string): string;

@@ -8,6 +8,7 @@
 //   or `document`), `Omnitrail.load()` resolves to an inert instance whose calls do nothing,
 //   `flush()` resolves `true` (nothing is waiting) and `stats().role` is `"noop"`.
 import init, { Omnitrail as Wasm } from "../dist/pkg/omnitrail.js";
+import { cartNamespace } from "./namespaces.js";
 
 // Every method of the wasm class is forwarded, so this file never lags behind src/web/api.rs
 // (tests/e2e/packaging.test.mjs checks that index.d.ts declares exactly these).
@@ -30,7 +31,10 @@ const NOOP = {
   anonymousId: () => "",
   user: () => ({ anonymousId: "", userId: null, groupId: null }),
   stats: () => ({ tracked: 0, delivered: 0, rejected: 0, batches: 0, retries: 0, invalidCalls: 0, queued: 0,
-    queuedBytes: 0, persistedBytes: 0, dropped: 0, corrupt: 0, storageFailures: 0, role: "noop" }),
+    queuedBytes: 0, persistedBytes: 0, dropped: 0, corrupt: 0, storageFailures: 0, cartSyncRequests: 0,
+    cartSyncMerged: 0, cartSyncFailures: 0, role: "noop" }),
+  cartGet: () => null,
+  cartSync: () => Promise.resolve(false),
 };
 
 export class Omnitrail {
@@ -91,6 +95,15 @@ for (const m of METHODS) {
     },
   });
 }
+// `sdk.cart.add(…)` etc.: the `cart*` methods under a namespace, made once per instance.
+Object.defineProperty(Omnitrail.prototype, "cart", {
+  configurable: true,
+  get() {
+    const cart = cartNamespace(METHODS, (m, args) => this[m](...args));
+    Object.defineProperty(this, "cart", { value: cart });
+    return cart;
+  },
+});
 if (typeof Symbol === "function" && Symbol.dispose) Omnitrail.prototype[Symbol.dispose] = Omnitrail.prototype.free;
 
 export default Omnitrail;

@@ -2,6 +2,7 @@
 // queue in order (with the original timestamps) and turns window.omnitrail into the real API.
 // Adapts only: every rule lives in the wasm.
 import init, { Omnitrail } from "../dist/pkg/omnitrail.js";
+import { cartNamespace } from "./namespaces.js";
 
 // The API is whatever the wasm class exports (defined once, in Rust), minus internals.
 const METHODS = Object.getOwnPropertyNames(Omnitrail.prototype)
@@ -38,6 +39,8 @@ async function boot() {
   // `omnitrail.consent.set/get/onChange` (the snippet may have queued `consent.set` calls as
   // "setConsent").
   stub.consent = { set: stub.setConsent, get: stub.getConsent, onChange: stub.onConsentChange };
+  // `omnitrail.cart.add(…)` etc. (the snippet queued them as "cartAdd", …).
+  stub.cart = cartNamespace(METHODS, (m, args) => stub[m].apply(stub, args));
   stub.loaded = true;
   stub.sdk = sdk;
   if (stub._ready) stub._ready(stub);

@@ -9,12 +9,20 @@
   o._q = [];
   o.config = config;
   o.ready = new Promise(function (r) { o._ready = r; });
-  "track page screen identify group alias reset flush setAnonymousId setConsent".split(" ").forEach(function (m) {
-    o[m] = function () {
+  function q(m) {
+    return function () {
       if (o._q.length < 1000) o._q.push([m, [].slice.call(arguments), Date.now()]);
     };
+  }
+  "track page screen identify group alias reset flush setAnonymousId setConsent".split(" ").forEach(function (m) {
+    o[m] = q(m);
   });
   o.consent = { set: o.setConsent };
+  // cart.add(…) is queued as "cartAdd" (the wasm method's name).
+  o.cart = {};
+  "add remove setQuantity update applyCoupon removeCoupon setCurrency clear view checkout orderCompleted connect onChange".split(" ").forEach(function (m) {
+    o.cart[m] = q("cart" + m[0].toUpperCase() + m.slice(1));
+  });
   var s = d.createElement("script"), src = config.src;
   // Under Trusted Types (CSP `require-trusted-types-for 'script'`), a script URL must come
   // from a policy: allow `trusted-types omnitrail` in the site's CSP.

@@ -343,11 +343,11 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         Ok(())
     }
 
-    /// `cart.sync()`: exchange with the collector now. False when not connected.
-    pub fn cart_sync_now(&mut self) -> bool {
+    /// `cart.sync()`: exchange with the collector now. The id of the request whose answer
+    /// settles it; `None` when not connected.
+    pub fn cart_sync_now(&mut self) -> Option<u64> {
         let now = self.clock.now_ms();
-        self.cart_sync.pull(now, true);
-        self.cart_sync.busy()
+        self.cart_sync.sync_now(now)
     }
 
     /// True while a cart sync is due or in flight.
@@ -358,7 +358,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// The page became visible again: fetch what other devices did.
     pub fn on_visible(&mut self) {
         let now = self.clock.now_ms();
-        self.cart_sync.pull(now, false);
+        self.cart_sync.pull(now);
     }
 
     /// The cart request to perform now, if any.
@@ -381,11 +381,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let unit = self.ids.unit();
         let outcome = self.cart_sync.on_response(id, status, retry_after, body, now, unit);
         match &outcome {
-            SyncOutcome::Merged(state) => {
-                if self.cart.merge_encoded(state) == Some(true) {
-                    self.cart_changes.device = true;
-                }
-            }
+            SyncOutcome::Merged(state) if self.cart.merge_encoded(state) == Some(true) => self.cart_changes.device = true,
             SyncOutcome::Refused(_) => {
                 let key = self.creds_key();
                 self.storage.inner.remove(&key);

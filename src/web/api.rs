@@ -17,7 +17,7 @@ use crate::wire::MessageType as Method;
 
 #[wasm_bindgen]
 pub struct Omnitrail {
-    rt: Shared,
+    pub(super) rt: Shared,
 }
 
 fn is_name(v: &JsValue) -> bool {
@@ -34,8 +34,13 @@ impl Omnitrail {
         let tab = crate::ports::IdSource::uuid(&mut ids);
         let tab = tab.get(..13).unwrap_or(&tab).replace('-', "");
         let mut core = Tracker::new(cfg, ports::LocalStorage::open(), ports::DateClock, ids, &tab, env::environment());
-        let (native_aid, native_uid) = env::native_identity();
-        core.adopt_native(native_aid.as_deref(), native_uid.as_deref());
+        let native = env::native();
+        core.adopt_native(native.anonymous_id.as_deref(), native.user_id.as_deref());
+        if let Some(state) = &native.cart {
+            if core.cart_merge_remote(state, crate::tracker::CartSource::App).is_none() {
+                web_sys::console::warn_1(&JsValue::from_str("omnitrail: omnitrailNative.cart is not a cart state; ignored"));
+            }
+        }
         if let Some(clean) = core.adopt_handover(&env::href()) {
             env::replace_url(&clean);
         }
@@ -177,6 +182,9 @@ impl Omnitrail {
                 ("dropped", n(s.outbox.dropped)),
                 ("corrupt", n(s.outbox.corrupt)),
                 ("storageFailures", n(s.outbox.storage_failures)),
+                ("cartSyncRequests", n(s.cart_sync.requests)),
+                ("cartSyncMerged", n(s.cart_sync.merged)),
+                ("cartSyncFailures", n(s.cart_sync.failures)),
             ] {
                 set(&o, k, &v);
             }
@@ -205,7 +213,12 @@ impl Omnitrail {
             "flush" => drop(self.flush()),
             "setAnonymousId" => self.set_anonymous_id(arg(0)),
             "setConsent" => self.set_consent(arg(0)),
-            _ => {}
+            "cartOnChange" => self.cart_on_change(arg(0)),
+            other => {
+                if let Some(op) = super::cart_api::CartOp::parse(other) {
+                    self.cart_call(op, &arg(0), &arg(1), ts);
+                }
+            }
         }
     }
 }
@@ -334,7 +347,7 @@ impl Omnitrail {
         }
     }
 
-    fn warn(&self, e: InputError) {
+    pub(super) fn warn(&self, e: InputError) {
         let nth = with(&self.rt, |r| {
             r.core.note_invalid_call();
             r.count_warning(e)

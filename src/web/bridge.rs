@@ -4,10 +4,19 @@
 //! Owns: detection, in this order — iOS WKWebView `window.webkit.messageHandlers.omnitrail`,
 //! Android JavascriptInterface `window.OmnitrailAndroid`, React Native WebView
 //! `window.ReactNativeWebView`, Capacitor `window.Capacitor.Plugins.Omnitrail`. Messages are
-//! JSON strings (what every one of them accepts).
+//! JSON strings (what every one of them accepts). The other way, the app calls
+//! `window.omnitrailReceive(message)` (every SDK instance on the page receives it).
 //! Must never: throw (a broken bridge is ignored), or post when no bridge is present.
 
+use std::cell::RefCell;
+use std::rc::Weak;
+
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
+
+use super::runtime::{leak, schedule, with, Runtime};
+use crate::bridge::{self, Incoming};
+use crate::tracker::CartSource;
 
 fn get(target: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
@@ -23,6 +32,63 @@ fn endpoint() -> Option<JsValue> {
         get(&get(&get(&w, "Capacitor"), "Plugins"), "Omnitrail"),
     ];
     candidates.into_iter().find(|c| get(c, "postMessage").is_function())
+}
+
+/// A native app hosts this page.
+pub fn present() -> bool {
+    endpoint().is_some()
+}
+
+thread_local! {
+    /// The SDK instances `omnitrailReceive` delivers to.
+    static RECEIVERS: RefCell<Vec<Weak<RefCell<Runtime>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Registers this instance for native messages and defines `window.omnitrailReceive` (once).
+/// It takes the message as a JSON string or an object and returns whether it was understood.
+pub fn listen(rt: &Weak<RefCell<Runtime>>) {
+    let first = RECEIVERS.with(|r| {
+        let mut r = r.borrow_mut();
+        r.retain(|w| w.strong_count() > 0);
+        r.push(rt.clone());
+        r.len() == 1
+    });
+    if !first {
+        return;
+    }
+    let receive = leak(Closure::<dyn FnMut(JsValue) -> bool>::new(|message: JsValue| {
+        let text = if message.is_string() {
+            message.as_string()
+        } else {
+            js_sys::JSON::stringify(&message).ok().and_then(|s| s.as_string())
+        };
+        let incoming = match text.as_deref().map(bridge::parse) {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                web_sys::console::warn_1(&JsValue::from_str(&e.to_string()));
+                return false;
+            }
+            None => return false,
+        };
+        let targets: Vec<_> = RECEIVERS.with(|r| r.borrow().iter().filter_map(Weak::upgrade).collect());
+        let mut ok = false;
+        for rt in targets {
+            ok |= with(&rt, |r| match &incoming {
+                Incoming::Cart(state) => r.core.cart_merge_remote(state, CartSource::App).is_some(),
+                Incoming::Identity { anonymous_id, user_id } => {
+                    r.core.adopt_native(anonymous_id.as_deref(), user_id.as_deref());
+                    true
+                }
+            })
+            .unwrap_or(false);
+            schedule(&rt);
+        }
+        if !ok {
+            web_sys::console::warn_1(&JsValue::from_str("omnitrail: native cart state is corrupt; ignored"));
+        }
+        ok
+    }));
+    let _ = js_sys::Reflect::set(&js_sys::global(), &JsValue::from_str("omnitrailReceive"), &receive);
 }
 
 /// Posts `message` (JSON text) to the native app, if there is one.

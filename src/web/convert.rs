@@ -262,6 +262,27 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
             }
         }
     }
+    // cart: { category, syncEndpoint, syncDelay }
+    let cart = get(v, "cart");
+    if !cart.is_undefined() && !cart.is_null() {
+        if !cart.is_object() {
+            return Err(wrong("cart", "an object"));
+        }
+        let text = |key: &'static str, option: &'static str| -> Result<Option<String>, ConfigError> {
+            let x = get(&cart, key);
+            if x.is_undefined() || x.is_null() {
+                return Ok(None);
+            }
+            x.as_string().map(Some).ok_or(wrong(option, "a string"))
+        };
+        if let Some(cat) = text("category", "cart.category")? {
+            c.cart.category = cat;
+        }
+        c.cart.sync_url = text("syncEndpoint", "cart.syncEndpoint")?;
+        if let Some(n) = number(&cart, "syncDelay")? {
+            c.cart.sync_delay_ms = n;
+        }
+    }
     // channelRules: [{ channel: "paid_social", source: ["tiktok"], medium: ["cpc"] }, …]
     let rules = get(v, "channelRules");
     if !rules.is_undefined() && !rules.is_null() {

@@ -65,11 +65,18 @@ pub fn replace_url(url: &str) {
     }
 }
 
-/// The identity a native app put on `window.omnitrailNative` (`{ anonymousId, userId }`)
+/// What a native app put on `window.omnitrailNative` (`{ anonymousId, userId, cart }`)
 /// before loading the web view.
-pub fn native_identity() -> (Option<String>, Option<String>) {
+pub struct Native {
+    pub anonymous_id: Option<String>,
+    pub user_id: Option<String>,
+    /// The app's cart state (the bridge's `state` text).
+    pub cart: Option<String>,
+}
+
+pub fn native() -> Native {
     let n = get(&js_sys::global().into(), "omnitrailNative");
-    (get(&n, "anonymousId").as_string(), get(&n, "userId").as_string())
+    Native { anonymous_id: get(&n, "anonymousId").as_string(), user_id: get(&n, "userId").as_string(), cart: get(&n, "cart").as_string() }
 }
 
 /// `navigator.onLine`, assumed true when unknown.

@@ -9,6 +9,8 @@
 
 mod api;
 mod bridge;
+mod cart_api;
+mod cart_runtime;
 mod convert;
 mod env;
 mod ports;

@@ -36,6 +36,8 @@ pub struct Runtime {
     attempt_failed: bool,
     /// `consent.onChange` callbacks.
     pub consent_listeners: Vec<js_sys::Function>,
+    /// Listeners, channel and callbacks of the cart.
+    pub cart: super::cart_runtime::CartRuntime,
 }
 
 /// JS functions created once and reused (no allocation per call or per request).
@@ -58,9 +60,9 @@ fn global() -> JsValue {
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
     /// A promise, seen only through `then` with plain functions (no per-call closures).
-    type Thenable;
+    pub type Thenable;
     #[wasm_bindgen(method, js_name = then)]
-    fn then_fns(this: &Thenable, ok: &js_sys::Function, err: &js_sys::Function) -> JsValue;
+    pub fn then_fns(this: &Thenable, ok: &js_sys::Function, err: &js_sys::Function) -> JsValue;
 }
 
 fn get(target: &JsValue, key: &str) -> JsValue {
@@ -74,7 +76,7 @@ pub fn with<R>(rt: &Shared, f: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
 }
 
 /// Wraps `f` as a JS function that lives as long as the page (the SDK does too).
-fn leak<F: ?Sized + wasm_bindgen::closure::WasmClosure>(c: Closure<F>) -> js_sys::Function {
+pub fn leak<F: ?Sized + wasm_bindgen::closure::WasmClosure>(c: Closure<F>) -> js_sys::Function {
     let f = c.as_ref().unchecked_ref::<js_sys::Function>().clone();
     c.forget();
     f
@@ -93,6 +95,7 @@ impl Runtime {
             lease: None,
             attempt_failed: false,
             consent_listeners: Vec::new(),
+            cart: super::cart_runtime::CartRuntime::default(),
         }));
         let weak = Rc::downgrade(&rt);
 
@@ -133,6 +136,8 @@ impl Runtime {
             r.callbacks = Some(Callbacks { tick, on_response, on_failure, elect: elect.clone(), ignore });
             r.core.set_online(super::env::online());
         }
+        super::cart_runtime::start(&rt);
+        super::bridge::listen(&weak);
         listen_lifecycle(&weak);
         listen_routes(&weak);
         listen_declarative(&weak);
@@ -189,7 +194,7 @@ pub fn schedule(rt: &Shared) {
 
 /// Persist, send what is due, arm the wake-up timer, settle `flush()` promises.
 pub fn tick_now(rt: &Shared) {
-    let Some((sends, settle)) = with(rt, |r| {
+    let Some((sends, settle, cart)) = with(rt, |r| {
         r.tick_queued = false;
         r.core.send_auto_page();
         r.core.persist();
@@ -211,13 +216,15 @@ pub fn tick_now(rt: &Shared) {
         } else {
             Vec::new()
         };
-        (sends, settle)
+        let cart = super::cart_runtime::collect(r);
+        (sends, settle, cart)
     }) else {
         return;
     };
     for s in sends {
         send(rt, s);
     }
+    super::cart_runtime::perform(rt, cart);
     let idle = with(rt, |r| r.core.is_idle()).unwrap_or(false);
     for resolve in settle {
         let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::from_bool(idle));
@@ -294,7 +301,7 @@ fn refresh_identity_cookie(url: &str, body: &str, ignore: &js_sys::Function) {
 }
 
 /// `AbortSignal.timeout(ms)` where supported.
-fn timeout_signal(ms: f64) -> Option<JsValue> {
+pub fn timeout_signal(ms: f64) -> Option<JsValue> {
     let ctor = get(&global(), "AbortSignal");
     let f = get(&ctor, "timeout").dyn_into::<js_sys::Function>().ok()?;
     f.call1(&ctor, &JsValue::from_f64(ms)).ok()
@@ -316,8 +323,12 @@ fn listen_lifecycle(weak: &Weak<RefCell<Runtime>>) {
         let Some(rt) = w.upgrade() else { return };
         let leaving = get(&e, "type").as_string().as_deref() == Some("pagehide");
         if !leaving && get(&get(&global(), "document"), "visibilityState").as_string().as_deref() != Some("hidden") {
+            // Visible again: fetch what other devices did to the cart meanwhile.
+            with(&rt, |r| r.core.on_visible());
+            schedule(&rt);
             return;
         }
+        super::cart_runtime::on_hidden(&rt);
         let (sends, release) = with(&rt, |r| {
             let sends = r.core.on_hidden();
             let mut release = None;

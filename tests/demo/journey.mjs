@@ -39,8 +39,8 @@ await page.click("#order");
 await page.evaluate(() => omnitrail.flush());
 const journeyMs = Date.now() - t0;
 
-// page x3, Product Viewed, Product Added, identify, Order Completed
-const expected = 7;
+// page x3, Product Viewed, Product Added, identify, Checkout Started, Order Completed
+const expected = 8;
 const messages = await waitFor(async () => {
   const m = await collector.messages();
   return m.length >= expected && m;
