@@ -79,6 +79,9 @@ pub struct Config {
     pub cookieless: bool,
     /// The shared cart: consent category, device sync endpoint and debounce.
     pub cart: crate::cart_sync::CartConfig,
+    /// In a native app's web view, hand batches to the app (bridge `batch` messages) instead
+    /// of sending them.
+    pub native_events: bool,
 }
 
 /// Automatic page views.
@@ -132,6 +135,7 @@ impl Config {
             consent: crate::consent::ConsentConfig::default(),
             cookieless: false,
             cart: crate::cart_sync::CartConfig::default(),
+            native_events: false,
         }
     }
 

@@ -100,6 +100,11 @@ fn parse_record(v: &str) -> Option<Vec<(String, bool)>> {
     Some(out)
 }
 
+/// A category name: 1–64 of `[A-Za-z0-9_-]`.
+pub fn valid_category(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 impl Consent {
     /// The stored record if any, else the defaults for the mode and the browser's signals.
     pub fn load(prefix: &str, cfg: &ConsentConfig, signals: Signals, storage: &dyn Storage) -> Consent {

@@ -78,15 +78,33 @@ impl Session {
             return false;
         }
         if let Some((id, last)) = value.and_then(parse) {
-            if id == self.id {
-                self.last = self.last.max(last);
-            } else if last > self.last {
-                // The other tab is more recent: its session is the current one.
-                self.id = id;
-                self.last = last;
-            }
+            self.merge(id, last);
         }
         true
+    }
+
+    /// Another tab's or the native app's session: the same one extends this one's activity; a
+    /// more recent one becomes the current one. Returns true if this session changed.
+    pub fn merge(&mut self, id: f64, last: f64) -> bool {
+        if !(id > 0.0 && last >= id) {
+            return false;
+        }
+        if id == self.id && last > self.last {
+            self.last = last;
+        } else if id != self.id && last > self.last {
+            self.id = id;
+            self.last = last;
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Adopts the native app's session (`merge`), to be written for the other tabs too.
+    pub fn adopt(&mut self, id: f64, last: f64) -> bool {
+        let changed = self.merge(id, last);
+        self.dirty |= changed;
+        changed
     }
 
     /// Forgets the session (consent revoked, reset of everything).
@@ -148,6 +166,19 @@ mod tests {
             b.on_storage_change("ot1.sess", st.get("ot1.sess").as_deref());
         }
         assert_eq!(b.touch(65.0 * MIN), Mark { id: 1_000.0, start: false }, "B did not time out");
+    }
+
+    #[test]
+    fn the_app_session_is_adopted_when_more_recent() {
+        let st = MemoryStorage::default();
+        let mut s = Session::load("ot1", 30.0 * MIN, &st);
+        assert!(s.adopt(1_000.0, 5_000.0), "no session yet: the app's");
+        assert_eq!(s.touch(6_000.0), Mark { id: 1_000.0, start: false });
+        assert!(!s.adopt(500.0, 2_000.0), "older: ignored");
+        assert!(!s.adopt(f64::NAN, 2_000.0));
+        assert!(!s.adopt(3_000.0, 2_000.0), "last before id");
+        assert!(s.adopt(1_000.0, 9_000.0), "same session, later activity");
+        assert_eq!(s.last, 9_000.0);
     }
 
     #[test]

@@ -129,6 +129,8 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     cart_corrupt: bool,
     /// The cart's consent category was granted at the last check.
     cart_stored: bool,
+    /// A session started since the web layer last asked (the app hears about it).
+    session_started: bool,
 }
 
 /// What a consent change did.
@@ -214,6 +216,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             cart_changes: CartChanges::default(),
             cart_corrupt: cart_status == crate::cart::LoadStatus::Corrupt,
             cart_stored,
+            session_started: false,
         };
         me.load_cart_credentials();
         me
@@ -505,6 +508,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let timestamp_ms = opts.timestamp_ms.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(now);
         let mark = self.session.touch(timestamp_ms.min(now));
         if mark.start {
+            self.session_started = true;
             self.identity.refresh_cookie();
             self.identity_refresh_due = self.cfg.identity_endpoint.is_some();
         }
@@ -782,6 +786,30 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// The current session (`id` 0 before the first event).
     pub fn session(&self) -> &Session {
         &self.session
+    }
+
+    /// The bridge `consent` message with the current preferences.
+    pub fn consent_message(&self) -> String {
+        let mut prefs = String::with_capacity(64);
+        self.consent.push_prefs_json(&mut prefs);
+        crate::bridge::consent_message(&prefs)
+    }
+
+    /// The bridge `session` message, once after a session started here.
+    pub fn take_session_start_message(&mut self) -> Option<String> {
+        std::mem::take(&mut self.session_started).then(|| self.session_message()).flatten()
+    }
+
+    /// The bridge `session` message with the last activity (when the page is being hidden).
+    pub fn session_message(&self) -> Option<String> {
+        (self.session.id > 0.0).then(|| crate::bridge::session_message(self.session.id, self.session.last))
+    }
+
+    /// The native app's session: continued here if it is more recent than this one.
+    pub fn adopt_native_session(&mut self, id: f64, last: f64) {
+        if self.session.adopt(id, last) {
+            self.session_started = false;
+        }
     }
 
     /// When the web layer should call `poll` again even if nothing else happens.

@@ -90,6 +90,8 @@ export interface OmnitrailConfig {
   cookieless?: boolean;
   /** Consent: categories, opt-in or opt-out, Global Privacy Control, Do-Not-Track. */
   consent?: ConsentOptions;
+  /** In a native app's web view, hand batches to the app over the bridge instead of sending them (default false). */
+  nativeEvents?: boolean;
   /** The shared cart: its consent category and device sync. */
   cart?: CartOptions;
 }

@@ -626,3 +626,22 @@ fn another_tabs_decision_applies_at_once() {
     b.on_storage_change("ot1.consent", st.get("ot1.consent").as_deref());
     assert_eq!(b.consent().collection(), crate::consent::Collection::Allowed);
 }
+
+#[test]
+fn the_app_hears_of_new_sessions_and_its_own_session_is_continued() {
+    let (mut t, st, clock) = leader();
+    assert_eq!(t.take_session_start_message(), None, "no event, no session");
+    t.track("A", None, &CallOptions::default()).unwrap();
+    let m = t.take_session_start_message().expect("a session started");
+    assert!(m.contains("\"type\":\"session\",\"sessionId\":1000000,"), "{m}");
+    assert_eq!(t.take_session_start_message(), None, "once");
+    // The app's session is more recent (the customer was in native screens): continue it.
+    clock.advance(60_000.0);
+    t.adopt_native_session(1_030_000.0, 1_059_000.0);
+    t.track("B", None, &CallOptions::default()).unwrap();
+    assert_eq!(t.take_session_start_message(), None, "continued, not started");
+    t.persist();
+    assert!(st.dump()["ot1.sess"].starts_with("1030000 "), "shared with the other tabs");
+    let hidden = t.session_message().unwrap();
+    assert!(hidden.contains("\"lastActivity\":1060000"), "{hidden}");
+}

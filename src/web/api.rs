@@ -35,7 +35,16 @@ impl Omnitrail {
         let tab = tab.get(..13).unwrap_or(&tab).replace('-', "");
         let mut core = Tracker::new(cfg, ports::LocalStorage::open(), ports::DateClock, ids, &tab, env::environment());
         let native = env::native();
+        if !native.consent.is_undefined() && !native.consent.is_null() {
+            match convert::consent_choices(&native.consent) {
+                Ok(choices) => drop(core.set_consent(&choices)),
+                Err(_) => web_sys::console::warn_1(&JsValue::from_str("omnitrail: omnitrailNative.consent must be { category: boolean }; ignored")),
+            }
+        }
         core.adopt_native(native.anonymous_id.as_deref(), native.user_id.as_deref());
+        if let Some((id, last)) = native.session {
+            core.adopt_native_session(id, last);
+        }
         if let Some(state) = &native.cart {
             if core.cart_merge_remote(state, crate::tracker::CartSource::App).is_none() {
                 web_sys::console::warn_1(&JsValue::from_str("omnitrail: omnitrailNative.cart is not a cart state; ignored"));
@@ -132,6 +141,10 @@ impl Omnitrail {
         let outcome = with(&self.rt, |r| r.core.set_consent(&choices));
         if outcome.is_some_and(|o| o.changed) {
             super::runtime::notify_consent(&self.rt);
+            // A choice made in the web view applies to the app too.
+            if let Some(m) = with(&self.rt, |r| r.core.consent_message()) {
+                super::bridge::post(&m);
+            }
         }
         tick_now(&self.rt);
     }

@@ -4,7 +4,8 @@
 //! Owns: detection, in this order — iOS WKWebView `window.webkit.messageHandlers.omnitrail`,
 //! Android JavascriptInterface `window.OmnitrailAndroid`, React Native WebView
 //! `window.ReactNativeWebView`, Capacitor `window.Capacitor.Plugins.Omnitrail`. Messages are
-//! JSON strings (what every one of them accepts). The other way, the app calls
+//! JSON strings (what the first three accept); a Capacitor plugin method takes an options
+//! object, so it gets `{ message: json }`. The other way, the app calls
 //! `window.omnitrailReceive(message)` (every SDK instance on the page receives it).
 //! Must never: throw (a broken bridge is ignored), or post when no bridge is present.
 
@@ -22,8 +23,9 @@ fn get(target: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// The object whose `postMessage(string)` reaches the app, if any.
-fn endpoint() -> Option<JsValue> {
+/// The object whose `postMessage` reaches the app, if any, and whether it is Capacitor's
+/// (a plugin method takes an options object: `{ message: json }`).
+fn endpoint() -> Option<(JsValue, bool)> {
     let w: JsValue = js_sys::global().into();
     let candidates = [
         get(&get(&get(&w, "webkit"), "messageHandlers"), "omnitrail"),
@@ -31,7 +33,7 @@ fn endpoint() -> Option<JsValue> {
         get(&w, "ReactNativeWebView"),
         get(&get(&get(&w, "Capacitor"), "Plugins"), "Omnitrail"),
     ];
-    candidates.into_iter().find(|c| get(c, "postMessage").is_function())
+    candidates.into_iter().enumerate().find(|(_, c)| get(c, "postMessage").is_function()).map(|(i, c)| (c, i == 3))
 }
 
 /// A native app hosts this page.
@@ -73,14 +75,26 @@ pub fn listen(rt: &Weak<RefCell<Runtime>>) {
         let targets: Vec<_> = RECEIVERS.with(|r| r.borrow().iter().filter_map(Weak::upgrade).collect());
         let mut ok = false;
         for rt in targets {
+            let mut consent_changed = false;
             ok |= with(&rt, |r| match &incoming {
                 Incoming::Cart(state) => r.core.cart_merge_remote(state, CartSource::App).is_some(),
                 Incoming::Identity { anonymous_id, user_id } => {
                     r.core.adopt_native(anonymous_id.as_deref(), user_id.as_deref());
                     true
                 }
+                Incoming::Session { id, last } => {
+                    r.core.adopt_native_session(*id, *last);
+                    true
+                }
+                Incoming::Consent(choices) => {
+                    consent_changed = r.core.set_consent(choices).changed;
+                    true
+                }
             })
             .unwrap_or(false);
+            if consent_changed {
+                super::runtime::notify_consent(&rt);
+            }
             schedule(&rt);
         }
         if !ok {
@@ -91,10 +105,15 @@ pub fn listen(rt: &Weak<RefCell<Runtime>>) {
     let _ = js_sys::Reflect::set(&js_sys::global(), &JsValue::from_str("omnitrailReceive"), &receive);
 }
 
-/// Posts `message` (JSON text) to the native app, if there is one.
-pub fn post(message: &str) {
-    let Some(target) = endpoint() else { return };
-    if let Ok(f) = get(&target, "postMessage").dyn_into::<js_sys::Function>() {
-        let _ = f.call1(&target, &JsValue::from_str(message));
+/// Posts `message` (JSON text) to the native app, if there is one. True if it was taken.
+pub fn post(message: &str) -> bool {
+    let Some((target, capacitor)) = endpoint() else { return false };
+    let Ok(f) = get(&target, "postMessage").dyn_into::<js_sys::Function>() else { return false };
+    let mut arg = JsValue::from_str(message);
+    if capacitor {
+        let o = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str("message"), &arg);
+        arg = o.into();
     }
+    f.call1(&target, &arg).is_ok()
 }

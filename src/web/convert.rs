@@ -104,7 +104,7 @@ pub fn consent_choices(v: &JsValue) -> Result<Vec<(String, bool)>, InputError> {
         let name = k.as_string().ok_or(InputError::NotAnObject("consent.set(): choices"))?;
         let value = js_sys::Reflect::get(v, &k).map_err(|_| InputError::NotAnObject("consent.set(): choices"))?;
         let granted = value.as_bool().ok_or(InputError::NotAnObject("consent.set(): choices"))?;
-        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        if !crate::consent::valid_category(&name) {
             return Err(InputError::NotAnObject("consent.set(): choices"));
         }
         out.push((name, granted));
@@ -219,6 +219,7 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
         c.max_touches = to_usize(n);
     }
     flag("cookieless", &mut c.cookieless)?;
+    flag("nativeEvents", &mut c.native_events)?;
     let consent = get(v, "consent");
     if !consent.is_undefined() && !consent.is_null() {
         let mode = get(&consent, "mode");

@@ -217,6 +217,9 @@ pub fn tick_now(rt: &Shared) {
             Vec::new()
         };
         let cart = super::cart_runtime::collect(r);
+        if let Some(m) = r.core.take_session_start_message() {
+            super::bridge::post(&m);
+        }
         (sends, settle, cart)
     }) else {
         return;
@@ -250,6 +253,16 @@ fn arm_timer(r: &mut Runtime) {
 /// Performs one request: `fetch` (with `keepalive` when the page is going away), or
 /// `sendBeacon` where `fetch` cannot.
 fn send(rt: &Shared, s: Send) {
+    // `nativeEvents` in an app's web view: the app takes the batch (native batching).
+    if with(rt, |r| r.core.config().native_events).unwrap_or(false) && super::bridge::present() {
+        let delivered = super::bridge::post(&crate::bridge::batch_message(&s.body));
+        with(rt, |r| {
+            r.core.on_response(s.batch_id, if delivered { 200 } else { 0 }, None);
+            r.attempt_failed |= !delivered;
+        });
+        schedule(rt);
+        return;
+    }
     let Some((on_ok, on_err, timeout)) = with(rt, |r| {
         // The timer fired or is superseded; the next tick re-arms it.
         r.timer = None;
@@ -329,6 +342,10 @@ fn listen_lifecycle(weak: &Weak<RefCell<Runtime>>) {
             return;
         }
         super::cart_runtime::on_hidden(&rt);
+        // The app learns how long the web view kept the session alive.
+        if let Some(m) = with(&rt, |r| r.core.session_message()).flatten() {
+            super::bridge::post(&m);
+        }
         let (sends, release) = with(&rt, |r| {
             let sends = r.core.on_hidden();
             let mut release = None;
