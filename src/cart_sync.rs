@@ -198,6 +198,11 @@ impl CartSync {
         Some(self.next_id)
     }
 
+    /// Connectivity is back: a sync waiting out a backoff goes now.
+    pub fn on_online(&mut self) {
+        self.backoff.not_before = f64::NEG_INFINITY;
+    }
+
     /// True while a sync is due or in flight.
     pub fn busy(&self) -> bool {
         self.creds.is_some() && (self.due.is_some() || self.in_flight.is_some())
@@ -366,6 +371,13 @@ mod tests {
         let r = s.poll(0.0, || "a".into()).unwrap();
         assert_eq!(s.on_response(r.id, 503, Some("2"), None, 10.0, 0.0), SyncOutcome::Retry);
         assert_eq!(s.next_wake(), Some(2_010.0), "Retry-After");
+        let mut offline = sync();
+        offline.connect(creds("u"), 0.0);
+        let r0 = offline.poll(0.0, || "a".into()).unwrap();
+        offline.on_response(r0.id, 0, None, None, 10.0, 0.99);
+        assert!(offline.poll(11.0, || "a".into()).is_none(), "backing off");
+        offline.on_online();
+        assert!(offline.poll(11.0, || "a".into()).is_some(), "online again: at once");
         assert_eq!(s.poll(2_000.0, || unreachable!()), None);
         let r = s.poll(2_010.0, || "a".into()).unwrap();
         assert_eq!(s.on_response(r.id, 200, None, Some("{\"nostate\":1}"), 2_020.0, 0.0), SyncOutcome::Retry, "garbled body");

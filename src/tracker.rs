@@ -599,6 +599,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         if online {
             // Connectivity is back: retry now rather than at the end of a long backoff.
             self.backoff.not_before = f64::NEG_INFINITY;
+            self.cart_sync.on_online();
         }
     }
 
