@@ -31,16 +31,23 @@ const page = await openPage(ctx, `${site.url}/?utm_source=newsletter&utm_medium=
 const sdkReady = () => page.waitForFunction(() => window.omnitrail && window.omnitrail.loaded);
 await Promise.all([page.waitForURL("**/product.html?id=tee-blue"), page.click("text=Blue tee")]);
 await sdkReady();
+// A second tab of the shop is open: its cart badge follows the first tab's cart.
+const tab2 = await openPage(ctx, `${site.url}/`);
+const tAdd = Date.now();
 await page.click("#add");
+await tab2.waitForFunction(() => document.getElementById("cart-count").textContent === "1");
+const badgeMs = Date.now() - tAdd;
 await Promise.all([page.waitForURL("**/checkout.html"), page.click("#cart-link")]);
 await sdkReady();
 await page.click("#login button");
 await page.click("#order");
 await page.evaluate(() => omnitrail.flush());
+await tab2.evaluate(() => omnitrail.flush());
 const journeyMs = Date.now() - t0;
 
-// page x3, Product Viewed, Product Added, identify, Checkout Started, Order Completed
-const expected = 8;
+// page x4 (one in the second tab), Product Viewed, Product Added, identify, Checkout Started,
+// Order Completed
+const expected = 9;
 const messages = await waitFor(async () => {
   const m = await collector.messages();
   return m.length >= expected && m;
@@ -50,6 +57,7 @@ await browser.close();
 const count = (key) => messages.reduce((acc, m) => ((acc[key(m)] = (acc[key(m)] ?? 0) + 1), acc), {});
 const stats = await collector.stats();
 console.log(`\njourney: 3 pages, a product view, add to cart, sign-in, order — ${journeyMs} ms in headless Chromium`);
+console.log(`cart: added in tab 1, tab 2's badge showed it ${badgeMs} ms later (BroadcastChannel; no reload)`);
 console.log(`CSP: script-src 'self' 'wasm-unsafe-eval' + hashes, Trusted Types enforced — ${violations.length} violations`);
 console.log(`collector received ${stats.received} messages in ${stats.requests} requests (${stats.stored} stored, ${stats.duplicates} duplicates)`);
 console.log("\nby type: ", count((m) => m.type));
