@@ -96,5 +96,5 @@ fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, BodyError> {
 /// Whether the query string asks for gzip (`compression=gzip`), for beacons that cannot set
 /// `Content-Encoding`.
 pub fn query_wants_gzip(query: Option<&str>) -> bool {
-    query.is_some_and(|q| q.split('&').any(|kv| kv.eq_ignore_ascii_case("compression=gzip")))
+    query.is_some_and(|q| q.split('&').any(|kv| kv.eq_ignore_ascii_case(omnitrail::wire::GZIP_QUERY)))
 }
