@@ -20,6 +20,28 @@ impl Default for RetryConfig {
     }
 }
 
+/// How batch bodies travel (`compression`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain JSON text: every Segment-compatible collector reads it.
+    #[default]
+    None,
+    /// Gzip (the browser's `CompressionStream`), marked with `?compression=gzip` and the gzip
+    /// magic bytes: for collectors that read those (the reference collector does).
+    Gzip,
+}
+
+impl Compression {
+    /// Whether a batch body of `len` bytes (uncompressed) goes gzipped: only when configured,
+    /// never for a `keepalive` send (the page is going away: the request must leave
+    /// synchronously, and compressing is asynchronous), and only from
+    /// [`wire::GZIP_MIN_BYTES`](crate::wire::GZIP_MIN_BYTES) on. The batch limits
+    /// (`maxBatchBytes`, the keepalive budget) apply to the uncompressed body either way.
+    pub fn applies(self, len: usize, keepalive: bool) -> bool {
+        self == Compression::Gzip && !keepalive && len >= crate::wire::GZIP_MIN_BYTES
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Identifies the source at the collector (Segment's write key).
@@ -82,6 +104,8 @@ pub struct Config {
     /// In a native app's web view, hand batches to the app (bridge `batch` messages) instead
     /// of sending them.
     pub native_events: bool,
+    /// Gzip batch bodies before sending them (see [`Compression::applies`]).
+    pub compression: Compression,
 }
 
 /// Automatic page views.
@@ -136,6 +160,7 @@ impl Config {
             cookieless: false,
             cart: crate::cart_sync::CartConfig::default(),
             native_events: false,
+            compression: Compression::None,
         }
     }
 
@@ -234,5 +259,50 @@ mod tests {
         let mut c = Config::new("k", "http://x");
         c.retry.max_ms = 10.0;
         assert!(matches!(c.validated(), Err(ConfigError::OutOfRange { option: "retry.maxMs", .. })));
+    }
+
+    #[test]
+    fn gzip_only_when_configured_not_keepalive_and_worth_it() {
+        use crate::wire::GZIP_MIN_BYTES as MIN;
+        assert_eq!(Config::new("k", "http://x").compression, Compression::None, "off by default");
+        assert!(!Compression::None.applies(500_000, false));
+        assert!(Compression::Gzip.applies(MIN, false));
+        assert!(Compression::Gzip.applies(500 * 1024, false));
+        assert!(!Compression::Gzip.applies(MIN - 1, false), "a body this small is not worth it");
+        // pagehide / visibilitychange: the keepalive request goes out plain, synchronously.
+        assert!(!Compression::Gzip.applies(60_000, true));
+    }
+
+    #[test]
+    fn batch_limits_bound_the_uncompressed_body_whatever_the_compression() {
+        use crate::testing::{ManualClock, MemoryStorage, SeqIds};
+        let env = crate::message::Environment {
+            user_agent: "UA".into(),
+            host: "shop.example.com".into(),
+            signals: Default::default(),
+            locale: "en".into(),
+            timezone: "UTC".into(),
+            screen: None,
+        };
+        let mut cfg = Config::new("k", "https://c.example.com");
+        cfg.compression = Compression::Gzip;
+        cfg.max_batch_bytes = 8 * 1024;
+        let mut t = crate::Tracker::new(cfg, MemoryStorage::default(), ManualClock::at(1.0e12), SeqIds::seeded(1), "t", env);
+        t.become_leader();
+        let props = format!(r#"{{"pad":"{}"}}"#, "x".repeat(700));
+        for _ in 0..30 {
+            t.track("E", Some(&props), &crate::CallOptions::default()).unwrap();
+        }
+        t.flush();
+        let s = t.poll().expect("a batch");
+        assert!(s.body.len() <= 8 * 1024 && s.events > 1, "{} bytes, {} events", s.body.len(), s.events);
+        assert!(t.config().compression.applies(s.body.len(), s.keepalive));
+        // What is left goes out on pagehide: within the keepalive budget, and plain.
+        let hidden = t.on_hidden();
+        assert!(!hidden.is_empty());
+        for s in hidden {
+            assert!(s.keepalive && s.body.len() <= crate::wire::KEEPALIVE_BYTES);
+            assert!(!t.config().compression.applies(s.body.len(), s.keepalive));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The customer journey: touchpoints (where a visit came from) recorded when a session starts
 //! or a page carries new campaign data, kept bounded, persisted first-party, and rendered for
-//! `context.omnitrail.touch` (every event) and `context.omnitrail.journey` (conversions).
+//! `context.omnitrail.touch` (every event; without the landing URL, which can be 1 KB) and
+//! `context.omnitrail.journey` (conversions; every touch with its landing URL).
 //!
 //! Owns: the decision "record a touchpoint?", the [`Journey`] (first touch, last non-direct
 //! touch, the last N touches), its JSON, and its persisted form under
@@ -78,8 +79,9 @@ pub struct Touchpoint {
 
 impl Touchpoint {
     /// Appends the touch as a JSON object: `{"channel":…,"at":…,"sessionId":…,"campaign":{…},
-    /// "landingUrl":…,"referrerHost":…}` (`referrerHost` only when known).
-    pub fn push_json(&self, out: &mut String) {
+    /// "landingUrl":…,"referrerHost":…}` (`referrerHost` only when known; `landingUrl` only
+    /// with `landing_url`: the journey has it, the per-event touch does not).
+    pub fn push_json(&self, out: &mut String, landing_url: bool) {
         out.push('{');
         push_key(out, "channel");
         push_str(out, self.channel.as_str());
@@ -90,9 +92,11 @@ impl Touchpoint {
         out.push(',');
         push_key(out, "campaign");
         self.campaign.push_json(out);
-        out.push(',');
-        push_key(out, "landingUrl");
-        push_str(out, &self.landing_url);
+        if landing_url {
+            out.push(',');
+            push_key(out, "landingUrl");
+            push_str(out, &self.landing_url);
+        }
         if !self.referrer_host.is_empty() {
             out.push(',');
             push_key(out, "referrerHost");
@@ -310,8 +314,9 @@ impl Journey {
         PageOutcome { campaign, recorded }
     }
 
-    /// `context.omnitrail.touch` as JSON object text (rendered once per change); `None`
-    /// before the first touch.
+    /// `context.omnitrail.touch` as JSON object text (rendered once per change), without the
+    /// landing URL (every message carries it: the URL stays in the journey); `None` before
+    /// the first touch.
     pub fn touch_json(&self) -> Option<&str> {
         (!self.touch_json.is_empty()).then_some(self.touch_json.as_str())
     }
@@ -320,7 +325,7 @@ impl Journey {
         self.touch_json.clear();
         if let Some(tp) = self.recent.back() {
             let mut s = std::mem::take(&mut self.touch_json);
-            tp.push_json(&mut s);
+            tp.push_json(&mut s, false);
             self.touch_json = s;
         }
     }
@@ -331,12 +336,12 @@ impl Journey {
         out.push('{');
         if let Some(f) = &self.first {
             push_key(out, "first");
-            f.push_json(out);
+            f.push_json(out, true);
             out.push(',');
         }
         if let Some(l) = &self.last_non_direct {
             push_key(out, "lastNonDirect");
-            l.push_json(out);
+            l.push_json(out, true);
             out.push(',');
         }
         push_key(out, "touches");
@@ -345,7 +350,7 @@ impl Journey {
             if i > 0 {
                 out.push(',');
             }
-            t.push_json(out);
+            t.push_json(out, true);
         }
         out.push_str("],");
         push_key(out, "touchCount");

@@ -18,6 +18,15 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 pub const MAX_BATCH_BYTES: usize = 500 * 1024;
 /// The budget browsers give all in-flight `keepalive` fetches / beacons of a page together.
 pub const KEEPALIVE_BYTES: usize = 64 * 1024;
+/// Query parameter marking a gzip body (`{endpoint}/v1/batch?compression=gzip`): unlike a
+/// `Content-Encoding` header it keeps the request CORS-simple (no preflight). The body
+/// also starts with gzip's magic bytes, which the reference collector detects as well; being
+/// bytes, it carries no `Content-Type` (still CORS-simple).
+pub const GZIP_QUERY: &str = "compression=gzip";
+/// Smallest batch body (bytes, uncompressed) worth gzipping: below it (a single small event)
+/// gzip saves under ~350 bytes, less than the request's own headers, for an extra
+/// asynchronous step before the request can leave.
+pub const GZIP_MIN_BYTES: usize = 1024;
 /// Path of the first-party identity endpoint (re-issues the anonymous-id cookie server-side).
 pub const IDENTITY_PATH: &str = "/v1/identity";
 /// Default name of the anonymous-id cookie; the collector's identity endpoint uses the same.

@@ -162,8 +162,7 @@ fn json_for_context() {
         j.touch_json(),
         Some(concat!(
             r#"{"channel":"paid_search","at":"2026-11-18T11:06:40.000Z","sessionId":1795000000000,"#,
-            r#""campaign":{"source":"google","medium":"cpc"},"landingUrl":"https://shop.example.com/?utm_source=google&utm_medium=cpc","#,
-            r#""referrerHost":"www.google.com"}"#
+            r#""campaign":{"source":"google","medium":"cpc"},"referrerHost":"www.google.com"}"#
         ))
     );
     j.on_page_view(&cfg, &pv("https://shop.example.com/\"quoted\"\n", "", T0 + 90.0 * MIN, T0 + 90.0 * MIN, true));
@@ -189,6 +188,11 @@ fn json_for_context() {
     assert_eq!(v["journey"]["touches"][1]["channel"], "direct");
     assert_eq!(v["journey"]["touchCount"], 2);
     assert_eq!(v["journey"]["first"]["campaign"]["source"], "google");
+    // The landing URL (up to 1 KB) travels in the journey only, not in every message's touch.
+    assert_eq!(v["journey"]["first"]["landingUrl"], "https://shop.example.com/?utm_source=google&utm_medium=cpc");
+    assert_eq!(v["journey"]["touches"][1]["landingUrl"], "https://shop.example.com/\"quoted\"\n");
+    assert!(v["touch"].get("landingUrl").is_none());
+    assert!(!j.touch_json().unwrap_or_default().contains("landingUrl"));
 }
 
 #[test]

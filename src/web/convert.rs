@@ -220,6 +220,14 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
     }
     flag("cookieless", &mut c.cookieless)?;
     flag("nativeEvents", &mut c.native_events)?;
+    let compression = get(v, "compression");
+    if !compression.is_undefined() {
+        c.compression = match compression.as_string().as_deref() {
+            Some("gzip") => crate::config::Compression::Gzip,
+            Some("none") => crate::config::Compression::None,
+            _ => return Err(wrong("compression", "\"gzip\" or \"none\"")),
+        };
+    }
     let consent = get(v, "consent");
     if !consent.is_undefined() && !consent.is_null() {
         let mode = get(&consent, "mode");

@@ -36,8 +36,22 @@ impl std::fmt::Display for BodyError {
     }
 }
 
+/// What a body looked like on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wire {
+    /// Bytes as received (compressed when `gzip`).
+    pub len: usize,
+    /// The body was gzip (by header, query or magic bytes) and was decompressed.
+    pub gzip: bool,
+}
+
 /// Reads at most `limit` bytes, decompressing gzip to at most `limit` bytes as well.
 pub async fn read(body: Body, headers: &HeaderMap, query_gzip: bool, limit: usize) -> Result<Bytes, BodyError> {
+    read_wire(body, headers, query_gzip, limit).await.map(|(b, _)| b)
+}
+
+/// [`read`], also telling how the body travelled.
+pub async fn read_wire(body: Body, headers: &HeaderMap, query_gzip: bool, limit: usize) -> Result<(Bytes, Wire), BodyError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -58,10 +72,11 @@ pub async fn read(body: Body, headers: &HeaderMap, query_gzip: bool, limit: usiz
         Ok(Err(e)) => return Err(BodyError::Read(e.to_string())),
     };
     let magic = bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
-    if header_gzip || query_gzip || magic {
-        gunzip(&bytes, limit).map(Bytes::from)
+    let wire = Wire { len: bytes.len(), gzip: header_gzip || query_gzip || magic };
+    if wire.gzip {
+        gunzip(&bytes, limit).map(|b| (Bytes::from(b), wire))
     } else {
-        Ok(bytes)
+        Ok((bytes, wire))
     }
 }
 
@@ -81,5 +96,5 @@ fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, BodyError> {
 /// Whether the query string asks for gzip (`compression=gzip`), for beacons that cannot set
 /// `Content-Encoding`.
 pub fn query_wants_gzip(query: Option<&str>) -> bool {
-    query.is_some_and(|q| q.split('&').any(|kv| kv.eq_ignore_ascii_case("compression=gzip")))
+    query.is_some_and(|q| q.split('&').any(|kv| kv.eq_ignore_ascii_case(omnitrail::wire::GZIP_QUERY)))
 }

@@ -242,9 +242,11 @@ async fn run(st: &Shared, query: Option<String>, headers: &HeaderMap, body: Body
         }
     }
     let received_at = timefmt::now();
-    let bytes = body::read(body, headers, body::query_wants_gzip(query.as_deref()), MAX_BATCH_BYTES)
+    let (bytes, wire) = body::read_wire(body, headers, body::query_wants_gzip(query.as_deref()), MAX_BATCH_BYTES)
         .await
         .map_err(IngestError::Body)?;
+    st.metrics.test.body_bytes.fetch_add(wire.len as u64, Relaxed);
+    st.metrics.test.compressed.fetch_add(u64::from(wire.gzip), Relaxed);
     let parsed = match single {
         None => parse_batch(&bytes)?,
         Some(kind) => parse_single(&bytes, kind)?,

@@ -29,11 +29,24 @@ pub struct TestCounters {
     pub faulted: AtomicU64,
     /// Ingestion requests delayed by a hang fault.
     pub hung: AtomicU64,
+    /// Ingestion requests whose body arrived gzip-compressed (and decompressed).
+    pub compressed: AtomicU64,
+    /// Bytes of ingestion request bodies as they arrived (before decompression).
+    pub body_bytes: AtomicU64,
 }
 
 impl TestCounters {
     pub fn reset(&self) {
-        for c in [&self.requests, &self.received, &self.duplicates, &self.rejected, &self.faulted, &self.hung] {
+        for c in [
+            &self.requests,
+            &self.received,
+            &self.duplicates,
+            &self.rejected,
+            &self.faulted,
+            &self.hung,
+            &self.compressed,
+            &self.body_bytes,
+        ] {
             c.store(0, Relaxed);
         }
     }

@@ -59,6 +59,8 @@ pub async fn stats(State(st): State<Shared>) -> Response {
         "rejected": c.rejected.load(Relaxed),
         "faulted": c.faulted.load(Relaxed),
         "hung": c.hung.load(Relaxed),
+        "compressed": c.compressed.load(Relaxed),
+        "bodyBytes": c.body_bytes.load(Relaxed),
         "byType": counts.by_type,
         "byEvent": counts.by_event,
     }))

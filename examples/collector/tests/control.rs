@@ -94,7 +94,7 @@ fn reset_empties_store_and_counters() {
     post(c.addr, "/test/fault", &json!({"status":503}));
     assert_eq!(post(c.addr, "/test/reset", &json!({})).status, 200);
     let s = stats(c.addr);
-    assert_eq!(s, json!({"requests":0,"received":0,"stored":0,"duplicates":0,"rejected":0,"faulted":0,"hung":0,"byType":{},"byEvent":{}}));
+    assert_eq!(s, json!({"requests":0,"received":0,"stored":0,"duplicates":0,"rejected":0,"faulted":0,"hung":0,"compressed":0,"bodyBytes":0,"byType":{},"byEvent":{}}));
     assert!(messages(c.addr).is_empty());
     // The fault was cleared too, and the old ids are new again.
     assert_eq!(post(c.addr, "/v1/batch", &batch(vec![track("x1", "a", "E")])).json()["stored"], 1);

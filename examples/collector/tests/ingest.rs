@@ -149,12 +149,20 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 fn gzip_bodies_by_header_and_by_query() {
     let c = start();
     let body = gzip(batch(vec![track("g1", "a", "E")]).to_string().as_bytes());
+    let mut wire = body.len();
     let r = request(c.addr, "POST", "/v1/batch", &[("Content-Encoding", "gzip")], &body);
     assert_eq!(r.status, 200, "{}", r.text());
     let body = gzip(batch(vec![track("g2", "a", "E")]).to_string().as_bytes());
+    wire += body.len();
     let r = request(c.addr, "POST", "/v1/batch?compression=gzip", &[("Content-Type", "text/plain")], &body);
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(stats(c.addr)["stored"], 2);
+    let plain = batch(vec![track("g3", "a", "E")]).to_string();
+    wire += plain.len();
+    assert_eq!(request(c.addr, "POST", "/v1/batch", &[], plain.as_bytes()).status, 200);
+    // `/test/stats` counts compressed requests and the bytes as they travelled.
+    let s = stats(c.addr);
+    assert_eq!((s["stored"].as_u64(), s["compressed"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(s["bodyBytes"].as_u64(), Some(wire as u64));
 }
 
 #[test]
