@@ -66,6 +66,8 @@ struct InFlight {
     entries: Vec<EntryId>,
     started: f64,
     keepalive: bool,
+    /// Sent gzipped (see [`Tracker::compress`]).
+    compressed: bool,
 }
 
 /// Counters for diagnostics, tests and benchmarks.
@@ -131,6 +133,8 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     cart_stored: bool,
     /// A session started since the web layer last asked (the app hears about it).
     session_started: bool,
+    /// The collector refused a gzipped batch: send plain from now on.
+    compression_refused: bool,
 }
 
 /// What a consent change did.
@@ -217,6 +221,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             cart_corrupt: cart_status == crate::cart::LoadStatus::Corrupt,
             cart_stored,
             session_started: false,
+            compression_refused: false,
         };
         me.load_cart_credentials();
         me
@@ -714,7 +719,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let batch_id = self.next_batch_id;
         self.next_batch_id += 1;
         let events = taken.ids.len();
-        self.in_flight.push(InFlight { batch_id, entries: taken.ids, started: now, keepalive });
+        self.in_flight.push(InFlight { batch_id, entries: taken.ids, started: now, keepalive, compressed: false });
         self.stats.batches += 1;
         Some(Send { batch_id, url: self.url.clone(), body, keepalive, events })
     }
@@ -832,8 +837,30 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         wake
     }
 
+    /// Whether to send `send` gzipped (the `compression` rule, unless the collector refused a
+    /// compressed batch before); records it for [`Tracker::on_response`].
+    pub fn compress(&mut self, send: &Send) -> bool {
+        let yes = !self.compression_refused && self.cfg.compression.applies(send.body.len(), send.keepalive);
+        if let Some(f) = self.in_flight.iter_mut().find(|f| f.batch_id == send.batch_id) {
+            f.compressed = yes;
+        }
+        yes
+    }
+
     /// The answer to a request: HTTP status (0 for no answer) and the `Retry-After` header.
+    /// A compressed batch refused as unreadable (400, 415) is sent again plain, and nothing is
+    /// compressed any more: a collector that does not read gzip loses nothing.
     pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>) {
+        let compressed = self.in_flight.iter().any(|f| f.batch_id == batch_id && f.compressed);
+        if compressed && matches!(status, 400 | 415) {
+            self.compression_refused = true;
+            if let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) {
+                let flight = self.in_flight.swap_remove(pos);
+                self.outbox.release(&flight.entries);
+                self.flush_requested = true;
+            }
+            return;
+        }
         self.on_outcome(batch_id, Outcome::from_status(status, retry_after));
     }
 

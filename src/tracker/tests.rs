@@ -645,3 +645,23 @@ fn the_app_hears_of_new_sessions_and_its_own_session_is_continued() {
     let hidden = t.session_message().unwrap();
     assert!(hidden.contains("\"lastActivity\":1060000"), "{hidden}");
 }
+
+#[test]
+fn a_collector_that_refuses_gzip_gets_the_batch_again_plain() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(1_000_000.0);
+    let mut c = cfg();
+    c.compression = crate::config::Compression::Gzip;
+    let mut t = Tracker::new(c, st.clone(), clock.clone(), SeqIds::seeded(1), "A", Environment::default());
+    t.become_leader();
+    track_n(&mut t, 20);
+    let s = t.poll().unwrap();
+    assert!(t.compress(&s), "a 20-event batch is over the threshold");
+    t.on_response(s.batch_id, 400, None);
+    assert_eq!(t.stats().rejected, 0, "not dropped");
+    let again = t.poll().expect("sent again at once");
+    assert_eq!(ids_of(&again.body), ids_of(&s.body));
+    assert!(!t.compress(&again), "plain from now on");
+    t.on_response(again.batch_id, 400, None);
+    assert_eq!(t.stats().rejected, 20, "a plain 400 is a real rejection");
+}

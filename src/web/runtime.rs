@@ -279,7 +279,7 @@ fn send(rt: &Shared, s: Send) {
     let Some((on_ok, on_err, timeout, gzip)) = with(rt, |r| {
         // The timer fired or is superseded; the next tick re-arms it.
         r.timer = None;
-        let gzip = r.core.config().compression.applies(s.body.len(), s.keepalive);
+        let gzip = r.core.compress(&s);
         r.callbacks.as_ref().map(|c| (c.on_response.clone(), c.on_failure.clone(), r.core.config().request_timeout_ms, gzip))
     })
     .flatten() else {

@@ -153,3 +153,19 @@ test("an unknown compression is a configuration error, not a silent fallback", a
   await ctx.close();
   await bad.stop();
 });
+
+test("a collector that refuses a gzipped batch (400) gets it again plain, and plain from then on", async () => {
+  const ctx = await browser.newContext();
+  const page = await openPage(ctx, gzipSite.url + "/");
+  await page.evaluate(() => omnitrail.flush()); // the page view goes first, unfaulted
+  const seen = recordBatches(page);
+  await collector.fault({ status: 400, count: 1 });
+  const msgs = await burst(page, "Refused gzip", 40);
+  assert.equal(msgs.length, 40, "nothing lost");
+  assert.ok(seen[0].gzip, "the first batch went gzipped");
+  assert.ok(seen.slice(1).every((b) => !b.gzip), "every later batch is plain");
+  await burst(page, "Then plain", 40);
+  assert.ok(seen.slice(1).every((b) => !b.gzip));
+  assert.equal((await page.evaluate(() => omnitrail.stats())).rejected, 0);
+  await ctx.close();
+});
