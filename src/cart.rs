@@ -379,7 +379,8 @@ impl Cart {
     }
 
     /// The winning live entry of a cart-level register (`pick` selects the kind).
-    fn register<'a>(&'a self, pick: impl Fn(&'a Body) -> Option<&'a String>, earliest: bool) -> Option<&'a str> {
+    /// `pick` is a plain function pointer, not a generic: one copy of this loop in the wasm.
+    fn register(&self, pick: fn(&Body) -> Option<&String>, earliest: bool) -> Option<&str> {
         let mut best: Option<(u64, &Dot, &str)> = None;
         for (d, e) in self.entries.iter() {
             if let Some(v) = pick(&e.body) {
@@ -634,7 +635,8 @@ impl Cart {
     }
 
     /// Observed-remove: drops the live entries `f` selects (the version vector remembers them).
-    fn remove_where(&mut self, f: impl Fn(&Entry) -> bool) {
+    /// `f` is a trait object, not a generic: one `retain` in the wasm instead of one per caller.
+    fn remove_where(&mut self, f: &dyn Fn(&Entry) -> bool) {
         let before = self.entries.len();
         self.entries.0.retain(|(_, e)| !f(e));
         if self.entries.len() != before {
@@ -643,11 +645,11 @@ impl Cart {
     }
 
     fn remove_qty(&mut self, key: &Key) {
-        self.remove_where(|e| matches!(&e.body, Body::Delta(k, _) | Body::Set(k, _) if k == key));
+        self.remove_where(&|e| matches!(&e.body, Body::Delta(k, _) | Body::Set(k, _) if k == key));
     }
 
     fn remove_line(&mut self, key: &Key) {
-        self.remove_where(|e| e.key() == Some(key));
+        self.remove_where(&|e| e.key() == Some(key));
     }
 
     /// Writes the line's description: a new last-writer entry if it changed, else the winning
@@ -660,7 +662,7 @@ impl Cart {
             Some((old_ts, old)) if old == meta => old_ts,
             _ => ts,
         };
-        self.remove_where(|e| matches!(&e.body, Body::Meta(k, _) if k == key));
+        self.remove_where(&|e| matches!(&e.body, Body::Meta(k, _) if k == key));
         self.entries.insert(d, Entry { ts, body: Body::Meta(key.clone(), meta) });
     }
 
@@ -792,7 +794,7 @@ impl Cart {
             return Ok(None);
         }
         self.ensure_cart_id(now_ms);
-        self.remove_where(|e| matches!(e.body, Body::Coupon(_)));
+        self.remove_where(&|e| matches!(e.body, Body::Coupon(_)));
         self.write(now_ms, Body::Coupon(code.to_owned()));
         Ok(Some(self.coupon_event("Coupon Applied", code)))
     }
@@ -805,7 +807,7 @@ impl Cart {
             return None;
         }
         self.ensure_cart_id(now_ms);
-        self.remove_where(|e| matches!(e.body, Body::Coupon(_)));
+        self.remove_where(&|e| matches!(e.body, Body::Coupon(_)));
         Some(self.coupon_event("Coupon Removed", &code))
     }
 
@@ -826,7 +828,7 @@ impl Cart {
         if self.register(|b| if let Body::Currency(s) = b { Some(s) } else { None }, false) == Some(code) {
             return Ok(false);
         }
-        self.remove_where(|e| matches!(e.body, Body::Currency(_)));
+        self.remove_where(&|e| matches!(e.body, Body::Currency(_)));
         self.write(now_ms, Body::Currency(code.to_owned()));
         Ok(true)
     }
@@ -839,7 +841,7 @@ impl Cart {
             self.ensure_cart_id(now_ms);
         }
         let events = keys.iter().map(|(k, q)| self.product_event("Product Removed", k, *q)).collect();
-        self.remove_where(|e| e.key().is_some() || matches!(e.body, Body::Coupon(_)));
+        self.remove_where(&|e| e.key().is_some() || matches!(e.body, Body::Coupon(_)));
         events
     }
 
@@ -896,7 +898,7 @@ impl Cart {
         self.push_products(&mut out, &lines);
         out.push('}');
         let currency = self.currency().to_owned();
-        self.remove_where(|e| e.key().is_some() || matches!(e.body, Body::Coupon(_) | Body::CartId(_)));
+        self.remove_where(&|e| e.key().is_some() || matches!(e.body, Body::Coupon(_) | Body::CartId(_)));
         self.write(now_ms, Body::Order { id: order.order_id.to_owned(), total, currency, units });
         self.prune_orders();
         Ok(CartEvent { name: "Order Completed", properties: out })
