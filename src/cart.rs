@@ -919,47 +919,44 @@ impl Cart {
 
     // --- merge ---------------------------------------------------------------------------
 
-    fn has_seen(&self, d: &Dot) -> bool {
-        self.vv.get(&d.r).is_some_and(|s| s.ctr >= d.c)
-    }
-
     /// Merges another replica's state into this one (the join of the two states: commutative,
     /// associative, idempotent). Emits no event. Returns true if this state changed.
     pub fn merge(&mut self, other: &Cart) -> bool {
+        self.join(other.clone())
+    }
+
+    /// [`Cart::merge`] of a state this replica owns (decoded from storage, another tab, the
+    /// collector): its entries move instead of being cloned, so the wasm, which only merges
+    /// decoded states, holds no `Entry` clone.
+    fn join(&mut self, other: Cart) -> bool {
         let mut changed = false;
         // One pass over both dot-sorted lists. An entry both hold stays (the same dot with two
         // contents only happens when two writers share a replica id: the larger wins,
         // deterministically); one that only one side holds stays iff the other side has
         // never seen its dot (seen and not held means removed there).
         let mine = std::mem::take(&mut self.entries.0);
-        let theirs = &other.entries.0;
-        let mut out: Vec<(Dot, Entry)> = Vec::with_capacity(mine.len().max(theirs.len()));
-        let mut j = 0;
+        let mut out: Vec<(Dot, Entry)> = Vec::with_capacity(mine.len().max(other.entries.len()));
+        let mut theirs = other.entries.0.into_iter().peekable();
         for (d, e) in mine {
-            while let Some((od, oe)) = theirs.get(j).filter(|(od, _)| *od < d) {
-                if !self.has_seen(od) {
-                    out.push((od.clone(), oe.clone()));
+            while let Some((od, oe)) = theirs.next_if(|(od, _)| *od < d) {
+                if !has_seen(&self.vv, &od) {
+                    out.push((od, oe));
                     changed = true;
                 }
-                j += 1;
             }
-            match theirs.get(j) {
-                Some((od, oe)) if *od == d => {
-                    j += 1;
-                    if *oe > e {
-                        changed = true;
-                        out.push((d, oe.clone()));
-                    } else {
-                        out.push((d, e));
-                    }
+            match theirs.next_if(|(od, _)| *od == d) {
+                Some((_, oe)) if oe > e => {
+                    changed = true;
+                    out.push((d, oe));
                 }
-                _ if other.has_seen(&d) => changed = true,
-                _ => out.push((d, e)),
+                Some(_) => out.push((d, e)),
+                None if has_seen(&other.vv, &d) => changed = true,
+                None => out.push((d, e)),
             }
         }
-        for (od, oe) in theirs.get(j..).unwrap_or_default() {
-            if !self.has_seen(od) {
-                out.push((od.clone(), oe.clone()));
+        for (od, oe) in theirs {
+            if !has_seen(&self.vv, &od) {
+                out.push((od, oe));
                 changed = true;
             }
         }
@@ -1005,7 +1002,7 @@ impl Cart {
     /// `None` when the text is corrupt (nothing changes); else whether this state changed.
     pub fn merge_encoded(&mut self, text: &str) -> Option<bool> {
         let other = Cart::decode(text, "_")?;
-        Some(self.merge(&other))
+        Some(self.join(other))
     }
 
     // --- persistence ---------------------------------------------------------------------
@@ -1224,7 +1221,7 @@ impl Cart {
         if !self.dirty || self.key.is_empty() {
             return Ok(false);
         }
-        let merged = storage.get(&self.key).and_then(|v| Cart::decode(&v, "_")).is_some_and(|other| self.merge(&other));
+        let merged = storage.get(&self.key).and_then(|v| Cart::decode(&v, "_")).is_some_and(|other| self.join(other));
         storage.set(&self.key, &self.encode())?;
         self.dirty = false;
         Ok(merged)
@@ -1245,9 +1242,12 @@ impl Cart {
         }
         Some(match value.map(|v| Cart::decode(v, "_")) {
             Some(Some(other)) => {
-                let changed = self.merge(&other);
-                // Changed relative to the stored value: write the join back.
-                self.dirty = self != &other;
+                // Changed relative to the stored value: write the join back. Compared by
+                // encoding (one text per state, see `encode`), so that `other` can move into
+                // the join and the wasm holds no `Cart` equality.
+                let stored = other.encode();
+                let changed = self.join(other);
+                self.dirty = self.encode() != stored;
                 changed
             }
             Some(None) => {
@@ -1273,6 +1273,11 @@ impl Cart {
             storage.remove(&self.key);
         }
     }
+}
+
+/// Whether the version vector `vv` covers dot `d`.
+fn has_seen(vv: &VecMap<String, Seen>, d: &Dot) -> bool {
+    vv.get(&d.r).is_some_and(|s| s.ctr >= d.c)
 }
 
 /// A map kept as a vector sorted by key: the cart's maps are small, and this is far smaller in
