@@ -36,6 +36,7 @@ use std::borrow::Borrow;
 use crate::error::{InputError, StorageError};
 use crate::json::{self, push_key, push_str, push_u64};
 use crate::ports::Storage;
+use crate::text;
 
 /// Storage key suffix: the cart lives under `{prefix}.c1`. Bump the version when the encoding
 /// changes incompatibly (an old value then reads as corrupt and is replaced by an empty cart).
@@ -1383,15 +1384,7 @@ fn push_i64(out: &mut String, v: i64) {
 fn push_fields(out: &mut String, fields: &[&str]) {
     for f in fields {
         out.push('\t');
-        for c in f.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\t' => out.push_str("\\t"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                c => out.push(c),
-            }
-        }
+        text::push_escaped(out, f);
     }
 }
 
@@ -1406,33 +1399,12 @@ fn decode_key<'a>(f: &mut impl Iterator<Item = &'a str>) -> Option<Key> {
 
 /// Reverses the escaping; `None` on a dangling or unknown escape or more than `max` bytes.
 fn unescape(s: &str, max: usize) -> Option<String> {
-    if s.len() > max.saturating_mul(2) {
-        return None;
-    }
-    let mut out = String::with_capacity(s.len().min(max));
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        let c = match c {
-            '\\' => match chars.next()? {
-                '\\' => '\\',
-                't' => '\t',
-                'n' => '\n',
-                'r' => '\r',
-                _ => return None,
-            },
-            c => c,
-        };
-        out.push(c);
-    }
-    (out.len() <= max).then_some(out)
+    text::unescape(s, max, false)
 }
 
 /// Decimal digits only, at most 18.
 fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(s.bytes().fold(0u64, |v, b| v * 10 + u64::from(b - b'0')))
+    text::parse_u64(s, 18)
 }
 
 fn parse_i64(s: &str) -> Option<i64> {
