@@ -1088,53 +1088,52 @@ impl Cart {
             return None;
         }
         let mut lines = text.split('\n');
-        let mut head = lines.next()?.split('\t');
-        if head.next()? != HEADER {
+        let mut head = Fields(lines.next()?.split('\t'));
+        if head.str()? != HEADER {
             return None;
         }
-        let max_ts = parse_u64(head.next()?)?;
-        if head.next().is_some() {
-            return None;
-        }
+        let max_ts = head.u64()?;
+        head.end()?;
         let mut cart = Cart::new(replica_id);
         cart.max_ts = max_ts;
-        let mut names: Vec<String> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
         for line in lines {
             if line.is_empty() {
                 continue;
             }
-            let mut f = line.split('\t');
-            let tag = f.next()?;
+            let mut f = Fields(line.split('\t'));
+            let tag = f.str()?;
             if tag == "v" {
                 if !cart.entries.is_empty() || names.len() >= MAX_ENTRIES {
                     return None;
                 }
-                let r = f.next()?;
+                let r = f.str()?;
                 if r.is_empty() || r.len() > MAX_REPLICA_LEN || !r.bytes().all(valid_replica_char) || cart.vv.get(r).is_some() {
                     return None;
                 }
-                let (ctr, last) = (parse_u64(f.next()?)?, parse_u64(f.next()?)?);
-                if f.next().is_some() || last > max_ts {
+                let (ctr, last) = (f.u64()?, f.u64()?);
+                f.end()?;
+                if last > max_ts {
                     return None;
                 }
                 cart.vv.insert(r.to_owned(), Seen { ctr, last });
-                names.push(r.to_owned());
+                names.push(r);
                 continue;
             }
             if cart.entries.len() >= MAX_ENTRIES {
                 return None;
             }
-            let r = names.get(usize::try_from(parse_u64(f.next()?)?).ok()?)?;
-            let c = parse_u64(f.next()?)?;
-            let ts = parse_u64(f.next()?)?;
+            let r = *names.get(usize::try_from(f.u64()?).ok()?)?;
+            let c = f.u64()?;
+            let ts = f.u64()?;
             let seen = cart.vv.get(r)?;
             if c == 0 || c > seen.ctr || ts > max_ts {
                 return None;
             }
             let body = match tag {
                 "a" | "s" => {
-                    let key = decode_key(&mut f)?;
-                    let n = parse_i64(f.next()?)?;
+                    let key = f.key()?;
+                    let n = f.i64()?;
                     let lim = i64::from(MAX_QUANTITY);
                     if tag == "a" && n != 0 && (-MAX_DELTA..=MAX_DELTA).contains(&n) {
                         Body::Delta(key, n)
@@ -1145,22 +1144,22 @@ impl Cart {
                     }
                 }
                 "m" => {
-                    let key = decode_key(&mut f)?;
-                    let name = unescape(f.next()?, MAX_NAME_LEN)?;
-                    let price = parse_i64(f.next()?)?;
+                    let key = f.key()?;
+                    let name = f.string(MAX_NAME_LEN)?;
+                    let price = f.i64()?;
                     if !(0..=to_micros(MAX_PRICE)).contains(&price) {
                         return None;
                     }
-                    let currency = unescape(f.next()?, MAX_CURRENCY_LEN)?;
-                    let since = parse_u64(f.next()?)?;
-                    let props = unescape(f.next()?, MAX_PROPS_LEN)?;
+                    let currency = f.string(MAX_CURRENCY_LEN)?;
+                    let since = f.u64()?;
+                    let props = f.string(MAX_PROPS_LEN)?;
                     if json::validate(&props) != Some(json::Kind::Object) || since > max_ts {
                         return None;
                     }
                     Body::Meta(key, Meta { name, price, currency, props, since })
                 }
                 "c" | "u" | "i" => {
-                    let v = unescape(f.next()?, if tag == "u" { MAX_CURRENCY_LEN } else { MAX_ID_LEN + MAX_REPLICA_LEN + 16 })?;
+                    let v = f.string(if tag == "u" { MAX_CURRENCY_LEN } else { MAX_ID_LEN + MAX_REPLICA_LEN + 16 })?;
                     if v.is_empty() {
                         return None;
                     }
@@ -1171,10 +1170,10 @@ impl Cart {
                     }
                 }
                 "o" => {
-                    let id = unescape(f.next()?, MAX_ID_LEN)?;
-                    let total = parse_i64(f.next()?)?;
-                    let currency = unescape(f.next()?, MAX_CURRENCY_LEN)?;
-                    let units = parse_u64(f.next()?)?;
+                    let id = f.string(MAX_ID_LEN)?;
+                    let total = f.i64()?;
+                    let currency = f.string(MAX_CURRENCY_LEN)?;
+                    let units = f.u64()?;
                     if id.is_empty() || total < 0 {
                         return None;
                     }
@@ -1182,10 +1181,8 @@ impl Cart {
                 }
                 _ => return None,
             };
-            if f.next().is_some() {
-                return None;
-            }
-            let dot = Dot { r: r.clone(), c };
+            f.end()?;
+            let dot = Dot { r: r.to_owned(), c };
             if cart.entries.insert(dot, Entry { ts, body }).is_some() {
                 return None;
             }
@@ -1388,21 +1385,37 @@ fn push_fields(out: &mut String, fields: &[&str]) {
     }
 }
 
-fn decode_key<'a>(f: &mut impl Iterator<Item = &'a str>) -> Option<Key> {
-    let pid = unescape(f.next()?, MAX_ID_LEN)?;
-    let variant = unescape(f.next()?, MAX_ID_LEN)?;
-    if pid.is_empty() {
-        return None;
+/// The tab-separated fields of a record of the persisted form, read in order. Small
+/// functions rather than `next()?` and a parse at each of the decoder's two dozen reads.
+struct Fields<'a>(std::str::Split<'a, char>);
+
+impl<'a> Fields<'a> {
+    fn str(&mut self) -> Option<&'a str> {
+        self.0.next()
     }
-    Some((pid, variant))
+    /// Decimal digits only, at most 18.
+    fn u64(&mut self) -> Option<u64> {
+        parse_u64(self.0.next()?)
+    }
+    fn i64(&mut self) -> Option<i64> {
+        parse_i64(self.0.next()?)
+    }
+    /// Unescaped; `None` on a dangling or unknown escape or more than `max` bytes.
+    fn string(&mut self, max: usize) -> Option<String> {
+        text::unescape(self.0.next()?, max, false)
+    }
+    /// A line key (product id, variant); the product id is not empty.
+    fn key(&mut self) -> Option<Key> {
+        let pid = self.string(MAX_ID_LEN)?;
+        let variant = self.string(MAX_ID_LEN)?;
+        (!pid.is_empty()).then_some((pid, variant))
+    }
+    /// `Some` when every field was read.
+    fn end(&mut self) -> Option<()> {
+        self.0.next().is_none().then_some(())
+    }
 }
 
-/// Reverses the escaping; `None` on a dangling or unknown escape or more than `max` bytes.
-fn unescape(s: &str, max: usize) -> Option<String> {
-    text::unescape(s, max, false)
-}
-
-/// Decimal digits only, at most 18.
 fn parse_u64(s: &str) -> Option<u64> {
     text::parse_u64(s, 18)
 }
