@@ -992,7 +992,7 @@ impl Cart {
                 .map(|(r, _)| r.clone());
             match victim {
                 Some(r) => {
-                    self.vv.remove(&r);
+                    self.vv.remove(r.as_str());
                 }
                 None => return,
             }
@@ -1116,7 +1116,9 @@ impl Cart {
                 if last > max_ts {
                     return None;
                 }
-                cart.vv.insert(r.to_owned(), Seen { ctr, last });
+                // `get_or_insert`, not `insert`: the version vector is only ever searched by `&str`
+                // (one `find` in the wasm); `r` is new (checked above).
+                *cart.vv.get_or_insert(r, Seen { ctr, last }) = Seen { ctr, last };
                 names.push(r);
                 continue;
             }
@@ -1275,7 +1277,7 @@ impl Cart {
 
 /// Whether the version vector `vv` covers dot `d`.
 fn has_seen(vv: &VecMap<String, Seen>, d: &Dot) -> bool {
-    vv.get(&d.r).is_some_and(|s| s.ctr >= d.c)
+    vv.get(d.r.as_str()).is_some_and(|s| s.ctr >= d.c)
 }
 
 /// A map kept as a vector sorted by key: the cart's maps are small, and this is far smaller in
