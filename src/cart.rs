@@ -905,15 +905,22 @@ impl Cart {
         Ok(CartEvent { name: "Order Completed", properties: out })
     }
 
-    /// Keeps the latest [`MAX_ORDERS`] order entries (by timestamp, then dot).
+    /// Keeps the latest [`MAX_ORDERS`] order entries (by timestamp, then dot): drops the
+    /// earliest while there are more (a scan per order dropped, rather than a sorted copy).
     fn prune_orders(&mut self) {
-        let mut orders: Vec<(u64, Dot)> = self.entries.iter().filter(|(_, e)| matches!(e.body, Body::Order { .. })).map(|(d, e)| (e.ts, d.clone())).collect();
-        if orders.len() <= MAX_ORDERS {
-            return;
-        }
-        insertion_sort(&mut orders, |a, b| a < b);
-        let drop_n = orders.len() - MAX_ORDERS;
-        for (_, d) in orders.into_iter().take(drop_n) {
+        loop {
+            let mut n = 0;
+            let mut first: Option<(u64, &Dot)> = None;
+            for (d, e) in self.entries.iter() {
+                if matches!(e.body, Body::Order { .. }) {
+                    n += 1;
+                    if first.map_or(true, |f| (e.ts, d) < f) {
+                        first = Some((e.ts, d));
+                    }
+                }
+            }
+            let Some((_, d)) = first.filter(|_| n > MAX_ORDERS) else { return };
+            let d = d.clone();
             self.entries.remove(&d);
         }
     }
