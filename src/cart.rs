@@ -253,6 +253,8 @@ struct Line<'a> {
     key: &'a Key,
     qty: i64,
     meta: Option<&'a Meta>,
+    /// Its position in `products[]` (sorted in place by it: no second vector).
+    since: u64,
 }
 
 fn to_ms(now_ms: f64) -> u64 {
@@ -365,14 +367,14 @@ impl Cart {
 
     /// Visible lines (quantity > 0), in the order they were created.
     fn lines(&self) -> Vec<Line<'_>> {
-        let mut v: Vec<(u64, Line<'_>)> = self
+        let mut v: Vec<Line<'_>> = self
             .accs(None)
             .into_iter()
             .filter(|(_, a)| a.qty() > 0)
-            .map(|(key, a)| (a.since(), Line { key, qty: a.qty(), meta: a.meta.map(|m| m.2) }))
+            .map(|(key, a)| Line { key, qty: a.qty(), meta: a.meta.map(|m| m.2), since: a.since() })
             .collect();
-        insertion_sort(&mut v, |a, b| (a.0, a.1.key) < (b.0, b.1.key));
-        v.into_iter().map(|(_, l)| l).collect()
+        insertion_sort(&mut v, |a, b| (a.since, a.key) < (b.since, b.key));
+        v
     }
 
     fn acc_of(&self, key: &Key) -> Acc<'_> {
@@ -535,7 +537,7 @@ impl Cart {
     /// changed, plus `cart_id`.
     fn product_event(&self, name: &'static str, key: &Key, qty: i64) -> CartEvent {
         let acc = self.acc_of(key);
-        let line = Line { key, qty, meta: acc.meta.map(|m| m.2) };
+        let line = Line { key, qty, meta: acc.meta.map(|m| m.2), since: 0 };
         let mut out = self.open_props(self.cart_id());
         // `push_line` writes an object: splice its members after `cart_id`.
         let mut obj = String::with_capacity(128);
