@@ -36,6 +36,7 @@ use std::borrow::Borrow;
 use crate::error::{InputError, StorageError};
 use crate::json::{self, push_key, push_str, push_u64};
 use crate::ports::Storage;
+use crate::text;
 
 /// Storage key suffix: the cart lives under `{prefix}.c1`. Bump the version when the encoding
 /// changes incompatibly (an old value then reads as corrupt and is replaced by an empty cart).
@@ -252,6 +253,8 @@ struct Line<'a> {
     key: &'a Key,
     qty: i64,
     meta: Option<&'a Meta>,
+    /// Its position in `products[]` (sorted in place by it: no second vector).
+    since: u64,
 }
 
 fn to_ms(now_ms: f64) -> u64 {
@@ -364,14 +367,14 @@ impl Cart {
 
     /// Visible lines (quantity > 0), in the order they were created.
     fn lines(&self) -> Vec<Line<'_>> {
-        let mut v: Vec<(u64, Line<'_>)> = self
+        let mut v: Vec<Line<'_>> = self
             .accs(None)
             .into_iter()
             .filter(|(_, a)| a.qty() > 0)
-            .map(|(key, a)| (a.since(), Line { key, qty: a.qty(), meta: a.meta.map(|m| m.2) }))
+            .map(|(key, a)| Line { key, qty: a.qty(), meta: a.meta.map(|m| m.2), since: a.since() })
             .collect();
-        insertion_sort(&mut v, |a, b| (a.0, a.1.key) < (b.0, b.1.key));
-        v.into_iter().map(|(_, l)| l).collect()
+        insertion_sort(&mut v, |a, b| (a.since, a.key) < (b.since, b.key));
+        v
     }
 
     fn acc_of(&self, key: &Key) -> Acc<'_> {
@@ -379,7 +382,8 @@ impl Cart {
     }
 
     /// The winning live entry of a cart-level register (`pick` selects the kind).
-    fn register<'a>(&'a self, pick: impl Fn(&'a Body) -> Option<&'a String>, earliest: bool) -> Option<&'a str> {
+    /// `pick` is a plain function pointer, not a generic: one copy of this loop in the wasm.
+    fn register(&self, pick: fn(&Body) -> Option<&String>, earliest: bool) -> Option<&str> {
         let mut best: Option<(u64, &Dot, &str)> = None;
         for (d, e) in self.entries.iter() {
             if let Some(v) = pick(&e.body) {
@@ -533,7 +537,7 @@ impl Cart {
     /// changed, plus `cart_id`.
     fn product_event(&self, name: &'static str, key: &Key, qty: i64) -> CartEvent {
         let acc = self.acc_of(key);
-        let line = Line { key, qty, meta: acc.meta.map(|m| m.2) };
+        let line = Line { key, qty, meta: acc.meta.map(|m| m.2), since: 0 };
         let mut out = self.open_props(self.cart_id());
         // `push_line` writes an object: splice its members after `cart_id`.
         let mut obj = String::with_capacity(128);
@@ -634,7 +638,8 @@ impl Cart {
     }
 
     /// Observed-remove: drops the live entries `f` selects (the version vector remembers them).
-    fn remove_where(&mut self, f: impl Fn(&Entry) -> bool) {
+    /// `f` is a trait object, not a generic: one `retain` in the wasm instead of one per caller.
+    fn remove_where(&mut self, f: &dyn Fn(&Entry) -> bool) {
         let before = self.entries.len();
         self.entries.0.retain(|(_, e)| !f(e));
         if self.entries.len() != before {
@@ -643,11 +648,11 @@ impl Cart {
     }
 
     fn remove_qty(&mut self, key: &Key) {
-        self.remove_where(|e| matches!(&e.body, Body::Delta(k, _) | Body::Set(k, _) if k == key));
+        self.remove_where(&|e| matches!(&e.body, Body::Delta(k, _) | Body::Set(k, _) if k == key));
     }
 
     fn remove_line(&mut self, key: &Key) {
-        self.remove_where(|e| e.key() == Some(key));
+        self.remove_where(&|e| e.key() == Some(key));
     }
 
     /// Writes the line's description: a new last-writer entry if it changed, else the winning
@@ -660,7 +665,7 @@ impl Cart {
             Some((old_ts, old)) if old == meta => old_ts,
             _ => ts,
         };
-        self.remove_where(|e| matches!(&e.body, Body::Meta(k, _) if k == key));
+        self.remove_where(&|e| matches!(&e.body, Body::Meta(k, _) if k == key));
         self.entries.insert(d, Entry { ts, body: Body::Meta(key.clone(), meta) });
     }
 
@@ -792,7 +797,7 @@ impl Cart {
             return Ok(None);
         }
         self.ensure_cart_id(now_ms);
-        self.remove_where(|e| matches!(e.body, Body::Coupon(_)));
+        self.remove_where(&|e| matches!(e.body, Body::Coupon(_)));
         self.write(now_ms, Body::Coupon(code.to_owned()));
         Ok(Some(self.coupon_event("Coupon Applied", code)))
     }
@@ -805,7 +810,7 @@ impl Cart {
             return None;
         }
         self.ensure_cart_id(now_ms);
-        self.remove_where(|e| matches!(e.body, Body::Coupon(_)));
+        self.remove_where(&|e| matches!(e.body, Body::Coupon(_)));
         Some(self.coupon_event("Coupon Removed", &code))
     }
 
@@ -826,7 +831,7 @@ impl Cart {
         if self.register(|b| if let Body::Currency(s) = b { Some(s) } else { None }, false) == Some(code) {
             return Ok(false);
         }
-        self.remove_where(|e| matches!(e.body, Body::Currency(_)));
+        self.remove_where(&|e| matches!(e.body, Body::Currency(_)));
         self.write(now_ms, Body::Currency(code.to_owned()));
         Ok(true)
     }
@@ -839,7 +844,7 @@ impl Cart {
             self.ensure_cart_id(now_ms);
         }
         let events = keys.iter().map(|(k, q)| self.product_event("Product Removed", k, *q)).collect();
-        self.remove_where(|e| e.key().is_some() || matches!(e.body, Body::Coupon(_)));
+        self.remove_where(&|e| e.key().is_some() || matches!(e.body, Body::Coupon(_)));
         events
     }
 
@@ -896,68 +901,72 @@ impl Cart {
         self.push_products(&mut out, &lines);
         out.push('}');
         let currency = self.currency().to_owned();
-        self.remove_where(|e| e.key().is_some() || matches!(e.body, Body::Coupon(_) | Body::CartId(_)));
+        self.remove_where(&|e| e.key().is_some() || matches!(e.body, Body::Coupon(_) | Body::CartId(_)));
         self.write(now_ms, Body::Order { id: order.order_id.to_owned(), total, currency, units });
         self.prune_orders();
         Ok(CartEvent { name: "Order Completed", properties: out })
     }
 
-    /// Keeps the latest [`MAX_ORDERS`] order entries (by timestamp, then dot).
+    /// Keeps the latest [`MAX_ORDERS`] order entries (by timestamp, then dot): drops the
+    /// earliest while there are more (a scan per order dropped, rather than a sorted copy).
     fn prune_orders(&mut self) {
-        let mut orders: Vec<(u64, Dot)> = self.entries.iter().filter(|(_, e)| matches!(e.body, Body::Order { .. })).map(|(d, e)| (e.ts, d.clone())).collect();
-        if orders.len() <= MAX_ORDERS {
-            return;
-        }
-        insertion_sort(&mut orders, |a, b| a < b);
-        let drop_n = orders.len() - MAX_ORDERS;
-        for (_, d) in orders.into_iter().take(drop_n) {
+        loop {
+            let mut n = 0;
+            let mut first: Option<(u64, &Dot)> = None;
+            for (d, e) in self.entries.iter() {
+                if matches!(e.body, Body::Order { .. }) {
+                    n += 1;
+                    if first.map_or(true, |f| (e.ts, d) < f) {
+                        first = Some((e.ts, d));
+                    }
+                }
+            }
+            let Some((_, d)) = first.filter(|_| n > MAX_ORDERS) else { return };
+            let d = d.clone();
             self.entries.remove(&d);
         }
     }
 
     // --- merge ---------------------------------------------------------------------------
 
-    fn has_seen(&self, d: &Dot) -> bool {
-        self.vv.get(&d.r).is_some_and(|s| s.ctr >= d.c)
-    }
-
     /// Merges another replica's state into this one (the join of the two states: commutative,
     /// associative, idempotent). Emits no event. Returns true if this state changed.
     pub fn merge(&mut self, other: &Cart) -> bool {
+        self.join(other.clone())
+    }
+
+    /// [`Cart::merge`] of a state this replica owns (decoded from storage, another tab, the
+    /// collector): its entries move instead of being cloned, so the wasm, which only merges
+    /// decoded states, holds no `Entry` clone.
+    fn join(&mut self, other: Cart) -> bool {
         let mut changed = false;
         // One pass over both dot-sorted lists. An entry both hold stays (the same dot with two
         // contents only happens when two writers share a replica id: the larger wins,
         // deterministically); one that only one side holds stays iff the other side has
         // never seen its dot (seen and not held means removed there).
         let mine = std::mem::take(&mut self.entries.0);
-        let theirs = &other.entries.0;
-        let mut out: Vec<(Dot, Entry)> = Vec::with_capacity(mine.len().max(theirs.len()));
-        let mut j = 0;
+        let mut out: Vec<(Dot, Entry)> = Vec::with_capacity(mine.len().max(other.entries.len()));
+        let mut theirs = other.entries.0.into_iter().peekable();
         for (d, e) in mine {
-            while let Some((od, oe)) = theirs.get(j).filter(|(od, _)| *od < d) {
-                if !self.has_seen(od) {
-                    out.push((od.clone(), oe.clone()));
+            while let Some((od, oe)) = theirs.next_if(|(od, _)| *od < d) {
+                if !has_seen(&self.vv, &od) {
+                    out.push((od, oe));
                     changed = true;
                 }
-                j += 1;
             }
-            match theirs.get(j) {
-                Some((od, oe)) if *od == d => {
-                    j += 1;
-                    if *oe > e {
-                        changed = true;
-                        out.push((d, oe.clone()));
-                    } else {
-                        out.push((d, e));
-                    }
+            match theirs.next_if(|(od, _)| *od == d) {
+                Some((_, oe)) if oe > e => {
+                    changed = true;
+                    out.push((d, oe));
                 }
-                _ if other.has_seen(&d) => changed = true,
-                _ => out.push((d, e)),
+                Some(_) => out.push((d, e)),
+                None if has_seen(&other.vv, &d) => changed = true,
+                None => out.push((d, e)),
             }
         }
-        for (od, oe) in theirs.get(j..).unwrap_or_default() {
-            if !self.has_seen(od) {
-                out.push((od.clone(), oe.clone()));
+        for (od, oe) in theirs {
+            if !has_seen(&self.vv, &od) {
+                out.push((od, oe));
                 changed = true;
             }
         }
@@ -992,7 +1001,7 @@ impl Cart {
                 .map(|(r, _)| r.clone());
             match victim {
                 Some(r) => {
-                    self.vv.remove(&r);
+                    self.vv.remove(r.as_str());
                 }
                 None => return,
             }
@@ -1003,7 +1012,7 @@ impl Cart {
     /// `None` when the text is corrupt (nothing changes); else whether this state changed.
     pub fn merge_encoded(&mut self, text: &str) -> Option<bool> {
         let other = Cart::decode(text, "_")?;
-        Some(self.merge(&other))
+        Some(self.join(other))
     }
 
     // --- persistence ---------------------------------------------------------------------
@@ -1088,53 +1097,54 @@ impl Cart {
             return None;
         }
         let mut lines = text.split('\n');
-        let mut head = lines.next()?.split('\t');
-        if head.next()? != HEADER {
+        let mut head = Fields(lines.next()?.split('\t'));
+        if head.str()? != HEADER {
             return None;
         }
-        let max_ts = parse_u64(head.next()?)?;
-        if head.next().is_some() {
-            return None;
-        }
+        let max_ts = head.u64()?;
+        head.end()?;
         let mut cart = Cart::new(replica_id);
         cart.max_ts = max_ts;
-        let mut names: Vec<String> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
         for line in lines {
             if line.is_empty() {
                 continue;
             }
-            let mut f = line.split('\t');
-            let tag = f.next()?;
+            let mut f = Fields(line.split('\t'));
+            let tag = f.str()?;
             if tag == "v" {
                 if !cart.entries.is_empty() || names.len() >= MAX_ENTRIES {
                     return None;
                 }
-                let r = f.next()?;
+                let r = f.str()?;
                 if r.is_empty() || r.len() > MAX_REPLICA_LEN || !r.bytes().all(valid_replica_char) || cart.vv.get(r).is_some() {
                     return None;
                 }
-                let (ctr, last) = (parse_u64(f.next()?)?, parse_u64(f.next()?)?);
-                if f.next().is_some() || last > max_ts {
+                let (ctr, last) = (f.u64()?, f.u64()?);
+                f.end()?;
+                if last > max_ts {
                     return None;
                 }
-                cart.vv.insert(r.to_owned(), Seen { ctr, last });
-                names.push(r.to_owned());
+                // `get_or_insert`, not `insert`: the version vector is only ever searched by `&str`
+                // (one `find` in the wasm); `r` is new (checked above).
+                *cart.vv.get_or_insert(r, Seen { ctr, last }) = Seen { ctr, last };
+                names.push(r);
                 continue;
             }
             if cart.entries.len() >= MAX_ENTRIES {
                 return None;
             }
-            let r = names.get(usize::try_from(parse_u64(f.next()?)?).ok()?)?;
-            let c = parse_u64(f.next()?)?;
-            let ts = parse_u64(f.next()?)?;
+            let r = *names.get(usize::try_from(f.u64()?).ok()?)?;
+            let c = f.u64()?;
+            let ts = f.u64()?;
             let seen = cart.vv.get(r)?;
             if c == 0 || c > seen.ctr || ts > max_ts {
                 return None;
             }
             let body = match tag {
                 "a" | "s" => {
-                    let key = decode_key(&mut f)?;
-                    let n = parse_i64(f.next()?)?;
+                    let key = f.key()?;
+                    let n = f.i64()?;
                     let lim = i64::from(MAX_QUANTITY);
                     if tag == "a" && n != 0 && (-MAX_DELTA..=MAX_DELTA).contains(&n) {
                         Body::Delta(key, n)
@@ -1145,22 +1155,22 @@ impl Cart {
                     }
                 }
                 "m" => {
-                    let key = decode_key(&mut f)?;
-                    let name = unescape(f.next()?, MAX_NAME_LEN)?;
-                    let price = parse_i64(f.next()?)?;
+                    let key = f.key()?;
+                    let name = f.string(MAX_NAME_LEN)?;
+                    let price = f.i64()?;
                     if !(0..=to_micros(MAX_PRICE)).contains(&price) {
                         return None;
                     }
-                    let currency = unescape(f.next()?, MAX_CURRENCY_LEN)?;
-                    let since = parse_u64(f.next()?)?;
-                    let props = unescape(f.next()?, MAX_PROPS_LEN)?;
+                    let currency = f.string(MAX_CURRENCY_LEN)?;
+                    let since = f.u64()?;
+                    let props = f.string(MAX_PROPS_LEN)?;
                     if json::validate(&props) != Some(json::Kind::Object) || since > max_ts {
                         return None;
                     }
                     Body::Meta(key, Meta { name, price, currency, props, since })
                 }
                 "c" | "u" | "i" => {
-                    let v = unescape(f.next()?, if tag == "u" { MAX_CURRENCY_LEN } else { MAX_ID_LEN + MAX_REPLICA_LEN + 16 })?;
+                    let v = f.string(if tag == "u" { MAX_CURRENCY_LEN } else { MAX_ID_LEN + MAX_REPLICA_LEN + 16 })?;
                     if v.is_empty() {
                         return None;
                     }
@@ -1171,10 +1181,10 @@ impl Cart {
                     }
                 }
                 "o" => {
-                    let id = unescape(f.next()?, MAX_ID_LEN)?;
-                    let total = parse_i64(f.next()?)?;
-                    let currency = unescape(f.next()?, MAX_CURRENCY_LEN)?;
-                    let units = parse_u64(f.next()?)?;
+                    let id = f.string(MAX_ID_LEN)?;
+                    let total = f.i64()?;
+                    let currency = f.string(MAX_CURRENCY_LEN)?;
+                    let units = f.u64()?;
                     if id.is_empty() || total < 0 {
                         return None;
                     }
@@ -1182,10 +1192,8 @@ impl Cart {
                 }
                 _ => return None,
             };
-            if f.next().is_some() {
-                return None;
-            }
-            let dot = Dot { r: r.clone(), c };
+            f.end()?;
+            let dot = Dot { r: r.to_owned(), c };
             if cart.entries.insert(dot, Entry { ts, body }).is_some() {
                 return None;
             }
@@ -1222,7 +1230,7 @@ impl Cart {
         if !self.dirty || self.key.is_empty() {
             return Ok(false);
         }
-        let merged = storage.get(&self.key).and_then(|v| Cart::decode(&v, "_")).is_some_and(|other| self.merge(&other));
+        let merged = storage.get(&self.key).and_then(|v| Cart::decode(&v, "_")).is_some_and(|other| self.join(other));
         storage.set(&self.key, &self.encode())?;
         self.dirty = false;
         Ok(merged)
@@ -1243,9 +1251,12 @@ impl Cart {
         }
         Some(match value.map(|v| Cart::decode(v, "_")) {
             Some(Some(other)) => {
-                let changed = self.merge(&other);
-                // Changed relative to the stored value: write the join back.
-                self.dirty = self != &other;
+                // Changed relative to the stored value: write the join back. Compared by
+                // encoding (one text per state, see `encode`), so that `other` can move into
+                // the join and the wasm holds no `Cart` equality.
+                let stored = other.encode();
+                let changed = self.join(other);
+                self.dirty = self.encode() != stored;
                 changed
             }
             Some(None) => {
@@ -1271,6 +1282,11 @@ impl Cart {
             storage.remove(&self.key);
         }
     }
+}
+
+/// Whether the version vector `vv` covers dot `d`.
+fn has_seen(vv: &VecMap<String, Seen>, d: &Dot) -> bool {
+    vv.get(d.r.as_str()).is_some_and(|s| s.ctr >= d.c)
 }
 
 /// A map kept as a vector sorted by key: the cart's maps are small, and this is far smaller in
@@ -1376,56 +1392,43 @@ fn push_i64(out: &mut String, v: i64) {
 fn push_fields(out: &mut String, fields: &[&str]) {
     for f in fields {
         out.push('\t');
-        for c in f.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\t' => out.push_str("\\t"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                c => out.push(c),
-            }
-        }
+        text::push_escaped(out, f);
     }
 }
 
-fn decode_key<'a>(f: &mut impl Iterator<Item = &'a str>) -> Option<Key> {
-    let pid = unescape(f.next()?, MAX_ID_LEN)?;
-    let variant = unescape(f.next()?, MAX_ID_LEN)?;
-    if pid.is_empty() {
-        return None;
+/// The tab-separated fields of a record of the persisted form, read in order. Small
+/// functions rather than `next()?` and a parse at each of the decoder's two dozen reads.
+struct Fields<'a>(std::str::Split<'a, char>);
+
+impl<'a> Fields<'a> {
+    fn str(&mut self) -> Option<&'a str> {
+        self.0.next()
     }
-    Some((pid, variant))
+    /// Decimal digits only, at most 18.
+    fn u64(&mut self) -> Option<u64> {
+        parse_u64(self.0.next()?)
+    }
+    fn i64(&mut self) -> Option<i64> {
+        parse_i64(self.0.next()?)
+    }
+    /// Unescaped; `None` on a dangling or unknown escape or more than `max` bytes.
+    fn string(&mut self, max: usize) -> Option<String> {
+        text::unescape(self.0.next()?, max, false)
+    }
+    /// A line key (product id, variant); the product id is not empty.
+    fn key(&mut self) -> Option<Key> {
+        let pid = self.string(MAX_ID_LEN)?;
+        let variant = self.string(MAX_ID_LEN)?;
+        (!pid.is_empty()).then_some((pid, variant))
+    }
+    /// `Some` when every field was read.
+    fn end(&mut self) -> Option<()> {
+        self.0.next().is_none().then_some(())
+    }
 }
 
-/// Reverses the escaping; `None` on a dangling or unknown escape or more than `max` bytes.
-fn unescape(s: &str, max: usize) -> Option<String> {
-    if s.len() > max.saturating_mul(2) {
-        return None;
-    }
-    let mut out = String::with_capacity(s.len().min(max));
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        let c = match c {
-            '\\' => match chars.next()? {
-                '\\' => '\\',
-                't' => '\t',
-                'n' => '\n',
-                'r' => '\r',
-                _ => return None,
-            },
-            c => c,
-        };
-        out.push(c);
-    }
-    (out.len() <= max).then_some(out)
-}
-
-/// Decimal digits only, at most 18.
 fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(s.bytes().fold(0u64, |v, b| v * 10 + u64::from(b - b'0')))
+    text::parse_u64(s, 18)
 }
 
 fn parse_i64(s: &str) -> Option<i64> {

@@ -97,14 +97,22 @@ pub enum SyncOutcome {
 impl SyncOutcome {
     /// The console warning this outcome deserves, if any.
     pub fn warning(&self) -> Option<String> {
-        match self {
-            SyncOutcome::Refused(status) => Some(format!(
-                "omnitrail: the collector refused the cart token ({status}); cart sync stopped until cart.connect() gets a valid token"
-            )),
-            SyncOutcome::Rejected(404) => Some("omnitrail: the collector has no cart endpoint (404: cart sync is off there)".to_owned()),
-            SyncOutcome::Rejected(status) => Some(format!("omnitrail: the collector rejected the cart ({status}); not retried")),
-            _ => None,
-        }
+        // Concatenation, not `format!`: no `u16` Display and formatting machinery in the wasm.
+        let (head, status, tail) = match self {
+            SyncOutcome::Refused(status) => (
+                "omnitrail: the collector refused the cart token (",
+                *status,
+                "); cart sync stopped until cart.connect() gets a valid token",
+            ),
+            SyncOutcome::Rejected(404) => return Some("omnitrail: the collector has no cart endpoint (404: cart sync is off there)".to_owned()),
+            SyncOutcome::Rejected(status) => ("omnitrail: the collector rejected the cart (", *status, "); not retried"),
+            _ => return None,
+        };
+        let mut s = String::with_capacity(head.len() + tail.len() + 5);
+        s.push_str(head);
+        json::push_u64(&mut s, u64::from(status));
+        s.push_str(tail);
+        Some(s)
     }
 }
 

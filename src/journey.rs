@@ -34,6 +34,7 @@ use crate::channel::{Channel, Classifier};
 use crate::error::StorageError;
 use crate::json::{push_key, push_str, push_u64};
 use crate::ports::Storage;
+use crate::text::{self, push_escaped};
 use crate::time::push_iso8601;
 use crate::url;
 
@@ -202,6 +203,8 @@ fn clamp_max(n: usize) -> usize {
 
 /// Largest time or count stored (15 digits: year 33658, exact in an `f64`).
 const MAX_MS: f64 = 999_999_999_999_999.0;
+/// Most digits of a stored number: 15 (exact in an `f64`).
+const MAX_DIGITS: usize = 15;
 
 fn to_u64(ms: f64) -> u64 {
     if ms.is_finite() && ms > 0.0 {
@@ -413,7 +416,7 @@ impl Journey {
             return None;
         }
         let mut lines = text.split('\n');
-        let total = parse_u64(lines.next()?.strip_prefix(HEADER)?)?;
+        let total = text::parse_u64(lines.next()?.strip_prefix(HEADER)?, MAX_DIGITS)?;
         enum Slot {
             Touch(Touchpoint),
             Ref(usize),
@@ -426,7 +429,7 @@ impl Journey {
             }
             let (tag, rest) = line.split_once(' ')?;
             let slot = match rest.strip_prefix('@') {
-                Some(i) => Slot::Ref(usize::try_from(parse_u64(i)?).ok()?),
+                Some(i) => Slot::Ref(usize::try_from(text::parse_u64(i, MAX_DIGITS)?).ok()?),
                 None => Slot::Touch(decode_touch(rest)?),
             };
             match (tag, slot) {
@@ -559,63 +562,19 @@ fn encode_touch(s: &mut String, tp: &Touchpoint) {
 
 fn decode_touch(line: &str) -> Option<Touchpoint> {
     let mut f = line.split('\t');
-    let at_ms = parse_u64(f.next()?)? as f64;
-    let session_id = parse_u64(f.next()?)? as f64;
+    let at_ms = text::parse_u64(f.next()?, MAX_DIGITS)? as f64;
+    let session_id = text::parse_u64(f.next()?, MAX_DIGITS)? as f64;
     let channel = Channel::from_name(f.next()?)?;
-    let referrer_host = unescape(f.next()?, MAX_HOST_LEN)?;
-    let landing_url = unescape(f.next()?, MAX_URL_LEN)?;
+    let referrer_host = text::unescape(f.next()?, MAX_HOST_LEN, true)?;
+    let landing_url = text::unescape(f.next()?, MAX_URL_LEN, true)?;
     let mut campaign = Campaign::default();
     for field in f {
         let (k, v) = field.split_once('=')?;
-        if campaign.get(k).is_some() || !campaign.set(k, &unescape(v, crate::campaign::MAX_VALUE_LEN)?) {
+        if campaign.get(k).is_some() || !campaign.set(k, &text::unescape(v, crate::campaign::MAX_VALUE_LEN, true)?) {
             return None;
         }
     }
     Some(Touchpoint { at_ms, session_id, channel, campaign, landing_url, referrer_host })
-}
-
-fn push_escaped(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Reverses [`push_escaped`]; `None` on a dangling or unknown escape. The result is capped
-/// at `max` bytes.
-fn unescape(s: &str, max: usize) -> Option<String> {
-    let mut out = String::with_capacity(s.len().min(max));
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        let c = match c {
-            '\\' => match chars.next()? {
-                '\\' => '\\',
-                't' => '\t',
-                'n' => '\n',
-                'r' => '\r',
-                _ => return None,
-            },
-            c => c,
-        };
-        if out.len() + c.len_utf8() > max {
-            break;
-        }
-        out.push(c);
-    }
-    Some(out)
-}
-
-/// Decimal digits only, at most 15 (exact in an `f64`).
-fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 15 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(s.bytes().fold(0u64, |v, b| v * 10 + u64::from(b - b'0')))
 }
 
 #[cfg(test)]

@@ -277,10 +277,12 @@ pub fn string_value(raw: &str) -> Option<String> {
             'u' => {
                 let hi = hex4(&mut chars)?;
                 let code = if (0xD800..0xDC00).contains(&hi) {
-                    let rest = chars.as_str();
-                    match rest.strip_prefix("\\u").and_then(|r| r.get(..4)).and_then(|h| u32::from_str_radix(h, 16).ok()) {
+                    // A low surrogate must follow; else U+FFFD and what follows is read as is.
+                    // (`hex4` again rather than `from_str_radix`: one hex reader in the wasm.)
+                    let mut after = chars.as_str().strip_prefix("\\u").unwrap_or_default().chars();
+                    match hex4(&mut after) {
                         Some(lo) if (0xDC00..0xE000).contains(&lo) => {
-                            chars = rest.get(6..)?.chars();
+                            chars = after;
                             0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                         }
                         _ => 0xFFFD,

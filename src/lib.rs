@@ -31,6 +31,7 @@ pub mod outbox;
 pub mod ports;
 pub mod session;
 pub mod testing;
+pub mod text;
 pub mod time;
 pub mod tracker;
 pub mod url;

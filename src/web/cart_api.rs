@@ -72,39 +72,55 @@ fn opt_number(v: &JsValue, what: &'static str) -> Result<Option<f64>, InputError
     v.as_f64().map(Some).ok_or(InputError::InvalidNumber(what))
 }
 
-/// The converted arguments of a cart call.
-enum Args {
-    Object(String, Option<f64>),
-    OptObject(Option<String>),
-    Text(String),
-    Pair(String, String),
-    None,
+/// How a cart call's argument is read (see [`spec`]).
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Not read.
+    Nothing,
+    /// A plain object, required.
+    Object,
+    /// A plain object or `undefined`/`null`.
+    OptObject,
+    /// A line: a product id or an object (see [`line`]).
+    Line,
+    /// A non-empty id (string or number).
+    Id,
+    /// A number or `undefined`/`null`.
+    OptNumber,
+    /// A number, required.
+    Number,
 }
 
-fn convert_args(op: CartOp, a: &JsValue, b: &JsValue) -> Result<Args, InputError> {
-    Ok(match op {
-        CartOp::Add => Args::Object(
-            convert::opt_object(a, "cart.add(): product")?.ok_or(InputError::NotAnObject("cart.add(): product"))?,
-            opt_number(b, "cart.add(): quantity")?,
-        ),
-        CartOp::Remove => Args::Object(line(a, "cart.remove(): line")?, opt_number(b, "cart.remove(): quantity")?),
-        CartOp::SetQuantity => Args::Object(
-            line(a, "cart.setQuantity(): line")?,
-            Some(opt_number(b, "cart.setQuantity(): quantity")?.ok_or(InputError::InvalidNumber("cart.setQuantity(): quantity"))?),
-        ),
-        CartOp::Update => Args::Pair(
-            line(a, "cart.update(): line")?,
-            convert::opt_object(b, "cart.update(): properties")?.ok_or(InputError::NotAnObject("cart.update(): properties"))?,
-        ),
-        CartOp::ApplyCoupon => Args::Text(convert::id(a, "cart.applyCoupon(): code")?),
-        CartOp::SetCurrency => Args::Text(convert::id(a, "cart.setCurrency(): code")?),
-        CartOp::Connect => Args::Text(convert::id(a, "cart.connect(): token")?),
-        CartOp::OrderCompleted => Args::Object(
-            convert::opt_object(a, "cart.orderCompleted(): order")?.ok_or(InputError::NotAnObject("cart.orderCompleted(): order"))?,
-            None,
-        ),
-        CartOp::View | CartOp::Checkout => Args::OptObject(convert::opt_object(a, "cart: properties")?),
-        CartOp::RemoveCoupon | CartOp::Clear => Args::None,
+/// How each call reads its two arguments, and the name of each in a warning. One table, not
+/// a conversion per call: the twelve calls share one copy of the conversion code.
+fn spec(op: CartOp) -> (Kind, &'static str, Kind, &'static str) {
+    use Kind::*;
+    match op {
+        CartOp::Add => (Object, "cart.add(): product", OptNumber, "cart.add(): quantity"),
+        CartOp::Remove => (Line, "cart.remove(): line", OptNumber, "cart.remove(): quantity"),
+        CartOp::SetQuantity => (Line, "cart.setQuantity(): line", Number, "cart.setQuantity(): quantity"),
+        CartOp::Update => (Line, "cart.update(): line", Object, "cart.update(): properties"),
+        CartOp::ApplyCoupon => (Id, "cart.applyCoupon(): code", Nothing, ""),
+        CartOp::SetCurrency => (Id, "cart.setCurrency(): code", Nothing, ""),
+        CartOp::Connect => (Id, "cart.connect(): token", Nothing, ""),
+        CartOp::OrderCompleted => (Object, "cart.orderCompleted(): order", Nothing, ""),
+        CartOp::View | CartOp::Checkout => (OptObject, "cart: properties", Nothing, ""),
+        CartOp::RemoveCoupon | CartOp::Clear => (Nothing, "", Nothing, ""),
+    }
+}
+
+/// A converted argument: text (an object as JSON, a line, an id) and/or a number.
+type Arg = (Option<String>, Option<f64>);
+
+fn convert(kind: Kind, v: &JsValue, what: &'static str) -> Result<Arg, InputError> {
+    Ok(match kind {
+        Kind::Nothing => (None, None),
+        Kind::Object => (Some(convert::opt_object(v, what)?.ok_or(InputError::NotAnObject(what))?), None),
+        Kind::OptObject => (convert::opt_object(v, what)?, None),
+        Kind::Line => (Some(line(v, what)?), None),
+        Kind::Id => (Some(convert::id(v, what)?), None),
+        Kind::OptNumber => (None, opt_number(v, what)?),
+        Kind::Number => (None, Some(opt_number(v, what)?.ok_or(InputError::InvalidNumber(what))?)),
     })
 }
 
@@ -214,24 +230,26 @@ impl Omnitrail {
     /// Runs a cart call; `replay_ts` is the time a snippet-queued call was made.
     pub(super) fn cart_call(&self, op: CartOp, a: &JsValue, b: &JsValue, replay_ts: Option<f64>) {
         // Convert before borrowing: a getter in the arguments may call back into the SDK.
-        let result = convert_args(op, a, b).and_then(|args| {
+        let (ka, wa, kb, wb) = spec(op);
+        let result = convert(ka, a, wa).and_then(|(x, _)| Ok((x, convert(kb, b, wb)?))).and_then(|(x, (y, q))| {
             let o = CallOptions { timestamp_ms: replay_ts, ..CallOptions::default() };
+            // Every call that reads a text argument got one (else it returned an error above).
+            let t = x.as_deref().unwrap_or_default();
             with(&self.rt, |r| {
                 let c = &mut r.core;
-                match (op, &args) {
-                    (CartOp::Add, Args::Object(p, q)) => c.cart_add(p, *q, &o),
-                    (CartOp::Remove, Args::Object(l, q)) => c.cart_remove(l, *q, &o),
-                    (CartOp::SetQuantity, Args::Object(l, q)) => c.cart_set_quantity(l, q.unwrap_or(f64::NAN), &o),
-                    (CartOp::OrderCompleted, Args::Object(order, _)) => c.cart_order_completed(order, &o),
-                    (CartOp::Update, Args::Pair(l, p)) => c.cart_update(l, p),
-                    (CartOp::ApplyCoupon, Args::Text(t)) => c.cart_apply_coupon(t, &o),
-                    (CartOp::SetCurrency, Args::Text(t)) => c.cart_set_currency(t),
-                    (CartOp::Connect, Args::Text(t)) => c.cart_connect(t),
-                    (CartOp::RemoveCoupon, _) => c.cart_remove_coupon(&o),
-                    (CartOp::Clear, _) => c.cart_clear(&o),
-                    (CartOp::View, Args::OptObject(x)) => c.cart_view(x.as_deref(), &o),
-                    (CartOp::Checkout, Args::OptObject(x)) => c.cart_checkout(x.as_deref(), &o),
-                    _ => Ok(()),
+                match op {
+                    CartOp::Add => c.cart_add(t, q, &o),
+                    CartOp::Remove => c.cart_remove(t, q, &o),
+                    CartOp::SetQuantity => c.cart_set_quantity(t, q.unwrap_or(f64::NAN), &o),
+                    CartOp::OrderCompleted => c.cart_order_completed(t, &o),
+                    CartOp::Update => c.cart_update(t, y.as_deref().unwrap_or_default()),
+                    CartOp::ApplyCoupon => c.cart_apply_coupon(t, &o),
+                    CartOp::SetCurrency => c.cart_set_currency(t),
+                    CartOp::Connect => c.cart_connect(t),
+                    CartOp::RemoveCoupon => c.cart_remove_coupon(&o),
+                    CartOp::Clear => c.cart_clear(&o),
+                    CartOp::View => c.cart_view(x.as_deref(), &o),
+                    CartOp::Checkout => c.cart_checkout(x.as_deref(), &o),
                 }
             })
             .unwrap_or(Ok(()))
