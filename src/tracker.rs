@@ -665,10 +665,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             self.render_attribution();
             return;
         }
-        if self.role == Role::Leader && self.outbox.is_chunk_key(key) {
-            if let Some(v) = value {
+        if self.role == Role::Leader && value.is_some() && self.outbox.is_chunk_key(key) {
+            // The event's value may be stale: events arrive asynchronously, and this tab may
+            // have adopted the chunk (`become_leader`), delivered it and removed it since.
+            // What storage holds now is the truth; a chunk that is gone was acknowledged.
+            if let Some(current) = self.storage.get(key) {
                 let now = self.clock.now_ms();
-                self.outbox.ingest(key, v, &mut self.storage, now);
+                self.outbox.ingest(key, &current, &mut self.storage, now);
             }
         }
     }

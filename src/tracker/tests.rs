@@ -277,6 +277,43 @@ fn a_new_leader_adopts_what_the_old_one_left() {
 }
 
 #[test]
+fn a_late_storage_event_for_an_acknowledged_chunk_does_not_bring_it_back() {
+    // `storage` events arrive asynchronously: a tab that becomes the leader adopts every chunk
+    // in storage, and may deliver one and remove it before the event of that chunk's write
+    // reaches it. The event's value is stale by then and must not queue the events again.
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut fol = tab(&st, &clock, "F", 2);
+    let mut next = tab(&st, &clock, "N", 3);
+    fol.become_follower();
+    next.become_follower();
+    track_n(&mut fol, 5);
+    fol.persist();
+    let written: Vec<(String, String)> = st.keys("ot1.q.F.").into_iter().map(|k| (k.clone(), st.get(&k).unwrap())).collect();
+    assert_eq!(written.len(), 1);
+    next.become_leader(); // adopts F's chunk
+    next.flush();
+    let s = next.poll().unwrap();
+    assert_eq!(s.events, 5);
+    next.on_response(s.batch_id, 200, None);
+    assert!(st.keys("ot1.q.").is_empty(), "acknowledged: removed from storage");
+    for (k, v) in &written {
+        next.on_storage_change(k, Some(v)); // the event of F's write, late
+    }
+    next.flush();
+    assert_eq!(next.poll(), None, "acknowledged events are not sent again");
+    assert!(next.is_idle());
+    // A chunk that is still there is taken over from the event as before.
+    track_n(&mut fol, 3);
+    fol.persist();
+    for k in st.keys("ot1.q.F.") {
+        next.on_storage_change(&k, st.get(&k).as_deref());
+    }
+    next.flush();
+    assert_eq!(next.poll().unwrap().events, 3);
+}
+
+#[test]
 fn follower_that_cannot_persist_delivers_itself() {
     let st = MemoryStorage::default();
     let clock = ManualClock::at(0.0);

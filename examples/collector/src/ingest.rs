@@ -218,7 +218,7 @@ async fn handle(st: &Shared, query: Option<String>, headers: &HeaderMap, body: B
                 counters.faulted.fetch_add(1, Relaxed);
             }
             if let IngestError::AllRejected(items) = &e {
-                counters.rejected.fetch_add(items.len() as u64, Relaxed);
+                counters.answered(None, 0, 0, items.len() as u64);
                 for item in items {
                     st.metrics.rejected(item.reason);
                 }
@@ -293,10 +293,10 @@ async fn run(st: &Shared, query: Option<String>, headers: &HeaderMap, body: Body
             m.session_id = session.clone();
         }
     }
-    let outcome = if messages.is_empty() {
-        Vec::new()
+    let (outcome, generation) = if messages.is_empty() {
+        (Vec::new(), None)
     } else {
-        st.store
+        let committed = st.store
             .ingest(IngestBatch {
                 write_key: key.clone(),
                 received_at,
@@ -306,11 +306,12 @@ async fn run(st: &Shared, query: Option<String>, headers: &HeaderMap, body: Body
                 messages,
             })
             .await
-            .map_err(IngestError::Storage)?
+            .map_err(IngestError::Storage)?;
+        (committed.outcome, Some(committed.generation))
     };
     let stored = outcome.iter().filter(|new| **new).count() as u64;
     let duplicates = outcome.len() as u64 - stored;
-    record(st, &st.metrics.test, total, stored, duplicates, &rejected);
+    record(st, &st.metrics.test, generation, total, stored, duplicates, &rejected);
 
     let partial = !rejected.is_empty();
     let log = LogInfo {
@@ -330,10 +331,8 @@ async fn run(st: &Shared, query: Option<String>, headers: &HeaderMap, body: Body
     Ok(resp)
 }
 
-fn record(st: &Shared, c: &TestCounters, total: usize, stored: u64, duplicates: u64, rejected: &[RejectedItem]) {
-    c.received.fetch_add(total as u64, Relaxed);
-    c.duplicates.fetch_add(duplicates, Relaxed);
-    c.rejected.fetch_add(rejected.len() as u64, Relaxed);
+fn record(st: &Shared, c: &TestCounters, generation: Option<u64>, total: usize, stored: u64, duplicates: u64, rejected: &[RejectedItem]) {
+    c.answered(generation, total as u64, duplicates, rejected.len() as u64);
     st.metrics.ingested(stored, duplicates);
     for r in rejected {
         st.metrics.rejected(r.reason);

@@ -33,20 +33,49 @@ pub struct TestCounters {
     pub compressed: AtomicU64,
     /// Bytes of ingestion request bodies as they arrived (before decompression).
     pub body_bytes: AtomicU64,
+    /// The store generation (`Store::reset` starts a new one) that `received`, `duplicates`
+    /// and `rejected` describe.
+    generation: Mutex<u64>,
 }
 
 impl TestCounters {
-    pub fn reset(&self) {
-        for c in [
-            &self.requests,
-            &self.received,
-            &self.duplicates,
-            &self.rejected,
-            &self.faulted,
-            &self.hung,
-            &self.compressed,
-            &self.body_bytes,
-        ] {
+    /// Counts an answered request's messages. `generation` is the store generation its
+    /// messages were committed in (`None`: nothing was committed). A request committed
+    /// before the last reset is not counted: the reset removed its rows, even if its handler
+    /// gets here after the reset's (the race is real: a commit and a reset can be answered
+    /// by the same writer pass). One committed after a reset whose handler has not zeroed
+    /// the counters yet zeroes them first.
+    pub fn answered(&self, generation: Option<u64>, received: u64, duplicates: u64, rejected: u64) {
+        let mut current = self.generation.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = generation {
+            if g < *current {
+                return;
+            }
+            if g > *current {
+                self.zero_answered();
+                *current = g;
+            }
+        }
+        self.received.fetch_add(received, Relaxed);
+        self.duplicates.fetch_add(duplicates, Relaxed);
+        self.rejected.fetch_add(rejected, Relaxed);
+    }
+
+    /// Zeroes the counters once the store was emptied into `generation`.
+    pub fn reset(&self, generation: u64) {
+        let mut current = self.generation.lock().unwrap_or_else(|p| p.into_inner());
+        for c in [&self.requests, &self.faulted, &self.hung, &self.compressed, &self.body_bytes] {
+            c.store(0, Relaxed);
+        }
+        // Equal: a request committed after this reset got here first and zeroed them already.
+        if generation > *current {
+            self.zero_answered();
+            *current = generation;
+        }
+    }
+
+    fn zero_answered(&self) {
+        for c in [&self.received, &self.duplicates, &self.rejected] {
             c.store(0, Relaxed);
         }
     }
@@ -140,5 +169,45 @@ impl Metrics {
         );
         let _ = writeln!(out, "omnitrail_http_request_duration_seconds_count {count}");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(c: &TestCounters) -> (u64, u64, u64) {
+        (c.received.load(Relaxed), c.duplicates.load(Relaxed), c.rejected.load(Relaxed))
+    }
+
+    #[test]
+    fn a_commit_from_before_a_reset_is_not_counted_after_it() {
+        let c = TestCounters::default();
+        c.answered(Some(0), 10, 0, 0);
+        // A replay committed in generation 0 (all duplicates), then the store is reset into
+        // generation 1, and the reset's handler zeroes the counters before the replay's
+        // handler records it.
+        c.reset(1);
+        c.answered(Some(0), 10, 10, 0);
+        assert_eq!(answered(&c), (0, 0, 0), "its rows are gone: it must not count");
+        c.answered(Some(1), 3, 0, 1);
+        assert_eq!(answered(&c), (3, 0, 1));
+    }
+
+    #[test]
+    fn a_commit_after_a_reset_counts_even_if_recorded_before_the_resets_handler() {
+        let c = TestCounters::default();
+        c.answered(Some(0), 10, 0, 0);
+        c.requests.store(5, Relaxed);
+        // The store is reset into generation 1, a new request commits in it and records
+        // before the reset's handler runs.
+        c.answered(Some(1), 4, 1, 0);
+        assert_eq!(answered(&c), (4, 1, 0), "the old counts are zeroed first");
+        c.reset(1);
+        assert_eq!(answered(&c), (4, 1, 0), "and not zeroed again");
+        assert_eq!(c.requests.load(Relaxed), 0);
+        // Nothing committed (e.g. every message rejected): counted as is.
+        c.answered(None, 2, 0, 2);
+        assert_eq!(answered(&c), (6, 1, 2));
     }
 }

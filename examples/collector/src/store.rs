@@ -117,6 +117,15 @@ pub struct IngestBatch {
 /// For each message of the batch, in order: `true` if newly stored, `false` if a duplicate.
 pub type IngestOutcome = Vec<bool>;
 
+/// A committed ingest: its outcome, and the store generation it was committed in (each
+/// [`Store::reset`] starts a new one), so that counts of a request committed just before a
+/// reset are not mistaken for counts of what the store holds after it.
+#[derive(Debug)]
+pub struct Committed {
+    pub outcome: IngestOutcome,
+    pub generation: u64,
+}
+
 #[derive(Debug, Default, Serialize, Clone)]
 pub struct StoredCounts {
     pub stored: u64,
@@ -160,10 +169,11 @@ pub struct MessageFilter {
 }
 
 enum Job {
-    Ingest(IngestBatch, oneshot::Sender<Result<IngestOutcome, StoreError>>),
+    Ingest(IngestBatch, oneshot::Sender<Result<Committed, StoreError>>),
     Messages(MessageFilter, oneshot::Sender<Result<Vec<String>, StoreError>>),
     Counts(oneshot::Sender<Result<StoredCounts, StoreError>>),
-    Reset(oneshot::Sender<Result<(), StoreError>>),
+    /// Empty the store; answers the new generation.
+    Reset(oneshot::Sender<Result<u64, StoreError>>),
     Identities(u32, oneshot::Sender<Result<Vec<IdentitySummary>, StoreError>>),
     Timeline(String, u32, oneshot::Sender<Result<Timeline, StoreError>>),
     Ping(oneshot::Sender<Result<(), StoreError>>),
@@ -193,6 +203,8 @@ pub struct StoreStats {
     pub committed_requests: AtomicU64,
     /// Transactions that failed to commit (their requests were answered 503).
     pub failed_commits: AtomicU64,
+    /// Resets so far (written by the writer thread only, in job order).
+    pub generation: AtomicU64,
 }
 
 /// Owns the store threads; [`StoreThread::join`] after [`Store::close`].
@@ -255,7 +267,7 @@ impl Store {
     }
 
     /// Stores the batch durably; resolves only after the transaction has committed.
-    pub async fn ingest(&self, batch: IngestBatch) -> Result<IngestOutcome, StoreError> {
+    pub async fn ingest(&self, batch: IngestBatch) -> Result<Committed, StoreError> {
         self.call(|r| Job::Ingest(batch, r)).await
     }
 
@@ -268,7 +280,8 @@ impl Store {
         self.read(Job::Counts).await
     }
 
-    pub async fn reset(&self) -> Result<(), StoreError> {
+    /// Empties the store (test control); resolves with the new generation.
+    pub async fn reset(&self) -> Result<u64, StoreError> {
         self.call(Job::Reset).await
     }
 
@@ -378,7 +391,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, stats: &StoreS
                 }
                 other => {
                     commit_group(&mut conn, std::mem::take(&mut group), stats);
-                    run_other(&mut conn, other);
+                    run_other(&mut conn, other, stats);
                 }
             }
         }
@@ -400,7 +413,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, stats: &StoreS
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
 }
 
-type IngestReply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
+type IngestReply = oneshot::Sender<Result<Committed, StoreError>>;
 
 fn commit_group(conn: &mut Connection, group: Vec<(IngestBatch, IngestReply)>, stats: &StoreStats) {
     if group.is_empty() {
@@ -429,8 +442,9 @@ fn commit_group(conn: &mut Connection, group: Vec<(IngestBatch, IngestReply)>, s
         Ok(outcomes) => {
             stats.commits.fetch_add(1, Relaxed);
             stats.committed_requests.fetch_add(group.len() as u64, Relaxed);
+            let generation = stats.generation.load(Relaxed);
             for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
-                let _ = reply.send(outcome);
+                let _ = reply.send(outcome.map(|outcome| Committed { outcome, generation }));
             }
         }
         Err(e) => {
@@ -494,7 +508,7 @@ fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome,
     Ok(outcome)
 }
 
-fn run_other(conn: &mut Connection, job: Job) {
+fn run_other(conn: &mut Connection, job: Job, stats: &StoreStats) {
     match job {
         Job::Ingest(..) | Job::Close(_) => {}
         Job::Messages(filter, reply) => {
@@ -508,6 +522,7 @@ fn run_other(conn: &mut Connection, job: Job) {
             if r.is_err() {
                 let _ = conn.execute_batch("ROLLBACK;");
             }
+            let r = r.map(|()| stats.generation.fetch_add(1, Relaxed) + 1);
             let _ = reply.send(r.map_err(StoreError::from));
         }
         Job::Identities(limit, reply) => {

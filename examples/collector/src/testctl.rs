@@ -99,9 +99,10 @@ pub async fn messages(State(st): State<Shared>, Query(q): Query<MessagesQuery>) 
 /// Empties the store, zeroes the test counters and clears any fault.
 pub async fn reset(State(st): State<Shared>) -> Response {
     st.faults.clear();
-    if let Err(e) = st.store.reset().await {
-        return unavailable(e);
-    }
-    st.metrics.test.reset();
+    let generation = match st.store.reset().await {
+        Ok(g) => g,
+        Err(e) => return unavailable(e),
+    };
+    st.metrics.test.reset(generation);
     axum::Json(json!({"ok": true})).into_response()
 }
