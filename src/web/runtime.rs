@@ -232,17 +232,20 @@ pub fn tick_now(rt: &Shared) {
         if let Some(m) = r.core.take_session_start_message() {
             super::bridge::post(&m);
         }
-        (sends, settle, cart)
+        (sends, (settle, failed), cart)
     }) else {
         return;
     };
+    let (settle, failed) = settle;
     for s in sends {
         send(rt, s);
     }
     super::cart_runtime::perform(rt, cart);
-    let idle = with(rt, |r| r.core.is_idle()).unwrap_or(false);
+    // `true` only if everything was acknowledged: a rejected batch (400) empties the queue
+    // too, but it was not delivered.
+    let delivered = !failed && with(rt, |r| r.core.is_idle()).unwrap_or(false);
     for resolve in settle {
-        let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::from_bool(idle));
+        let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::from_bool(delivered));
     }
 }
 

@@ -353,6 +353,7 @@ test("400 for a batch: dropped and counted, not retried; later events arrive", B
   assert.equal(sp.dropped - before.dropped, 10);
   assert.equal(sp.retries - before.retries, 0);
   assert.equal(sp.queued, 0);
+  assert.equal(flushed, false, "flush() does not claim a rejected batch was delivered");
   const good = names("R5b good ", 10);
   const t0 = Date.now();
   await trackAll(page, good);
