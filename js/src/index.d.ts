@@ -342,23 +342,8 @@ export declare class Omnitrail {
   /** Calls `callback(preferences)` after every consent change, here or in another tab. */
   onConsentChange(callback: (preferences: ConsentPreferences) => void): void;
 
-  /** The shared cart: `sdk.cart.add(product)`, … (the `cart*` methods below under a namespace). */
+  /** The shared cart: `sdk.cart.add(product)`, `sdk.cart.get()`, … */
   readonly cart: Cart;
-  cartAdd(product: Product, quantity?: number): void;
-  cartRemove(line: CartLine, quantity?: number): void;
-  cartSetQuantity(line: CartLine, quantity: number): void;
-  cartUpdate(line: CartLine, properties: JsonObject): void;
-  cartApplyCoupon(code: string): void;
-  cartRemoveCoupon(): void;
-  cartSetCurrency(code: string): void;
-  cartClear(): void;
-  cartView(properties?: JsonObject | null): void;
-  cartCheckout(properties?: JsonObject | null): void;
-  cartOrderCompleted(order: OrderInput): void;
-  cartConnect(token: string): void;
-  cartGet(): CartSnapshot | null;
-  cartOnChange(callback: (cart: CartSnapshot) => void): void;
-  cartSync(): Promise<boolean>;
 
   /** `url` carrying this visitor's identity for a linked site (adopted there if it arrives within `handoverMaxAge`). */
   decorate(url: string): string;

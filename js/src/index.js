@@ -12,7 +12,8 @@ import { cartNamespace } from "./namespaces.js";
 
 // Every method of the wasm class is forwarded, so this file never lags behind src/web/api.rs
 // (tests/e2e/packaging.test.mjs checks that index.d.ts declares exactly these).
-const METHODS = Object.getOwnPropertyNames(Wasm.prototype).filter((m) => m !== "constructor" && !m.startsWith("__"));
+// `cartCall` is internal: `sdk.cart.*` (below) calls it.
+const METHODS = Object.getOwnPropertyNames(Wasm.prototype).filter((m) => m !== "constructor" && m !== "cartCall" && !m.startsWith("__"));
 
 const inBrowser = () => typeof window !== "undefined" && typeof document !== "undefined";
 
@@ -33,9 +34,20 @@ const NOOP = {
   stats: () => ({ tracked: 0, delivered: 0, rejected: 0, batches: 0, retries: 0, invalidCalls: 0, queued: 0,
     queuedBytes: 0, persistedBytes: 0, dropped: 0, corrupt: 0, storageFailures: 0, cartSyncRequests: 0,
     cartSyncMerged: 0, cartSyncFailures: 0, role: "noop" }),
-  cartGet: () => null,
-  cartSync: () => Promise.resolve(false),
+  // `cart.get()` and `cart.sync()`; the other `cart.*` calls answer undefined.
+  cartCall: (m) => (m === "get" ? null : m === "sync" ? Promise.resolve(false) : undefined),
 };
+
+// Calls the wasm method `m`, or answers for the inert instance; never throws.
+function forward(sdk, m, args) {
+  if (!sdk) return NOOP[m] ? NOOP[m].apply(null, args) : undefined;
+  try {
+    return sdk[m].apply(sdk, args);
+  } catch (e) {
+    // Never let anything reach the page (the wasm already warned about bad input).
+    return m === "flush" ? Promise.resolve(false) : undefined;
+  }
+}
 
 export class Omnitrail {
   /**
@@ -84,22 +96,15 @@ for (const m of METHODS) {
     configurable: true,
     writable: true,
     value: function () {
-      const sdk = this._sdk;
-      if (!sdk) return NOOP[m] ? NOOP[m].apply(null, arguments) : undefined;
-      try {
-        return sdk[m].apply(sdk, arguments);
-      } catch (e) {
-        // Never let anything reach the page (the wasm already warned about bad input).
-        return m === "flush" ? Promise.resolve(false) : undefined;
-      }
+      return forward(this._sdk, m, arguments);
     },
   });
 }
-// `sdk.cart.add(…)` etc.: the `cart*` methods under a namespace, made once per instance.
+// `sdk.cart.add(…)` etc.: the wasm's `cartCall` under a namespace, made once per instance.
 Object.defineProperty(Omnitrail.prototype, "cart", {
   configurable: true,
   get() {
-    const cart = cartNamespace(METHODS, (m, args) => this[m](...args));
+    const cart = cartNamespace((m, a, b) => forward(this._sdk, "cartCall", [m, a, b]));
     Object.defineProperty(this, "cart", { value: cart });
     return cart;
   },

@@ -4,9 +4,10 @@
 import init, { Omnitrail } from "../dist/pkg/omnitrail.js";
 import { cartNamespace } from "./namespaces.js";
 
-// The API is whatever the wasm class exports (defined once, in Rust), minus internals.
+// The API is whatever the wasm class exports (defined once, in Rust), minus internals
+// (`cartCall` is `omnitrail.cart.*`, below).
 const METHODS = Object.getOwnPropertyNames(Omnitrail.prototype)
-  .filter((m) => typeof Omnitrail.prototype[m] === "function" && !/^(constructor|free|replay|__.*)$/.test(m));
+  .filter((m) => typeof Omnitrail.prototype[m] === "function" && !/^(constructor|free|replay|cartCall|__.*)$/.test(m));
 
 async function boot() {
   const stub = window.omnitrail;
@@ -21,14 +22,17 @@ async function boot() {
     console.error(e && e.message ? e.message : e);
     return;
   }
+  const call = (m, args) => {
+    try {
+      return sdk[m].apply(sdk, args);
+    } catch (e) {
+      // Never let anything reach the page; the wasm already warned about bad input.
+      return undefined;
+    }
+  };
   for (const m of METHODS) {
     stub[m] = function () {
-      try {
-        return sdk[m].apply(sdk, arguments);
-      } catch (e) {
-        // Never let anything reach the page; the wasm already warned about bad input.
-        return undefined;
-      }
+      return call(m, arguments);
     };
   }
   const queued = stub._q;
@@ -40,7 +44,7 @@ async function boot() {
   // "setConsent").
   stub.consent = { set: stub.setConsent, get: stub.getConsent, onChange: stub.onConsentChange };
   // `omnitrail.cart.add(…)` etc. (the snippet queued them as "cartAdd", …).
-  stub.cart = cartNamespace(METHODS, (m, args) => stub[m].apply(stub, args));
+  stub.cart = cartNamespace((m, a, b) => call("cartCall", [m, a, b]));
   stub.loaded = true;
   stub.sdk = sdk;
   if (stub._ready) stub._ready(stub);

@@ -68,39 +68,50 @@ fn text(raw: &str) -> Option<String> {
     }
 }
 
-/// A product line named by an object `{product_id, variant?, …}`; the other members.
+/// An object argument's members: its id (`product_id` of a line, `order_id` of an order),
+/// a line's `variant`, the `known` members the caller reads (raw JSON), and the rest.
 struct Parsed<'a> {
-    product_id: String,
+    id: String,
     variant: String,
     known: Vec<(&'a str, &'a str)>,
     /// The remaining members as a JSON object.
     rest: String,
 }
 
-fn parse_line<'a>(obj: &'a str, what: &'static str, id_what: &'static str, known: &[&str]) -> Result<Parsed<'a>, InputError> {
+/// Splits the object `obj` into [`Parsed`]; `id_key` names its id member. One member loop
+/// for the lines and the order.
+fn parse<'a>(obj: &'a str, what: &'static str, id_key: &str, id_what: &'static str, known: &[&str]) -> Result<Parsed<'a>, InputError> {
     let members = json::members(obj).ok_or(InputError::NotAnObject(what))?;
-    let mut p = Parsed { product_id: String::new(), variant: String::new(), known: Vec::new(), rest: String::from("{") };
+    let line = id_key == "product_id";
+    let mut p = Parsed { id: String::new(), variant: String::new(), known: Vec::new(), rest: String::from("{") };
     for (k, v) in members {
         let name = k.get(1..k.len() - 1).unwrap_or_default();
-        match name {
-            "product_id" => p.product_id = text(v).ok_or(InputError::MissingName(id_what))?,
-            "variant" => p.variant = if v == "null" { String::new() } else { text(v).ok_or(InputError::MissingName("cart: variant"))? },
-            _ if known.contains(&name) => p.known.push((name, v)),
-            _ => {
-                if p.rest.len() > 1 {
-                    p.rest.push(',');
-                }
-                p.rest.push_str(k);
-                p.rest.push(':');
-                p.rest.push_str(v);
+        if name == id_key {
+            p.id = text(v).ok_or(InputError::MissingName(id_what))?;
+        } else if line && name == "variant" {
+            p.variant = if v == "null" { String::new() } else { text(v).ok_or(InputError::MissingName("cart: variant"))? };
+        } else if known.contains(&name) {
+            p.known.push((name, v));
+        } else {
+            if p.rest.len() > 1 {
+                p.rest.push(',');
             }
+            p.rest.push_str(k);
+            p.rest.push(':');
+            p.rest.push_str(v);
         }
     }
     p.rest.push('}');
-    if p.product_id.is_empty() {
+    // A line needs its product id; an order's is checked by the cart (`order_id`).
+    if line && p.id.is_empty() {
         return Err(InputError::MissingName(id_what));
     }
     Ok(p)
+}
+
+/// A product line named by an object `{product_id, variant?, …}`; the other members.
+fn parse_line<'a>(obj: &'a str, what: &'static str, id_what: &'static str, known: &[&str]) -> Result<Parsed<'a>, InputError> {
+    parse(obj, what, "product_id", id_what, known)
 }
 
 impl<'a> Parsed<'a> {
@@ -167,13 +178,20 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     }
 
     /// Tracks the events of a local cart operation.
-    fn cart_events(&mut self, events: impl IntoIterator<Item = CartEvent>, opts: &CallOptions<'_>) -> Result<(), InputError> {
+    fn cart_events(&mut self, events: &[CartEvent], opts: &CallOptions<'_>) -> Result<(), InputError> {
         let mut result = Ok(());
         for ev in events {
             let r = self.enqueue(&Body::Track { event: ev.name, properties: &ev.properties }, opts);
             result = result.and(r);
         }
         result
+    }
+
+    /// A local operation that changed the cart (`Some` event) or did nothing (`None`).
+    fn cart_changed(&mut self, ev: Option<CartEvent>, now: f64, opts: &CallOptions<'_>) -> Result<(), InputError> {
+        let Some(ev) = ev else { return Ok(()) };
+        self.cart_local_change(now);
+        self.cart_events(&[ev], opts)
     }
 
     /// `cart.add(product, quantity?)`: `product` is a Segment product object (`product_id`
@@ -194,16 +212,15 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let (name, currency) = (p.string("name", "cart.add(): product.name")?, p.string("currency", "cart.add(): product.currency")?);
         let now = self.clock.now_ms();
         let product = Product {
-            product_id: &p.product_id,
+            product_id: &p.id,
             variant: &p.variant,
             name: &name,
             price: price.unwrap_or(f64::NAN),
             currency: &currency,
             properties: if p.rest == "{}" { "" } else { &p.rest },
         };
-        let Some(ev) = self.cart.add(&product, n, now)? else { return Ok(()) };
-        self.cart_local_change(now);
-        self.cart_events([ev], opts)
+        let ev = self.cart.add(&product, n, now)?;
+        self.cart_changed(ev, now, opts)
     }
 
     /// `cart.remove(line, quantity?)`: `line` is `{product_id, variant?, quantity?}`; without
@@ -216,9 +233,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         };
         let n = n.map(|q| quantity(q, "cart.remove(): quantity")).transpose()?;
         let now = self.clock.now_ms();
-        let Some(ev) = self.cart.remove(&p.product_id, &p.variant, n, now)? else { return Ok(()) };
-        self.cart_local_change(now);
-        self.cart_events([ev], opts)
+        let ev = self.cart.remove(&p.id, &p.variant, n, now)?;
+        self.cart_changed(ev, now, opts)
     }
 
     /// `cart.setQuantity(line, quantity)`: `Product Added`/`Product Removed` with the difference.
@@ -226,16 +242,15 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let p = parse_line(line, "cart.setQuantity(): line", "cart.setQuantity(): product_id", &[])?;
         let n = quantity(qty, "cart.setQuantity(): quantity")?;
         let now = self.clock.now_ms();
-        let Some(ev) = self.cart.set_quantity(&p.product_id, &p.variant, n, now)? else { return Ok(()) };
-        self.cart_local_change(now);
-        self.cart_events([ev], opts)
+        let ev = self.cart.set_quantity(&p.id, &p.variant, n, now)?;
+        self.cart_changed(ev, now, opts)
     }
 
     /// `cart.update(line, properties)`: merges free-form product properties into a line. No event.
     pub fn cart_update(&mut self, line: &str, properties: &str) -> Result<(), InputError> {
         let p = parse_line(line, "cart.update(): line", "cart.update(): product_id", &[])?;
         let now = self.clock.now_ms();
-        if self.cart.update_properties(&p.product_id, &p.variant, properties, now)? {
+        if self.cart.update_properties(&p.id, &p.variant, properties, now)? {
             self.cart_local_change(now);
         }
         Ok(())
@@ -244,17 +259,15 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// `cart.applyCoupon(code)`: `Coupon Applied`.
     pub fn cart_apply_coupon(&mut self, code: &str, opts: &CallOptions<'_>) -> Result<(), InputError> {
         let now = self.clock.now_ms();
-        let Some(ev) = self.cart.apply_coupon(code, now)? else { return Ok(()) };
-        self.cart_local_change(now);
-        self.cart_events([ev], opts)
+        let ev = self.cart.apply_coupon(code, now)?;
+        self.cart_changed(ev, now, opts)
     }
 
     /// `cart.removeCoupon()`: `Coupon Removed`.
     pub fn cart_remove_coupon(&mut self, opts: &CallOptions<'_>) -> Result<(), InputError> {
         let now = self.clock.now_ms();
-        let Some(ev) = self.cart.remove_coupon(now) else { return Ok(()) };
-        self.cart_local_change(now);
-        self.cart_events([ev], opts)
+        let ev = self.cart.remove_coupon(now);
+        self.cart_changed(ev, now, opts)
     }
 
     /// `cart.setCurrency(code)`. No event.
@@ -275,53 +288,38 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             return Ok(());
         }
         self.cart_local_change(now);
-        self.cart_events(events, opts)
+        self.cart_events(&events, opts)
     }
 
     /// `cart.view(properties?)`: `Cart Viewed`.
     pub fn cart_view(&mut self, extra: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
         let ev = with_extras(self.cart.view(), extra);
-        self.cart_events([ev], opts)
+        self.cart_events(&[ev], opts)
     }
 
     /// `cart.checkout(properties?)`: `Checkout Started`.
     pub fn cart_checkout(&mut self, extra: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
         let ev = with_extras(self.cart.checkout_started(), extra);
-        self.cart_events([ev], opts)
+        self.cart_events(&[ev], opts)
     }
 
     /// `cart.orderCompleted({order_id, shipping?, tax?, discount?, …})`: `Order Completed`
     /// (other members — `affiliation`, `checkout_id`, … — are added to its properties), then
     /// the cart is emptied on every replica.
     pub fn cart_order_completed(&mut self, order: &str, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        let members = json::members(order).ok_or(InputError::NotAnObject("cart.orderCompleted(): order"))?;
-        let mut order_id = String::new();
+        let p = parse(order, "cart.orderCompleted(): order", "order_id", "cart.orderCompleted(): order_id", &["shipping", "tax", "discount"])?;
         let mut amounts = [0.0f64; 3];
-        let mut rest = String::from("{");
-        for (k, v) in members {
-            let name = k.get(1..k.len() - 1).unwrap_or_default();
-            let slot = ["shipping", "tax", "discount"].iter().position(|n| *n == name);
-            match (name, slot) {
-                ("order_id", _) => order_id = text(v).ok_or(InputError::MissingName("cart.orderCompleted(): order_id"))?,
-                (_, Some(i)) if v != "null" => {
-                    amounts[i] = json::parse_decimal(v).filter(|a| *a >= 0.0).ok_or(InputError::InvalidNumber("cart.orderCompleted(): amounts"))?;
-                }
-                _ => {
-                    if rest.len() > 1 {
-                        rest.push(',');
-                    }
-                    rest.push_str(k);
-                    rest.push(':');
-                    rest.push_str(v);
-                }
+        for (a, name) in amounts.iter_mut().zip(["shipping", "tax", "discount"]) {
+            const WHAT: &str = "cart.orderCompleted(): amounts";
+            *a = p.number(name, WHAT)?.unwrap_or(0.0);
+            if *a < 0.0 {
+                return Err(InputError::InvalidNumber(WHAT));
             }
         }
-        rest.push('}');
         let now = self.clock.now_ms();
-        let o = Order { order_id: &order_id, shipping: amounts[0], tax: amounts[1], discount: amounts[2] };
-        let ev = with_extras(self.cart.order_completed(&o, now)?, Some(&rest));
-        self.cart_local_change(now);
-        self.cart_events([ev], opts)
+        let o = Order { order_id: &p.id, shipping: amounts[0], tax: amounts[1], discount: amounts[2] };
+        let ev = with_extras(self.cart.order_completed(&o, now)?, Some(&p.rest));
+        self.cart_changed(Some(ev), now, opts)
     }
 
     /// `cart.connect(token)`: syncs the cart with the collector as the signed-in user, with

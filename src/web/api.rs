@@ -226,10 +226,9 @@ impl Omnitrail {
             "flush" => drop(self.flush()),
             "setAnonymousId" => self.set_anonymous_id(arg(0)),
             "setConsent" => self.set_consent(arg(0)),
-            "cartOnChange" => self.cart_on_change(arg(0)),
             other => {
-                if let Some(op) = super::cart_api::CartOp::parse(other) {
-                    self.cart_call(op, &arg(0), &arg(1), ts);
+                if let Some(op) = super::cart_api::CartOp::parse_queued(other) {
+                    self.cart_op(op, &arg(0), &arg(1), ts);
                 }
             }
         }

@@ -49,13 +49,15 @@ thread_local! {
 /// Registers this instance for native messages and defines `window.omnitrailReceive` (once).
 /// It takes the message as a JSON string or an object and returns whether it was understood.
 pub fn listen(rt: &Weak<RefCell<Runtime>>) {
-    let first = RECEIVERS.with(|r| {
-        let mut r = r.borrow_mut();
+    // `try_with`/`try_borrow_mut`, not `with`/`borrow_mut`: no panic path (nor its `Debug`)
+    // in the wasm for what cannot happen here.
+    let first = RECEIVERS.try_with(|r| {
+        let Ok(mut r) = r.try_borrow_mut() else { return false };
         r.retain(|w| w.strong_count() > 0);
         r.push(rt.clone());
         r.len() == 1
     });
-    if !first {
+    if first != Ok(true) {
         return;
     }
     let receive = leak(Closure::<dyn FnMut(JsValue) -> bool>::new(|message: JsValue| {
@@ -72,7 +74,9 @@ pub fn listen(rt: &Weak<RefCell<Runtime>>) {
             }
             None => return false,
         };
-        let targets: Vec<_> = RECEIVERS.with(|r| r.borrow().iter().filter_map(Weak::upgrade).collect());
+        let targets: Vec<_> = RECEIVERS
+            .try_with(|r| r.try_borrow().map(|r| r.iter().filter_map(Weak::upgrade).collect()).unwrap_or_default())
+            .unwrap_or_default();
         let mut ok = false;
         for rt in targets {
             let mut consent_changed = false;

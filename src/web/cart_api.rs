@@ -1,8 +1,10 @@
-//! The `cart.*` JavaScript calls: methods `cartAdd`, `cartRemove`, … of the wasm class, which
-//! the loader and the npm wrapper expose as `omnitrail.cart.add`, `omnitrail.cart.remove`, ….
+//! The `cart.*` JavaScript calls: one method of the wasm class, `cartCall(name, a, b)`, which
+//! the loader and the npm wrapper expose as `omnitrail.cart.add(a, b)`, `omnitrail.cart.get()`,
+//! … (js/src/namespaces.js). One export, not one per call: each export costs a wasm-bindgen
+//! shim (≈ 300 B raw).
 //!
-//! Owns: converting the cart calls' arguments (a product object, a line given as an id or an
-//! object, quantities), `cart.get()`, `cart.onChange(fn)` and `cart.sync()`.
+//! Owns: the calls' names, converting their arguments (a product object, a line given as an
+//! id or an object, quantities), `cart.get()`, `cart.onChange(fn)` and `cart.sync()`.
 //! Must never: throw, hold a cart rule (those live in `tracker/cart.rs` and `cart.rs`), or
 //! run page code while the state is borrowed.
 
@@ -14,7 +16,7 @@ use super::runtime::{schedule, tick_now, with};
 use crate::error::InputError;
 use crate::tracker::CallOptions;
 
-/// A cart call, by its method name (also what the snippet queues).
+/// A `cart.*` call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CartOp {
     Add,
@@ -29,25 +31,44 @@ pub enum CartOp {
     Checkout,
     OrderCompleted,
     Connect,
+    Get,
+    OnChange,
+    Sync,
 }
 
 impl CartOp {
-    pub fn parse(method: &str) -> Option<CartOp> {
-        Some(match method {
-            "cartAdd" => CartOp::Add,
-            "cartRemove" => CartOp::Remove,
-            "cartSetQuantity" => CartOp::SetQuantity,
-            "cartUpdate" => CartOp::Update,
-            "cartApplyCoupon" => CartOp::ApplyCoupon,
-            "cartRemoveCoupon" => CartOp::RemoveCoupon,
-            "cartSetCurrency" => CartOp::SetCurrency,
-            "cartClear" => CartOp::Clear,
-            "cartView" => CartOp::View,
-            "cartCheckout" => CartOp::Checkout,
-            "cartOrderCompleted" => CartOp::OrderCompleted,
-            "cartConnect" => CartOp::Connect,
+    /// By its name in the namespace (`cart.add` → `"add"`). js/src/namespaces.js lists the same
+    /// names (tests/e2e/packaging.test.mjs checks both against index.d.ts).
+    pub fn parse(name: &str) -> Option<CartOp> {
+        Some(match name {
+            "add" => CartOp::Add,
+            "remove" => CartOp::Remove,
+            "setQuantity" => CartOp::SetQuantity,
+            "update" => CartOp::Update,
+            "applyCoupon" => CartOp::ApplyCoupon,
+            "removeCoupon" => CartOp::RemoveCoupon,
+            "setCurrency" => CartOp::SetCurrency,
+            "clear" => CartOp::Clear,
+            "view" => CartOp::View,
+            "checkout" => CartOp::Checkout,
+            "orderCompleted" => CartOp::OrderCompleted,
+            "connect" => CartOp::Connect,
+            "get" => CartOp::Get,
+            "onChange" => CartOp::OnChange,
+            "sync" => CartOp::Sync,
             _ => return None,
         })
+    }
+
+    /// By the name the snippet queues it under (`cart.add` → `"cartAdd"`). `get` and `sync`
+    /// answer something, so the snippet never queues them.
+    pub fn parse_queued(method: &str) -> Option<CartOp> {
+        let rest = method.strip_prefix("cart").filter(|r| r.starts_with(|c: char| c.is_ascii_uppercase()))?;
+        let mut name = rest.to_owned();
+        if let Some(first) = name.get_mut(..1) {
+            first.make_ascii_lowercase();
+        }
+        CartOp::parse(&name).filter(|op| !matches!(op, CartOp::Get | CartOp::Sync))
     }
 }
 
@@ -92,7 +113,8 @@ enum Kind {
 }
 
 /// How each call reads its two arguments, and the name of each in a warning. One table, not
-/// a conversion per call: the twelve calls share one copy of the conversion code.
+/// a conversion per call: the twelve calls that change the cart share one copy of the
+/// conversion code.
 fn spec(op: CartOp) -> (Kind, &'static str, Kind, &'static str) {
     use Kind::*;
     match op {
@@ -105,7 +127,8 @@ fn spec(op: CartOp) -> (Kind, &'static str, Kind, &'static str) {
         CartOp::Connect => (Id, "cart.connect(): token", Nothing, ""),
         CartOp::OrderCompleted => (Object, "cart.orderCompleted(): order", Nothing, ""),
         CartOp::View | CartOp::Checkout => (OptObject, "cart: properties", Nothing, ""),
-        CartOp::RemoveCoupon | CartOp::Clear => (Nothing, "", Nothing, ""),
+        // `get`, `onChange` and `sync` are answered before the table is read.
+        CartOp::RemoveCoupon | CartOp::Clear | CartOp::Get | CartOp::OnChange | CartOp::Sync => (Nothing, "", Nothing, ""),
     }
 }
 
@@ -126,109 +149,41 @@ fn convert(kind: Kind, v: &JsValue, what: &'static str) -> Result<Arg, InputErro
 
 #[wasm_bindgen]
 impl Omnitrail {
-    /// `cart.add(product, quantity?)`: `Product Added`.
-    #[wasm_bindgen(js_name = cartAdd)]
-    pub fn cart_add(&self, product: JsValue, quantity: JsValue) {
-        self.cart_call(CartOp::Add, &product, &quantity, None);
-    }
-    /// `cart.remove(line, quantity?)`: `Product Removed` (the whole line without a quantity).
-    #[wasm_bindgen(js_name = cartRemove)]
-    pub fn cart_remove(&self, line: JsValue, quantity: JsValue) {
-        self.cart_call(CartOp::Remove, &line, &quantity, None);
-    }
-    /// `cart.setQuantity(line, quantity)`.
-    #[wasm_bindgen(js_name = cartSetQuantity)]
-    pub fn cart_set_quantity(&self, line: JsValue, quantity: JsValue) {
-        self.cart_call(CartOp::SetQuantity, &line, &quantity, None);
-    }
-    /// `cart.update(line, properties)`: merges product properties into a line.
-    #[wasm_bindgen(js_name = cartUpdate)]
-    pub fn cart_update(&self, line: JsValue, properties: JsValue) {
-        self.cart_call(CartOp::Update, &line, &properties, None);
-    }
-    /// `cart.applyCoupon(code)`: `Coupon Applied`.
-    #[wasm_bindgen(js_name = cartApplyCoupon)]
-    pub fn cart_apply_coupon(&self, code: JsValue) {
-        self.cart_call(CartOp::ApplyCoupon, &code, &JsValue::UNDEFINED, None);
-    }
-    /// `cart.removeCoupon()`: `Coupon Removed`.
-    #[wasm_bindgen(js_name = cartRemoveCoupon)]
-    pub fn cart_remove_coupon(&self) {
-        self.cart_call(CartOp::RemoveCoupon, &JsValue::UNDEFINED, &JsValue::UNDEFINED, None);
-    }
-    /// `cart.setCurrency(code)`.
-    #[wasm_bindgen(js_name = cartSetCurrency)]
-    pub fn cart_set_currency(&self, code: JsValue) {
-        self.cart_call(CartOp::SetCurrency, &code, &JsValue::UNDEFINED, None);
-    }
-    /// `cart.clear()`: `Product Removed` per line.
-    #[wasm_bindgen(js_name = cartClear)]
-    pub fn cart_clear(&self) {
-        self.cart_call(CartOp::Clear, &JsValue::UNDEFINED, &JsValue::UNDEFINED, None);
-    }
-    /// `cart.view(properties?)`: `Cart Viewed`.
-    #[wasm_bindgen(js_name = cartView)]
-    pub fn cart_view(&self, properties: JsValue) {
-        self.cart_call(CartOp::View, &properties, &JsValue::UNDEFINED, None);
-    }
-    /// `cart.checkout(properties?)`: `Checkout Started`.
-    #[wasm_bindgen(js_name = cartCheckout)]
-    pub fn cart_checkout(&self, properties: JsValue) {
-        self.cart_call(CartOp::Checkout, &properties, &JsValue::UNDEFINED, None);
-    }
-    /// `cart.orderCompleted(order)`: `Order Completed`, then the cart is empty.
-    #[wasm_bindgen(js_name = cartOrderCompleted)]
-    pub fn cart_order_completed(&self, order: JsValue) {
-        self.cart_call(CartOp::OrderCompleted, &order, &JsValue::UNDEFINED, None);
-    }
-    /// `cart.connect(token)`: sync the signed-in user's cart with the collector.
-    #[wasm_bindgen(js_name = cartConnect)]
-    pub fn cart_connect(&self, token: JsValue) {
-        self.cart_call(CartOp::Connect, &token, &JsValue::UNDEFINED, None);
-    }
-
-    /// `cart.get()`: `{cart_id?, currency?, coupon?, products: [...], quantity, value}`.
-    #[wasm_bindgen(js_name = cartGet)]
-    pub fn cart_get(&self) -> JsValue {
-        with(&self.rt, |r| r.core.cart().snapshot_json())
-            .and_then(|s| js_sys::JSON::parse(&s).ok())
-            .unwrap_or(JsValue::NULL)
-    }
-
-    /// `cart.onChange(fn)`: `fn(cart)` after every change, here or elsewhere (tabs, devices, app).
-    #[wasm_bindgen(js_name = cartOnChange)]
-    pub fn cart_on_change(&self, callback: JsValue) {
-        match callback.dyn_into::<js_sys::Function>() {
-            Ok(f) => drop(with(&self.rt, |r| r.cart.listeners.push(f))),
-            Err(_) => self.warn(InputError::NotAnObject("cart.onChange(): callback")),
+    /// `cart.<name>(a, b)`: runs the call `name` (see [`CartOp::parse`]; an unknown name does
+    /// nothing). Returns the cart for `get`, a promise for `sync`, else `undefined`.
+    #[wasm_bindgen(js_name = cartCall)]
+    pub fn cart_call(&self, name: JsValue, a: JsValue, b: JsValue) -> JsValue {
+        match name.as_string().as_deref().and_then(CartOp::parse) {
+            Some(op) => self.cart_op(op, &a, &b, None),
+            None => JsValue::UNDEFINED,
         }
-    }
-
-    /// `cart.sync()`: exchanges the cart with the collector now. Resolves `true` once merged,
-    /// `false` if not connected or the attempt failed (it is retried).
-    #[wasm_bindgen(js_name = cartSync)]
-    pub fn cart_sync(&self) -> js_sys::Promise {
-        let rt = self.rt.clone();
-        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-            let waiting = with(&rt, |r| {
-                let ticket = r.core.cart_sync_now();
-                if let Some(t) = ticket {
-                    r.cart.waiters.push((t, resolve.clone()));
-                }
-                ticket.is_some()
-            });
-            if waiting != Some(true) {
-                let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::FALSE);
-            }
-        });
-        tick_now(&self.rt);
-        promise
     }
 }
 
 impl Omnitrail {
     /// Runs a cart call; `replay_ts` is the time a snippet-queued call was made.
-    pub(super) fn cart_call(&self, op: CartOp, a: &JsValue, b: &JsValue, replay_ts: Option<f64>) {
+    pub(super) fn cart_op(&self, op: CartOp, a: &JsValue, b: &JsValue, replay_ts: Option<f64>) -> JsValue {
+        match op {
+            // `cart.get()`: `{cart_id?, currency?, coupon?, products: [...], quantity, value}`.
+            CartOp::Get => {
+                return with(&self.rt, |r| r.core.cart().snapshot_json())
+                    .and_then(|s| js_sys::JSON::parse(&s).ok())
+                    .unwrap_or(JsValue::NULL)
+            }
+            // `cart.onChange(fn)`: `fn(cart)` after every change, here or elsewhere (tabs,
+            // devices, app).
+            CartOp::OnChange => {
+                match a.clone().dyn_into::<js_sys::Function>() {
+                    Ok(f) => drop(with(&self.rt, |r| r.cart.listeners.push(f))),
+                    Err(_) => self.warn(InputError::NotAnObject("cart.onChange(): callback")),
+                }
+                return JsValue::UNDEFINED;
+            }
+            // `cart.sync()`: exchanges the cart with the collector now. Resolves `true` once
+            // merged, `false` if not connected or the attempt failed (it is retried).
+            CartOp::Sync => return self.cart_sync().into(),
+            _ => {}
+        }
         // Convert before borrowing: a getter in the arguments may call back into the SDK.
         let (ka, wa, kb, wb) = spec(op);
         let result = convert(ka, a, wa).and_then(|(x, _)| Ok((x, convert(kb, b, wb)?))).and_then(|(x, (y, q))| {
@@ -250,6 +205,7 @@ impl Omnitrail {
                     CartOp::Clear => c.cart_clear(&o),
                     CartOp::View => c.cart_view(x.as_deref(), &o),
                     CartOp::Checkout => c.cart_checkout(x.as_deref(), &o),
+                    CartOp::Get | CartOp::OnChange | CartOp::Sync => Ok(()),
                 }
             })
             .unwrap_or(Ok(()))
@@ -258,5 +214,24 @@ impl Omnitrail {
             Ok(()) => schedule(&self.rt),
             Err(e) => self.warn(e),
         }
+        JsValue::UNDEFINED
+    }
+
+    fn cart_sync(&self) -> js_sys::Promise {
+        let rt = self.rt.clone();
+        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+            let waiting = with(&rt, |r| {
+                let ticket = r.core.cart_sync_now();
+                if let Some(t) = ticket {
+                    r.cart.waiters.push((t, resolve.clone()));
+                }
+                ticket.is_some()
+            });
+            if waiting != Some(true) {
+                let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::FALSE);
+            }
+        });
+        tick_now(&self.rt);
+        promise
     }
 }

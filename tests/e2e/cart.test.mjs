@@ -69,6 +69,9 @@ test("a change in one tab shows in another at once; concurrent adds from two tab
   assert.equal(p.price, 19);
   assert.ok(p.cart_id, "cart_id");
   assert.equal(new Set(added.map((m) => m.properties.cart_id)).size, 1, "one cart id for both tabs");
+  // What the snippet queued before the SDK loaded replays under its queued names.
+  await a.evaluate((p) => { omnitrail.sdk.replay("cartAdd", [p, 2], Date.now()); omnitrail.sdk.replay("cartRemove", ["mug-red", 1], Date.now()); }, MUG);
+  await waitFor(async () => (await qty(b, "mug-red", "")) === 1, "replayed cartAdd/cartRemove reached tab B");
   await ctx.close();
 });
 

@@ -1,5 +1,6 @@
 // Never break the host page: every public method of the wasm class itself (not the loader's
-// wrapper, so a trap or an exception would show) called 20,000 times with hostile arguments.
+// wrapper, so a trap or an exception would show) called 20,000 times with hostile arguments,
+// then the cart's one entry point (`cartCall`, behind `cart.*`) 2,000 times.
 // Asserts: no exception, no trap, the SDK still works and delivers every valid event, and
 // bad input gave clear, rate-limited warnings.
 import { test, before, after } from "node:test";
@@ -18,7 +19,7 @@ after(async () => {
   await collector?.stop();
 });
 
-test("20,000 hostile calls: no exception, no trap, valid events all delivered, warnings rate-limited", async () => {
+test("22,000 hostile calls: no exception, no trap, valid events all delivered, warnings rate-limited", async () => {
   const ctx = await browser.newContext();
   const page = await openPage(ctx, site.url + "/");
   const result = await page.evaluate(async () => {
@@ -57,11 +58,30 @@ test("20,000 hostile calls: no exception, no trap, valid events all delivered, w
       calls++;
       if (i % 500 === 0) { sdk.track("Valid", { n: valid }); valid++; }
     }
+    // The cart's one entry point (`cart.*`), with every call name and a few that are not.
+    const cartNames = ["add", "remove", "setQuantity", "update", "applyCoupon", "removeCoupon", "setCurrency", "clear",
+      "view", "checkout", "orderCompleted", "connect", "get", "onChange", "sync", "nope", "", "__proto__"];
+    // (The high bits: `rand`'s low bits repeat with a short period.)
+    const pick = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return (seed >>> 12) % n; };
+    const before = sdk.stats().invalidCalls;
+    for (let i = 0; i < 2000; i++) {
+      const name = pick(4) === 0 ? values[pick(values.length)] : cartNames[pick(cartNames.length)];
+      try {
+        const r = sdk.cartCall(name, values[pick(values.length)], values[pick(values.length)]);
+        if (r instanceof Promise) r.then(() => {}, () => { thrown++; });
+      } catch (e) {
+        thrown++;
+        if (errors.length < 5) errors.push(`cartCall(${String(name)}): ${e && e.message}`);
+      }
+      calls++;
+    }
+    const cartRejected = sdk.stats().invalidCalls - before;
     await omnitrail.flush();
-    return { calls, thrown, valid, errors, stats: sdk.stats(), anon: sdk.anonymousId() };
+    return { calls, thrown, valid, errors, cartRejected, stats: sdk.stats(), anon: sdk.anonymousId() };
   });
   assert.equal(result.thrown, 0, result.errors.join("; "));
-  assert.equal(result.calls, 20000);
+  assert.equal(result.calls, 22000);
+  assert.ok(result.cartRejected > 500, `cart calls rejected: ${result.cartRejected}`);
   assert.match(result.anon, /^\S+$/, "still answering");
   assert.ok(result.stats.invalidCalls > 1000, JSON.stringify(result.stats));
   const got = await waitFor(async () => { const m = (await collector.messages()).filter((x) => x.event === "Valid"); return m.length >= result.valid && m; }, `${result.valid} valid events`, { timeout: 60000 });

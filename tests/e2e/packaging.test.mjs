@@ -193,8 +193,9 @@ test("Vite dev server: the installed tarball (excluded from pre-bundling) loads 
 test("SSR: importing the package in Node touches no browser global; load() resolves to an inert instance", async () => {
   const expect = { touched: [], supported: false, flushed: true, role: "noop" };
   const direct = JSON.parse((await run("node", [join(PKG, "ssr-check.mjs"), join(ROOT, "js/dist/index.js")])).stdout);
-  assert.deepEqual({ ...direct, user: undefined, direct: undefined, decorated: undefined }, { ...expect, user: undefined, direct: undefined, decorated: undefined });
+  assert.deepEqual({ ...direct, user: undefined, direct: undefined, decorated: undefined, cart: undefined }, { ...expect, user: undefined, direct: undefined, decorated: undefined, cart: undefined });
   assert.equal(direct.direct, "", "new Omnitrail(config) on the server is inert too");
+  assert.deepEqual(direct.cart, { get: null, synced: false, added: "undefined" }, "cart.get() → null, cart.sync() → false, cart.add() → undefined off the browser");
   assert.equal(direct.decorated, "https://example.org/a?b=1", "decorate() off the browser returns the url unchanged");
   // A Vite SSR build rendering with the package, run in Node.
   const vite = JSON.parse((await run("node", [join(PKG, "ssr-check.mjs"), join(OUT, "ssr/entry.js"), "render"])).stdout);
@@ -208,15 +209,32 @@ test("types: index.d.ts matches the wasm class, the README's options and stats()
   const members = (body) => new Set([...body.matchAll(/^ {2}(?:static )?(?:readonly )?(\w+)\??[(:]/gm)].map((m) => m[1]));
   // The wasm-bindgen class (imported in Node: the glue touches no browser global at import).
   const glue = await import(new URL("file://" + join(ROOT, "js/dist/pkg/omnitrail.js")).href);
-  const wasmMethods = Object.getOwnPropertyNames(glue.Omnitrail.prototype).filter((m) => !m.startsWith("__") && m !== "constructor");
+  const glueMethods = Object.getOwnPropertyNames(glue.Omnitrail.prototype).filter((m) => !m.startsWith("__") && m !== "constructor");
+  // `cartCall(name, a, b)` is internal: the `cart` namespace (js/src/namespaces.js) calls it.
+  assert.ok(glueMethods.includes("cartCall"), "the wasm class has cartCall (src/web/cart_api.rs)");
+  const wasmMethods = glueMethods.filter((m) => m !== "cartCall");
   const { Omnitrail } = await import(new URL("file://" + join(ROOT, "js/dist/index.js")).href);
-  // `cart` is the namespace of the `cart*` methods (js/src/namespaces.js), not a method.
   const wrapped = Object.getOwnPropertyNames(Omnitrail.prototype).filter((m) => m !== "constructor" && m !== "cart");
   const declared = members(block(/export declare class Omnitrail \{([\s\S]*?)\n\}/));
   const statics = ["constructor", "load", "init", "supported", "cart"];
   assert.deepEqual([...declared].filter((m) => !statics.includes(m)).sort(), wasmMethods.sort(), "class Omnitrail in js/src/index.d.ts declares exactly the wasm methods (src/web/api.rs): add or remove the difference there");
   assert.deepEqual(wrapped.sort(), wasmMethods.sort(), "the npm class forwards every wasm method");
   for (const s of ["load", "init", "supported"]) assert.ok(s in Omnitrail, `static ${s}`);
+
+  // `cart.*`: interface Cart = the names js/src/namespaces.js builds the namespace from = the
+  // names CartOp::parse (src/web/cart_api.rs) accepts; the snippet queues only such names.
+  const { CART } = await import(new URL("file://" + join(ROOT, "js/src/namespaces.js")).href);
+  const cartApi = readFileSync(join(ROOT, "src/web/cart_api.rs"), "utf8").split("pub fn parse(")[1]?.split("\n    }")[0];
+  assert.ok(cartApi, "src/web/cart_api.rs has `pub fn parse(`");
+  const rustOps = [...cartApi.matchAll(/"(\w+)" => CartOp::/g)].map((m) => m[1]);
+  const declaredCart = members(block(/export interface Cart \{([\s\S]*?)\n\}/));
+  assert.deepEqual([...declaredCart].sort(), [...CART].sort(), "interface Cart in js/src/index.d.ts = CART in js/src/namespaces.js");
+  assert.deepEqual(rustOps.sort(), [...CART].sort(), "CART in js/src/namespaces.js = the names CartOp::parse accepts (src/web/cart_api.rs)");
+  assert.deepEqual(Object.keys(new Omnitrail({ writeKey: "k", endpoint: "http://127.0.0.1:9" }).cart).sort(), [...CART].sort(), "sdk.cart has every call");
+  const snippet = readFileSync(join(ROOT, "js/src/snippet.js"), "utf8").match(/"(add remove [\w ]+)"\.split/)?.[1] ?? assert.fail("the snippet's cart names");
+  for (const m of snippet.split(" ")) assert.ok(CART.includes(m) && m !== "get" && m !== "sync", `the snippet queues cart.${m}`);
+  const replayType = block(/export type ReplayMethod =([\s\S]*?);/);
+  for (const m of snippet.split(" ")) assert.ok(replayType.includes(`"cart${m[0].toUpperCase()}${m.slice(1)}"`), `ReplayMethod has cart.${m}'s queued name`);
 
   // The options the wasm reads (src/web/convert.rs, `config`) = OmnitrailConfig; the README's
   // Configuration table documents none the types lack.

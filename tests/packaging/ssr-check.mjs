@@ -21,6 +21,7 @@ if (process.argv[3] === "render") {
   ot.page(); ot.track("Server Side"); ot.identify("u"); ot.reset();
   result = { supported: Omnitrail.supported, flushed: await ot.flush(), role: ot.stats().role, user: ot.user(),
     decorated: ot.decorate("https://example.org/a?b=1"),
+    cart: { get: ot.cart.get(), synced: await ot.cart.sync(), added: ot.cart.add({ product_id: "p" }) ?? "undefined" },
     direct: new Omnitrail({ writeKey: "ssr", endpoint: "http://127.0.0.1:9" }).anonymousId() };
 }
 console.log(JSON.stringify({ touched, ...result }));

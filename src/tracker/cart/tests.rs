@@ -123,6 +123,23 @@ fn remove_set_quantity_coupon_checkout_and_order() {
 }
 
 #[test]
+fn an_order_reads_its_amounts_and_keeps_other_members_even_a_variant() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(1_000_000.0);
+    let mut t = tab(&st, &clock, "A", 1);
+    t.cart_add(SHIRT, Some(1.0), &O).unwrap();
+    assert_eq!(t.cart_order_completed(r#"{"order_id":{}}"#, &O), Err(InputError::MissingName("cart.orderCompleted(): order_id")));
+    assert_eq!(t.cart_order_completed(r#"{"order_id":""}"#, &O), Err(InputError::MissingName("order_id")));
+    assert_eq!(t.cart_order_completed(r#"{"order_id":"o","shipping":"1"}"#, &O), Err(InputError::InvalidNumber("cart.orderCompleted(): amounts")));
+    t.cart_order_completed(r#"{"order_id":7,"shipping":null,"tax":1,"variant":5,"product_id":"x"}"#, &O).unwrap();
+    let ev = events(&mut t);
+    let order = &ev.last().unwrap().1;
+    assert_eq!(order["order_id"], "7");
+    assert_eq!((order["shipping"].as_f64(), order["tax"].as_f64()), (Some(0.0), Some(1.0)));
+    assert_eq!((&order["variant"], &order["product_id"]), (&serde_json::json!(5), &serde_json::json!("x")), "not a line's members here");
+}
+
+#[test]
 fn tabs_share_the_cart_without_repeating_events() {
     let st = MemoryStorage::default();
     let clock = ManualClock::at(1_000_000.0);
