@@ -332,7 +332,7 @@ export declare class Omnitrail {
   /** Forgets the user and the group and starts a new anonymous id. */
   reset(): void;
 
-  /** Sends now; `true` once everything is acknowledged, `false` if an attempt failed first (it is retried). */
+  /** Sends now; `true` once everything is acknowledged, `false` if an attempt failed first (it is retried) or a batch was rejected (dropped). */
   flush(): Promise<boolean>;
 
   /** Records the visitor's consent choices, e.g. `{ analytics: true, marketing: false }`. */
