@@ -255,7 +255,9 @@ impl Outbox {
         if picked.is_empty() {
             return Err(StorageError::Full);
         }
-        let key = format!("{}{}", self.own_prefix, self.next_seq);
+        let mut key = String::with_capacity(self.own_prefix.len() + 20);
+        key.push_str(&self.own_prefix);
+        crate::json::push_u64(&mut key, self.next_seq);
         storage.set(&key, &value)?;
         self.next_seq += 1;
         let c = self.chunks.len();

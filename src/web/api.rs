@@ -367,7 +367,9 @@ impl Omnitrail {
         if let Some(nth) = nth.filter(|n| warn_now(*n)) {
             let mut msg = e.to_string();
             if nth > 1 {
-                msg.push_str(&format!(" ({nth} times so far)"));
+                msg.push_str(" (");
+                crate::json::push_u64(&mut msg, nth.into());
+                msg.push_str(" times so far)");
             }
             web_sys::console::warn_1(&JsValue::from_str(&msg));
         }
