@@ -94,8 +94,8 @@ pub struct Taken<'a> {
 
 impl Outbox {
     pub fn new(prefix: &str, writer: &str, max_queue_bytes: usize, max_persist_bytes: usize) -> Outbox {
-        let queue_prefix = format!("{prefix}.q.");
-        let own_prefix = format!("{queue_prefix}{writer}.");
+        let queue_prefix = [prefix, ".q."].concat();
+        let own_prefix = [queue_prefix.as_str(), writer, "."].concat();
         Outbox {
             entries: VecDeque::new(),
             chunks: Vec::new(),
