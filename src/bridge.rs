@@ -129,13 +129,20 @@ pub enum BridgeError {
     Unknown,
 }
 
-impl core::fmt::Display for BridgeError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
+impl BridgeError {
+    /// The console warning (also the `Display` text).
+    pub fn message(self) -> &'static str {
+        match self {
             BridgeError::NotJson => "omnitrail: native message is not a JSON object; ignored",
             BridgeError::Version => "omnitrail: native message lacks \"omnitrail\":1 (protocol version); ignored",
             BridgeError::Unknown => "omnitrail: native message has an unknown type or malformed members; ignored",
-        })
+        }
+    }
+}
+
+impl core::fmt::Display for BridgeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.message())
     }
 }
 

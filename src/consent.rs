@@ -108,7 +108,7 @@ pub fn valid_category(name: &str) -> bool {
 impl Consent {
     /// The stored record if any, else the defaults for the mode and the browser's signals.
     pub fn load(prefix: &str, cfg: &ConsentConfig, signals: Signals, storage: &dyn Storage) -> Consent {
-        let key = format!("{prefix}.consent");
+        let key = [prefix, ".consent"].concat();
         let defaults = |c: &str| -> bool {
             if c == "necessary" {
                 return true;

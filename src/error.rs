@@ -23,22 +23,38 @@ pub enum ConfigError {
     WrongType { option: &'static str, expected: &'static str },
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConfigError {
+    /// The message thrown by the constructor (also the `Display` text). Built by
+    /// concatenation: no `core::fmt` in the wasm for it.
+    pub fn message(&self) -> String {
+        let mut m = String::from("omnitrail: config.");
         match self {
-            ConfigError::MissingWriteKey => f.write_str("omnitrail: config.writeKey is required (a non-empty string)"),
+            ConfigError::MissingWriteKey => m.push_str("writeKey is required (a non-empty string)"),
             ConfigError::InvalidEndpoint(e) => {
-                write!(f, "omnitrail: config.endpoint must be an http(s) URL, got \"{e}\"")
+                m.push_str("endpoint must be an http(s) URL, got \"");
+                m.push_str(e);
+                m.push('"');
             }
             ConfigError::OutOfRange { option, min, max } => {
-                let mut range = String::new();
-                crate::json::push_num(&mut range, *min);
-                range.push_str(" and ");
-                crate::json::push_num(&mut range, *max);
-                write!(f, "omnitrail: config.{option} must be a number between {range}")
+                m.push_str(option);
+                m.push_str(" must be a number between ");
+                crate::json::push_num(&mut m, *min);
+                m.push_str(" and ");
+                crate::json::push_num(&mut m, *max);
             }
-            ConfigError::WrongType { option, expected } => write!(f, "omnitrail: config.{option} must be {expected}"),
+            ConfigError::WrongType { option, expected } => {
+                m.push_str(option);
+                m.push_str(" must be ");
+                m.push_str(expected);
+            }
         }
+        m
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 
@@ -76,21 +92,29 @@ impl InputError {
     pub const KINDS: usize = 6;
 }
 
+impl InputError {
+    /// The console warning (also the `Display` text), built by concatenation.
+    pub fn message(self) -> String {
+        let (what, rest) = match self {
+            InputError::MissingName(what) => (what, " must be a non-empty string; call ignored"),
+            InputError::NotAnObject(what) => (
+                what,
+                " must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored",
+            ),
+            InputError::TooLarge => ("", "message exceeds 32 KB once serialised; call ignored"),
+            InputError::NameTooLong(what) => {
+                (what, " is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored")
+            }
+            InputError::InvalidNumber(what) => (what, " must be a non-negative number; call ignored"),
+            InputError::NotIdentified(what) => (what, " needs a signed-in user: call identify(userId) first; call ignored"),
+        };
+        ["omnitrail: ", what, rest].concat()
+    }
+}
+
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InputError::MissingName(what) => write!(f, "omnitrail: {what} must be a non-empty string; call ignored"),
-            InputError::NotAnObject(what) => write!(
-                f,
-                "omnitrail: {what} must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored"
-            ),
-            InputError::TooLarge => f.write_str("omnitrail: message exceeds 32 KB once serialised; call ignored"),
-            InputError::NameTooLong(what) => write!(f, "omnitrail: {what} is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored"),
-            InputError::InvalidNumber(what) => write!(f, "omnitrail: {what} must be a non-negative number; call ignored"),
-            InputError::NotIdentified(what) => {
-                write!(f, "omnitrail: {what} needs a signed-in user: call identify(userId) first; call ignored")
-            }
-        }
+        f.write_str(&self.message())
     }
 }
 
@@ -105,5 +129,25 @@ mod tests {
     fn warnings_are_rate_limited() {
         let shown: Vec<u32> = (1..=20_000).filter(|n| super::warn_now(*n)).collect();
         assert_eq!(shown, vec![1, 2, 3, 10, 100, 1000, 10_000]);
+    }
+
+    #[test]
+    fn messages_are_the_texts_the_format_strings_gave() {
+        use super::{ConfigError as C, InputError as I};
+        let cases: [(String, &str); 10] = [
+            (C::MissingWriteKey.to_string(), "omnitrail: config.writeKey is required (a non-empty string)"),
+            (C::InvalidEndpoint("ftp://x".into()).to_string(), "omnitrail: config.endpoint must be an http(s) URL, got \"ftp://x\""),
+            (C::OutOfRange { option: "flushAt", min: 1.0, max: 0.5 }.to_string(), "omnitrail: config.flushAt must be a number between 1 and 0.5"),
+            (C::WrongType { option: "debug", expected: "a boolean" }.to_string(), "omnitrail: config.debug must be a boolean"),
+            (I::MissingName("track(): event").to_string(), "omnitrail: track(): event must be a non-empty string; call ignored"),
+            (I::NotAnObject("properties").to_string(), "omnitrail: properties must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored"),
+            (I::TooLarge.to_string(), "omnitrail: message exceeds 32 KB once serialised; call ignored"),
+            (I::NameTooLong("userId").to_string(), "omnitrail: userId is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored"),
+            (I::InvalidNumber("quantity").to_string(), "omnitrail: quantity must be a non-negative number; call ignored"),
+            (I::NotIdentified("x").to_string(), "omnitrail: x needs a signed-in user: call identify(userId) first; call ignored"),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
     }
 }

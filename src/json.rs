@@ -100,17 +100,18 @@ pub fn push_micro_units(out: &mut String, int: u64, frac_micros: u64) {
 
 /// Appends an unsigned integer in decimal.
 pub fn push_u64(out: &mut String, mut v: u64) {
+    // Digits from the right; u64::MAX has 20. Iterators and `get`: no bounds-check panics.
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    for &b in &buf[i..] {
+    for &b in buf.get(i..).unwrap_or_default() {
         out.push(b as char);
     }
 }

@@ -30,7 +30,7 @@ pub struct Lease {
 
 impl Lease {
     pub fn new(prefix: &str, tab: &str) -> Lease {
-        Lease { key: format!("{prefix}.lease"), tab: tab.to_owned(), state: LeaseState::Other }
+        Lease { key: [prefix, ".lease"].concat(), tab: tab.to_owned(), state: LeaseState::Other }
     }
 
     pub fn state(&self) -> LeaseState {

@@ -94,8 +94,8 @@ pub struct Taken<'a> {
 
 impl Outbox {
     pub fn new(prefix: &str, writer: &str, max_queue_bytes: usize, max_persist_bytes: usize) -> Outbox {
-        let queue_prefix = format!("{prefix}.q.");
-        let own_prefix = format!("{queue_prefix}{writer}.");
+        let queue_prefix = [prefix, ".q."].concat();
+        let own_prefix = [queue_prefix.as_str(), writer, "."].concat();
         Outbox {
             entries: VecDeque::new(),
             chunks: Vec::new(),
@@ -170,7 +170,7 @@ impl Outbox {
         let mut evicted = 0;
         let mut i = 0;
         while self.queued_bytes > self.max_queue_bytes && i < self.entries.len() {
-            if self.entries[i].in_flight {
+            if self.entries.get(i).is_some_and(|e| e.in_flight) {
                 i += 1;
                 continue;
             }
@@ -202,7 +202,7 @@ impl Outbox {
                     None => false,
                 };
                 if done {
-                    if let Some(chunk) = self.chunks[c].take() {
+                    if let Some(chunk) = self.chunks.get_mut(c).and_then(Option::take) {
                         storage.remove(&chunk.key);
                         self.persisted_bytes -= chunk.bytes;
                     }
@@ -255,7 +255,9 @@ impl Outbox {
         if picked.is_empty() {
             return Err(StorageError::Full);
         }
-        let key = format!("{}{}", self.own_prefix, self.next_seq);
+        let mut key = String::with_capacity(self.own_prefix.len() + 20);
+        key.push_str(&self.own_prefix);
+        crate::json::push_u64(&mut key, self.next_seq);
         storage.set(&key, &value)?;
         self.next_seq += 1;
         let c = self.chunks.len();
@@ -263,14 +265,16 @@ impl Outbox {
         self.persisted_bytes += value.len();
         self.unpersisted -= picked.len();
         for i in picked {
-            self.entries[i].chunk = Some(c);
+            if let Some(e) = self.entries.get_mut(i) {
+                e.chunk = Some(c);
+            }
         }
         Ok(())
     }
 
     fn rewrite_dirty(&mut self, storage: &mut dyn Storage) -> Result<(), StorageError> {
         for c in 0..self.chunks.len() {
-            let Some(chunk) = self.chunks[c].as_ref().filter(|ch| ch.dirty) else { continue };
+            let Some(chunk) = self.chunks.get(c).and_then(Option::as_ref).filter(|ch| ch.dirty) else { continue };
             let key = chunk.key.clone();
             let old_bytes = chunk.bytes;
             let mut value = String::new();
@@ -282,7 +286,7 @@ impl Outbox {
             }
             storage.set(&key, &value)?;
             self.persisted_bytes = self.persisted_bytes - old_bytes + value.len();
-            if let Some(ch) = self.chunks[c].as_mut() {
+            if let Some(ch) = self.chunks.get_mut(c).and_then(Option::as_mut) {
                 ch.bytes = value.len();
                 ch.dirty = false;
             }
@@ -444,8 +448,11 @@ impl Outbox {
         // Insertion sort: a handful of keys, and one less sort routine in the wasm.
         for i in 1..keys.len() {
             let mut j = i;
-            while j > 0 && chunk_order(&keys[j - 1]) > chunk_order(&keys[j]) {
-                keys.swap(j - 1, j);
+            while let Some([a, b]) = j.checked_sub(1).and_then(|p| keys.get_mut(p..=j)) {
+                if chunk_order(a) <= chunk_order(b) {
+                    break;
+                }
+                core::mem::swap(a, b);
                 j -= 1;
             }
         }

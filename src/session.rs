@@ -37,7 +37,7 @@ fn parse(v: &str) -> Option<(f64, f64)> {
 
 impl Session {
     pub fn load(prefix: &str, timeout_ms: f64, storage: &dyn Storage) -> Session {
-        let key = format!("{prefix}.sess");
+        let key = [prefix, ".sess"].concat();
         let (id, last) = storage.get(&key).as_deref().and_then(parse).unwrap_or((0.0, 0.0));
         Session { id, last, timeout_ms, key, dirty: false }
     }

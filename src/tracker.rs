@@ -115,6 +115,9 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     raw_page: (String, String),
     /// `,"campaign":{…},"omnitrail":{"touch":{…}}` for every message, rendered on change.
     attribution_members: String,
+    /// The length of the `,"campaign":{…}` part of `attribution_members` (conversions
+    /// replace what follows it; kept here so no substring search is needed).
+    campaign_members_len: usize,
     /// The automatic page view is due (no explicit `page()` came first).
     auto_page_due: bool,
     /// The URL (with the fragment if hash changes count) of the last page view, for
@@ -207,6 +210,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             journey,
             raw_page: (String::new(), String::new()),
             attribution_members: String::new(),
+            campaign_members_len: 0,
             auto_page_due: false,
             route_key: String::new(),
             consent_members: {
@@ -368,6 +372,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             s.push_str(",\"campaign\":");
             campaign.push_json(&mut s);
         }
+        self.campaign_members_len = s.len();
         if self.journey.touch_json().is_some() {
             s.push_str(",\"omnitrail\":{");
             self.journey.push_context_members(&mut s, false);
@@ -538,11 +543,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let journey_members;
         let attribution = if conversion && self.journey.touch_json().is_some() {
             let mut s = String::with_capacity(self.attribution_members.len() + 1024);
-            if let Some(i) = self.attribution_members.find(",\"omnitrail\":") {
-                s.push_str(self.attribution_members.get(..i).unwrap_or_default());
-            } else {
-                s.push_str(&self.attribution_members);
-            }
+            // The campaign part only: its keys are fixed and its values JSON strings, so the
+            // cached members' `,"omnitrail":` (when present) starts right after it.
+            s.push_str(self.attribution_members.get(..self.campaign_members_len).unwrap_or_default());
             s.push_str(",\"omnitrail\":{");
             self.journey.push_context_members(&mut s, true);
             s.push('}');

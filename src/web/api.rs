@@ -29,7 +29,7 @@ impl Omnitrail {
     /// Starts the SDK. Throws only for an invalid configuration.
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<Omnitrail, JsError> {
-        let cfg = convert::config(&config).map_err(|e| JsError::new(&e.to_string()))?;
+        let cfg = convert::config(&config).map_err(|e| JsError::new(&e.message()))?;
         let mut ids = ports::CryptoIds::new();
         let tab = crate::ports::IdSource::uuid(&mut ids);
         let tab = tab.get(..13).unwrap_or(&tab).replace('-', "");
@@ -365,9 +365,11 @@ impl Omnitrail {
             r.count_warning(e)
         });
         if let Some(nth) = nth.filter(|n| warn_now(*n)) {
-            let mut msg = e.to_string();
+            let mut msg = e.message();
             if nth > 1 {
-                msg.push_str(&format!(" ({nth} times so far)"));
+                msg.push_str(" (");
+                crate::json::push_u64(&mut msg, nth.into());
+                msg.push_str(" times so far)");
             }
             web_sys::console::warn_1(&JsValue::from_str(&msg));
         }

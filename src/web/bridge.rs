@@ -69,7 +69,7 @@ pub fn listen(rt: &Weak<RefCell<Runtime>>) {
         let incoming = match text.as_deref().map(bridge::parse) {
             Some(Ok(m)) => m,
             Some(Err(e)) => {
-                web_sys::console::warn_1(&JsValue::from_str(&e.to_string()));
+                web_sys::console::warn_1(&JsValue::from_str(e.message()));
                 return false;
             }
             None => return false,

@@ -83,7 +83,7 @@ pub fn start(rt: &Shared) {
         }
     }));
     let prefix = with(rt, |r| r.core.config().storage_prefix.clone()).unwrap_or_default();
-    let channel = web_sys::BroadcastChannel::new(&format!("omnitrail:{prefix}:cart")).ok();
+    let channel = web_sys::BroadcastChannel::new(&["omnitrail:", prefix.as_str(), ":cart"].concat()).ok();
     if let Some(ch) = &channel {
         let w = weak.clone();
         let on_message = leak(Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {

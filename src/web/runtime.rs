@@ -590,7 +590,7 @@ fn election(weak: &Weak<RefCell<Runtime>>, ignore: &js_sys::Function) -> js_sys:
     let Ok(request) = get(&locks, "request").dyn_into::<js_sys::Function>() else {
         return lease_election(weak, &prefix, &tab);
     };
-    let name = JsValue::from_str(&format!("omnitrail:{prefix}"));
+    let name = JsValue::from_str(&["omnitrail:", prefix.as_str()].concat());
 
     // The lock is ours: lead, and hold it until `pagehide` resolves the promise we return.
     let w = weak.clone();
