@@ -196,20 +196,11 @@ fn send(rt: &Shared, req: CartRequest) {
         return;
     };
     let Some(window) = web_sys::window() else { return };
-    let init = web_sys::RequestInit::new();
-    init.set_method("PUT");
-    init.set_body(&JsValue::from_str(&req.body));
-    init.set_mode(web_sys::RequestMode::Cors);
-    init.set_credentials(web_sys::RequestCredentials::Omit);
+    let init = super::runtime::request_init("PUT", &req.body, req.keepalive, timeout);
     let headers = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str("Content-Type"), &JsValue::from_str("text/plain"));
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str(TOKEN_HEADER), &JsValue::from_str(&req.token));
     let _ = js_sys::Reflect::set(&init, &JsValue::from_str("headers"), &headers);
-    if req.keepalive {
-        let _ = js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
-    } else if let Some(signal) = super::runtime::timeout_signal(timeout) {
-        let _ = js_sys::Reflect::set(&init, &JsValue::from_str("signal"), &signal);
-    }
     let id = JsValue::from_f64(req.id as f64);
     let on_ok = on_ok.bind1(&JsValue::UNDEFINED, &id);
     let on_err = on_err.bind1(&JsValue::UNDEFINED, &id);

@@ -292,16 +292,7 @@ fn send(rt: &Shared, s: Send) {
     let on_ok = on_ok.bind1(&JsValue::UNDEFINED, &batch);
     let on_err = on_err.bind1(&JsValue::UNDEFINED, &batch);
     let Some(window) = web_sys::window() else { return };
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(&s.body));
-    init.set_mode(web_sys::RequestMode::Cors);
-    init.set_credentials(web_sys::RequestCredentials::Omit);
-    if s.keepalive {
-        let _ = js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
-    } else if let Some(signal) = timeout_signal(timeout) {
-        let _ = js_sys::Reflect::set(&init, &JsValue::from_str("signal"), &signal);
-    }
+    let init = request_init("POST", &s.body, s.keepalive, timeout);
     let has_fetch = get(&global(), "fetch").is_function();
     if has_fetch {
         let promise = if gzip {
@@ -320,6 +311,22 @@ fn send(rt: &Shared, s: Send) {
     }
 }
 
+/// A CORS request without credentials: `keepalive` when the page is going away, else aborted
+/// after `timeout_ms` (where `AbortSignal.timeout` exists).
+pub fn request_init(method: &str, body: &str, keepalive: bool, timeout_ms: f64) -> web_sys::RequestInit {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_body(&JsValue::from_str(body));
+    init.set_mode(web_sys::RequestMode::Cors);
+    init.set_credentials(web_sys::RequestCredentials::Omit);
+    if keepalive {
+        let _ = js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
+    } else if let Some(signal) = timeout_signal(timeout_ms) {
+        let _ = js_sys::Reflect::set(&init, &JsValue::from_str("signal"), &signal);
+    }
+    init
+}
+
 /// Asks the collector's identity endpoint to re-issue the anonymous-id cookie server-side
 /// (with credentials, so its `Set-Cookie` applies). Fire and forget: the script-set cookie
 /// stays the fallback.
@@ -335,7 +342,7 @@ fn refresh_identity_cookie(url: &str, body: &str, ignore: &js_sys::Function) {
 }
 
 /// `AbortSignal.timeout(ms)` where supported.
-pub fn timeout_signal(ms: f64) -> Option<JsValue> {
+fn timeout_signal(ms: f64) -> Option<JsValue> {
     let ctor = get(&global(), "AbortSignal");
     let f = get(&ctor, "timeout").dyn_into::<js_sys::Function>().ok()?;
     f.call1(&ctor, &JsValue::from_f64(ms)).ok()
