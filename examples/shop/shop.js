@@ -21,8 +21,14 @@ if ($("add") && CATALOG[id]) {
 if ($("login")) {
   $("login").addEventListener("submit", (e) => {
     e.preventDefault();
-    omnitrail.identify("user-" + $("email").value.split("@")[0], { email: $("email").value });
+    const user = "user-" + $("email").value.split("@")[0];
+    omnitrail.identify(user, { email: $("email").value });
     $("status").textContent = "Signed in";
+    // The backend signs the user's cart token; with it the cart follows them across devices.
+    fetch("/cart-token?user=" + encodeURIComponent(user))
+      .then((r) => (r.ok ? r.json() : null))
+      .then((t) => t && omnitrail.cart.connect(t.token))
+      .catch(() => {});
   });
   $("order").addEventListener("click", () => {
     omnitrail.cart.checkout();

@@ -8,24 +8,33 @@ const args = process.argv.slice(2);
 const serve = args.includes("--serve");
 const portArg = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : dflt; };
 
-const collector = await startCollector({ extraArgs: [] });
+// The cart secret lets the collector keep each signed-in customer's cart (cart sync); the
+// shop's "backend" (the site server's /cart-token) signs a token with it at sign-in.
+const CART_SECRET = "demo-cart-secret";
+const collector = await startCollector({ extraArgs: ["--cart-secret", CART_SECRET] });
 // The shop runs under a strict Content-Security-Policy with Trusted Types, like a careful site.
 const site = await startSite({
   port: portArg("--site-port", serve ? 8080 : 0),
   config: { writeKey: "demo", endpoint: collector.url },
   csp: strictCsp(collector.url),
+  cartSecret: CART_SECRET,
 });
 console.log(`collector   ${collector.url}   (journey viewer: ${collector.url}/journeys)`);
 console.log(`shop        ${site.url}/`);
 
 const browser = await launchBrowser();
-const ctx = await browser.newContext();
-// Violations from every page of the journey.
+// Two devices: a phone and a laptop (separate browser contexts: no shared storage or cookies).
 const violations = [];
-await ctx.exposeFunction("__reportViolation", (v) => violations.push(v));
-await ctx.addInitScript(() => {
-  document.addEventListener("securitypolicyviolation", (e) => window.__reportViolation(`${e.violatedDirective} ${e.blockedURI}`));
-});
+async function device() {
+  const c = await browser.newContext();
+  // Violations from every page of the journey.
+  await c.exposeFunction("__reportViolation", (v) => violations.push(v));
+  await c.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => window.__reportViolation(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  return c;
+}
+const ctx = await device();
 const t0 = Date.now();
 const page = await openPage(ctx, `${site.url}/?utm_source=newsletter&utm_medium=email&utm_campaign=winter-sale`);
 const sdkReady = () => page.waitForFunction(() => window.omnitrail && window.omnitrail.loaded);
@@ -39,15 +48,23 @@ await tab2.waitForFunction(() => document.getElementById("cart-count").textConte
 const badgeMs = Date.now() - tAdd;
 await Promise.all([page.waitForURL("**/checkout.html"), page.click("#cart-link")]);
 await sdkReady();
-await page.click("#login button");
-await page.click("#order");
-await page.evaluate(() => omnitrail.flush());
-await tab2.evaluate(() => omnitrail.flush());
+await page.click("#login button"); // signs in: the guest cart goes up to the collector
+await page.waitForFunction(() => omnitrail.stats().cartSyncMerged > 0);
+// Later, on the laptop: the customer signs in at checkout and finds the phone's cart there.
+const laptop = await device();
+const desk = await openPage(laptop, `${site.url}/checkout.html`);
+const tLogin = Date.now();
+await desk.click("#login button");
+await desk.waitForFunction(() => document.getElementById("cart-count").textContent === "1");
+const deviceMs = Date.now() - tLogin;
+const laptopCart = await desk.evaluate(() => omnitrail.cart.get());
+await desk.click("#order");
+await Promise.all([page, tab2, desk].map((p) => p.evaluate(() => omnitrail.flush())));
 const journeyMs = Date.now() - t0;
 
-// page x4 (one in the second tab), Product Viewed, Product Added, identify, Checkout Started,
-// Order Completed
-const expected = 9;
+// phone: page x3 (+1 in its second tab), Product Viewed, Product Added, identify;
+// laptop: page, identify, Checkout Started, Order Completed
+const expected = 11;
 const messages = await waitFor(async () => {
   const m = await collector.messages();
   return m.length >= expected && m;
@@ -56,8 +73,9 @@ await browser.close();
 
 const count = (key) => messages.reduce((acc, m) => ((acc[key(m)] = (acc[key(m)] ?? 0) + 1), acc), {});
 const stats = await collector.stats();
-console.log(`\njourney: 3 pages, a product view, add to cart, sign-in, order — ${journeyMs} ms in headless Chromium`);
+console.log(`\njourney: phone — 3 pages, a product view, add to cart, sign-in; laptop — sign-in, order — ${journeyMs} ms in headless Chromium`);
 console.log(`cart: added in tab 1, tab 2's badge showed it ${badgeMs} ms later (BroadcastChannel; no reload)`);
+console.log(`cart: on the laptop, sign-in → the phone's cart (${laptopCart.products.map((p) => `${p.quantity} × ${p.name}`).join(", ")}) in ${deviceMs} ms (collector cart sync)`);
 console.log(`CSP: script-src 'self' 'wasm-unsafe-eval' + hashes, Trusted Types enforced — ${violations.length} violations`);
 console.log(`collector received ${stats.received} messages in ${stats.requests} requests (${stats.stored} stored, ${stats.duplicates} duplicates)`);
 console.log("\nby type: ", count((m) => m.type));

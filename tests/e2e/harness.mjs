@@ -2,7 +2,7 @@
 // collector (a real process on 127.0.0.1), a static site server (examples/shop + the built
 // SDK under /omnitrail/), and Debian's Chromium driven by playwright-core.
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -57,12 +57,23 @@ const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
 
 /**
  * Serves a site on 127.0.0.1: `/omnitrail/*` from js/dist, `/config.js` with the SDK config,
- * everything else from `root` (examples/shop by default).
+ * everything else from `root` (examples/shop by default); with `cartSecret`, `/cart-token?user=`
+ * answers `{ token }` for cart sync, as the site's backend would.
  */
-export async function startSite({ root = join(ROOT, "examples/shop"), config = {}, port = 0, host = "127.0.0.1", csp = null } = {}) {
+export async function startSite({ root = join(ROOT, "examples/shop"), config = {}, port = 0, host = "127.0.0.1", csp = null, cartSecret = null } = {}) {
   const server = createServer(async (req, res) => {
     try {
-      const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+      const url = new URL(req.url, "http://x");
+      const path = decodeURIComponent(url.pathname);
+      // The site's backend minting the signed-in user's cart token (collector README, "Cart
+      // sync"); a real site checks its session first.
+      if (path === "/cart-token" && cartSecret) {
+        const user = url.searchParams.get("user") ?? "";
+        const token = createHmac("sha256", cartSecret).update(`${config.writeKey}:${user}`).digest("hex");
+        res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+        res.end(JSON.stringify({ token }));
+        return;
+      }
       if (path === "/config.js") {
         res.writeHead(200, { "content-type": TYPES[".js"], "cache-control": "no-store" });
         res.end(`window.OMNITRAIL_CONFIG=${JSON.stringify({ src: "/omnitrail/omnitrail.js", ...config })};`);
