@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn corrupt_records_are_not_consent() {
         for bad in ["", "analytics=1", "c1|analytics=yes", "c1|=1", "c1|a b=1", "c2|analytics=1"] {
-            let mut st = MemoryStorage::default();
+            let st = MemoryStorage::default();
             st.plant("ot1.consent", bad);
             let c = Consent::load("ot1", &cfg(Mode::OptIn), Signals::default(), &st);
             assert_eq!(c.collection(), Collection::Pending, "{bad:?}");

@@ -348,11 +348,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.cart_sync.sync_now(now)
     }
 
-    /// True while a cart sync is due or in flight.
-    pub fn cart_sync_busy(&self) -> bool {
-        self.cart_sync.busy()
-    }
-
     /// The page became visible again: fetch what other devices did.
     pub fn on_visible(&mut self) {
         let now = self.clock.now_ms();
