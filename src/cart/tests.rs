@@ -524,3 +524,72 @@ fn two_writers_sharing_a_replica_id_still_merge_deterministically() {
     c.add(&mug(), 1, T0 + 2.0).unwrap();
     assert_eq!(c.quantity("mug", ""), ab.quantity("mug", "") + 1);
 }
+
+/// An encoded state of `n` concurrent coupon entries written by replica `r` at times
+/// `t0 + i` (no local operation makes that many; a hostile or broken replica can).
+fn many_entries(r: &str, n: u64, t0: u64) -> String {
+    let mut s = format!("C1\t{}\nv\t{r}\t{n}\t{}\n", t0 + n, t0 + n);
+    for i in 1..=n {
+        s.push_str(&format!("c\t0\t{i}\t{}\t{r}-{i}\n", t0 + i));
+    }
+    s
+}
+
+#[test]
+fn a_merge_never_holds_more_entries_than_decode_accepts_and_replicas_agree_on_what_goes() {
+    let n = MAX_ENTRIES as u64;
+    let a = Cart::decode(&many_entries("a", n, 1_000), "x").expect("a full state decodes");
+    let b = Cart::decode(&many_entries("b", n, 5_000), "y").expect("a full state decodes");
+    let mut ab = a.clone();
+    ab.merge(&b);
+    let mut ba = b.clone();
+    ba.merge(&a);
+    assert_eq!(ab.entries.len(), MAX_ENTRIES);
+    assert!(ab == ba, "both orders keep the same entries");
+    assert_eq!(ab.encode(), ba.encode());
+    let decoded = Cart::decode(&ab.encode(), "z").expect("the merged state still decodes");
+    assert!(decoded == ab);
+    // The oldest went: the newest MAX_ENTRIES of both by (ts, dot) stayed.
+    let mut all: Vec<(u64, Dot)> = a.entries.iter().chain(b.entries.iter()).map(|(d, e)| (e.ts, d.clone())).collect();
+    all.sort();
+    let kept: Vec<(u64, Dot)> = ab.entries.iter().map(|(d, e)| (e.ts, d.clone())).collect();
+    let mut expected = all.split_off(all.len() - MAX_ENTRIES);
+    expected.sort_by(|x, y| x.1.cmp(&y.1));
+    assert_eq!(kept, expected, "oldest dropped first");
+    // What went stays gone: merging `a` again adds nothing back (its dots are seen).
+    let mut again = ab.clone();
+    assert!(!again.merge(&a));
+    assert!(again == ab);
+    // Associative with a third replica's small state.
+    let c = Cart::decode(&many_entries("c", 3, 9_000_000), "w").unwrap();
+    let mut left = ab.clone();
+    left.merge(&c);
+    let mut bc = b.clone();
+    bc.merge(&c);
+    let mut right = a.clone();
+    right.merge(&bc);
+    assert!(left == right, "(a ∪ b) ∪ c == a ∪ (b ∪ c) under the cap");
+    assert_eq!(left.entries.len(), MAX_ENTRIES);
+}
+
+#[test]
+fn ties_at_the_cut_off_time_go_in_dot_order() {
+    let n = MAX_ENTRIES as u64;
+    // Every entry of both states at the same time: the cut falls inside one timestamp.
+    let same_time = |r: &str| {
+        let mut s = format!("C1\t50\nv\t{r}\t{n}\t50\n");
+        for i in 1..=n {
+            s.push_str(&format!("c\t0\t{i}\t50\t{r}-{i}\n"));
+        }
+        s
+    };
+    let a = Cart::decode(&same_time("a"), "x").unwrap();
+    let b = Cart::decode(&same_time("b"), "y").unwrap();
+    let mut ab = a.clone();
+    ab.merge(&b);
+    let mut ba = b;
+    ba.merge(&a);
+    assert_eq!(ab.entries.len(), MAX_ENTRIES);
+    assert!(ab == ba);
+    assert!(ab.entries.iter().all(|(d, _)| d.r == "b"), "dots sort by replica: all of a's go first");
+}
