@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 out=js/dist
 mkdir -p "$out/pkg"
-cargo build -q --target wasm32-unknown-unknown --release -p omnitrail
+cargo build -q --target wasm32-unknown-unknown --profile wasm-release -p omnitrail
 wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" \
-  target/wasm32-unknown-unknown/release/omnitrail.wasm
+  target/wasm32-unknown-unknown/wasm-release/omnitrail.wasm
 js/node_modules/.bin/wasm-opt -Oz \
   --enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-reference-types --enable-multivalue --enable-mutable-globals \

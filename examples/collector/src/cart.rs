@@ -97,14 +97,12 @@ fn authorize(st: &Shared, headers: &HeaderMap, query: &CartQuery, user_id: &str)
 }
 
 fn answer(state: Option<String>, key: String) -> Response {
-    let (state, cart) = match state.filter(|s| !s.is_empty()) {
+    // A stored state that does not decode is answered as no cart (the next PUT replaces it):
+    // handing it on would only make every device refuse it too.
+    let decoded = state.filter(|s| !s.is_empty()).and_then(|s| Some((Cart::decode(&s, CART_REPLICA)?, s)));
+    let (state, cart) = match decoded {
         None => (String::new(), Value::Null),
-        Some(s) => {
-            let cart = Cart::decode(&s, CART_REPLICA)
-                .and_then(|c| serde_json::from_str::<Value>(&c.snapshot_json()).ok())
-                .unwrap_or(Value::Null);
-            (s, cart)
-        }
+        Some((c, s)) => (s, serde_json::from_str::<Value>(&c.snapshot_json()).unwrap_or(Value::Null)),
     };
     let mut r = axum::Json(json!({"state": state, "cart": cart})).into_response();
     r.headers_mut().insert("cache-control", axum::http::HeaderValue::from_static("no-store"));

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::admin::{AdminToken, AdminTokenError, Scope};
+
 /// Everything the collector needs to run. Build it with [`Config::for_tests`] in tests.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -32,7 +34,26 @@ pub struct Config {
     /// HMAC secret of the per-user cart tokens (`/v1/cart/{userId}`); the cart endpoint is
     /// disabled (404) without it.
     pub cart_secret: Option<String>,
+    /// Tokens that may read people's data (viewer, journeys, metrics); none: those routes
+    /// answer 403 `admin_disabled`. See `admin.rs`.
+    pub admin_tokens: Vec<AdminToken>,
+    /// Messages per second each write key may send (a token bucket holding `rate_burst`);
+    /// past it, requests are answered 429 with `Retry-After`. `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Never mark the re-issued identity cookie `Secure`, even off localhost (plain-http
+    /// deployments and tests only).
+    pub cookie_insecure: bool,
 }
+
+/// A per-write-key message rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    pub per_sec: f64,
+    pub burst: f64,
+}
+
+/// The admin token `Config::for_tests` configures (tests send it as `Bearer`).
+pub const TEST_ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 impl Config {
     /// An in-memory collector on an ephemeral loopback port with test control on and the
@@ -50,6 +71,9 @@ impl Config {
             cookie_secure: false,
             logging: false,
             cart_secret: None,
+            admin_tokens: vec![AdminToken { token: TEST_ADMIN_TOKEN.into(), scope: Scope::All }],
+            rate_limit: None,
+            cookie_insecure: false,
         }
     }
 
@@ -95,6 +119,11 @@ impl WriteKey {
         };
         if key.is_empty() {
             return Err(ConfigError::EmptyWriteKey(spec.to_string()));
+        }
+        // `:` would make the cart token's HMAC input `key:userId` ambiguous (and cannot travel
+        // as a Basic auth username); spaces and controls cannot travel in a header.
+        if !key.bytes().all(|b| b.is_ascii_graphic() && b != b':' && b != b';' && b != b',') {
+            return Err(ConfigError::BadWriteKey(key.to_string()));
         }
         let origins = match origins {
             None => OriginPolicy::Any,
@@ -149,6 +178,9 @@ fn origin_matches(pattern: &str, origin: &str) -> bool {
 pub enum ConfigError {
     EmptyWriteKey(String),
     EmptyOriginList(String),
+    BadWriteKey(String),
+    Admin(AdminTokenError),
+    BadRateLimit,
 }
 
 impl std::fmt::Display for ConfigError {
@@ -156,6 +188,11 @@ impl std::fmt::Display for ConfigError {
         match self {
             ConfigError::EmptyWriteKey(s) => write!(f, "empty write key in {s:?}"),
             ConfigError::EmptyOriginList(k) => write!(f, "write key {k:?} has an empty origin list"),
+            ConfigError::BadWriteKey(k) => {
+                write!(f, "write key {k:?} may contain only printable ASCII without spaces, ':', ';' or ','")
+            }
+            ConfigError::Admin(e) => write!(f, "{e}"),
+            ConfigError::BadRateLimit => write!(f, "--rate-limit must be a non-negative number of messages per second"),
         }
     }
 }
@@ -212,7 +249,28 @@ pub struct Cli {
     /// GET/PUT /v1/cart/{userId}.
     #[arg(long, env = "OMNITRAIL_CART_SECRET", hide_env_values = true)]
     pub cart_secret: Option<String>,
+
+    /// Admin token that may read people's data (journey viewer, /v1/journeys, /metrics):
+    /// `TOKEN` (every write key) or `TOKEN=key1,key2`; at least 16 characters. Repeatable; in
+    /// the env var separate tokens with `;`. Without one, those routes are disabled.
+    #[arg(long = "admin-token", env = "OMNITRAIL_ADMIN_TOKEN", value_delimiter = ';', hide_env_values = true)]
+    pub admin_tokens: Vec<String>,
+
+    /// Messages per second each write key may send (burst: 10 seconds' worth); past it the
+    /// collector answers 429 with Retry-After. 0 = unlimited.
+    #[arg(long, env = "OMNITRAIL_RATE_LIMIT", default_value_t = DEFAULT_RATE_LIMIT)]
+    pub rate_limit: f64,
+
+    /// Never set `Secure` on the re-issued identity cookie (default: `Secure` unless the
+    /// collector is reached as localhost / 127.0.0.1 / [::1] over plain http).
+    #[arg(long, env = "OMNITRAIL_COOKIE_INSECURE", conflicts_with = "cookie_secure")]
+    pub cookie_insecure: bool,
 }
+
+/// Default `--rate-limit`: messages per second per write key.
+pub const DEFAULT_RATE_LIMIT: f64 = 5_000.0;
+/// Seconds of the rate a write key may send at once.
+pub const RATE_BURST_SECS: f64 = 10.0;
 
 impl Cli {
     pub fn into_config(self) -> Result<Config, ConfigError> {
@@ -223,7 +281,14 @@ impl Cli {
         if write_keys.is_empty() {
             write_keys.push(WriteKey::any_origin("demo"));
         }
-        Ok(Config {
+        if !(self.rate_limit.is_finite() && self.rate_limit >= 0.0) {
+            return Err(ConfigError::BadRateLimit);
+        }
+        let mut admin_tokens = Vec::new();
+        for spec in self.admin_tokens.iter().filter(|s| !s.trim().is_empty()) {
+            admin_tokens.push(AdminToken::parse(spec).map_err(ConfigError::Admin)?);
+        }
+        let config = Config {
             addr: self.addr,
             db: self.db,
             write_keys,
@@ -235,7 +300,15 @@ impl Cli {
             cookie_secure: self.cookie_secure,
             logging: !self.quiet,
             cart_secret: self.cart_secret.filter(|s| !s.is_empty()),
-        })
+            admin_tokens,
+            rate_limit: (self.rate_limit > 0.0)
+                .then_some(RateLimit { per_sec: self.rate_limit, burst: self.rate_limit * RATE_BURST_SECS }),
+            cookie_insecure: self.cookie_insecure,
+        };
+        for t in &config.admin_tokens {
+            t.check(&config).map_err(ConfigError::Admin)?;
+        }
+        Ok(config)
     }
 }
 
@@ -255,5 +328,7 @@ mod tests {
         assert!(!k.allows("https://evil.example"));
         assert!(WriteKey::parse("=x").is_err());
         assert!(WriteKey::parse("k=").is_err());
+        assert_eq!(WriteKey::parse("a:b"), Err(ConfigError::BadWriteKey("a:b".into())));
+        assert_eq!(WriteKey::parse("a b=*"), Err(ConfigError::BadWriteKey("a b".into())));
     }
 }

@@ -7,7 +7,9 @@
 //! instead of seeing an opaque network error and retrying forever — and expose `Retry-After`.
 //! The identity endpoint uses cookies, so it gets `Access-Control-Allow-Credentials: true`
 //! and only for origins that some write key allows. Preflights are answered 204 for origins
-//! some write key allows (any origin for the /test endpoints), 403 otherwise.
+//! some write key allows (any origin for the /test endpoints), 403 otherwise. Routes that show
+//! people's data (viewer, journeys, metrics) get no CORS headers at all and their preflights
+//! are refused: only the collector's own pages read them (`admin.rs`).
 //!
 //! Owns: the CORS response headers. Must never: decide whether a message is stored.
 
@@ -30,7 +32,7 @@ pub fn apply(st: &AppState, route: Route, origin: Option<&str>, headers: &mut He
     let Some(origin) = origin else { return };
     let Ok(value) = HeaderValue::from_str(origin) else { return };
     match route {
-        Route::Ingest | Route::Test | Route::Journeys | Route::Cart => {
+        Route::Ingest | Route::Test | Route::Cart => {
             headers.insert("access-control-allow-origin", value);
             headers.insert("access-control-expose-headers", HeaderValue::from_static("Retry-After"));
         }
@@ -48,7 +50,7 @@ pub fn preflight(st: &AppState, route: Route, req: &HeaderMap) -> Response<Body>
     let allowed = match (route, origin) {
         (_, None) => false,
         (Route::Test, Some(_)) => st.config.test_control,
-        (Route::Ingest | Route::Identity | Route::Journeys, Some(o)) => st.config.any_key_allows(o),
+        (Route::Ingest | Route::Identity, Some(o)) => st.config.any_key_allows(o),
         (Route::Cart, Some(o)) => st.config.cart_secret.is_some() && st.config.any_key_allows(o),
         _ => false,
     };

@@ -35,6 +35,8 @@ pub enum IngestError {
     MissingWriteKey,
     UnknownWriteKey,
     OriginNotAllowed(String),
+    /// The write key sent more than its `--rate-limit`; retry after this many seconds.
+    RateLimited { retry_after: u64 },
     AllRejected(Vec<RejectedItem>),
     Storage(StoreError),
     Fault { status: u16, retry_after: Option<u64> },
@@ -50,6 +52,8 @@ impl IngestError {
             IngestError::AllRejected(_) => StatusCode::BAD_REQUEST,
             IngestError::MissingWriteKey | IngestError::UnknownWriteKey => StatusCode::UNAUTHORIZED,
             IngestError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            IngestError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            IngestError::Storage(StoreError::Internal) => StatusCode::INTERNAL_SERVER_ERROR,
             IngestError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             IngestError::Fault { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
@@ -69,7 +73,9 @@ impl IngestError {
             IngestError::MissingWriteKey => "missing_write_key",
             IngestError::UnknownWriteKey => "unknown_write_key",
             IngestError::OriginNotAllowed(_) => "origin_not_allowed",
+            IngestError::RateLimited { .. } => "rate_limited",
             IngestError::AllRejected(_) => "all_rejected",
+            IngestError::Storage(StoreError::Internal) => "internal_error",
             IngestError::Storage(_) => "storage_unavailable",
             IngestError::Fault { .. } => "fault_injected",
         }
@@ -83,7 +89,11 @@ impl IngestError {
             IngestError::MissingWriteKey => "no writeKey in the body and no Basic auth".into(),
             IngestError::UnknownWriteKey => "unknown write key".into(),
             IngestError::OriginNotAllowed(o) => format!("origin {o:?} is not allowed for this write key"),
+            IngestError::RateLimited { retry_after } => {
+                format!("this write key sent more messages than its rate limit; retry in {retry_after} s")
+            }
             IngestError::AllRejected(r) => format!("all {} messages were rejected", r.len()),
+            IngestError::Storage(StoreError::Internal) => StoreError::Internal.to_string(),
             IngestError::Storage(e) => format!("storage unavailable, retry: {e}"),
             IngestError::Fault { .. } => "fault injected by /test/fault".into(),
         }
@@ -109,6 +119,8 @@ impl IntoResponse for IngestError {
         let mut resp = (status, axum::Json(body)).into_response();
         let retry_after = match &self {
             IngestError::Fault { retry_after, .. } => *retry_after,
+            IngestError::RateLimited { retry_after } => Some(*retry_after),
+            IngestError::Storage(StoreError::Internal) => None,
             IngestError::Storage(_) => Some(1),
             _ => None,
         };
@@ -262,6 +274,9 @@ async fn run(st: &Shared, query: Option<String>, headers: &HeaderMap, body: Body
             return Err(IngestError::OriginNotAllowed(origin.to_string()));
         }
     }
+    st.limiter
+        .take(&key, parsed.messages.len(), std::time::Instant::now())
+        .map_err(|wait| IngestError::RateLimited { retry_after: wait.as_secs() })?;
 
     let mut valid: Vec<(usize, ValidMessage)> = Vec::new();
     let mut rejected: Vec<RejectedItem> = Vec::new();
@@ -285,7 +300,7 @@ async fn run(st: &Shared, query: Option<String>, headers: &HeaderMap, body: Body
     }
 
     let total = parsed.messages.len();
-    let sent_at = parsed.sent_at.as_deref().and_then(timefmt::parse);
+    let sent_at = parsed.sent_at.as_deref().and_then(|t| timefmt::parse(t).ok());
     let mut messages: Vec<ValidMessage> = valid.into_iter().map(|(_, m)| m).collect();
     if let Some(ctx) = parsed.context.as_deref() {
         let session = batch_session_id(ctx);
@@ -340,6 +355,14 @@ fn record(st: &Shared, c: &TestCounters, generation: Option<u64>, total: usize, 
 }
 
 fn parse_batch(bytes: &[u8]) -> Result<Parsed, IngestError> {
+    // serde reads a struct from a JSON array too (`[[messages], sentAt, writeKey, ...]`):
+    // only the object form is a Segment batch.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => IngestError::InvalidBatch("a batch must be a JSON object {\"batch\": [...]}".into()),
+            Err(e) => IngestError::InvalidJson(e.to_string()),
+        });
+    }
     let raw: RawBatch<'_> = match serde_json::from_slice(bytes) {
         Ok(b) => b,
         Err(e) => {

@@ -7,6 +7,7 @@
 //!
 //! Owns: the module list. Must never: hold logic of its own.
 
+pub mod admin;
 pub mod body;
 pub mod cart;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod ingest;
 pub mod log;
 pub mod metrics;
 pub mod ops;
+pub mod ratelimit;
 pub mod routes;
 pub mod server;
 pub mod state;

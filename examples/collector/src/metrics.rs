@@ -133,6 +133,9 @@ impl Metrics {
         out.push_str("# HELP omnitrail_store_failed_commits_total Transactions that failed to commit (answered 503).\n");
         out.push_str("# TYPE omnitrail_store_failed_commits_total counter\n");
         let _ = writeln!(out, "omnitrail_store_failed_commits_total {}", store.failed_commits.load(Relaxed));
+        out.push_str("# HELP omnitrail_store_panics_total Store jobs that met a bug (answered with an error; the store went on).\n");
+        out.push_str("# TYPE omnitrail_store_panics_total counter\n");
+        let _ = writeln!(out, "omnitrail_store_panics_total {}", store.panics.load(Relaxed));
         out.push_str("# HELP omnitrail_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE omnitrail_http_requests_total counter\n");
         for ((route, status), n) in self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {

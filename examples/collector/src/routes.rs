@@ -40,6 +40,12 @@ impl Route {
         }
     }
 
+    /// Routes that show people's data (or traffic figures): an admin token is required, and
+    /// they are never served cross-origin (`admin.rs`).
+    pub fn needs_admin(self) -> bool {
+        matches!(self, Route::Viewer | Route::Journeys | Route::Metrics)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Route::Ingest => "ingest",

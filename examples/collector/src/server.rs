@@ -71,6 +71,7 @@ impl Collector {
         let (store, store_thread) = Store::open(&config.db).map_err(StartError::Store)?;
         let listener = TcpListener::bind(config.addr).await.map_err(|e| StartError::Bind(config.addr, e))?;
         let state = Arc::new(AppState {
+            limiter: crate::ratelimit::RateLimiter::new(config.rate_limit),
             config,
             store,
             faults: Default::default(),
@@ -171,14 +172,31 @@ async fn handle(st: Shared, router: axum::Router, req: Request<Incoming>) -> Res
         }
     }
 
+    let admin = route.needs_admin() && method != Method::OPTIONS;
     let mut resp = if method == Method::OPTIONS {
         cors::preflight(&st, route, req.headers())
+    } else if admin {
+        match crate::admin::authorize(&st.config, req.headers()) {
+            Ok(grant) => {
+                let mut req = req.map(Body::new);
+                req.extensions_mut().insert(grant);
+                match router.oneshot(req).await {
+                    Ok(r) => r,
+                    Err(e) => match e {},
+                }
+            }
+            Err(refused) => refused,
+        }
     } else {
         match router.oneshot(req.map(Body::new)).await {
             Ok(r) => r,
             Err(e) => match e {},
         }
     };
+    resp.headers_mut().insert("x-content-type-options", axum::http::HeaderValue::from_static("nosniff"));
+    if route.needs_admin() {
+        crate::admin::protect(resp.headers_mut());
+    }
     if method != Method::OPTIONS {
         cors::apply(&st, route, origin.as_deref(), resp.headers_mut());
     }

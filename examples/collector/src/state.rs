@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::faults::Faults;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use crate::store::Store;
 
 pub struct AppState {
@@ -16,6 +17,7 @@ pub struct AppState {
     pub store: Store,
     pub faults: Faults,
     pub metrics: Metrics,
+    pub limiter: RateLimiter,
     pub started: Instant,
 }
 

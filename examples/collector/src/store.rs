@@ -80,9 +80,12 @@ CREATE TABLE IF NOT EXISTS carts (
 #[derive(Debug)]
 pub enum StoreError {
     Sqlite(rusqlite::Error),
-    /// The writer thread is gone (shutting down or crashed).
+    /// The writer thread is gone (shutting down).
     Closed,
     Open(String),
+    /// Processing this request met a bug (a panic caught on the store thread); nothing of it
+    /// was stored, and the store goes on serving other requests.
+    Internal,
 }
 
 impl std::fmt::Display for StoreError {
@@ -91,6 +94,7 @@ impl std::fmt::Display for StoreError {
             StoreError::Sqlite(e) => write!(f, "sqlite: {e}"),
             StoreError::Closed => write!(f, "store is closed"),
             StoreError::Open(e) => write!(f, "cannot open database: {e}"),
+            StoreError::Internal => write!(f, "internal error while storing this request (nothing of it was stored)"),
         }
     }
 }
@@ -161,6 +165,15 @@ pub struct TimelineRow {
 /// The ids linked to the asked id (itself first), and their messages newest first.
 pub type Timeline = (Vec<String>, Vec<TimelineRow>);
 
+/// Which write keys' data a read may see: `None` = all, else these keys only (an admin
+/// token's scope, see `admin.rs`).
+pub type KeyFilter = Option<Vec<String>>;
+
+/// The filter as the JSON array text the queries' `json_each(?)` reads (`NULL` = all).
+fn key_list(keys: &KeyFilter) -> Option<String> {
+    keys.as_ref().map(|k| serde_json::to_string(k).unwrap_or_else(|_| "[]".into()))
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
     pub write_key: Option<String>,
@@ -174,8 +187,8 @@ enum Job {
     Counts(oneshot::Sender<Result<StoredCounts, StoreError>>),
     /// Empty the store; answers the new generation.
     Reset(oneshot::Sender<Result<u64, StoreError>>),
-    Identities(u32, oneshot::Sender<Result<Vec<IdentitySummary>, StoreError>>),
-    Timeline(String, u32, oneshot::Sender<Result<Timeline, StoreError>>),
+    Identities(u32, KeyFilter, oneshot::Sender<Result<Vec<IdentitySummary>, StoreError>>),
+    Timeline(String, u32, KeyFilter, oneshot::Sender<Result<Timeline, StoreError>>),
     Ping(oneshot::Sender<Result<(), StoreError>>),
     /// The stored cart state of (write key, user id), if any.
     CartGet(String, String, oneshot::Sender<Result<Option<String>, StoreError>>),
@@ -183,6 +196,23 @@ enum Job {
     CartMerge(String, String, Box<Cart>, oneshot::Sender<Result<String, StoreError>>),
     /// Commit what is queued before it, then stop the writer.
     Close(oneshot::Sender<()>),
+}
+
+impl Job {
+    fn label(&self) -> &'static str {
+        match self {
+            Job::Ingest(..) => "ingest",
+            Job::Messages(..) => "messages",
+            Job::Counts(_) => "counts",
+            Job::Reset(_) => "reset",
+            Job::Identities(..) => "identities",
+            Job::Timeline(..) => "timeline",
+            Job::Ping(_) => "ping",
+            Job::CartGet(..) => "cart_get",
+            Job::CartMerge(..) => "cart_merge",
+            Job::Close(_) => "close",
+        }
+    }
 }
 
 /// Cheap, cloneable handle to the writer (and reader) thread.
@@ -205,6 +235,8 @@ pub struct StoreStats {
     pub failed_commits: AtomicU64,
     /// Resets so far (written by the writer thread only, in job order).
     pub generation: AtomicU64,
+    /// Jobs that panicked (a bug) and were answered with an error while the thread went on.
+    pub panics: AtomicU64,
 }
 
 /// Owns the store threads; [`StoreThread::join`] after [`Store::close`].
@@ -285,13 +317,15 @@ impl Store {
         self.call(Job::Reset).await
     }
 
-    pub async fn identities(&self, limit: u32) -> Result<Vec<IdentitySummary>, StoreError> {
-        self.read(|r| Job::Identities(limit, r)).await
+    /// Recent people of the write keys `keys` lets through.
+    pub async fn identities(&self, limit: u32, keys: KeyFilter) -> Result<Vec<IdentitySummary>, StoreError> {
+        self.read(|r| Job::Identities(limit, keys, r)).await
     }
 
-    /// The ids linked to `id` and their messages, newest first.
-    pub async fn timeline(&self, id: String, limit: u32) -> Result<Timeline, StoreError> {
-        self.read(|r| Job::Timeline(id, limit, r)).await
+    /// The ids linked to `id` and their messages, newest first, within the write keys `keys`
+    /// lets through.
+    pub async fn timeline(&self, id: String, limit: u32, keys: KeyFilter) -> Result<Timeline, StoreError> {
+        self.read(|r| Job::Timeline(id, limit, keys, r)).await
     }
 
     /// Stops the writer after everything queued before this call is committed. Later calls on
@@ -391,7 +425,8 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, stats: &StoreS
                 }
                 other => {
                     commit_group(&mut conn, std::mem::take(&mut group), stats);
-                    run_other(&mut conn, other, stats);
+                    // A panicking read drops its reply: that caller sees `Closed` (503).
+                    let _ = guarded(stats, other.label(), || run_other(&mut conn, other, stats));
                 }
             }
         }
@@ -419,38 +454,80 @@ fn commit_group(conn: &mut Connection, group: Vec<(IngestBatch, IngestReply)>, s
     if group.is_empty() {
         return;
     }
-    let result = (|| -> Result<Vec<Result<IngestOutcome, StoreError>>, rusqlite::Error> {
-        let mut tx = conn.transaction()?;
-        let mut outcomes = Vec::with_capacity(group.len());
-        for (batch, _) in &group {
-            let mut sp = tx.savepoint()?;
-            match insert_batch(&sp, batch) {
-                Ok(outcome) => {
-                    sp.commit()?;
-                    outcomes.push(Ok(outcome));
-                }
-                Err(e) => {
-                    sp.rollback()?;
-                    outcomes.push(Err(StoreError::Sqlite(e)));
+    let (batches, replies): (Vec<IngestBatch>, Vec<IngestReply>) = group.into_iter().unzip();
+    match guarded(stats, "ingest", || commit_batches(conn, &batches)) {
+        Some(result) => answer_group(result, replies, stats),
+        // A bug met one of the batches (the transaction rolled back when the panic unwound):
+        // commit each batch on its own, so that only the one that meets it again fails.
+        None if batches.len() > 1 => {
+            for (batch, reply) in batches.iter().zip(replies) {
+                match guarded(stats, "ingest", || commit_batches(conn, std::slice::from_ref(batch))) {
+                    Some(result) => answer_group(result, vec![reply], stats),
+                    None => {
+                        let _ = reply.send(Err(StoreError::Internal));
+                    }
                 }
             }
         }
-        tx.commit()?;
-        Ok(outcomes)
-    })();
+        None => {
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Internal));
+            }
+        }
+    }
+}
+
+/// Runs one job's work, turning a panic (a bug; never expected from any input) into `None`,
+/// counted in `stats.panics`, so that the store thread goes on serving everyone else. The
+/// collector is built with `panic = "unwind"` for this (see Cargo.toml).
+fn guarded<T>(stats: &StoreStats, what: &str, f: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            stats.panics.fetch_add(1, Relaxed);
+            crate::log::warn("store job panicked; answered with an error", crate::fields! {"job" => what});
+            None
+        }
+    }
+}
+
+type GroupResult = Result<Vec<Result<IngestOutcome, StoreError>>, rusqlite::Error>;
+
+/// One transaction, each batch in its own savepoint.
+fn commit_batches(conn: &mut Connection, batches: &[IngestBatch]) -> GroupResult {
+    let mut tx = conn.transaction()?;
+    let mut outcomes = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let mut sp = tx.savepoint()?;
+        match insert_batch(&sp, batch) {
+            Ok(outcome) => {
+                sp.commit()?;
+                outcomes.push(Ok(outcome));
+            }
+            Err(e) => {
+                sp.rollback()?;
+                outcomes.push(Err(StoreError::Sqlite(e)));
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+fn answer_group(result: GroupResult, replies: Vec<IngestReply>, stats: &StoreStats) {
     match result {
         Ok(outcomes) => {
             stats.commits.fetch_add(1, Relaxed);
-            stats.committed_requests.fetch_add(group.len() as u64, Relaxed);
+            stats.committed_requests.fetch_add(replies.len() as u64, Relaxed);
             let generation = stats.generation.load(Relaxed);
-            for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let _ = reply.send(outcome.map(|outcome| Committed { outcome, generation }));
             }
         }
         Err(e) => {
             stats.failed_commits.fetch_add(1, Relaxed);
             let msg = e.to_string();
-            for (_, reply) in group {
+            for reply in replies {
                 let _ = reply.send(Err(StoreError::Open(format!("commit failed: {msg}"))));
             }
         }
@@ -525,11 +602,11 @@ fn run_other(conn: &mut Connection, job: Job, stats: &StoreStats) {
             let r = r.map(|()| stats.generation.fetch_add(1, Relaxed) + 1);
             let _ = reply.send(r.map_err(StoreError::from));
         }
-        Job::Identities(limit, reply) => {
-            let _ = reply.send(query_identities(conn, limit).map_err(StoreError::from));
+        Job::Identities(limit, keys, reply) => {
+            let _ = reply.send(query_identities(conn, limit, &keys).map_err(StoreError::from));
         }
-        Job::Timeline(id, limit, reply) => {
-            let _ = reply.send(query_timeline(conn, &id, limit).map_err(StoreError::from));
+        Job::Timeline(id, limit, keys, reply) => {
+            let _ = reply.send(query_timeline(conn, &id, limit, &keys).map_err(StoreError::from));
         }
         Job::Ping(reply) => {
             let r = conn.query_row("SELECT 1", [], |_| Ok(()));
@@ -556,9 +633,13 @@ fn load_cart(conn: &Connection, key: &str, user: &str) -> Result<Option<String>,
 
 fn merge_cart(conn: &mut Connection, key: &str, user: &str, incoming: &Cart) -> Result<String, StoreError> {
     let tx = conn.transaction()?;
+    // A stored state this build cannot decode (written before the merge capped its entries,
+    // or damaged) is replaced by the incoming one rather than refusing this user forever.
     let mut cart = match load_cart(&tx, key, user)? {
-        Some(text) if !text.is_empty() => Cart::decode(&text, CART_REPLICA)
-            .ok_or_else(|| StoreError::Open(format!("stored cart of {user:?} is corrupt")))?,
+        Some(text) if !text.is_empty() => Cart::decode(&text, CART_REPLICA).unwrap_or_else(|| {
+            crate::log::warn("stored cart could not be read; replaced by the merged incoming state", crate::fields! {"bytes" => text.len()});
+            Cart::new(CART_REPLICA)
+        }),
         _ => Cart::new(CART_REPLICA),
     };
     cart.merge(incoming);
@@ -606,7 +687,7 @@ fn query_counts(conn: &Connection) -> Result<StoredCounts, rusqlite::Error> {
 /// on the same message, or linked by identify / alias, belong together (so an anonymous
 /// visitor, the user they logged in as and that user's alias are one row). Only the most
 /// recent messages and links are scanned (bounded cost).
-fn query_identities(conn: &Connection, limit: u32) -> Result<Vec<IdentitySummary>, rusqlite::Error> {
+fn query_identities(conn: &Connection, limit: u32, keys: &KeyFilter) -> Result<Vec<IdentitySummary>, rusqlite::Error> {
     use std::collections::HashMap;
 
     #[derive(Default)]
@@ -648,10 +729,12 @@ fn query_identities(conn: &Connection, limit: u32) -> Result<Vec<IdentitySummary
     let mut stmt = conn.prepare_cached(
         "SELECT anonymous_id, user_id, COUNT(*), MAX(received_at) FROM messages
          WHERE id > (SELECT COALESCE(MAX(id), 0) - 100000 FROM messages)
+           AND (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1)))
          GROUP BY anonymous_id, user_id",
     )?;
+    let keys = key_list(keys);
     let pairs: Vec<Pair> = stmt
-        .query_map([], |r| {
+        .query_map(params![keys], |r| {
             Ok(Pair { anonymous_id: r.get(0)?, user_id: r.get(1)?, count: r.get::<_, i64>(2)? as u64, last_seen: r.get(3)? })
         })?
         .collect::<Result<_, _>>()?;
@@ -669,9 +752,11 @@ fn query_identities(conn: &Connection, limit: u32) -> Result<Vec<IdentitySummary
         }
     }
     let mut links = conn.prepare_cached(
-        "SELECT anonymous_id, user_id FROM identities ORDER BY last_seen DESC LIMIT 100000",
+        "SELECT anonymous_id, user_id FROM identities
+         WHERE (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1)))
+         ORDER BY last_seen DESC LIMIT 100000",
     )?;
-    for row in links.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+    for row in links.query_map(params![keys], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
         let (a, u) = row?;
         // Only links touching a recent id matter; others would only add unseen people.
         if ids.index.contains_key(&a) || ids.index.contains_key(&u) {
@@ -732,39 +817,56 @@ fn query_identities(conn: &Connection, limit: u32) -> Result<Vec<IdentitySummary
     Ok(out)
 }
 
-/// Expands `id` through the identity graph (both directions, a few hops), then returns the
-/// messages of every linked id, newest first.
-fn query_timeline(conn: &Connection, id: &str, limit: u32) -> Result<Timeline, rusqlite::Error> {
+/// Most ids a timeline follows through the identity graph (the asked id included).
+pub const MAX_TIMELINE_IDS: usize = 64;
+/// Most link rows a timeline reads while walking the graph: the walk is bounded by work, not
+/// only by ids, so one person with 100,000 links costs the same as any other.
+pub const MAX_TIMELINE_LINK_ROWS: usize = 4096;
+
+/// Expands `id` through the identity graph (breadth first, both directions, within the keys
+/// `keys` lets through), then returns the messages of every linked id, newest first. The walk
+/// stops at [`MAX_TIMELINE_IDS`] ids or [`MAX_TIMELINE_LINK_ROWS`] rows read, whichever comes
+/// first; each id is looked up once (a hash set), so its cost is linear in the rows read.
+fn query_timeline(conn: &Connection, id: &str, limit: u32, keys: &KeyFilter) -> Result<Timeline, rusqlite::Error> {
+    use std::collections::{HashSet, VecDeque};
+    let keys = key_list(keys);
     let mut ids: Vec<String> = vec![id.to_string()];
-    let mut frontier = ids.clone();
+    let mut seen: HashSet<String> = HashSet::from([id.to_string()]);
+    let mut queue: VecDeque<String> = VecDeque::from([id.to_string()]);
     let mut next_ids = conn.prepare_cached(
         "SELECT user_id FROM identities WHERE anonymous_id = ?1
-         UNION SELECT anonymous_id FROM identities WHERE user_id = ?1",
+           AND (?2 IS NULL OR write_key IN (SELECT value FROM json_each(?2)))
+         UNION SELECT anonymous_id FROM identities WHERE user_id = ?1
+           AND (?2 IS NULL OR write_key IN (SELECT value FROM json_each(?2)))
+         LIMIT ?3",
     )?;
-    for _ in 0..4 {
-        let mut found = Vec::new();
-        for cur in &frontier {
-            for row in next_ids.query_map(params![cur], |r| r.get::<_, String>(0))? {
-                let v = row?;
-                if !ids.contains(&v) && !found.contains(&v) {
-                    found.push(v);
+    let mut rows_read = 0usize;
+    'walk: while let Some(cur) = queue.pop_front() {
+        let budget = (MAX_TIMELINE_LINK_ROWS - rows_read) as i64;
+        for row in next_ids.query_map(params![cur, keys, budget], |r| r.get::<_, String>(0))? {
+            let v = row?;
+            rows_read += 1;
+            if seen.insert(v.clone()) {
+                ids.push(v.clone());
+                queue.push_back(v);
+                if ids.len() >= MAX_TIMELINE_IDS {
+                    break 'walk;
                 }
             }
+            if rows_read >= MAX_TIMELINE_LINK_ROWS {
+                break 'walk;
+            }
         }
-        if found.is_empty() || ids.len() > 64 {
-            break;
-        }
-        ids.extend(found.iter().cloned());
-        frontier = found;
     }
     let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
     let mut stmt = conn.prepare_cached(
         "SELECT type, event, name, corrected_timestamp, received_at, raw FROM messages
-         WHERE anonymous_id IN (SELECT value FROM json_each(?1))
-            OR user_id IN (SELECT value FROM json_each(?1))
+         WHERE (anonymous_id IN (SELECT value FROM json_each(?1))
+                OR user_id IN (SELECT value FROM json_each(?1)))
+           AND (?3 IS NULL OR write_key IN (SELECT value FROM json_each(?3)))
          ORDER BY corrected_timestamp DESC, id DESC LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![list, limit], |r| {
+    let rows = stmt.query_map(params![list, limit, keys], |r| {
         Ok(TimelineRow {
             kind: r.get(0)?,
             event: r.get(1)?,

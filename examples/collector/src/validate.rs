@@ -49,6 +49,8 @@ pub enum Rejection {
     InvalidIdentity(&'static str),
     MissingTimestamp,
     InvalidTimestamp(String),
+    /// Well-formed, but outside years 0001–9999 in UTC (the range the store can keep).
+    TimestampOutOfRange(String),
     MissingField { kind: &'static str, field: &'static str },
     Malformed(String),
 }
@@ -67,13 +69,14 @@ impl Rejection {
             Rejection::InvalidIdentity(_) => "invalid_identity",
             Rejection::MissingTimestamp => "missing_timestamp",
             Rejection::InvalidTimestamp(_) => "invalid_timestamp",
+            Rejection::TimestampOutOfRange(_) => "timestamp_out_of_range",
             Rejection::MissingField { .. } => "missing_required_field",
             Rejection::Malformed(_) => "malformed_message",
         }
     }
 
     /// Every code, for metrics that should show zero counts too.
-    pub const CODES: [&'static str; 13] = [
+    pub const CODES: [&'static str; 14] = [
         "not_an_object",
         "message_too_large",
         "missing_type",
@@ -85,6 +88,7 @@ impl Rejection {
         "invalid_identity",
         "missing_timestamp",
         "invalid_timestamp",
+        "timestamp_out_of_range",
         "missing_required_field",
         "malformed_message",
     ];
@@ -111,6 +115,9 @@ impl Rejection {
             Rejection::MissingTimestamp => "missing \"timestamp\"".into(),
             Rejection::InvalidTimestamp(t) => {
                 format!("timestamp {:?} is not ISO-8601 with an offset", truncate(t))
+            }
+            Rejection::TimestampOutOfRange(t) => {
+                format!("timestamp {:?} is outside years 0001-9999 in UTC", truncate(t))
             }
             Rejection::MissingField { kind, field } => format!("{kind} requires {field:?}"),
             Rejection::Malformed(e) => format!("malformed message: {}", truncate(e)),
@@ -152,12 +159,12 @@ pub fn validate(raw: &str) -> Result<ValidMessage, Rejection> {
     // RudderStack sends), then to the time of receipt.
     let timestamp = if msg.timestamp.is_empty() {
         match msg.rest.get("originalTimestamp") {
-            Some(Value::String(t)) => timefmt::parse(t).ok_or_else(|| Rejection::InvalidTimestamp(t.clone()))?,
+            Some(Value::String(t)) => parse_time(t)?,
             Some(Value::Null) | None => timefmt::now(),
             Some(other) => return Err(Rejection::InvalidTimestamp(other.to_string())),
         }
     } else {
-        timefmt::parse(&msg.timestamp).ok_or_else(|| Rejection::InvalidTimestamp(msg.timestamp.clone()))?
+        parse_time(&msg.timestamp)?
     };
     for field in kind.required_fields() {
         if !field_present(&msg, field) {
@@ -181,6 +188,13 @@ pub fn validate(raw: &str) -> Result<ValidMessage, Rejection> {
         previous_id: if kind == MessageType::Alias { scalar_text(msg.rest.get("previousId")) } else { None },
         session_id,
         timestamp,
+    })
+}
+
+fn parse_time(t: &str) -> Result<OffsetDateTime, Rejection> {
+    timefmt::parse(t).map_err(|e| match e {
+        timefmt::TimeError::Syntax => Rejection::InvalidTimestamp(t.to_string()),
+        timefmt::TimeError::OutOfRange => Rejection::TimestampOutOfRange(t.to_string()),
     })
 }
 

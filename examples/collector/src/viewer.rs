@@ -6,24 +6,58 @@
 //! Owns: the timeline classification and the page. Must never: write to the store, or trust
 //! stored JSON to have any particular shape (every field lookup is optional).
 
+use std::sync::LazyLock;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
+use crate::admin::Grant;
 use crate::state::Shared;
 use crate::store::TimelineRow;
 
 const PAGE: &str = include_str!("viewer.html");
 
+/// The page's Content-Security-Policy: nothing but its own inline script and style (by hash)
+/// and requests to its own origin; never framed.
+static PAGE_CSP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'self'; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        inline_hash(PAGE, "<script>", "</script>"),
+        inline_hash(PAGE, "<style>", "</style>")
+    )
+});
+
+/// `'sha256-…'` of the text between `open` and `close` in `html` (`'none'` if absent).
+pub fn inline_hash(html: &str, open: &str, close: &str) -> String {
+    let Some(start) = html.find(open).map(|i| i + open.len()) else { return "'none'".into() };
+    let Some(len) = html[start..].find(close) else { return "'none'".into() };
+    let digest = Sha256::digest(html[start..start + len].as_bytes());
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest))
+}
+
 pub async fn page() -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], PAGE).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, PAGE_CSP.as_str()),
+        ],
+        PAGE,
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
 pub struct ListQuery {
     limit: Option<u32>,
+    #[serde(rename = "writeKey")]
+    write_key: Option<String>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Response {
@@ -31,17 +65,30 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-pub async fn identities(State(st): State<Shared>, Query(q): Query<ListQuery>) -> Response {
+pub async fn identities(State(st): State<Shared>, Extension(grant): Extension<Grant>, Query(q): Query<ListQuery>) -> Response {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    match st.store.identities(limit).await {
+    let keys = match grant.keys(q.write_key.as_deref()) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    match st.store.identities(limit, keys).await {
         Ok(list) => axum::Json(json!({"identities": list})).into_response(),
         Err(e) => unavailable(e),
     }
 }
 
-pub async fn timeline(State(st): State<Shared>, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Response {
+pub async fn timeline(
+    State(st): State<Shared>,
+    Extension(grant): Extension<Grant>,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
     let limit = q.limit.unwrap_or(200).clamp(1, 2000);
-    match st.store.timeline(id.clone(), limit).await {
+    let keys = match grant.keys(q.write_key.as_deref()) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    match st.store.timeline(id.clone(), limit, keys).await {
         Ok((ids, rows)) => {
             let entries: Vec<Entry> = rows.iter().map(classify).collect();
             axum::Json(json!({"id": id, "linkedIds": ids, "entries": entries})).into_response()

@@ -153,11 +153,16 @@ fn identity_endpoint_reissues_the_cookie() {
     });
     let id = "3f0e8c1a-5b7d-4e2f-9a6b-1c2d3e4f5a6b";
     let cookie = format!("other=1; omnitrail_aid={id}");
-    let r = request(c.addr, "POST", "/v1/identity", &[
-        ("Origin", "https://www.example.com"),
-        ("Cookie", &cookie),
-        ("X-Forwarded-Proto", "https"),
-    ], b"");
+    // What a browser sends from www.example.com to collect.example.com: same-site, a fetch.
+    let same_site = [("Origin", "https://www.example.com"), ("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "cors")];
+    let with = |extra: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        same_site.iter().chain(extra).map(|(k, v)| (*k, v.to_string())).collect()
+    };
+    let send = |headers: Vec<(&'static str, String)>, body: &[u8]| {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        request(c.addr, "POST", "/v1/identity", &h, body)
+    };
+    let r = send(with(&[("Cookie", &cookie), ("X-Forwarded-Proto", "https")]), b"");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         r.header("set-cookie"),
@@ -166,24 +171,28 @@ fn identity_endpoint_reissues_the_cookie() {
     assert!(!r.header("set-cookie").unwrap().contains("HttpOnly"));
     assert_eq!(r.header("access-control-allow-origin"), Some("https://www.example.com"));
     assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
-    // From the body, plain http: no Secure.
-    let r = request(c.addr, "POST", "/v1/identity", &[], json!({"anonymousId": id}).to_string().as_bytes());
-    assert_eq!(r.status, 200);
-    assert!(!r.header("set-cookie").unwrap().contains("Secure"));
-    // Exactly what the SDK sends: text/plain JSON with its write key, credentials included.
+    assert_eq!(r.json()["fresh"], false);
+    // Exactly what the SDK sends: text/plain JSON with its id and write key, the cookie along.
     let sdk_body = json!({"anonymousId": id, "writeKey": "site"}).to_string();
-    let r = request(c.addr, "POST", "/v1/identity", &[
-        ("Origin", "https://www.example.com"),
-        ("Content-Type", "text/plain;charset=UTF-8"),
-    ], sdk_body.as_bytes());
+    let r = send(with(&[("Cookie", &cookie), ("Content-Type", "text/plain;charset=UTF-8")]), sdk_body.as_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.header("set-cookie").unwrap().starts_with(&format!("omnitrail_aid={id};")));
+    assert_eq!(r.json()["matchesRequest"], true);
+    // No cookie: a fresh random id, never the one the body names; plain http on 127.0.0.1
+    // (localhost) is not marked Secure.
+    let r = request(c.addr, "POST", "/v1/identity", &[], json!({"anonymousId": id}).to_string().as_bytes());
+    assert_eq!(r.status, 200);
+    let fresh = r.json()["anonymousId"].as_str().unwrap().to_string();
+    assert_ne!(fresh, id);
+    assert!(omnitrail::ports::is_uuid(&fresh));
+    assert_eq!((r.json()["fresh"].as_bool(), r.json()["matchesRequest"].as_bool()), (Some(true), Some(false)));
+    assert!(!r.header("set-cookie").unwrap().contains("Secure"));
+    assert_eq!(request(c.addr, "POST", "/v1/identity", &[], b"").status, 200);
     let r = request(c.addr, "POST", "/v1/identity", &[], json!({"anonymousId": id, "writeKey": "nope"}).to_string().as_bytes());
     assert_eq!(r.status, 401);
-    // Not a UUID / nothing / foreign origin.
+    // Not a UUID / foreign origin.
     let r = request(c.addr, "POST", "/v1/identity", &[], br#"{"anonymousId":"abc; Domain=evil.com"}"#);
     assert_eq!((r.status, r.header("set-cookie")), (400, None));
-    assert_eq!(request(c.addr, "POST", "/v1/identity", &[], b"").status, 400);
     let r = request(c.addr, "POST", "/v1/identity", &[("Origin", "https://evil.test"), ("Cookie", &cookie)], b"");
     assert_eq!((r.status, r.header("access-control-allow-credentials")), (403, None));
 }
@@ -201,7 +210,7 @@ fn health_metrics_and_viewer() {
         json!({"type":"track","messageId":"bad","anonymousId":"a","timestamp":TS}),
     ]));
     post(c.addr, "/v1/batch", &batch(vec![track("v1", "anon-1", "Product Added")]));
-    let m = get(c.addr, "/metrics");
+    let m = admin_get(c.addr, "/metrics");
     assert_eq!(m.status, 200);
     let text = m.text();
     for needle in [
@@ -216,17 +225,17 @@ fn health_metrics_and_viewer() {
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
-    let page = get(c.addr, "/");
+    let page = admin_get(c.addr, "/");
     assert_eq!(page.status, 200);
     assert!(page.text().contains("<title>Omnitrail journeys</title>"));
-    let ids = get(c.addr, "/v1/journeys").json();
+    let ids = admin_get(c.addr, "/v1/journeys").json();
     let first = &ids["identities"][0];
     assert_eq!(ids["identities"].as_array().unwrap().len(), 1, "{ids}");
     assert_eq!(first["id"], "user-1");
     assert_eq!(first["anonymousId"], "anon-1");
     assert_eq!(first["messages"], 4);
     // The timeline follows the identity graph from the anonymous id to the user id.
-    let t = get(c.addr, "/v1/journeys/anon-1").json();
+    let t = admin_get(c.addr, "/v1/journeys/anon-1").json();
     let kinds: Vec<&str> = t["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["conversion", "identity", "cart", "touchpoint"], "{t}");
     assert_eq!(t["entries"][3]["channel"], "cpc");
@@ -274,11 +283,11 @@ fn viewer_merges_a_person_across_identify_and_alias() {
         json!({"type":"alias","messageId":"p3","previousId":"old-id","userId":"new-id","timestamp":TS}),
         track("p4", "someone-else", "Product Viewed"),
     ]));
-    let ids = get(c.addr, "/v1/journeys").json();
+    let ids = admin_get(c.addr, "/v1/journeys").json();
     let people = ids["identities"].as_array().unwrap();
     assert_eq!(people.len(), 2, "{ids}");
     let merged = people.iter().find(|p| p["anonymousId"] == "anon-9").unwrap();
     assert_eq!((merged["userId"].as_str(), merged["messages"].as_u64()), (Some("new-id"), Some(3)));
-    let t = get(c.addr, "/v1/journeys/new-id").json();
+    let t = admin_get(c.addr, "/v1/journeys/new-id").json();
     assert_eq!(t["entries"].as_array().unwrap().len(), 3, "{t}");
 }

@@ -115,6 +115,14 @@ pub fn get(addr: SocketAddr, path: &str) -> Resp {
     request(addr, "GET", path, &[], b"")
 }
 
+/// `Authorization: Bearer` with the admin token `Config::for_tests` configures.
+pub const ADMIN_AUTH: &str = "Bearer test-admin-token-0123456789";
+
+/// A GET of an admin route (viewer, journeys, metrics) with the test admin token.
+pub fn admin_get(addr: SocketAddr, path: &str) -> Resp {
+    request(addr, "GET", path, &[("Authorization", ADMIN_AUTH)], b"")
+}
+
 /// A batch body for the `demo` key, built with the SDK's own wire type.
 pub fn batch(messages: Vec<Value>) -> Value {
     let b = omnitrail::wire::Batch { batch: messages, sent_at: Some(TS.into()), write_key: Some("demo".into()) };
