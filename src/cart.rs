@@ -927,6 +927,37 @@ impl Cart {
         }
     }
 
+    /// Past [`MAX_ENTRIES`] live entries — only a join of two large states gets there; local
+    /// operations stay far below — drops the oldest by `(ts, dot)` until [`MAX_ENTRIES`]
+    /// remain, so every merged state still decodes. Deterministic (the same entries go on
+    /// every replica that joins the same states), and a dropped dot stays in the version
+    /// vector, so it reads as removed everywhere and the replicas still converge. No sort
+    /// (bytes): the cut-off time is found by bisection (linear scans), ties go in dot order.
+    fn cap_entries(&mut self) {
+        let excess = self.entries.len().saturating_sub(MAX_ENTRIES);
+        if excess == 0 {
+            return;
+        }
+        let (mut lo, mut hi) = (0u64, u64::MAX);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.entries.iter().filter(|(_, e)| e.ts <= mid).count() >= excess {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let tied = core::cell::Cell::new(excess - self.entries.iter().filter(|(_, e)| e.ts < lo).count());
+        // `remove_where` visits entries in dot order.
+        self.remove_where(&|e| {
+            let tie = e.ts == lo && tied.get() > 0;
+            if tie {
+                tied.set(tied.get() - 1);
+            }
+            e.ts < lo || tie
+        });
+    }
+
     // --- merge ---------------------------------------------------------------------------
 
     /// Merges another replica's state into this one (the join of the two states: commutative,
@@ -988,40 +1019,6 @@ impl Cart {
         self.forget_replicas();
         self.dirty |= changed;
         changed
-    }
-
-    /// Past [`MAX_ENTRIES`] live entries — only a join of two large states gets there; local
-    /// operations stay far below — drops the oldest by `(ts, dot)` until [`MAX_ENTRIES`]
-    /// remain, so every merged state still decodes. Deterministic (the same entries go on
-    /// every replica that joins the same states), and a dropped entry's dot stays in the
-    /// version vector, so it reads as removed everywhere and the replicas still converge.
-    /// No sort (size): the cut-off time is found by bisection, ties go in dot order.
-    fn cap_entries(&mut self) {
-        let excess = self.entries.len().saturating_sub(MAX_ENTRIES);
-        if excess == 0 {
-            return;
-        }
-        let count = |pred: &dyn Fn(u64) -> bool| self.entries.iter().filter(|(_, e)| pred(e.ts)).count();
-        // The smallest `cut` with at least `excess` entries at or before it.
-        let (mut lo, mut hi) = (0u64, u64::MAX);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if count(&|ts| ts <= mid) >= excess {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        let cut = lo;
-        let mut tied = excess.saturating_sub(count(&|ts| ts < cut));
-        self.entries.0.retain(|(_, e)| {
-            let drop = e.ts < cut || (e.ts == cut && tied > 0);
-            if e.ts == cut && drop {
-                tied -= 1;
-            }
-            !drop
-        });
-        self.dirty = true;
     }
 
     /// Past [`MAX_REPLICAS`], forgets replicas that hold no live entry, oldest last write
