@@ -2,6 +2,7 @@
 // journey in headless Chromium, then a report of what the collector received.
 //   node tests/demo/journey.mjs [--serve] [--site-port N] [--collector-port N]
 // With --serve, the collector, the shop and the journey viewer stay up until Ctrl-C.
+import { randomBytes } from "node:crypto";
 import { startCollector, startSite, launchBrowser, openPage, waitFor, strictCsp } from "../e2e/harness.mjs";
 
 const args = process.argv.slice(2);
@@ -11,7 +12,10 @@ const portArg = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? 
 // The cart secret lets the collector keep each signed-in customer's cart (cart sync); the
 // shop's "backend" (the site server's /cart-token) signs a token with it at sign-in.
 const CART_SECRET = "demo-cart-secret";
-const collector = await startCollector({ extraArgs: ["--cart-secret", CART_SECRET] });
+// People's data (the journey viewer, its API, /metrics) is served only with an admin token,
+// never with the write key (public in every page): a fresh one per run.
+const ADMIN_TOKEN = randomBytes(18).toString("base64url");
+const collector = await startCollector({ extraArgs: ["--cart-secret", CART_SECRET, "--admin-token", ADMIN_TOKEN] });
 // The shop runs under a strict Content-Security-Policy with Trusted Types, like a careful site.
 const site = await startSite({
   port: portArg("--site-port", serve ? 8080 : 0),
@@ -19,7 +23,7 @@ const site = await startSite({
   csp: strictCsp(collector.url),
   cartSecret: CART_SECRET,
 });
-console.log(`collector   ${collector.url}   (journey viewer: ${collector.url}/journeys)`);
+console.log(`collector   ${collector.url}   (journey viewer: ${collector.url}/journeys — user "admin", password ${ADMIN_TOKEN})`);
 console.log(`shop        ${site.url}/`);
 
 const browser = await launchBrowser();
@@ -82,11 +86,20 @@ console.log("\nby type: ", count((m) => m.type));
 console.log("by event:", count((m) => m.event ?? m.name ?? `(${m.type})`));
 const people = new Set(messages.map((m) => m.anonymousId));
 console.log(`people:   ${people.size} anonymousId, userId ${[...new Set(messages.map((m) => m.userId).filter(Boolean))].join(", ")}`);
+// The customer's journey as the viewer shows it (admin API; the write key alone reads nothing).
+const userId = messages.find((m) => m.userId)?.userId;
+const admin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
+const refused = (await fetch(`${collector.url}/v1/journeys/${encodeURIComponent(userId)}`)).status;
+const timeline = await (await fetch(`${collector.url}/v1/journeys/${encodeURIComponent(userId)}`, admin)).json();
+console.log(`\njourney of ${userId} across ${timeline.linkedIds.length} linked ids (without the admin token: HTTP ${refused}):`);
+for (const e of [...timeline.entries].reverse()) {
+  console.log(`  ${e.timestamp}  ${e.kind.padEnd(10)} ${e.title}${e.channel ? ` [${e.channel}]` : ""}`);
+}
 console.log("\nexample message (Order Completed):");
 console.log(JSON.stringify(messages.find((m) => m.event === "Order Completed"), null, 2));
 
 if (serve) {
-  console.log(`\nserving — open ${site.url}/ and watch ${collector.url}/journeys; Ctrl-C to stop`);
+  console.log(`\nserving — open ${site.url}/ and watch ${collector.url}/journeys (user "admin", password ${ADMIN_TOKEN}); Ctrl-C to stop`);
   const stop = async () => { await site.stop(); await collector.stop(); process.exit(0); };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

@@ -5,13 +5,16 @@ import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { startCollector, startSite, launchBrowser, openPage, waitFor } from "./harness.mjs";
 
-let collector, site, browser, port;
+let collector, site, browser, port, identityUrl;
 
 before(async () => {
-  collector = await startCollector();
+  // The identity endpoint is served first-party (same site as the shop), as in production:
+  // collect.shop.test. Plain http here, so the re-issued cookie cannot be `Secure`.
+  collector = await startCollector({ extraArgs: ["--cookie-domain", "shop.test", "--cookie-insecure"] });
+  identityUrl = `http://collect.shop.test:${new URL(collector.url).port}/v1/identity`;
   site = await startSite({
     config: {
-      writeKey: "demo", endpoint: collector.url, flushInterval: 100, identityEndpoint: collector.url + "/v1/identity",
+      writeKey: "demo", endpoint: collector.url, flushInterval: 100, identityEndpoint: identityUrl,
       linkedDomains: ["shop.test", "pay.test"], autoDecorate: true,
     },
   });
@@ -91,6 +94,37 @@ test("the identity endpoint is called once per session, not once per page", asyn
   assert.equal(calls.length, 1);
   await waitFor(async () => statuses.length === 1, "the identity response");
   assert.deepEqual(statuses, [200], collector.logs().slice(-600));
+  const page = await openPage(ctx, at("www.shop.test"));
+  const aid = await aidOf(page);
+  const cookies = (await ctx.cookies()).filter((c) => c.name === "omnitrail_aid");
+  assert.deepEqual(cookies.map((c) => [c.domain, c.value]), [[".shop.test", aid]], "one cookie, the SDK's id, re-issued");
+  await ctx.close();
+});
+
+test("another site cannot plant an anonymous id through the identity endpoint", async () => {
+  const ctx = await browser.newContext();
+  const page = await openPage(ctx, at("www.shop.test"));
+  await page.evaluate(() => omnitrail.flush());
+  const aid = await aidOf(page);
+  // A page on another site submits a top-level text/plain form POST to the endpoint (the
+  // attack that needs no CORS), and a cross-site fetch with credentials.
+  const evil = await ctx.newPage(); // a page of another site, without the SDK
+  await evil.goto(at("www.other.test", "/shop.css"));
+  const statuses = [];
+  ctx.on("response", (r) => { if (r.url().endsWith("/v1/identity")) statuses.push(r.status()); });
+  const attacker = "00000000-0000-4000-8000-000000000bad";
+  await evil.evaluate(async ({ url, attacker }) => { // (the form navigates the page away)
+    await fetch(url, { method: "POST", credentials: "include", body: JSON.stringify({ anonymousId: attacker, writeKey: "demo" }) }).catch(() => {});
+    const f = document.createElement("form");
+    f.method = "POST"; f.action = url; f.enctype = "text/plain";
+    const i = document.createElement("input");
+    i.name = `{"anonymousId":"${attacker}","x":"`; i.value = `"}`;
+    f.append(i); document.body.append(f); f.submit();
+  }, { url: identityUrl, attacker }).catch(() => {});
+  await waitFor(async () => statuses.length >= 2, "both attacking requests answered");
+  assert.deepEqual(statuses, [403, 403]);
+  const cookies = (await ctx.cookies()).filter((c) => c.name === "omnitrail_aid");
+  assert.deepEqual(cookies.map((c) => c.value), [aid], "the visitor keeps their id");
   await ctx.close();
 });
 
