@@ -551,6 +551,10 @@ fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome,
     )?;
     let mut outcome = Vec::with_capacity(batch.messages.len());
     for m in &batch.messages {
+        #[cfg(test)]
+        if m.message_id == tests::POISON {
+            panic!("poison message (test of the store's blast radius)");
+        }
         let corrected = timefmt::corrected(m.timestamp, batch.sent_at, batch.received_at);
         let n = insert.execute(params![
             batch.write_key,
@@ -877,4 +881,48 @@ fn query_timeline(conn: &Connection, id: &str, limit: u32, keys: &KeyFilter) -> 
         })
     })?;
     Ok((ids, rows.collect::<Result<_, _>>()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message id that makes `insert_batch` panic (tests only): stands for any bug a request
+    /// may meet on the store thread.
+    pub const POISON: &str = "poison-message-id";
+
+    fn batch(ids: &[&str]) -> IngestBatch {
+        let now = timefmt::now();
+        let messages = ids
+            .iter()
+            .map(|id| {
+                let raw = format!(
+                    r#"{{"type":"track","event":"E","messageId":"{id}","anonymousId":"a","timestamp":"2024-05-01T12:00:00Z"}}"#
+                );
+                crate::validate::validate(&raw).expect("valid")
+            })
+            .collect();
+        IngestBatch { write_key: "demo".into(), received_at: now, sent_at: None, context: None, integrations: None, messages }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_that_meets_a_bug_fails_alone_and_the_store_goes_on() {
+        let (store, thread) = Store::open(":memory:").unwrap();
+        // Queued together, so they would share one transaction: only the poison batch fails.
+        let (good, bad, later) = tokio::join!(
+            store.ingest(batch(&["m1", "m2"])),
+            store.ingest(batch(&["m3", POISON])),
+            store.ingest(batch(&["m4"])),
+        );
+        assert_eq!(good.unwrap().outcome, vec![true, true]);
+        assert!(matches!(bad, Err(StoreError::Internal)), "{bad:?}");
+        assert_eq!(later.unwrap().outcome, vec![true]);
+        // The store still serves everyone, and nothing of the failed batch was kept.
+        assert_eq!(store.ingest(batch(&["m5", "m3"])).await.unwrap().outcome, vec![true, true]);
+        assert_eq!(store.counts().await.unwrap().stored, 5);
+        assert!(store.ping().await.is_ok());
+        assert!(store.stats().panics.load(Relaxed) >= 1);
+        store.close().await;
+        thread.join();
+    }
 }
