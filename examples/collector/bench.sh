@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the collector load benchmark (src/bin/loadgen.rs) with server-grade optimisation.
-# The workspace's release profile is tuned for the wasm SDK (opt-level "z", fat LTO), which
-# roughly halves the collector's throughput, so this builds into its own target dir with
-# opt-level 3 instead. Extra arguments go to loadgen (see `--help`).
+# It builds into its own target dir with opt-level 3 and thin LTO (the workspace's `release`
+# profile is the collector's, opt-level 3 without LTO; the wasm has its own `wasm-release`).
+# Extra arguments go to loadgen (see `--help`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/bench}"
