@@ -20,7 +20,18 @@ pub struct Config {
     pub db: String,
     pub write_keys: Vec<WriteKey>,
     pub test_control: bool,
+    /// Connections counted against the global cap (see `conn_limits`): at the cap the
+    /// longest-idle connection is evicted, or the newcomer is shed when all are busy.
     pub max_connections: usize,
+    /// Open connections per client IP address; more are shed at once. 0 = unlimited.
+    pub max_connections_per_ip: usize,
+    /// A new connection that sends no byte within this is closed.
+    pub first_byte_timeout: Duration,
+    /// Time to send a request's headers: from the connection's first byte for its first
+    /// request, from the end of the previous response on a kept-alive connection.
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection with no request in flight for this long is closed.
+    pub keep_alive_timeout: Duration,
     /// How long shutdown waits for in-flight requests before giving up on them.
     pub shutdown_grace: Duration,
     /// Name of the SDK's anonymous-id cookie that `POST /v1/identity` re-issues.
@@ -65,6 +76,10 @@ impl Config {
             write_keys: vec![WriteKey::any_origin("demo")],
             test_control: true,
             max_connections: 256,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            first_byte_timeout: Duration::from_millis(DEFAULT_FIRST_BYTE_TIMEOUT_MS),
+            header_read_timeout: Duration::from_millis(DEFAULT_HEADER_TIMEOUT_MS),
+            keep_alive_timeout: Duration::from_millis(DEFAULT_KEEP_ALIVE_TIMEOUT_MS),
             shutdown_grace: Duration::from_secs(5),
             cookie_name: DEFAULT_COOKIE_NAME.into(),
             cookie_domain: None,
@@ -86,6 +101,11 @@ impl Config {
         self.write_keys.iter().any(|k| k.allows(origin))
     }
 }
+
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
+pub const DEFAULT_FIRST_BYTE_TIMEOUT_MS: u64 = 5_000;
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT_MS: u64 = 5_000;
 
 /// The SDK's default anonymous-id cookie name (shared through `omnitrail::wire`).
 pub const DEFAULT_COOKIE_NAME: &str = omnitrail::wire::DEFAULT_COOKIE_NAME;
@@ -221,9 +241,28 @@ pub struct Cli {
     #[arg(long, env = "OMNITRAIL_TEST_CONTROL")]
     pub test_control: bool,
 
-    /// Maximum concurrent connections; further connections wait in the accept backlog.
+    /// Maximum open connections. At the limit the connection idle longest (no request in
+    /// flight) is closed to make room; when all are busy, new ones get a fast 503.
     #[arg(long, env = "OMNITRAIL_MAX_CONNECTIONS", default_value_t = 512)]
     pub max_connections: usize,
+
+    /// Maximum open connections per client IP address (more are answered 503 and closed);
+    /// 0 = unlimited.
+    #[arg(long, env = "OMNITRAIL_MAX_CONNECTIONS_PER_IP", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
+
+    /// Milliseconds a new connection may stay silent before it is closed.
+    #[arg(long, env = "OMNITRAIL_FIRST_BYTE_TIMEOUT_MS", default_value_t = DEFAULT_FIRST_BYTE_TIMEOUT_MS)]
+    pub first_byte_timeout_ms: u64,
+
+    /// Milliseconds to send a request's headers (from the first byte, or from the previous
+    /// response on a kept-alive connection).
+    #[arg(long, env = "OMNITRAIL_HEADER_TIMEOUT_MS", default_value_t = DEFAULT_HEADER_TIMEOUT_MS)]
+    pub header_timeout_ms: u64,
+
+    /// Milliseconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "OMNITRAIL_KEEP_ALIVE_TIMEOUT_MS", default_value_t = DEFAULT_KEEP_ALIVE_TIMEOUT_MS)]
+    pub keep_alive_timeout_ms: u64,
 
     /// Milliseconds shutdown waits for in-flight requests.
     #[arg(long, env = "OMNITRAIL_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
@@ -294,6 +333,10 @@ impl Cli {
             write_keys,
             test_control: self.test_control,
             max_connections: self.max_connections.max(1),
+            max_connections_per_ip: self.max_connections_per_ip,
+            first_byte_timeout: Duration::from_millis(self.first_byte_timeout_ms.max(1)),
+            header_read_timeout: Duration::from_millis(self.header_timeout_ms.max(1)),
+            keep_alive_timeout: Duration::from_millis(self.keep_alive_timeout_ms.max(1)),
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             cookie_name: self.cookie_name,
             cookie_domain: self.cookie_domain.filter(|d| !d.is_empty()),

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod body;
 pub mod cart;
 pub mod config;
+pub mod conn_limits;
 pub mod cors;
 pub mod faults;
 pub mod identity;

@@ -21,6 +21,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Many connections must hit the connection limits (which shed cleanly), not EMFILE.
+    match omnitrail_collector::conn_limits::raise_nofile_limit() {
+        Ok((before, after)) if after != before && config.logging => {
+            log::info("raised the open-file limit", fields! {"from" => before, "to" => after})
+        }
+        Ok(_) => {}
+        Err(e) if config.logging => log::warn("cannot raise the open-file limit", fields! {"error" => e.to_string()}),
+        Err(_) => {}
+    }
     let keys: Vec<String> = config.write_keys.iter().map(|k| k.key.clone()).collect();
     let (db, test_control) = (config.db.clone(), config.test_control);
     let collector = match Collector::bind(config).await {

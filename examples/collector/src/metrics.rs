@@ -81,6 +81,23 @@ impl TestCounters {
     }
 }
 
+/// Connection-level counters (admission and timeouts), rendered in `/metrics`.
+#[derive(Default)]
+pub struct ConnCounters {
+    /// Refused at admission because the client address had too many connections open.
+    pub shed_per_ip: AtomicU64,
+    /// Refused at admission because every slot had a request in flight.
+    pub shed_capacity: AtomicU64,
+    /// Closed while idle to make room for a new connection.
+    pub evicted: AtomicU64,
+    /// Closed because no byte arrived in time after accept.
+    pub timeout_first_byte: AtomicU64,
+    /// Closed because the request headers did not complete in time.
+    pub timeout_header: AtomicU64,
+    /// Kept-alive connections closed after waiting too long for their next request.
+    pub timeout_keep_alive: AtomicU64,
+}
+
 #[derive(Default)]
 pub struct Metrics {
     pub test: TestCounters,
@@ -93,6 +110,7 @@ pub struct Metrics {
     latency_count: AtomicU64,
     /// Open client connections (gauge).
     pub connections_open: AtomicI64,
+    pub conn: ConnCounters,
 }
 
 impl Metrics {
@@ -124,6 +142,19 @@ impl Metrics {
         out.push_str("# HELP omnitrail_connections_open Open client connections.\n");
         out.push_str("# TYPE omnitrail_connections_open gauge\n");
         let _ = writeln!(out, "omnitrail_connections_open {}", self.connections_open.load(Relaxed));
+        let c = &self.conn;
+        out.push_str("# HELP omnitrail_connections_shed_total Connections refused at accept (fast 503, then closed), by reason.\n");
+        out.push_str("# TYPE omnitrail_connections_shed_total counter\n");
+        let _ = writeln!(out, "omnitrail_connections_shed_total{{reason=\"per_ip\"}} {}", c.shed_per_ip.load(Relaxed));
+        let _ = writeln!(out, "omnitrail_connections_shed_total{{reason=\"capacity\"}} {}", c.shed_capacity.load(Relaxed));
+        out.push_str("# HELP omnitrail_connections_evicted_total Idle connections closed to make room for new ones.\n");
+        out.push_str("# TYPE omnitrail_connections_evicted_total counter\n");
+        let _ = writeln!(out, "omnitrail_connections_evicted_total {}", c.evicted.load(Relaxed));
+        out.push_str("# HELP omnitrail_connections_timed_out_total Connections closed by a timeout, by phase.\n");
+        out.push_str("# TYPE omnitrail_connections_timed_out_total counter\n");
+        let _ = writeln!(out, "omnitrail_connections_timed_out_total{{phase=\"first_byte\"}} {}", c.timeout_first_byte.load(Relaxed));
+        let _ = writeln!(out, "omnitrail_connections_timed_out_total{{phase=\"header\"}} {}", c.timeout_header.load(Relaxed));
+        let _ = writeln!(out, "omnitrail_connections_timed_out_total{{phase=\"keep_alive\"}} {}", c.timeout_keep_alive.load(Relaxed));
         out.push_str("# HELP omnitrail_store_commits_total SQLite transactions committed with ingests (group commits).\n");
         out.push_str("# TYPE omnitrail_store_commits_total counter\n");
         let _ = writeln!(out, "omnitrail_store_commits_total {}", store.commits.load(Relaxed));

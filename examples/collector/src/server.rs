@@ -7,19 +7,23 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::Watcher;
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
 use crate::config::Config;
+use crate::conn_limits::{ConnGuard, ConnTable, RequestGuard, Shed};
 use crate::cors;
 use crate::faults::FaultKind;
 use crate::fields;
@@ -46,13 +50,14 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// Returned by the service to make hyper drop the connection without answering.
+/// Returned by the service to make hyper drop the connection without answering (a
+/// connection-reset fault, or a connection that is being closed).
 #[derive(Debug)]
 struct ConnectionReset;
 
 impl std::fmt::Display for ConnectionReset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection reset by fault injection")
+        f.write_str("connection closed without an answer")
     }
 }
 
@@ -87,18 +92,18 @@ impl Collector {
 
     /// Serves until `shutdown` resolves, then drains in-flight requests (bounded by the
     /// configured grace period) and closes the store.
+    ///
+    /// The loop never waits for a connection slot: every socket is accepted at once and then
+    /// admitted, made room for (an idle connection is evicted), or shed with a fast 503 by
+    /// [`ConnTable::admit`]; see `conn_limits`.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Collector { listener, state, store_thread } = self;
         let router = routes::router(state.clone());
-        let limit = Arc::new(Semaphore::new(state.config.max_connections));
+        let table = ConnTable::new(state.config.max_connections, state.config.max_connections_per_ip);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
-            let permit = tokio::select! {
-                p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                _ = &mut shutdown => break,
-            };
-            let (stream, _peer) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 r = listener.accept() => match r {
                     Ok(s) => s,
                     Err(e) => {
@@ -110,26 +115,26 @@ impl Collector {
                 },
                 _ = &mut shutdown => break,
             };
+            let admitted = match table.admit(peer.ip()) {
+                Ok(a) => a,
+                Err(reason) => {
+                    let counter = match reason {
+                        Shed::PerIp => &state.metrics.conn.shed_per_ip,
+                        Shed::Capacity => &state.metrics.conn.shed_capacity,
+                    };
+                    counter.fetch_add(1, Relaxed);
+                    shed(stream);
+                    continue;
+                }
+            };
+            if admitted.evicted_other {
+                state.metrics.conn.evicted.fetch_add(1, Relaxed);
+            }
             let _ = stream.set_nodelay(true);
-            let st = state.clone();
-            let router = router.clone();
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let st = st.clone();
-                let router = router.clone();
-                async move { handle(st, router, req).await }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
-                .serve_connection(TokioIo::new(stream), service);
-            let conn = graceful.watch(conn);
-            let gauge = state.clone();
-            gauge.metrics.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tokio::spawn(async move {
-                let _ = conn.await;
-                gauge.metrics.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                drop(permit);
-            });
+            // Subscribed now, before any shutdown signal, so that shutdown waits for it.
+            let watcher = graceful.watcher();
+            state.metrics.connections_open.fetch_add(1, Relaxed);
+            tokio::spawn(serve_connection(state.clone(), router.clone(), stream, admitted.guard, watcher));
         }
         drop(listener);
         let logging = state.config.logging;
@@ -137,6 +142,9 @@ impl Collector {
             log::info("shutting down", fields! {"graceMs" => state.config.shutdown_grace.as_millis() as u64});
         }
         state.faults.shutting_down();
+        // Connections with no request in flight (idle, silent, or still sending headers) are
+        // closed now; those with one finish it and then close (keep-alive is turned off).
+        table.evict_all_idle();
         let drained = tokio::time::timeout(state.config.shutdown_grace, graceful.shutdown()).await.is_ok();
         if !drained && logging {
             log::warn("grace period over; abandoning open connections", fields! {});
@@ -152,7 +160,135 @@ impl Collector {
     }
 }
 
-async fn handle(st: Shared, router: axum::Router, req: Request<Incoming>) -> Result<Response<Body>, ConnectionReset> {
+/// What a shed connection gets: written without reading the request and without waiting (a
+/// fresh socket's send buffer always has room), then the socket is closed.
+const SHED_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+Content-Type: application/json\r\n\
+Content-Length: 43\r\n\
+Retry-After: 1\r\n\
+Connection: close\r\n\
+\r\n\
+{\"ok\":false,\"error\":\"too_many_connections\"}";
+
+fn shed(stream: TcpStream) {
+    let _ = stream.try_write(SHED_RESPONSE);
+    drop(stream);
+}
+
+/// How a connection ended (for the metrics).
+enum Ended {
+    Closed,
+    Evicted,
+    FirstByteTimeout,
+    HeaderTimeout,
+    KeepAliveTimeout,
+}
+
+async fn serve_connection(st: Shared, router: axum::Router, stream: TcpStream, guard: ConnGuard, watcher: Watcher) {
+    let guard = Arc::new(guard);
+    let ended = tokio::select! {
+        e = drive(&st, router, stream, guard.clone(), watcher) => e,
+        // Only idle connections are evicted: dropping `drive` drops no request in flight.
+        _ = guard.evicted() => Ended::Evicted,
+    };
+    let c = &st.metrics.conn;
+    match ended {
+        Ended::Closed | Ended::Evicted => {}
+        Ended::FirstByteTimeout => {
+            c.timeout_first_byte.fetch_add(1, Relaxed);
+        }
+        Ended::HeaderTimeout => {
+            c.timeout_header.fetch_add(1, Relaxed);
+        }
+        Ended::KeepAliveTimeout => {
+            c.timeout_keep_alive.fetch_add(1, Relaxed);
+        }
+    }
+    st.metrics.connections_open.fetch_sub(1, Relaxed);
+    // `guard` (the connection's place in the table) is released here, after the socket.
+}
+
+/// Waits for the first byte, then serves HTTP/1.1 on the connection until it ends.
+async fn drive(st: &Shared, router: axum::Router, stream: TcpStream, guard: Arc<ConnGuard>, watcher: Watcher) -> Ended {
+    let cfg = &st.config;
+    // hyper's header timer starts when hyper first polls the connection; waiting for the first
+    // byte here gives silent sockets their own, shorter deadline.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(cfg.first_byte_timeout, stream.peek(&mut first)).await {
+        Err(_) => return Ended::FirstByteTimeout,
+        Ok(Ok(0)) | Ok(Err(_)) => return Ended::Closed,
+        Ok(Ok(_)) => {}
+    }
+    let st2 = st.clone();
+    let conn_guard = guard.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let st = st2.clone();
+        let router = router.clone();
+        let conn_guard = conn_guard.clone();
+        async move { handle(st, router, req, &conn_guard).await }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(cfg.header_read_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    let conn = watcher.watch(conn);
+    tokio::pin!(conn);
+    let keep_alive = cfg.keep_alive_timeout;
+    loop {
+        // Kept-alive connections (that served a request) idle past `keep_alive` are closed;
+        // ones that never completed a request are bounded by the header timeout instead.
+        let check_at = match guard.idle_since() {
+            Some((since, true)) => since + keep_alive,
+            _ => Instant::now() + keep_alive,
+        };
+        tokio::select! {
+            r = &mut conn => {
+                return match r {
+                    Err(e) if e.is_timeout() => Ended::HeaderTimeout,
+                    _ => Ended::Closed,
+                };
+            }
+            _ = tokio::time::sleep_until(check_at.into()) => {
+                if guard.expire_if_idle_since(keep_alive) {
+                    return Ended::KeepAliveTimeout;
+                }
+            }
+        }
+    }
+}
+
+/// A response body that keeps its request marked in flight until hyper has written it all
+/// (and drops it), so the connection cannot be evicted mid-response.
+struct InFlightBody {
+    inner: Body,
+    _request: RequestGuard,
+}
+
+impl hyper::body::Body for InFlightBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+async fn handle(st: Shared, router: axum::Router, req: Request<Incoming>, conn: &ConnGuard) -> Result<Response<Body>, ConnectionReset> {
+    // An evicted (or keep-alive-expired) connection is being closed: do not start its request.
+    let Some(in_flight) = conn.begin_request() else {
+        return Err(ConnectionReset);
+    };
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -227,7 +363,7 @@ async fn handle(st: Shared, router: axum::Router, req: Request<Incoming>) -> Res
         }
         log::info("request", f);
     }
-    Ok(resp)
+    Ok(resp.map(|inner| Body::new(InFlightBody { inner, _request: in_flight })))
 }
 
 /// A collector running on its own thread and runtime (for tests and the load generator).

@@ -243,21 +243,36 @@ fn health_metrics_and_viewer() {
 }
 
 #[test]
-fn connection_limit_queues_extra_connections() {
+fn at_the_connection_limit_an_idle_connection_makes_room() {
     let c = start_with(|cfg| cfg.max_connections = 1);
     // An idle connection holds the only slot...
     let idle = std::net::TcpStream::connect(c.addr).unwrap();
     std::thread::sleep(Duration::from_millis(100));
+    // ...but a request is not made to wait for it: the idle connection is evicted.
+    let started = std::time::Instant::now();
+    assert_eq!(get(c.addr, "/healthz").status, 200);
+    assert!(started.elapsed() < Duration::from_secs(2), "waited {:?}", started.elapsed());
+    let mut buf = [0u8; 1];
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(std::io::Read::read(&mut &idle, &mut buf).unwrap_or(0), 0, "the idle connection was closed");
+}
+
+#[test]
+fn at_the_connection_limit_with_every_slot_busy_new_connections_get_a_fast_503() {
+    let c = start_with(|cfg| cfg.max_connections = 1);
     let addr = c.addr;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(get(addr, "/healthz").status);
-    });
-    // ...so the next request waits in the backlog...
-    assert!(rx.recv_timeout(Duration::from_millis(400)).is_err(), "second connection was served past the limit");
-    // ...until the slot frees up.
-    drop(idle);
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 200);
+    // Hold the only slot with a request in flight (a hang fault keeps it busy).
+    assert_eq!(post(addr, "/test/fault", &json!({"mode": "hang", "delayMs": 1500})).status, 200);
+    let busy = std::thread::spawn(move || post(addr, "/v1/batch", &batch(vec![track("busy-1", "a", "E")])).status);
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let r = get(addr, "/healthz");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.json()["error"], "too_many_connections");
+    assert!(started.elapsed() < Duration::from_secs(1), "shedding took {:?}", started.elapsed());
+    assert_eq!(busy.join().unwrap(), 200, "the busy connection was not evicted");
+    assert_eq!(get(addr, "/healthz").status, 200);
 }
 
 #[test]

@@ -278,6 +278,7 @@ fn main() {
             c.test_control = false;
             c.write_keys = vec![WriteKey::any_origin(&args.write_key)];
             c.max_connections = args.concurrency.max(1) * 2;
+            c.max_connections_per_ip = 0; // every worker comes from 127.0.0.1
             let bg = match Background::start(c) {
                 Ok(b) => b,
                 Err(e) => {
