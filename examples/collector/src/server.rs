@@ -1,9 +1,13 @@
-//! The HTTP server: binding, the accept loop with its connection limit, the per-request
-//! wrapper (connection-reset faults, CORS, metrics, one structured log line), and graceful
-//! shutdown (stop accepting, let in-flight requests finish, then close the store).
+//! The HTTP server: binding, the accept loop, each connection's life (admission by
+//! `conn_limits`, a fast 503 for shed sockets, the first-byte / header / keep-alive timeouts,
+//! eviction), the per-request wrapper (connection-reset faults, CORS, metrics, one structured
+//! log line), and graceful shutdown (stop accepting, close idle connections, let in-flight
+//! requests finish, then close the store).
 //!
 //! Owns: connection lifecycle and the store thread's lifetime. Must never: contain endpoint
-//! logic, or close the store before the connections that may still write have finished.
+//! logic, wait for a connection slot before `accept` (slow sockets would lock every client
+//! out), drop a connection while its request is being handled (except by a reset fault), or
+//! close the store before the connections that may still write have finished.
 
 use std::future::Future;
 use std::net::SocketAddr;

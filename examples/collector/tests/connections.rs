@@ -426,3 +426,46 @@ fn shutdown_closes_idle_connections_at_once() {
         assert!(closed_after(s, Duration::from_secs(2)).is_some());
     }
 }
+
+/// hyper 1's `header_read_timeout` starts when hyper first polls the connection: the server
+/// hands the socket to hyper only after its first byte, so the header clock starts there.
+#[test]
+fn the_header_timeout_starts_at_the_first_byte_not_at_accept() {
+    let c = start_with(|cfg| {
+        cfg.first_byte_timeout = Duration::from_secs(5);
+        cfg.header_read_timeout = Duration::from_millis(200);
+    });
+    let mut s = TcpStream::connect(c.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    std::thread::sleep(Duration::from_millis(600)); // silent for 3× the header timeout
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s).unwrap().0, 200);
+}
+
+/// hyper restarts its header timer as soon as a response is written, so on a kept-alive
+/// connection it also bounds the wait for the next request (whichever timeout is shorter).
+#[test]
+fn the_header_timeout_also_bounds_a_kept_alive_connections_next_request() {
+    let c = start_with(|cfg| {
+        cfg.keep_alive_timeout = Duration::from_secs(30);
+        cfg.header_read_timeout = Duration::from_millis(400);
+    });
+    let mut s = TcpStream::connect(c.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s).unwrap().0, 200);
+    let took = closed_after(&mut s, Duration::from_secs(5)).expect("closed");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "closed after {took:?}"
+    );
+    assert_eq!(
+        metric(
+            c.addr,
+            "omnitrail_connections_timed_out_total{phase=\"header\"}"
+        ),
+        1.0
+    );
+}
