@@ -460,3 +460,19 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SHED_RESPONSE;
+
+    #[test]
+    fn the_shed_response_is_well_formed() {
+        let text = std::str::from_utf8(SHED_RESPONSE).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+        assert!(head.contains(&format!("\r\nContent-Length: {}", body.len())), "{head}");
+        assert!(head.contains("\r\nRetry-After: 1") && head.contains("\r\nConnection: close"));
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["error"], "too_many_connections");
+    }
+}

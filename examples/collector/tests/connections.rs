@@ -128,7 +128,8 @@ fn normal_batch(addr: SocketAddr, id: &str) -> (u16, Duration) {
 
 #[test]
 fn two_thousand_idle_and_slow_sockets_do_not_delay_a_normal_batch() {
-    raise_nofile_limit().expect("raise the open-file limit");
+    let (_, nofile) = raise_nofile_limit().expect("raise the open-file limit");
+    assert!(nofile >= 4096, "this test needs 4096 open files (2,000 client sockets and the server's); ulimit -Hn is {nofile}");
     // Long timeouts: only admission (eviction and per-address shedding) may protect the server.
     let c = start_with(|cfg| {
         cfg.max_connections = 512;
