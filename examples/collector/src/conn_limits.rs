@@ -1,15 +1,17 @@
 //! Connection admission: the global connection cap, the per-client-address cap, and the choice
-//! of which idle connection to evict when the cap is reached.
+//! of which connection to evict when the cap is reached.
 //!
 //! Every accepted socket asks [`ConnTable::admit`] before anything else happens to it. Over the
-//! per-address cap it is shed at once; at the global cap the table evicts the connection that
-//! has waited longest without a request in flight — connections that never delivered a complete
-//! request go first, kept-alive ones after — and only when every slot is busy with a request is
-//! the newcomer shed. A [`ConnGuard`] (RAII) holds the connection's place until it is dropped;
-//! [`ConnGuard::begin_request`] / [`RequestGuard`] mark the time a request is being handled, so
-//! a connection is never evicted with a request in flight.
+//! per-address cap it is shed at once. At the global cap the table evicts, oldest first within
+//! each class, a connection that has not delivered a complete request: first those that never
+//! sent one (silent, or still sending headers), then idle kept-alive ones, then those whose
+//! request body is still arriving (slow bodies). Only when every slot has a delivered request in
+//! flight is the newcomer shed. A [`ConnGuard`] (RAII) holds the connection's place until it is
+//! dropped; [`ConnGuard::begin_request`] returns a [`RequestGuard`] that keeps the connection
+//! unevictable while its request is handled and its response written, except while the handler
+//! is waiting for more of the request body ([`BodyWatch`]).
 //!
-//! Owns: the counts, the idle-order bookkeeping, eviction signalling, and raising the process's
+//! Owns: the counts, the eviction order, eviction signalling, and raising the process's
 //! open-file limit. Must never: touch sockets, sleep, or hold its lock across an `.await`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,7 +26,7 @@ use tokio::sync::Notify;
 pub enum Shed {
     /// Its client address already has `max_per_ip` connections open.
     PerIp,
-    /// The global cap is reached and every connection has a request in flight.
+    /// The global cap is reached and every connection has a delivered request in flight.
     Capacity,
 }
 
@@ -40,7 +42,7 @@ impl Shed {
 /// The result of a successful [`ConnTable::admit`].
 pub struct Admitted {
     pub guard: ConnGuard,
-    /// Another (idle) connection was evicted to make room.
+    /// Another connection was evicted to make room.
     pub evicted_other: bool,
 }
 
@@ -48,6 +50,17 @@ pub struct Admitted {
 #[derive(Clone)]
 pub struct ConnTable {
     inner: Arc<Mutex<Inner>>,
+}
+
+/// Eviction classes, in eviction order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    /// Never delivered a request: silent, or still sending its first headers.
+    Fresh,
+    /// Served a request and waits for the next one (or is sending its headers).
+    KeptAlive,
+    /// A request's handler is waiting for more of its body.
+    ReceivingBody,
 }
 
 struct Inner {
@@ -61,9 +74,8 @@ struct Inner {
     /// Open sockets per client address (evicted ones count until they are closed).
     per_ip: HashMap<IpAddr, usize>,
     conns: HashMap<u64, Entry>,
-    /// Evictable connections, in eviction order: never-served before served, then oldest
-    /// idle first. Key: (served, idle sequence number) → connection id.
-    idle: BTreeMap<(bool, u64), u64>,
+    /// Evictable connections in eviction order: (class, sequence number) → connection id.
+    evictable: BTreeMap<(Class, u64), u64>,
 }
 
 struct Entry {
@@ -77,10 +89,58 @@ struct Entry {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    /// No request in flight; the value is its key in `Inner::idle`.
+    /// No request in flight; the value is its sequence number in `Inner::evictable`.
     Idle(u64),
+    /// A request whose handler waits for more body; evictable like `Idle`, last.
+    Receiving(u64),
+    /// A request is handled or its response written: never evicted.
     Busy,
     Evicted,
+}
+
+impl Entry {
+    fn evictable_key(&self) -> Option<(Class, u64)> {
+        match self.state {
+            State::Idle(seq) if self.served => Some((Class::KeptAlive, seq)),
+            State::Idle(seq) => Some((Class::Fresh, seq)),
+            State::Receiving(seq) => Some((Class::ReceivingBody, seq)),
+            State::Busy | State::Evicted => None,
+        }
+    }
+}
+
+impl Inner {
+    /// Moves connection `id` to `state`, keeping `evictable` in step. Returns false (and
+    /// changes nothing) when the connection is gone.
+    fn set_state(&mut self, id: u64, state: State) -> bool {
+        let Some(e) = self.conns.get_mut(&id) else {
+            return false;
+        };
+        if let Some(k) = e.evictable_key() {
+            self.evictable.remove(&k);
+        }
+        if e.state != State::Evicted && state == State::Evicted {
+            self.counted -= 1;
+        }
+        e.state = state;
+        if let Some(k) = e.evictable_key() {
+            self.evictable.insert(k, id);
+        }
+        true
+    }
+
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    fn evict(&mut self, id: u64) {
+        if self.set_state(id, State::Evicted) {
+            if let Some(e) = self.conns.get(&id) {
+                e.evict.notify_one();
+            }
+        }
+    }
 }
 
 impl ConnTable {
@@ -95,7 +155,7 @@ impl ConnTable {
                 counted: 0,
                 per_ip: HashMap::new(),
                 conns: HashMap::new(),
-                idle: BTreeMap::new(),
+                evictable: BTreeMap::new(),
             })),
         }
     }
@@ -104,43 +164,35 @@ impl ConnTable {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Admits a freshly accepted connection from `ip`, evicting the longest-idle connection if
-    /// the global cap is reached, or says why it must be shed. Never waits.
+    /// Admits a freshly accepted connection from `ip`, evicting a connection without a
+    /// delivered request if the global cap is reached, or says why it must be shed. Never waits.
     pub fn admit(&self, ip: IpAddr) -> Result<Admitted, Shed> {
-        let mut g = self.lock();
-        let inner = &mut *g;
+        let mut inner = self.lock();
         let on_ip = inner.per_ip.get(&ip).copied().unwrap_or(0);
         if inner.max_per_ip > 0 && on_ip >= inner.max_per_ip {
             return Err(Shed::PerIp);
         }
         let mut evicted_other = false;
         if inner.counted >= inner.max_total {
-            let Some((_, victim)) = inner.idle.pop_first() else {
+            let Some((_, &victim)) = inner.evictable.first_key_value() else {
                 return Err(Shed::Capacity);
             };
-            if let Some(e) = inner.conns.get_mut(&victim) {
-                e.state = State::Evicted;
-                e.evict.notify_one();
-            }
-            inner.counted -= 1;
+            inner.evict(victim);
             evicted_other = true;
         }
         let id = inner.next_id;
         inner.next_id += 1;
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
+        let seq = inner.seq();
         let evict = Arc::new(Notify::new());
-        inner.conns.insert(
-            id,
-            Entry {
-                ip,
-                state: State::Idle(seq),
-                idle_since: Instant::now(),
-                served: false,
-                evict: evict.clone(),
-            },
-        );
-        inner.idle.insert((false, seq), id);
+        let entry = Entry {
+            ip,
+            state: State::Idle(seq),
+            idle_since: Instant::now(),
+            served: false,
+            evict: evict.clone(),
+        };
+        inner.conns.insert(id, entry);
+        inner.evictable.insert((Class::Fresh, seq), id);
         inner.counted += 1;
         *inner.per_ip.entry(ip).or_insert(0) += 1;
         Ok(Admitted {
@@ -153,22 +205,20 @@ impl ConnTable {
         })
     }
 
-    /// Evicts every connection that has no request in flight (used at shutdown: connections
-    /// that are idle or still sending headers are closed; busy ones finish their request).
-    /// Returns how many were signalled.
+    /// Evicts every connection with no request in flight (used at shutdown: connections that
+    /// are idle or still sending headers are closed; requests in flight, even those still
+    /// receiving their body, finish). Returns how many were evicted.
     pub fn evict_all_idle(&self) -> usize {
-        let mut g = self.lock();
-        let inner = &mut *g;
-        let mut n = 0;
-        while let Some((_, id)) = inner.idle.pop_first() {
-            if let Some(e) = inner.conns.get_mut(&id) {
-                e.state = State::Evicted;
-                e.evict.notify_one();
-            }
-            inner.counted -= 1;
-            n += 1;
+        let mut inner = self.lock();
+        let idle: Vec<u64> = inner
+            .evictable
+            .range(..(Class::ReceivingBody, 0))
+            .map(|(_, &id)| id)
+            .collect();
+        for &id in &idle {
+            inner.evict(id);
         }
-        n
+        idle.len()
     }
 
     /// Connections counted against the global cap (admitted and not evicted).
@@ -195,27 +245,25 @@ impl ConnGuard {
         self.evict.notified().await
     }
 
-    /// Marks a request as in flight (the connection is no longer evictable) until the returned
-    /// guard is dropped. `None` when the connection has already been evicted: the request must
-    /// not be served.
+    /// Marks a request as in flight (the connection is no longer evictable, except while its
+    /// body is awaited, see [`RequestGuard::body_watch`]) until the returned guard is dropped.
+    /// `None` when the connection has already been evicted: the request must not be served.
     pub fn begin_request(&self) -> Option<RequestGuard> {
-        let mut g = self.table.lock();
-        let inner = &mut *g;
-        let e = inner.conns.get_mut(&self.id)?;
-        match e.state {
-            State::Idle(seq) => {
-                inner.idle.remove(&(e.served, seq));
-                e.state = State::Busy;
+        let mut inner = self.table.lock();
+        let state = inner.conns.get(&self.id)?.state;
+        match state {
+            State::Idle(_) => {
+                inner.set_state(self.id, State::Busy);
                 Some(RequestGuard {
                     table: self.table.clone(),
-                    id: self.id,
+                    id: Some(self.id),
                 })
             }
             // HTTP/1.1 without pipelining has one request at a time; a second concurrent
-            // begin is not expected, but would simply share the busy state.
-            State::Busy => Some(RequestGuard {
+            // begin is not expected, but would simply share the in-flight state.
+            State::Busy | State::Receiving(_) => Some(RequestGuard {
                 table: self.table.clone(),
-                id: u64::MAX,
+                id: None,
             }),
             State::Evicted => None,
         }
@@ -225,20 +273,16 @@ impl ConnGuard {
     /// been idle for at least `timeout`; it then counts as evicted and must be closed. Atomic
     /// with [`ConnGuard::begin_request`]: a request that began first keeps the connection.
     pub fn expire_if_idle_since(&self, timeout: std::time::Duration) -> bool {
-        let mut g = self.table.lock();
-        let inner = &mut *g;
-        let Some(e) = inner.conns.get_mut(&self.id) else {
+        let mut inner = self.table.lock();
+        let Some(e) = inner.conns.get(&self.id) else {
             return false;
         };
-        match e.state {
-            State::Idle(seq) if e.served && e.idle_since.elapsed() >= timeout => {
-                inner.idle.remove(&(true, seq));
-                e.state = State::Evicted;
-                inner.counted -= 1;
-                true
-            }
-            _ => false,
+        let expired =
+            matches!(e.state, State::Idle(_)) && e.served && e.idle_since.elapsed() >= timeout;
+        if expired {
+            inner.set_state(self.id, State::Evicted);
         }
+        expired
     }
 
     /// When the connection became idle, or `None` while a request is in flight or once it has
@@ -255,19 +299,11 @@ impl ConnGuard {
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        let mut g = self.table.lock();
-        let inner = &mut *g;
+        let mut inner = self.table.lock();
+        inner.set_state(self.id, State::Evicted); // uncounts it unless already evicted
         let Some(e) = inner.conns.remove(&self.id) else {
             return;
         };
-        match e.state {
-            State::Idle(seq) => {
-                inner.idle.remove(&(e.served, seq));
-                inner.counted -= 1;
-            }
-            State::Busy => inner.counted -= 1,
-            State::Evicted => {}
-        }
         if let Some(n) = inner.per_ip.get_mut(&e.ip) {
             *n -= 1;
             if *n == 0 {
@@ -281,29 +317,73 @@ impl Drop for ConnGuard {
 /// again. Keep it alive until the response has been written (e.g. inside the response body).
 pub struct RequestGuard {
     table: ConnTable,
-    /// `u64::MAX` for a nested guard that does not own the busy state.
-    id: u64,
+    /// `None` for a nested guard that does not own the in-flight state.
+    id: Option<u64>,
+}
+
+impl RequestGuard {
+    /// A handle for the request body's reader: the connection is evictable while the handler
+    /// waits for body data that has not arrived, not once the body is complete.
+    pub fn body_watch(&self) -> BodyWatch {
+        BodyWatch {
+            table: self.table.clone(),
+            id: self.id,
+        }
+    }
 }
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
-        if self.id == u64::MAX {
-            return;
-        }
-        let mut g = self.table.lock();
-        let inner = &mut *g;
-        let seq = inner.next_seq;
-        let Some(e) = inner.conns.get_mut(&self.id) else {
+        let Some(id) = self.id else { return };
+        let mut inner = self.table.lock();
+        let Some(state) = inner.conns.get(&id).map(|e| e.state) else {
             return;
         };
-        if e.state != State::Busy {
+        if !matches!(state, State::Busy | State::Receiving(_)) {
             return;
         }
-        inner.next_seq += 1;
-        e.state = State::Idle(seq);
-        e.served = true;
-        e.idle_since = Instant::now();
-        inner.idle.insert((true, seq), self.id);
+        let seq = inner.seq();
+        if let Some(e) = inner.conns.get_mut(&id) {
+            e.served = true;
+            e.idle_since = Instant::now();
+        }
+        inner.set_state(id, State::Idle(seq));
+    }
+}
+
+/// See [`RequestGuard::body_watch`].
+#[derive(Clone)]
+pub struct BodyWatch {
+    table: ConnTable,
+    id: Option<u64>,
+}
+
+impl BodyWatch {
+    /// The handler is reading a body that has not ended: the connection becomes evictable
+    /// (after every idle one), because it has not delivered its request yet.
+    pub fn waiting(&self) {
+        self.transition(|s| matches!(s, State::Busy), true);
+    }
+
+    /// The body has ended (or its reader gave up on it): the request is delivered.
+    pub fn done(&self) {
+        self.transition(|s| matches!(s, State::Receiving(_)), false);
+    }
+
+    fn transition(&self, from: impl Fn(State) -> bool, receiving: bool) {
+        let Some(id) = self.id else { return };
+        let mut inner = self.table.lock();
+        let Some(state) = inner.conns.get(&id).map(|e| e.state) else {
+            return;
+        };
+        if from(state) {
+            let next = if receiving {
+                State::Receiving(inner.seq())
+            } else {
+                State::Busy
+            };
+            inner.set_state(id, next);
+        }
     }
 }
 
@@ -445,6 +525,42 @@ mod tests {
         assert_eq!(t.counted(), 0);
         drop(g);
         assert_eq!(t.open_from(ip(1)), 0);
+    }
+
+    #[test]
+    fn a_request_waiting_for_its_body_is_evicted_after_idle_connections_only() {
+        let t = ConnTable::new(3, 0);
+        let slow = t.admit(ip(1)).unwrap().guard;
+        let slow_req = slow.begin_request().unwrap();
+        slow_req.body_watch().waiting();
+        let idle = t.admit(ip(2)).unwrap().guard;
+        let done = t.admit(ip(3)).unwrap().guard;
+        let done_req = done.begin_request().unwrap();
+        let watch = done_req.body_watch();
+        watch.waiting();
+        watch.done(); // its body is complete: delivered, no longer evictable
+        let fourth = t.admit(ip(4)).unwrap();
+        assert!(fourth.evicted_other);
+        let _r4 = fourth.guard.begin_request().unwrap();
+        assert!(
+            idle.begin_request().is_none(),
+            "the idle connection goes before the slow body"
+        );
+        let fifth = t.admit(ip(5)).unwrap(); // now the slow body goes
+        assert!(fifth.evicted_other);
+        let _r5 = fifth.guard.begin_request().unwrap();
+        assert!(slow.begin_request().is_none(), "evicted");
+        assert!(
+            done.begin_request().is_some(),
+            "nested guard: still in flight, not evicted"
+        );
+        assert_eq!(
+            t.admit(ip(6)).err(),
+            Some(Shed::Capacity),
+            "every request is delivered"
+        );
+        drop(slow_req); // a late drop of an evicted connection's request changes nothing
+        assert_eq!(t.counted(), 3);
     }
 
     #[tokio::test]

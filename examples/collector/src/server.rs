@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
 use crate::config::Config;
-use crate::conn_limits::{ConnGuard, ConnTable, RequestGuard, Shed};
+use crate::conn_limits::{BodyWatch, ConnGuard, ConnTable, RequestGuard, Shed};
 use crate::cors;
 use crate::faults::FaultKind;
 use crate::fields;
@@ -288,11 +288,71 @@ impl hyper::body::Body for InFlightBody {
     }
 }
 
+/// A request body that tells the connection table when the handler is waiting for body data
+/// (the request is not delivered yet: a slow body is evictable) and when the body has ended.
+struct WatchedBody {
+    inner: Incoming,
+    watch: BodyWatch,
+    waiting: bool,
+    done: bool,
+}
+
+impl WatchedBody {
+    fn finish(&mut self) {
+        if !self.done {
+            self.done = true;
+            if self.waiting {
+                self.watch.done();
+            }
+        }
+    }
+}
+
+impl hyper::body::Body for WatchedBody {
+    type Data = axum::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_frame(cx);
+        match &r {
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.finish(),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.finish(),
+            Poll::Pending if !this.done && !this.waiting => {
+                this.waiting = true;
+                this.watch.waiting();
+            }
+            _ => {}
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for WatchedBody {
+    fn drop(&mut self) {
+        // The handler is done with the body (read, refused or abandoned): delivered.
+        self.finish();
+    }
+}
+
 async fn handle(st: Shared, router: axum::Router, req: Request<Incoming>, conn: &ConnGuard) -> Result<Response<Body>, ConnectionReset> {
     // An evicted (or keep-alive-expired) connection is being closed: do not start its request.
     let Some(in_flight) = conn.begin_request() else {
         return Err(ConnectionReset);
     };
+    let watch = in_flight.body_watch();
+    let req = req.map(|inner| Body::new(WatchedBody { inner, watch, waiting: false, done: false }));
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -318,7 +378,7 @@ async fn handle(st: Shared, router: axum::Router, req: Request<Incoming>, conn: 
     } else if admin {
         match crate::admin::authorize(&st.config, req.headers()) {
             Ok(grant) => {
-                let mut req = req.map(Body::new);
+                let mut req = req;
                 req.extensions_mut().insert(grant);
                 match router.oneshot(req).await {
                     Ok(r) => r,
@@ -328,7 +388,7 @@ async fn handle(st: Shared, router: axum::Router, req: Request<Incoming>, conn: 
             Err(refused) => refused,
         }
     } else {
-        match router.oneshot(req.map(Body::new)).await {
+        match router.oneshot(req).await {
             Ok(r) => r,
             Err(e) => match e {},
         }

@@ -243,6 +243,54 @@ fn two_thousand_idle_and_slow_sockets_do_not_delay_a_normal_batch() {
 }
 
 #[test]
+fn slow_request_bodies_cannot_hold_every_slot() {
+    // Every slot taken by a request whose body trickles in (the body timeout is 30 s): such
+    // requests are not delivered yet, so a new client evicts the oldest of them.
+    let c = start_with(|cfg| {
+        cfg.max_connections = 32;
+        cfg.first_byte_timeout = Duration::from_secs(60);
+        cfg.header_read_timeout = Duration::from_secs(60);
+    });
+    let rt = runtime();
+    let src = Ipv4Addr::new(127, 0, 0, 5);
+    let slow: Vec<TcpStream> = (0..32)
+        .map(|_| {
+            let mut s = connect_from_blocking(&rt, src, c.addr);
+            s.write_all(
+                b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"batch\":[",
+            )
+            .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300)); // their handlers now wait for the body
+    for n in 0..3 {
+        let (status, took) = normal_batch(c.addr, &format!("slow-body-{n}"));
+        assert_eq!(
+            status, 200,
+            "normal batch {n} with every slot held by a slow body"
+        );
+        assert!(
+            took < Duration::from_secs(1),
+            "normal batch {n} took {took:?}"
+        );
+    }
+    // The first normal batch evicted the oldest slow body; its slot then stayed free.
+    let evicted = metric(c.addr, "omnitrail_connections_evicted_total");
+    assert!(evicted >= 1.0, "{evicted} evicted");
+    std::thread::sleep(Duration::from_millis(100));
+    let closed = slow
+        .into_iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            let mut b = [0u8; 1];
+            !matches!((&*s).read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        })
+        .count();
+    assert!(closed >= 1, "no slow body was closed");
+}
+
+#[test]
 fn the_per_address_limit_sheds_the_65th_connection_with_a_fast_503() {
     let c = start_with(|cfg| {
         cfg.max_connections_per_ip = 64;
