@@ -167,6 +167,7 @@ impl ConnTable {
     /// Admits a freshly accepted connection from `ip`, evicting a connection without a
     /// delivered request if the global cap is reached, or says why it must be shed. Never waits.
     pub fn admit(&self, ip: IpAddr) -> Result<Admitted, Shed> {
+        let ip = client_key(ip);
         let mut inner = self.lock();
         let on_ip = inner.per_ip.get(&ip).copied().unwrap_or(0);
         if inner.max_per_ip > 0 && on_ip >= inner.max_per_ip {
@@ -228,7 +229,28 @@ impl ConnTable {
 
     /// Open connections from `ip` (including evicted ones not yet closed).
     pub fn open_from(&self, ip: IpAddr) -> usize {
-        self.lock().per_ip.get(&ip).copied().unwrap_or(0)
+        self.lock()
+            .per_ip
+            .get(&client_key(ip))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// The "client address" the per-address limit counts: an IPv4 address (also when it arrives
+/// IPv4-mapped on a dual-stack socket), or an IPv6 address's /64 prefix — one IPv6 client
+/// usually has a whole /64 to pick source addresses from.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut seg = v6.segments();
+                seg[4..].fill(0);
+                IpAddr::V6(seg.into())
+            }
+        },
     }
 }
 
@@ -445,6 +467,23 @@ mod tests {
         assert_eq!(t.open_from(ip(1)), 1);
         assert!(t.admit(ip(1)).is_ok());
         assert_eq!(t.open_from(ip(1)), 1, "the temporary guard was dropped");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_prefix_and_mapped_ipv4_as_ipv4() {
+        let t = ConnTable::new(100, 2);
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let _g = (t.admit(a).unwrap().guard, t.admit(b).unwrap().guard);
+        assert_eq!(
+            t.admit("2001:db8:1:2::77".parse().unwrap()).err(),
+            Some(Shed::PerIp)
+        );
+        assert!(t.admit(other).is_ok());
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let _h = t.admit(mapped).unwrap().guard;
+        assert_eq!(t.open_from(ip(1)), 1);
     }
 
     #[test]

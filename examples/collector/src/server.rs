@@ -105,6 +105,9 @@ impl Collector {
         let router = routes::router(state.clone());
         let table = ConnTable::new(state.config.max_connections, state.config.max_connections_per_ip);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        // Shedding is logged at most every SHED_LOG_EVERY (an attack must not flood the log).
+        let mut shed_logged: Option<Instant> = None;
+        let mut shed_unlogged = (0u64, 0u64);
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -128,6 +131,18 @@ impl Collector {
                     };
                     counter.fetch_add(1, Relaxed);
                     shed(stream);
+                    match reason {
+                        Shed::PerIp => shed_unlogged.0 += 1,
+                        Shed::Capacity => shed_unlogged.1 += 1,
+                    }
+                    if state.config.logging && shed_logged.map_or(true, |t| t.elapsed() >= SHED_LOG_EVERY) {
+                        log::warn(
+                            "shedding connections",
+                            fields! {"perIp" => shed_unlogged.0, "capacity" => shed_unlogged.1, "lastPeer" => peer.ip().to_string()},
+                        );
+                        shed_logged = Some(Instant::now());
+                        shed_unlogged = (0, 0);
+                    }
                     continue;
                 }
             };
@@ -163,6 +178,8 @@ impl Collector {
         }
     }
 }
+
+const SHED_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// What a shed connection gets: written without reading the request and without waiting (a
 /// fresh socket's send buffer always has room), then the socket is closed.
