@@ -98,8 +98,8 @@ impl Collector {
     /// configured grace period) and closes the store.
     ///
     /// The loop never waits for a connection slot: every socket is accepted at once and then
-    /// admitted, made room for (an idle connection is evicted), or shed with a fast 503 by
-    /// [`ConnTable::admit`]; see `conn_limits`.
+    /// admitted, made room for (a connection without a delivered request is evicted), or shed
+    /// with a fast 503 by [`ConnTable::admit`]; see `conn_limits`.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Collector { listener, state, store_thread } = self;
         let router = routes::router(state.clone());
@@ -209,7 +209,8 @@ async fn serve_connection(st: Shared, router: axum::Router, stream: TcpStream, g
     let guard = Arc::new(guard);
     let ended = tokio::select! {
         e = drive(&st, router, stream, guard.clone(), watcher) => e,
-        // Only idle connections are evicted: dropping `drive` drops no request in flight.
+        // Only connections without a delivered request are evicted (idle, still sending headers,
+        // or a handler waiting for a slow body): dropping `drive` loses nothing acknowledged.
         _ = guard.evicted() => Ended::Evicted,
     };
     let c = &st.metrics.conn;
