@@ -8,6 +8,7 @@
 //! Owns: the module list. Must never: hold logic of its own.
 
 pub mod admin;
+pub mod attribution;
 pub mod body;
 pub mod cart;
 pub mod config;
@@ -17,9 +18,12 @@ pub mod faults;
 pub mod identity;
 pub mod ingest;
 pub mod log;
+pub mod marketing;
 pub mod metrics;
 pub mod ops;
+pub mod people;
 pub mod ratelimit;
+pub mod reports;
 pub mod routes;
 pub mod server;
 pub mod state;

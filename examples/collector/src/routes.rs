@@ -8,7 +8,7 @@ use axum::Router;
 use omnitrail::wire::{BATCH_PATH, IDENTITY_PATH};
 
 use crate::state::Shared;
-use crate::{cart, identity, ingest, ops, testctl, viewer};
+use crate::{cart, identity, ingest, ops, reports, testctl, viewer};
 
 /// A fixed label per family of paths (bounded cardinality for metrics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub enum Route {
     Metrics,
     Viewer,
     Journeys,
+    /// The marketer's views: reports, profiles, segments (pages and JSON).
+    Marketing,
     Cart,
     Other,
 }
@@ -34,6 +36,8 @@ impl Route {
             "/metrics" => Route::Metrics,
             "/" | "/journeys" => Route::Viewer,
             p if p == "/v1/journeys" || p.starts_with("/v1/journeys/") => Route::Journeys,
+            "/reports" | "/profiles" | "/v1/segments" | "/v1/reports/attribution" => Route::Marketing,
+            p if p.starts_with("/v1/profiles/") => Route::Marketing,
             p if p.starts_with("/v1/cart/") => Route::Cart,
             p if p.starts_with("/test/") => Route::Test,
             _ => Route::Other,
@@ -43,7 +47,7 @@ impl Route {
     /// Routes that show people's data (or traffic figures): an admin token is required, and
     /// they are never served cross-origin (`admin.rs`).
     pub fn needs_admin(self) -> bool {
-        matches!(self, Route::Viewer | Route::Journeys | Route::Metrics)
+        matches!(self, Route::Viewer | Route::Journeys | Route::Marketing | Route::Metrics)
     }
 
     pub fn label(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Route {
             Route::Metrics => "metrics",
             Route::Viewer => "viewer",
             Route::Journeys => "journeys",
+            Route::Marketing => "marketing",
             Route::Cart => "cart",
             Route::Other => "other",
         }
@@ -86,6 +91,11 @@ pub fn router(state: Shared) -> Router {
         .route("/journeys", get(viewer::page))
         .route("/v1/journeys", get(viewer::identities))
         .route("/v1/journeys/{id}", get(viewer::timeline))
+        .route("/reports", get(reports::report_page))
+        .route("/profiles", get(reports::profile_page))
+        .route("/v1/reports/attribution", get(reports::attribution))
+        .route("/v1/profiles/{id}", get(reports::profile))
+        .route("/v1/segments", get(reports::segments))
         .route("/v1/cart/{user_id}", get(cart::get).put(cart::put));
     if state.config.test_control {
         r = r

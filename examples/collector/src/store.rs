@@ -23,6 +23,8 @@ use omnitrail::cart::Cart;
 use crate::timefmt;
 use crate::validate::ValidMessage;
 
+pub mod marketing;
+
 /// Most ingest jobs committed together in one transaction.
 const MAX_GROUP: usize = 256;
 const QUEUE: usize = 1024;
@@ -67,6 +69,33 @@ CREATE TABLE IF NOT EXISTS identities (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS identities_user_id ON identities (user_id);
 CREATE INDEX IF NOT EXISTS identities_anonymous_id ON identities (anonymous_id, last_seen);
+-- One row per distinct marketing touch seen on a message (`context.omnitrail.touch`): the
+-- attribution report, profiles and segments read these, not the raw JSON.
+CREATE TABLE IF NOT EXISTS touches (
+    write_key    TEXT NOT NULL,
+    anonymous_id TEXT NOT NULL DEFAULT '',
+    user_id      TEXT NOT NULL DEFAULT '',
+    at           TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    source       TEXT,
+    medium       TEXT,
+    campaign     TEXT,
+    PRIMARY KEY (write_key, anonymous_id, user_id, at, channel)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS touches_at ON touches (write_key, at);
+CREATE INDEX IF NOT EXISTS touches_user_id ON touches (user_id);
+CREATE INDEX IF NOT EXISTS touches_anonymous_id ON touches (anonymous_id);
+-- The latest consent each (anonymousId, userId) pair was seen with: segments exported for
+-- marketing keep only people who allowed it.
+CREATE TABLE IF NOT EXISTS consents (
+    write_key    TEXT NOT NULL,
+    anonymous_id TEXT NOT NULL DEFAULT '',
+    user_id      TEXT NOT NULL DEFAULT '',
+    at           TEXT NOT NULL,
+    analytics    INTEGER,
+    marketing    INTEGER,
+    PRIMARY KEY (write_key, anonymous_id, user_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS carts (
     write_key   TEXT NOT NULL,
     user_id     TEXT NOT NULL,
@@ -170,7 +199,7 @@ pub type Timeline = (Vec<String>, Vec<TimelineRow>);
 pub type KeyFilter = Option<Vec<String>>;
 
 /// The filter as the JSON array text the queries' `json_each(?)` reads (`NULL` = all).
-fn key_list(keys: &KeyFilter) -> Option<String> {
+pub(crate) fn key_list(keys: &KeyFilter) -> Option<String> {
     keys.as_ref().map(|k| serde_json::to_string(k).unwrap_or_else(|_| "[]".into()))
 }
 
@@ -190,6 +219,10 @@ enum Job {
     Identities(u32, KeyFilter, oneshot::Sender<Result<Vec<IdentitySummary>, StoreError>>),
     Timeline(String, u32, KeyFilter, oneshot::Sender<Result<Timeline, StoreError>>),
     Ping(oneshot::Sender<Result<(), StoreError>>),
+    /// Rows of the marketer views (`store/marketing.rs`).
+    Attribution(AttributionQuery, oneshot::Sender<Result<AttributionRows, StoreError>>),
+    Segment(SegmentQuery, oneshot::Sender<Result<SegmentRows, StoreError>>),
+    Profile(String, KeyFilter, oneshot::Sender<Result<ProfileRows, StoreError>>),
     /// The stored cart state of (write key, user id), if any.
     CartGet(String, String, oneshot::Sender<Result<Option<String>, StoreError>>),
     /// Merge a cart into the stored one (read, merge, write in one transaction).
@@ -208,6 +241,9 @@ impl Job {
             Job::Identities(..) => "identities",
             Job::Timeline(..) => "timeline",
             Job::Ping(_) => "ping",
+            Job::Attribution(..) => "attribution",
+            Job::Segment(..) => "segment",
+            Job::Profile(..) => "profile",
             Job::CartGet(..) => "cart_get",
             Job::CartMerge(..) => "cart_merge",
             Job::Close(_) => "close",
@@ -352,6 +388,21 @@ impl Store {
         self.call(|r| Job::CartMerge(write_key, user_id, Box::new(incoming), r)).await
     }
 
+    /// What the attribution report is computed from.
+    pub async fn attribution_rows(&self, q: AttributionQuery) -> Result<AttributionRows, StoreError> {
+        self.read(|r| Job::Attribution(q, r)).await
+    }
+
+    /// What segments are computed from.
+    pub async fn segment_rows(&self, q: SegmentQuery) -> Result<SegmentRows, StoreError> {
+        self.read(|r| Job::Segment(q, r)).await
+    }
+
+    /// What a person's profile is built from (`id`: any of their ids).
+    pub async fn profile_rows(&self, id: String, keys: KeyFilter) -> Result<ProfileRows, StoreError> {
+        self.read(|r| Job::Profile(id, keys, r)).await
+    }
+
     /// Round-trips a trivial query through the writer (health check).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.call(Job::Ping).await
@@ -381,6 +432,7 @@ fn open_connection(path: &str) -> Result<Connection, StoreError> {
 
 /// Brings a database created by an older collector up to [`SCHEMA`]: columns added later.
 fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
+    backfill_touches(conn)?;
     let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('messages')")?;
     let columns: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     for column in ["batch_context", "batch_integrations"] {
@@ -389,6 +441,40 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
         }
     }
     Ok(())
+}
+
+/// Databases from before the `touches` table: fill it once from the stored messages (a
+/// `user_version` of 1 records that it was done).
+fn backfill_touches(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= 1 {
+        return Ok(());
+    }
+    conn.execute_batch(
+        "BEGIN;
+         INSERT INTO touches (write_key, anonymous_id, user_id, at, channel, source, medium, campaign)
+         SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''),
+                json_extract(raw, '$.context.omnitrail.touch.at'),
+                json_extract(raw, '$.context.omnitrail.touch.channel'),
+                json_extract(raw, '$.context.omnitrail.touch.campaign.source'),
+                json_extract(raw, '$.context.omnitrail.touch.campaign.medium'),
+                json_extract(raw, '$.context.omnitrail.touch.campaign.name')
+         FROM messages
+         WHERE json_valid(raw)
+           AND typeof(json_extract(raw, '$.context.omnitrail.touch.at')) = 'text'
+           AND typeof(json_extract(raw, '$.context.omnitrail.touch.channel')) = 'text'
+         ON CONFLICT DO NOTHING;
+         INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
+         SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''), MAX(corrected_timestamp),
+                json_extract(raw, '$.context.consent.categoryPreferences.analytics'),
+                json_extract(raw, '$.context.consent.categoryPreferences.marketing')
+         FROM messages
+         WHERE json_valid(raw) AND json_type(raw, '$.context.consent.categoryPreferences') = 'object'
+         GROUP BY write_key, anonymous_id, user_id
+         ON CONFLICT DO NOTHING;
+         PRAGMA user_version = 1;
+         COMMIT;",
+    )
 }
 
 /// A read-only connection on the same file (opened after the writer created the schema).
@@ -549,6 +635,18 @@ fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome,
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE SET last_seen = excluded.last_seen",
     )?;
+    let mut touch = conn.prepare_cached(
+        "INSERT INTO touches (write_key, anonymous_id, user_id, at, channel, source, medium, campaign)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT DO NOTHING",
+    )?;
+    let mut consent = conn.prepare_cached(
+        "INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE
+           SET at = excluded.at, analytics = excluded.analytics, marketing = excluded.marketing
+           WHERE excluded.at >= consents.at",
+    )?;
     let mut outcome = Vec::with_capacity(batch.messages.len());
     for m in &batch.messages {
         #[cfg(test)]
@@ -583,6 +681,15 @@ fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome,
             if let Some((from, user)) = pair {
                 link.execute(params![batch.write_key, from, user, m.kind.as_str(), received_at])?;
             }
+            let (a, u) = (m.anonymous_id.as_deref().unwrap_or(""), m.user_id.as_deref().unwrap_or(""));
+            if let Some(t) = &m.touch {
+                let at = timefmt::format(timefmt::corrected(t.at, batch.sent_at, batch.received_at));
+                touch.execute(params![batch.write_key, a, u, at, t.channel, t.source, t.medium, t.campaign])?;
+            }
+            if m.consent.is_known() {
+                let c = m.consent;
+                consent.execute(params![batch.write_key, a, u, timefmt::format(corrected), c.analytics, c.marketing])?;
+            }
         }
         outcome.push(new);
     }
@@ -599,7 +706,9 @@ fn run_other(conn: &mut Connection, job: Job, stats: &StoreStats) {
             let _ = reply.send(query_counts(conn).map_err(StoreError::from));
         }
         Job::Reset(reply) => {
-            let r = conn.execute_batch("BEGIN; DELETE FROM messages; DELETE FROM identities; DELETE FROM carts; COMMIT;");
+            let r = conn.execute_batch(
+                "BEGIN; DELETE FROM messages; DELETE FROM identities; DELETE FROM touches; DELETE FROM consents; DELETE FROM carts; COMMIT;",
+            );
             if r.is_err() {
                 let _ = conn.execute_batch("ROLLBACK;");
             }
@@ -612,6 +721,15 @@ fn run_other(conn: &mut Connection, job: Job, stats: &StoreStats) {
         Job::Timeline(id, limit, keys, reply) => {
             let _ = reply.send(query_timeline(conn, &id, limit, &keys).map_err(StoreError::from));
         }
+        Job::Attribution(q, reply) => {
+            let _ = reply.send(attribution_rows(conn, &q).map_err(StoreError::from));
+        }
+        Job::Segment(q, reply) => {
+            let _ = reply.send(segment_rows(conn, &q).map_err(StoreError::from));
+        }
+        Job::Profile(id, keys, reply) => {
+            let _ = reply.send(profile_rows(conn, &id, &keys).map_err(StoreError::from));
+        }
         Job::Ping(reply) => {
             let r = conn.query_row("SELECT 1", [], |_| Ok(()));
             let _ = reply.send(r.map_err(StoreError::from));
@@ -623,6 +741,86 @@ fn run_other(conn: &mut Connection, job: Job, stats: &StoreStats) {
             let _ = reply.send(merge_cart(conn, &key, &user, &incoming));
         }
     }
+}
+
+/// What the attribution report reads: conversions named `events` in `from..=to`, and touches
+/// from `touches_from` (the lookback before `from`) to `to`.
+#[derive(Clone, Debug)]
+pub struct AttributionQuery {
+    pub keys: KeyFilter,
+    pub events: Vec<String>,
+    pub from: String,
+    pub to: String,
+    pub touches_from: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AttributionRows {
+    pub links: Vec<marketing::Link>,
+    pub touches: Vec<marketing::TouchRow>,
+    pub conversions: Vec<marketing::EventRow>,
+}
+
+fn attribution_rows(conn: &Connection, q: &AttributionQuery) -> Result<AttributionRows, rusqlite::Error> {
+    Ok(AttributionRows {
+        links: marketing::links(conn, &q.keys)?,
+        touches: marketing::touches(conn, &q.keys, Some(&q.touches_from), Some(&q.to))?,
+        conversions: marketing::events(conn, &q.keys, &q.events, Some(&q.from), Some(&q.to))?,
+    })
+}
+
+/// What segments read: every touch, the `events` since `since`, and the latest consents.
+#[derive(Clone, Debug)]
+pub struct SegmentQuery {
+    pub keys: KeyFilter,
+    pub events: Vec<String>,
+    pub since: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SegmentRows {
+    pub links: Vec<marketing::Link>,
+    pub touches: Vec<marketing::TouchRow>,
+    pub events: Vec<marketing::EventRow>,
+    pub consents: Vec<marketing::ConsentRow>,
+}
+
+fn segment_rows(conn: &Connection, q: &SegmentQuery) -> Result<SegmentRows, rusqlite::Error> {
+    Ok(SegmentRows {
+        links: marketing::links(conn, &q.keys)?,
+        touches: marketing::touches(conn, &q.keys, None, None)?,
+        events: marketing::events(conn, &q.keys, &q.events, q.since.as_deref(), None)?,
+        consents: marketing::consents(conn, &q.keys)?,
+    })
+}
+
+/// Most messages a profile reads (its timeline shows the newest of them).
+pub const PROFILE_MESSAGES: u32 = 2000;
+
+#[derive(Clone, Debug, Default)]
+pub struct ProfileRows {
+    /// Every id linked to the asked one (itself first).
+    pub ids: Vec<String>,
+    /// Of those, the ones an alias replaced (`previousId`).
+    pub aliases: Vec<String>,
+    pub messages: Vec<marketing::MessageRow>,
+    pub touches: Vec<marketing::TouchRow>,
+    /// (userId, encoded cart state, updated at) of the collector's cart sync.
+    pub carts: Vec<(String, String, String)>,
+}
+
+fn profile_rows(conn: &Connection, id: &str, keys: &KeyFilter) -> Result<ProfileRows, rusqlite::Error> {
+    let ids = linked_ids(conn, id, keys)?;
+    let messages = marketing::messages_of(conn, keys, &ids, PROFILE_MESSAGES)?;
+    let touches = marketing::touches_of(conn, keys, &ids)?;
+    let user_ids: Vec<String> = messages.iter().filter_map(|m| m.user_id.clone()).collect();
+    Ok(ProfileRows {
+        aliases: marketing::aliases_of(conn, keys, &ids)?,
+        carts: marketing::carts_of(conn, keys, &user_ids)?,
+        ids,
+        messages,
+        touches,
+    })
 }
 
 /// The replica id the collector merges under (it never edits a cart itself).
@@ -828,10 +1026,10 @@ pub const MAX_TIMELINE_IDS: usize = 64;
 pub const MAX_TIMELINE_LINK_ROWS: usize = 4096;
 
 /// Expands `id` through the identity graph (breadth first, both directions, within the keys
-/// `keys` lets through), then returns the messages of every linked id, newest first. The walk
-/// stops at [`MAX_TIMELINE_IDS`] ids or [`MAX_TIMELINE_LINK_ROWS`] rows read, whichever comes
-/// first; each id is looked up once (a hash set), so its cost is linear in the rows read.
-fn query_timeline(conn: &Connection, id: &str, limit: u32, keys: &KeyFilter) -> Result<Timeline, rusqlite::Error> {
+/// `keys` lets through). The walk stops at [`MAX_TIMELINE_IDS`] ids or
+/// [`MAX_TIMELINE_LINK_ROWS`] rows read, whichever comes first; each id is looked up once (a
+/// hash set), so its cost is linear in the rows read.
+fn linked_ids(conn: &Connection, id: &str, keys: &KeyFilter) -> Result<Vec<String>, rusqlite::Error> {
     use std::collections::{HashSet, VecDeque};
     let keys = key_list(keys);
     let mut ids: Vec<String> = vec![id.to_string()];
@@ -862,6 +1060,13 @@ fn query_timeline(conn: &Connection, id: &str, limit: u32, keys: &KeyFilter) -> 
             }
         }
     }
+    Ok(ids)
+}
+
+/// The messages of every id linked to `id` (see [`linked_ids`]), newest first.
+fn query_timeline(conn: &Connection, id: &str, limit: u32, keys: &KeyFilter) -> Result<Timeline, rusqlite::Error> {
+    let ids = linked_ids(conn, id, keys)?;
+    let keys = key_list(keys);
     let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
     let mut stmt = conn.prepare_cached(
         "SELECT type, event, name, corrected_timestamp, received_at, raw FROM messages

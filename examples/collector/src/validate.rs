@@ -32,6 +32,62 @@ pub struct ValidMessage {
     /// `context.sessionId` (a number in ms from the Omnitrail SDK; strings kept as is).
     pub session_id: Option<String>,
     pub timestamp: OffsetDateTime,
+    /// The touchpoint the message was tracked under (`context.omnitrail.touch`, sent by the
+    /// Omnitrail SDK on every message), if it carries a well-formed one.
+    pub touch: Option<Touch>,
+    /// `context.consent.categoryPreferences` (`analytics`, `marketing`), when the message says.
+    pub consent: Consent,
+}
+
+/// What the visitor allowed, as the message says (`None`: not said).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Consent {
+    pub analytics: Option<bool>,
+    pub marketing: Option<bool>,
+}
+
+impl Consent {
+    pub fn of(context: &Map<String, Value>) -> Consent {
+        let prefs = context.get("consent").and_then(|c| c.get("categoryPreferences"));
+        let flag = |k: &str| prefs.and_then(|p| p.get(k)).and_then(Value::as_bool);
+        Consent { analytics: flag("analytics"), marketing: flag("marketing") }
+    }
+
+    pub fn is_known(&self) -> bool {
+        self.analytics.is_some() || self.marketing.is_some()
+    }
+}
+
+/// A marketing touch: when it began, its channel, and its campaign (the marketer views read
+/// these rows, not the raw JSON).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Touch {
+    /// The client's time (the store applies the batch's skew correction, as to `timestamp`).
+    pub at: OffsetDateTime,
+    pub channel: String,
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
+}
+
+/// Longest channel / campaign field kept from a touch.
+const MAX_TOUCH_FIELD: usize = 200;
+
+/// `context.omnitrail.touch` → [`Touch`]: `at` must be a valid time and `channel` a short
+/// non-empty string; campaign fields that are not short strings are dropped.
+pub fn touch_of(context: &Map<String, Value>) -> Option<Touch> {
+    let t = context.get("omnitrail")?.get("touch")?;
+    let short = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty() && s.len() <= MAX_TOUCH_FIELD).map(str::to_string);
+    let at = timefmt::parse(t.get("at")?.as_str()?).ok()?;
+    let channel = short(t.get("channel"))?;
+    let campaign = t.get("campaign");
+    Some(Touch {
+        at,
+        channel,
+        source: short(campaign.and_then(|c| c.get("source"))),
+        medium: short(campaign.and_then(|c| c.get("medium"))),
+        campaign: short(campaign.and_then(|c| c.get("name"))),
+    })
 }
 
 /// Why a message was rejected. `code()` is the stable machine-readable reason.
@@ -188,6 +244,8 @@ pub fn validate(raw: &str) -> Result<ValidMessage, Rejection> {
         previous_id: if kind == MessageType::Alias { scalar_text(msg.rest.get("previousId")) } else { None },
         session_id,
         timestamp,
+        touch: touch_of(&msg.context),
+        consent: Consent::of(&msg.context),
     })
 }
 

@@ -25,14 +25,23 @@ const PAGE: &str = include_str!("viewer.html");
 
 /// The page's Content-Security-Policy: nothing but its own inline script and style (by hash)
 /// and requests to its own origin; never framed.
-static PAGE_CSP: LazyLock<String> = LazyLock::new(|| {
+static PAGE_CSP: LazyLock<String> = LazyLock::new(|| page_csp(PAGE));
+
+/// The CSP of an admin page: its own inline script and style (by hash), requests to its own
+/// origin, nothing else; never framed.
+pub fn page_csp(html: &str) -> String {
     format!(
         "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'self'; \
          base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        inline_hash(PAGE, "<script>", "</script>"),
-        inline_hash(PAGE, "<style>", "</style>")
+        inline_hash(html, "<script>", "</script>"),
+        inline_hash(html, "<style>", "</style>")
     )
-});
+}
+
+/// An admin HTML page with its CSP.
+pub fn html(page: &'static str, csp: &str) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CONTENT_SECURITY_POLICY, csp)], page).into_response()
+}
 
 /// `'sha256-…'` of the text between `open` and `close` in `html` (`'none'` if absent).
 pub fn inline_hash(html: &str, open: &str, close: &str) -> String {
@@ -43,14 +52,7 @@ pub fn inline_hash(html: &str, open: &str, close: &str) -> String {
 }
 
 pub async fn page() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, PAGE_CSP.as_str()),
-        ],
-        PAGE,
-    )
-        .into_response()
+    html(PAGE, &PAGE_CSP)
 }
 
 #[derive(Deserialize)]
