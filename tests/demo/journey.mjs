@@ -86,20 +86,35 @@ console.log("\nby type: ", count((m) => m.type));
 console.log("by event:", count((m) => m.event ?? m.name ?? `(${m.type})`));
 const people = new Set(messages.map((m) => m.anonymousId));
 console.log(`people:   ${people.size} anonymousId, userId ${[...new Set(messages.map((m) => m.userId).filter(Boolean))].join(", ")}`);
-// The customer's journey as the viewer shows it (admin API; the write key alone reads nothing).
+// What the marketer sees (admin API; the write key alone reads nothing): the customer's
+// journey, the attribution report and the customer's profile.
 const userId = messages.find((m) => m.userId)?.userId;
 const admin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
+const adminGet = async (path) => (await fetch(collector.url + path, admin)).json();
 const refused = (await fetch(`${collector.url}/v1/journeys/${encodeURIComponent(userId)}`)).status;
-const timeline = await (await fetch(`${collector.url}/v1/journeys/${encodeURIComponent(userId)}`, admin)).json();
+const timeline = await adminGet(`/v1/journeys/${encodeURIComponent(userId)}`);
 console.log(`\njourney of ${userId} across ${timeline.linkedIds.length} linked ids (without the admin token: HTTP ${refused}):`);
 for (const e of [...timeline.entries].reverse()) {
   console.log(`  ${e.timestamp}  ${e.kind.padEnd(10)} ${e.title}${e.channel ? ` [${e.channel}]` : ""}`);
 }
+const report = await adminGet("/v1/reports/attribution");
+console.log(`\nattribution (${report.conversions} conversions, revenue ${report.revenue}, ${report.lookbackDays}-day lookback):`);
+console.log(`  ${"model".padEnd(16)} channel → conversions credited / revenue credited`);
+for (const [model, rows] of Object.entries(report.models)) {
+  console.log(`  ${model.padEnd(16)} ${rows.map((r) => `${r.channel} → ${r.conversions} / ${r.revenue}`).join(", ")}`);
+}
+const profile = await adminGet(`/v1/profiles/${encodeURIComponent(userId)}`);
+console.log(`\nprofile of ${userId}: devices ${profile.ids.anonymousIds.length} (${profile.ids.anonymousIds.join(", ")}), ` +
+  `traits ${JSON.stringify(profile.traits)}, consent ${JSON.stringify(profile.consent?.categoryPreferences)}`);
+console.log(`  first touch ${profile.firstTouch?.channel}, last touch ${profile.lastTouch?.channel}; ${profile.sessions.length} sessions, ` +
+  `${profile.orders.length} order(s) ${profile.orders.map((o) => `${o.orderId} ${o.revenue} ${o.currency}`).join(", ")}; ` +
+  `cart kept by the collector: ${profile.cart ? profile.cart.cart.products.length + " line(s)" : "none"}`);
 console.log("\nexample message (Order Completed):");
 console.log(JSON.stringify(messages.find((m) => m.event === "Order Completed"), null, 2));
 
 if (serve) {
-  console.log(`\nserving — open ${site.url}/ and watch ${collector.url}/journeys (user "admin", password ${ADMIN_TOKEN}); Ctrl-C to stop`);
+  console.log(`\nserving — open ${site.url}/ and watch ${collector.url}/journeys, ${collector.url}/reports and ` +
+    `${collector.url}/profiles?id=${encodeURIComponent(userId)} (user "admin", password ${ADMIN_TOKEN}); Ctrl-C to stop`);
   const stop = async () => { await site.stop(); await collector.stop(); process.exit(0); };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

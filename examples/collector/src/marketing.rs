@@ -45,15 +45,22 @@ fn people_of(links: &[(String, String)], touches: &[TouchRow], events: &[EventRo
     p
 }
 
-/// Touches grouped by person (unsorted).
-fn touches_by_person(p: &mut People, touches: &[TouchRow]) -> HashMap<usize, Vec<(Touch, usize)>> {
-    let mut out: HashMap<usize, Vec<(Touch, usize)>> = HashMap::new();
-    for (i, t) in touches.iter().enumerate() {
+/// Touches grouped by person, in time order, each touch once: the store keeps a touch per
+/// (anonymousId, userId) pair it was seen with, so one touch seen before and after sign-in is
+/// two rows of one person.
+fn touches_by_person(p: &mut People, touches: &[TouchRow]) -> HashMap<usize, Vec<Touch>> {
+    let mut rows: HashMap<usize, Vec<&TouchRow>> = HashMap::new();
+    for t in touches {
         if let Some(person) = p.person_of(&t.anonymous_id, &t.user_id) {
-            out.entry(person).or_default().push((Touch { at_ms: ms(&t.at), channel: t.channel.clone() }, i));
+            rows.entry(person).or_default().push(t);
         }
     }
-    out
+    rows.into_iter()
+        .map(|(person, v)| {
+            let v = distinct(v);
+            (person, v.into_iter().map(|t| Touch { at_ms: ms(&t.at), channel: t.channel.clone() }).collect())
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -82,8 +89,7 @@ pub struct AttributionReport {
 /// The attribution report under `models`.
 pub fn attribution_report(rows: &AttributionRows, models: &[Model], s: &Settings, from: &str, to: &str, events: &[String]) -> AttributionReport {
     let mut p = people_of(&rows.links, &rows.touches, &rows.conversions);
-    let by_person = touches_by_person(&mut p, &rows.touches);
-    let plain: HashMap<usize, Vec<Touch>> = by_person.into_iter().map(|(k, v)| (k, v.into_iter().map(|(t, _)| t).collect())).collect();
+    let plain = touches_by_person(&mut p, &rows.touches);
     let none: Vec<Touch> = Vec::new();
     let conversions: Vec<Conversion<'_>> = rows
         .conversions
@@ -368,6 +374,14 @@ pub fn segment_csv(members: &[Member]) -> String {
 
 // --- profile -------------------------------------------------------------------------------
 
+/// Touches in time order, each touch once (same client time and channel).
+fn distinct(mut v: Vec<&TouchRow>) -> Vec<&TouchRow> {
+    v.sort_by(|a, b| (&a.client_at, &a.channel, &a.at).cmp(&(&b.client_at, &b.channel, &b.at)));
+    v.dedup_by(|a, b| a.client_at == b.client_at && a.channel == b.channel);
+    v.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.channel.cmp(&b.channel)));
+    v
+}
+
 /// One person's profile document.
 pub fn profile(rows: &ProfileRows, asked: &str, timeline_limit: usize) -> Value {
     let mut anonymous: Vec<&str> = Vec::new();
@@ -454,7 +468,7 @@ pub fn profile(rows: &ProfileRows, asked: &str, timeline_limit: usize) -> Value 
         "consent": consent,
         "firstTouch": first.map(summary),
         "lastTouch": last.map(summary),
-        "touches": rows.touches.iter().map(|t| json!({"at": t.at, "channel": t.channel, "source": t.source, "medium": t.medium, "campaign": t.campaign, "anonymousId": t.anonymous_id})).collect::<Vec<_>>(),
+        "touches": distinct(rows.touches.iter().collect()).into_iter().map(|t| json!({"at": t.at, "channel": t.channel, "source": t.source, "medium": t.medium, "campaign": t.campaign, "anonymousId": t.anonymous_id})).collect::<Vec<_>>(),
         "sessions": sessions.into_iter().rev().map(|(id, (start, end, n, devices))| json!({"sessionId": id, "start": start, "end": end, "messages": n, "anonymousIds": devices})).collect::<Vec<_>>(),
         "orders": orders.into_iter().rev().collect::<Vec<_>>(),
         "cart": cart,
@@ -469,7 +483,7 @@ mod tests {
     use crate::store::marketing::ConsentRow;
 
     fn touch(a: &str, u: &str, at: &str, ch: &str) -> TouchRow {
-        TouchRow { anonymous_id: a.into(), user_id: u.into(), at: at.into(), channel: ch.into(), source: None, medium: None, campaign: None }
+        TouchRow { anonymous_id: a.into(), user_id: u.into(), client_at: at.into(), at: at.into(), channel: ch.into(), source: None, medium: None, campaign: None }
     }
 
     fn ev(a: &str, u: &str, at: &str, event: &str, revenue: f64, cart: Option<&str>, qty: f64) -> EventRow {
@@ -508,6 +522,16 @@ mod tests {
 
     fn credit(r: &AttributionReport, model: &str, channel: &str) -> (f64, f64) {
         r.models[model].iter().find(|c| c.channel == channel).map(|c| (c.conversions, c.revenue)).unwrap_or((0.0, 0.0))
+    }
+
+    #[test]
+    fn a_touch_seen_before_and_after_sign_in_counts_once() {
+        let mut rows = shop();
+        // The laptop's email touch again, now with the user id (a second row in the store).
+        rows.touches.push(touch("laptop", "ada", "2024-05-05T10:00:00.000Z", "email"));
+        let r = attribution_report(&rows, &[Model::Linear], &Settings::default(), "2024-05-01", "2024-05-31", &[]);
+        assert_eq!(credit(&r, "linear", "email"), (0.5, 60.0));
+        assert_eq!(credit(&r, "linear", "paid_social"), (0.5, 60.0));
     }
 
     #[test]

@@ -71,16 +71,19 @@ CREATE INDEX IF NOT EXISTS identities_user_id ON identities (user_id);
 CREATE INDEX IF NOT EXISTS identities_anonymous_id ON identities (anonymous_id, last_seen);
 -- One row per distinct marketing touch seen on a message (`context.omnitrail.touch`): the
 -- attribution report, profiles and segments read these, not the raw JSON.
+-- `client_at` is the touch's time as the SDK sent it (the same on every message of the touch:
+-- the key), `at` the first copy's time with its batch's skew correction (what views compare).
 CREATE TABLE IF NOT EXISTS touches (
     write_key    TEXT NOT NULL,
     anonymous_id TEXT NOT NULL DEFAULT '',
     user_id      TEXT NOT NULL DEFAULT '',
-    at           TEXT NOT NULL,
+    client_at    TEXT NOT NULL,
     channel      TEXT NOT NULL,
+    at           TEXT NOT NULL,
     source       TEXT,
     medium       TEXT,
     campaign     TEXT,
-    PRIMARY KEY (write_key, anonymous_id, user_id, at, channel)
+    PRIMARY KEY (write_key, anonymous_id, user_id, client_at, channel)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS touches_at ON touches (write_key, at);
 CREATE INDEX IF NOT EXISTS touches_user_id ON touches (user_id);
@@ -452,10 +455,11 @@ fn backfill_touches(conn: &Connection) -> Result<(), rusqlite::Error> {
     }
     conn.execute_batch(
         "BEGIN;
-         INSERT INTO touches (write_key, anonymous_id, user_id, at, channel, source, medium, campaign)
+         INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
          SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''),
                 json_extract(raw, '$.context.omnitrail.touch.at'),
                 json_extract(raw, '$.context.omnitrail.touch.channel'),
+                json_extract(raw, '$.context.omnitrail.touch.at'),
                 json_extract(raw, '$.context.omnitrail.touch.campaign.source'),
                 json_extract(raw, '$.context.omnitrail.touch.campaign.medium'),
                 json_extract(raw, '$.context.omnitrail.touch.campaign.name')
@@ -636,8 +640,8 @@ fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome,
          ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE SET last_seen = excluded.last_seen",
     )?;
     let mut touch = conn.prepare_cached(
-        "INSERT INTO touches (write_key, anonymous_id, user_id, at, channel, source, medium, campaign)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT DO NOTHING",
     )?;
     let mut consent = conn.prepare_cached(
@@ -684,7 +688,8 @@ fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome,
             let (a, u) = (m.anonymous_id.as_deref().unwrap_or(""), m.user_id.as_deref().unwrap_or(""));
             if let Some(t) = &m.touch {
                 let at = timefmt::format(timefmt::corrected(t.at, batch.sent_at, batch.received_at));
-                touch.execute(params![batch.write_key, a, u, at, t.channel, t.source, t.medium, t.campaign])?;
+                let client_at = timefmt::format(t.at);
+                touch.execute(params![batch.write_key, a, u, client_at, t.channel, at, t.source, t.medium, t.campaign])?;
             }
             if m.consent.is_known() {
                 let c = m.consent;

@@ -20,6 +20,10 @@ pub struct TouchRow {
     pub anonymous_id: String,
     #[serde(rename = "userId")]
     pub user_id: String,
+    /// The touch's time as the SDK sent it (the same on every copy of the touch).
+    #[serde(skip)]
+    pub client_at: String,
+    /// That time with its batch's skew correction (what the views compare).
     pub at: String,
     pub channel: String,
     pub source: Option<String>,
@@ -80,7 +84,7 @@ pub fn links(conn: &Connection, keys: &KeyFilter) -> Result<Vec<Link>, rusqlite:
 /// Touches with `from <= at <= to` (stored time strings; `None` = unbounded).
 pub fn touches(conn: &Connection, keys: &KeyFilter, from: Option<&str>, to: Option<&str>) -> Result<Vec<TouchRow>, rusqlite::Error> {
     let mut stmt = conn.prepare_cached(
-        "SELECT anonymous_id, user_id, at, channel, source, medium, campaign FROM touches
+        "SELECT anonymous_id, user_id, at, channel, source, medium, campaign, client_at FROM touches
          WHERE (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1)))
            AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at <= ?3)",
     )?;
@@ -93,6 +97,7 @@ pub fn touches(conn: &Connection, keys: &KeyFilter, from: Option<&str>, to: Opti
             source: r.get(4)?,
             medium: r.get(5)?,
             campaign: r.get(6)?,
+            client_at: r.get(7)?,
         })
     })?;
     rows.collect()
@@ -102,7 +107,7 @@ pub fn touches(conn: &Connection, keys: &KeyFilter, from: Option<&str>, to: Opti
 pub fn touches_of(conn: &Connection, keys: &KeyFilter, ids: &[String]) -> Result<Vec<TouchRow>, rusqlite::Error> {
     let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
     let mut stmt = conn.prepare_cached(
-        "SELECT anonymous_id, user_id, at, channel, source, medium, campaign FROM touches
+        "SELECT anonymous_id, user_id, at, channel, source, medium, campaign, client_at FROM touches
          WHERE (anonymous_id IN (SELECT value FROM json_each(?2)) OR user_id IN (SELECT value FROM json_each(?2)))
            AND (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1)))
          ORDER BY at",
@@ -116,6 +121,7 @@ pub fn touches_of(conn: &Connection, keys: &KeyFilter, ids: &[String]) -> Result
             source: r.get(4)?,
             medium: r.get(5)?,
             campaign: r.get(6)?,
+            client_at: r.get(7)?,
         })
     })?;
     rows.collect()
