@@ -93,3 +93,51 @@ fn upgrades_a_database_from_before_batch_context() {
     c.stop();
     let _ = std::fs::remove_dir_all(db.parent().unwrap());
 }
+
+#[test]
+fn an_older_database_gets_its_touches_and_consents_backfilled_once() {
+    let db = temp_db("backfill");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let raw = json!({"type":"page","messageId":"old","anonymousId":"a","userId":"u","timestamp":TS,
+            "context":{"omnitrail":{"touch":{"channel":"paid_social","at":"2024-05-01T11:59:00.000Z","campaign":{"source":"insta"}}},
+                       "consent":{"categoryPreferences":{"analytics":true,"marketing":true}}}}).to_string();
+        conn.execute_batch(
+            "CREATE TABLE messages (id INTEGER PRIMARY KEY, write_key TEXT NOT NULL, message_id TEXT NOT NULL,
+               type TEXT NOT NULL, event TEXT, name TEXT, anonymous_id TEXT, user_id TEXT, session_id TEXT,
+               timestamp TEXT NOT NULL, corrected_timestamp TEXT NOT NULL, sent_at TEXT, received_at TEXT NOT NULL,
+               raw TEXT NOT NULL, UNIQUE (write_key, message_id));",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO messages (write_key, message_id, type, anonymous_id, user_id, timestamp, corrected_timestamp, received_at, raw)
+             VALUES ('demo', 'old', 'page', 'a', 'u', ?1, ?1, ?1, ?2)",
+            rusqlite::params![TS, raw],
+        )
+        .unwrap();
+        // A message without a touch, and one whose raw is not JSON: skipped, not fatal.
+        conn.execute_batch(
+            "INSERT INTO messages (write_key, message_id, type, anonymous_id, timestamp, corrected_timestamp, received_at, raw)
+             VALUES ('demo', 'plain', 'page', 'b', 't', 't', 'r', '{\"type\":\"page\"}'),
+                    ('demo', 'junk', 'page', 'c', 't', 't', 'r', 'not json');",
+        )
+        .unwrap();
+    }
+    let c = start_with(|cfg| cfg.db = db.to_string_lossy().into_owned());
+    c.stop();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let touches: Vec<(String, String, String, Option<String>)> = conn
+        .prepare("SELECT anonymous_id, user_id, channel, source FROM touches")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(touches, vec![("a".into(), "u".into(), "paid_social".into(), Some("insta".into()))]);
+    let marketing: i64 = conn.query_row("SELECT marketing FROM consents WHERE anonymous_id = 'a'", [], |r| r.get(0)).unwrap();
+    assert_eq!(marketing, 1);
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 1, "done once");
+    drop(conn);
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+}
