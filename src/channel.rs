@@ -119,10 +119,13 @@ impl Channel {
 }
 
 /// A list of lower-case terms: static (the built-in tables: one string, terms separated by
-/// `|` or a line break, which keeps the tables small in the wasm) or owned (configuration).
+/// `|`, or by line breaks in the GA4 lists, which keeps the tables small in the wasm) or
+/// owned (configuration).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Terms {
     Static(&'static str),
+    /// GA4's source lists: a term per line; `x~` stands for `x` and `x.com`.
+    Lines(&'static str),
     Owned(Vec<String>),
 }
 
@@ -155,8 +158,8 @@ impl Terms {
 
     fn any(&self, mut f: impl FnMut(&str) -> bool) -> bool {
         match self {
-            // `|` in the table, a line per term in the GA4 source lists.
-            Terms::Static(t) => t.split(['|', '\n']).filter(|x| !x.is_empty()).any(f),
+            Terms::Static(t) => t.split('|').any(f),
+            Terms::Lines(t) => t.split('\n').any(f),
             Terms::Owned(t) => t.iter().any(|s| f(s)),
         }
     }
@@ -319,6 +322,15 @@ fn site_matches(value: &str, term: &str) -> bool {
     value.contains('.') && url::site(value).split('.').next() == Some(term)
 }
 
+/// `value` (a source) is the list entry `term`: equal, or for `x~` equal to `x` or `x.com`.
+fn listed(value: &str, term: &str) -> bool {
+    !value.is_empty()
+        && match term.strip_suffix('~') {
+            Some(stem) => value == stem || value.strip_suffix(".com") == Some(stem),
+            None => value == term,
+        }
+}
+
 /// GA4's shopping campaign: `shopping` anywhere, or `shop` at the start or after anything but
 /// the letters `a`–`d` and `f`–`z` (`e-shop`, `eshop`, `summer_shop`, not `workshop`).
 fn shopping_campaign(campaign: &str) -> bool {
@@ -383,7 +395,7 @@ impl Cond {
             Cond::SourceOrMedium(t) => t.any(|p| pattern_matches(&f.source, p) || pattern_matches(&f.medium, p)),
             Cond::Campaign(t) => t.any(|p| pattern_matches(&f.campaign, p)),
             Cond::SourceSite(t) => t.any(|s| site_matches(&f.source_site, s)),
-            Cond::SourceIn(t) => !f.source_site.is_empty() && t.any(|s| f.source_site == s),
+            Cond::SourceIn(t) => t.any(|s| listed(&f.source_site, s)),
             Cond::ReferrerSite(t) => t.any(|s| site_matches(&f.referrer_host, s)),
             Cond::App(t) => t.any(|p| app_matches(&f.app, p)),
         }
@@ -418,18 +430,32 @@ impl Classifier {
         let facts = Facts::new(campaign, referrer, page_url, &self.config.internal_hosts);
         let defaults: &[Rule] = if self.config.replace_defaults { &[] } else { DEFAULT_RULES };
         let extra: &[(u8, Rule)] = if self.config.preset == Preset::Extended { EXTENDED_RULES } else { &[] };
-        self.config
-            .rules
-            .iter()
-            .chain(preset_rules(defaults, extra))
-            .enumerate()
-            .find(|(_, r)| r.when.iter().all(|c| c.holds(&facts, campaign)))
-            .map_or((Channel::Unassigned, None), |(i, r)| (r.channel, Some(i)))
+        let mut i = 0;
+        let mut hit = |r: &Rule| {
+            i += 1;
+            r.when.iter().all(|c| c.holds(&facts, campaign))
+        };
+        for r in &self.config.rules {
+            if hit(r) {
+                return (r.channel, Some(i - 1));
+            }
+        }
+        // `preset_rules`, written out (smaller in the wasm than the iterator).
+        for row in 0..=defaults.len() {
+            for r in extra.iter().filter(|(at, _)| usize::from(*at) == row).map(|(_, r)| r).chain(defaults.get(row)) {
+                if hit(r) {
+                    return (r.channel, Some(i - 1));
+                }
+            }
+        }
+        (Channel::Unassigned, None)
     }
 }
 
 /// The rows of `table` with each `(i, rule)` of `extra` inserted before row `i` (after the
-/// last row when `i` is the table's length).
+/// last row when `i` is the table's length): the order [`Classifier::classify_with_rule`]
+/// tries them in.
+#[cfg(test)]
 pub fn preset_rules<'a>(table: &'a [Rule], extra: &'a [(u8, Rule)]) -> impl Iterator<Item = &'a Rule> + 'a {
     (0..=table.len()).flat_map(move |i| {
         extra.iter().filter(move |(at, _)| usize::from(*at) == i).map(|(_, r)| r).chain(table.get(i))
@@ -453,7 +479,8 @@ macro_rules! rule {
 /// `utm_medium` values that mean paid (GA4: `.*cp.*|ppc|retargeting|paid.*`).
 pub const PAID_MEDIUMS: &str = "*cp*|ppc|retargeting|paid*";
 
-/// GA4's source categories (its downloadable list, a source per line): `SOURCE_CATEGORY_SEARCH`.
+/// GA4's source categories (its downloadable list, a source per line, `x~` for both `x` and
+/// `x.com`): `SOURCE_CATEGORY_SEARCH`.
 pub const GA4_SEARCH: &str = include_str!("channel/ga4/search.txt");
 /// `SOURCE_CATEGORY_SOCIAL`.
 pub const GA4_SOCIAL: &str = include_str!("channel/ga4/social.txt");
@@ -497,21 +524,21 @@ pub static DEFAULT_RULES: &[Rule] = &[
     // GA4 Direct: (direct) / (none).
     rule!(Direct: Cond::NoReferrer, Cond::NoUtm),
     // GA4 Paid Shopping, Paid Search, Paid Social, Paid Video, Display, Paid Other.
-    rule!(PaidOther: Cond::SourceIn(t!(GA4_SHOPPING)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(PaidOther: Cond::SourceIn(Terms::Lines(GA4_SHOPPING)), Cond::Medium(t!(PAID_MEDIUMS))),
     rule!(PaidOther: Cond::ShoppingCampaign, Cond::Medium(t!(PAID_MEDIUMS))),
-    rule!(PaidSearch: Cond::SourceIn(t!(GA4_SEARCH)), Cond::Medium(t!(PAID_MEDIUMS))),
-    rule!(PaidSocial: Cond::SourceIn(t!(GA4_SOCIAL)), Cond::Medium(t!(PAID_MEDIUMS))),
-    rule!(PaidVideo: Cond::SourceIn(t!(GA4_VIDEO)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(PaidSearch: Cond::SourceIn(Terms::Lines(GA4_SEARCH)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(PaidSocial: Cond::SourceIn(Terms::Lines(GA4_SOCIAL)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(PaidVideo: Cond::SourceIn(Terms::Lines(GA4_VIDEO)), Cond::Medium(t!(PAID_MEDIUMS))),
     rule!(Display: Cond::Medium(t!("display|banner|expandable|interstitial|cpm"))),
     rule!(PaidOther: Cond::Medium(t!(PAID_MEDIUMS))),
     // GA4 Organic Shopping, Organic Social, Organic Video, Organic Search.
-    rule!(Referral: Cond::SourceIn(t!(GA4_SHOPPING))),
+    rule!(Referral: Cond::SourceIn(Terms::Lines(GA4_SHOPPING))),
     rule!(Referral: Cond::ShoppingCampaign),
-    rule!(OrganicSocial: Cond::SourceIn(t!(GA4_SOCIAL))),
+    rule!(OrganicSocial: Cond::SourceIn(Terms::Lines(GA4_SOCIAL))),
     rule!(OrganicSocial: Cond::Medium(t!("social|social-network|social-media|sm|social network|social media"))),
-    rule!(Video: Cond::SourceIn(t!(GA4_VIDEO))),
+    rule!(Video: Cond::SourceIn(Terms::Lines(GA4_VIDEO))),
     rule!(Video: Cond::Medium(t!("*video*"))),
-    rule!(OrganicSearch: Cond::SourceIn(t!(GA4_SEARCH))),
+    rule!(OrganicSearch: Cond::SourceIn(Terms::Lines(GA4_SEARCH))),
     rule!(OrganicSearch: Cond::Medium(t!("organic"))),
     rule!(OrganicSearch: Cond::ReferrerSite(t!(SEARCH_SITES)), Cond::NoUtm),
     // GA4 Referral, Email, Affiliates, Audio, SMS, Mobile Push Notifications.

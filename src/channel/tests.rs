@@ -207,6 +207,7 @@ const GA4_ORGANIC_SOCIAL: Cases = &[
     (14, Channel::OrganicSocial, "?utm_source=twitter", ""),
     (14, Channel::OrganicSocial, "?utm_source=Facebook&utm_medium=email", ""),
     (14, Channel::OrganicSocial, "", "https://sites.google.com/view/x"),
+    (14, Channel::OrganicSocial, "?utm_source=google%2B", ""),
     (15, Channel::OrganicSocial, "?utm_medium=social&utm_source=ourbrand", ""),
     (15, Channel::OrganicSocial, "?utm_medium=social+media", ""),
     (15, Channel::OrganicSocial, "?utm_medium=sm", ""),
@@ -511,6 +512,17 @@ fn extended_preset_keeps_every_ga4_answer_its_heuristics_do_not_touch() {
 }
 
 #[test]
+fn listed_sources() {
+    for (v, t, want) in [
+        ("facebook", "facebook~", true), ("facebook.com", "facebook~", true), ("m.facebook.com", "facebook~", false),
+        ("facebook.de", "facebook~", false), ("t.co", "t.co", true), ("a.t.co", "t.co", false), ("", "", false),
+        ("", "x~", false), ("x", "", false), ("google+", "google+", true), ("google", "google+", false),
+    ] {
+        assert_eq!(listed(v, t), want, "{v} {t}");
+    }
+}
+
+#[test]
 fn shopping_campaigns() {
     for (c, want) in [
         ("shop", true), ("shopping", true), ("summer_shop", true), ("eshop", true), ("e-shop", true), ("9shop", true),
@@ -656,6 +668,9 @@ fn static_terms_are_well_formed() {
                 | Cond::SourceSite(t) | Cond::SourceIn(t) | Cond::ReferrerSite(t) | Cond::App(t) => t,
                 _ => continue,
             };
+            if matches!(terms, Terms::Lines(_)) {
+                continue; // checked below
+            }
             assert!(terms.any(|x| !x.is_empty()));
             assert!(!terms.any(|x| x.is_empty() || x != x.trim() || x.to_ascii_lowercase() != x), "{terms:?}");
         }
@@ -668,13 +683,17 @@ fn static_terms_are_well_formed() {
         assert_ne!(Classifier::default().classify_with_rule(&c, "", PAGE).1, None, "{key}");
         assert_ne!(extended.classify(&c, "", PAGE), Channel::Direct, "{key}");
     }
-    // The GA4 source lists: lower-case, trimmed, no duplicates within or across lists.
-    let mut all: Vec<&str> = Vec::new();
+    // The GA4 source lists: lower-case, trimmed, no duplicates within or across lists, 819
+    // sources once `x~` is expanded to `x` and `x.com` (`google+` is a source of its own).
+    let mut all: Vec<String> = Vec::new();
     for list in [GA4_SEARCH, GA4_SOCIAL, GA4_VIDEO, GA4_SHOPPING] {
         assert!(list.ends_with('\n') && !list.contains("\n\n") && !list.contains('|'));
         for term in list.lines() {
             assert!(!term.is_empty() && term == term.trim() && term == term.to_ascii_lowercase(), "{term:?}");
-            all.push(term);
+            match term.strip_suffix('~') {
+                Some(stem) => all.extend([stem.to_owned(), [stem, ".com"].concat()]),
+                None => all.push(term.to_owned()),
+            }
         }
     }
     let n = all.len();
@@ -748,7 +767,7 @@ fn backticked(list: &str) -> String {
 
 fn describe_terms(t: &Terms) -> String {
     match t {
-        Terms::Static(s) => match NAMED.iter().find(|(_, l)| l == s) {
+        Terms::Static(s) | Terms::Lines(s) => match NAMED.iter().find(|(_, l)| l == s) {
             Some((name, _)) => ["`", name, "`"].concat(),
             None => backticked(s),
         },
@@ -796,9 +815,9 @@ fn markdown() -> String {
     s.push('\n');
     for (name, list) in NAMED {
         if list.contains('\n') {
-            let n = list.lines().count().to_string();
+            let n = (list.lines().count() + list.matches('~').count()).to_string();
             let file = ["src/channel/ga4/", &name.get(4..).unwrap_or("").to_ascii_lowercase(), ".txt"].concat();
-            s.push_str(&["- `", name, "`: GA4's list, ", &n, " sources, in `", &file, "`\n"].concat());
+            s.push_str(&["- `", name, "`: GA4's list, ", &n, " sources, in `", &file, "` (`x~`: `x` and `x.com`)\n"].concat());
         } else {
             s.push_str(&["- `", name, "`: ", &backticked(list), "\n"].concat());
         }
