@@ -231,7 +231,7 @@ impl Rule {
 /// Classification settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChannelConfig {
-    /// Rules tried before the default table, in order.
+    /// Rules tried before the preset's table, in order.
     pub rules: Vec<Rule>,
     /// When true, only `rules` apply (then Unassigned); the preset's table is ignored.
     pub replace_defaults: bool,
@@ -349,7 +349,8 @@ impl Cond {
     /// A condition from configuration: `key` is `medium`, `source`, `sourceOrMedium`,
     /// `campaign`, `sourceSite`, `sourceIn`, `referrerSite`, `app` or `clickId` (with `terms`),
     /// or one of the flags `noCampaign`, `noUtm`, `noReferrer`, `sameSiteReferrer`,
-    /// `crossSiteReferrer`, `shoppingCampaign` (terms ignored). `None` for an unknown key or a text condition without terms.
+    /// `crossSiteReferrer`, `shoppingCampaign` (terms ignored). `None` for an unknown key or a
+    /// text condition without terms.
     pub fn parse<S: AsRef<str>>(key: &str, terms: &[S]) -> Option<Cond> {
         let flag = match key {
             "noCampaign" => Some(Cond::NoCampaign),
@@ -429,7 +430,8 @@ impl Classifier {
     pub fn classify_with_rule(&self, campaign: &Campaign, referrer: &str, page_url: &str) -> (Channel, Option<usize>) {
         let facts = Facts::new(campaign, referrer, page_url, &self.config.internal_hosts);
         let defaults: &[Rule] = if self.config.replace_defaults { &[] } else { DEFAULT_RULES };
-        let extra: &[(u8, Rule)] = if self.config.preset == Preset::Extended { EXTENDED_RULES } else { &[] };
+        let extended = self.config.preset == Preset::Extended && !self.config.replace_defaults;
+        let extra: &[(u8, Rule)] = if extended { EXTENDED_RULES } else { &[] };
         let mut i = 0;
         let mut hit = |r: &Rule| {
             i += 1;
@@ -440,7 +442,7 @@ impl Classifier {
                 return (r.channel, Some(i - 1));
             }
         }
-        // `preset_rules`, written out (smaller in the wasm than the iterator).
+        // `preset_rules`, written out.
         for row in 0..=defaults.len() {
             for r in extra.iter().filter(|(at, _)| usize::from(*at) == row).map(|(_, r)| r).chain(defaults.get(row)) {
                 if hit(r) {
@@ -549,7 +551,10 @@ pub static DEFAULT_RULES: &[Rule] = &[
     rule!(Sms: Cond::SourceOrMedium(t!("sms"))),
     rule!(MobilePush: Cond::Medium(t!("*push|*mobile*|*notification*"))),
     rule!(MobilePush: Cond::Source(t!("firebase"))),
-    // Ours: app referrers (no web host for GA4's source lists), then QR codes and print.
+    // Ours: QR codes, print and other offline mediums (utm_* decides before the referrer);
+    // app referrers (no web host for GA4's source lists).
+    rule!(Offline: Cond::Medium(t!("qr|qrcode|qr-code|qr_code|print|offline|pos|flyer|poster|billboard|ooh|direct_mail|direct-mail|\
+        directmail|event"))),
     rule!(Email: Cond::App(t!("com.google.android.gm|com.microsoft.office.outlook|com.yahoo.mobile.client.android.mail|\
         com.samsung.android.email.provider|ch.protonmail.android|com.fsck.k9|me.bluemail.mail"))),
     rule!(Sms: Cond::App(t!("com.google.android.apps.messaging|com.samsung.android.messaging|com.android.mms"))),
@@ -560,8 +565,6 @@ pub static DEFAULT_RULES: &[Rule] = &[
     rule!(OrganicSocial: Cond::App(t!("com.facebook.|com.instagram.android|com.twitter.android|com.linkedin.android|com.pinterest|\
         com.reddit.frontpage|com.zhiliaoapp.musically|com.ss.android.ugc.trill|com.snapchat.android|\
         org.telegram.messenger|com.whatsapp|jp.naver.line.android|com.discord|org.joinmastodon.android"))),
-    rule!(Offline: Cond::Medium(t!("qr|qrcode|qr-code|qr_code|print|offline|pos|flyer|poster|billboard|ooh|direct_mail|direct-mail|\
-        directmail|event"))),
     // GA4 Referral: any other referrer is source <host> / medium referral.
     rule!(Referral: Cond::CrossSiteReferrer, Cond::NoUtm),
 ];

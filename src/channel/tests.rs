@@ -52,13 +52,13 @@ const GA4_RULE: [&str; 36] = [
     "SMS: source or medium `sms`",
     "Mobile Push Notifications: medium ends with `push`, contains `mobile` or `notification`",
     "Mobile Push Notifications: source `firebase`",
+    "— ours (QR/Offline): offline medium",
     "— ours: mail app referrer",
     "— ours: messaging app referrer",
     "— ours: search app referrer",
     "— ours: video app referrer",
     "— ours: audio app referrer",
     "— ours: social app referrer",
-    "— ours (QR/Offline): offline medium",
     "Referral: any other site's referral is `<host> / referral`",
 ];
 
@@ -343,27 +343,28 @@ fn ours_internal_same_site_referrer() {
 
 // Ours: app referrers.
 const OURS_APPS: Cases = &[
-    (28, Channel::Email, "", "android-app://com.google.android.gm/"),
-    (28, Channel::Email, "", "android-app://com.microsoft.office.outlook"),
-    (29, Channel::Sms, "", "android-app://com.google.android.apps.messaging/"),
-    (30, Channel::OrganicSearch, "", "android-app://com.google.android.googlequicksearchbox/"),
-    (30, Channel::OrganicSearch, "", "android-app://com.google.android.googlequicksearchbox/https/www.google.com"),
-    (31, Channel::Video, "", "android-app://com.google.android.youtube/"),
-    (32, Channel::Audio, "", "android-app://com.spotify.music/"),
-    (33, Channel::OrganicSocial, "", "android-app://com.facebook.katana/"),
-    (33, Channel::OrganicSocial, "", "android-app://com.facebook.orca/"),
-    (33, Channel::OrganicSocial, "", "android-app://com.linkedin.android/"),
+    (29, Channel::Email, "", "android-app://com.google.android.gm/"),
+    (29, Channel::Email, "", "android-app://com.microsoft.office.outlook"),
+    (30, Channel::Sms, "", "android-app://com.google.android.apps.messaging/"),
+    (31, Channel::OrganicSearch, "", "android-app://com.google.android.googlequicksearchbox/"),
+    (31, Channel::OrganicSearch, "", "android-app://com.google.android.googlequicksearchbox/https/www.google.com"),
+    (32, Channel::Video, "", "android-app://com.google.android.youtube/"),
+    (33, Channel::Audio, "", "android-app://com.spotify.music/"),
+    (34, Channel::OrganicSocial, "", "android-app://com.facebook.katana/"),
+    (34, Channel::OrganicSocial, "", "android-app://com.facebook.orca/"),
+    (34, Channel::OrganicSocial, "", "android-app://com.linkedin.android/"),
 ];
 #[test]
 fn ours_app_referrers() {
     check(OURS_APPS);
 }
 
-// Ours: QR codes, print and other offline media.
+// Ours: QR codes, print and other offline media (before the app referrers: utm_* first).
 const OURS_OFFLINE: Cases = &[
-    (34, Channel::Offline, "?utm_medium=qr&utm_source=store_poster", ""),
-    (34, Channel::Offline, "?utm_medium=Print&utm_source=magazine", ""),
-    (34, Channel::Offline, "?utm_medium=pos", ""),
+    (28, Channel::Offline, "?utm_medium=qr&utm_source=store_poster", ""),
+    (28, Channel::Offline, "?utm_medium=Print&utm_source=magazine", ""),
+    (28, Channel::Offline, "?utm_medium=pos", ""),
+    (28, Channel::Offline, "?utm_medium=qr", "android-app://com.google.android.gm/"),
 ];
 #[test]
 fn ours_qr_offline_medium() {
