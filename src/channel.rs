@@ -2,23 +2,25 @@
 //! page's campaign data, the referrer and the page's own URL.
 //!
 //! Owns: the [`Channel`] names (stable, they go on the wire and into storage) and the rule
-//! table. The table is data: an ordered list of [`Rule`]s, each a channel and a list of
+//! tables. A table is data: an ordered list of [`Rule`]s, each a channel and a list of
 //! conditions that must all hold; the first matching rule wins, and nothing matching means
-//! [`Channel::Unassigned`]. [`ChannelConfig`] prepends custom rules (or replaces the
-//! defaults) and declares extra internal hosts. The default table is modelled on the
-//! default channel groupings of web analytics tools (GA4's in particular), plus Internal,
-//! QR/Offline and app referrers (`android-app://…`). ARCHITECTURE.md ("Channel rules") has
-//! the table as Markdown; a test keeps it equal to [`DEFAULT_RULES`].
+//! [`Channel::Unassigned`]. [`DEFAULT_RULES`] follows Google Analytics 4's published default
+//! channel group (its rule order, medium patterns and source lists, the lists as data in
+//! `src/channel/ga4/`), plus what GA4 has no answer for: Internal, QR/Offline and app
+//! referrers (`android-app://…`). The opt-in [`Preset::Extended`] inserts heuristics GA4 does
+//! not have ([`EXTENDED_RULES`], each next to the GA4 rule it extends). [`ChannelConfig`]
+//! prepends custom rules (or replaces the tables) and declares extra internal hosts.
+//! docs/channels.md has the tables as Markdown, with the GA4 rule each row implements and the
+//! mapping of GA4's channel names onto ours; a test keeps it equal to the data.
 //!
 //! Matching is ASCII case-insensitive: inputs are lower-cased and terms are lower-case.
 //! Must never: read anything but its three inputs (campaign, referrer, page URL), depend on
 //! the order of query parameters, or panic on any input.
 //!
 //! Known limits: a Google click id (`gclid`/`gbraid`/`wbraid`) is Paid Search even when the
-//! ad ran on YouTube or the Display Network (analytics tools resolve this with the ad
-//! platform's data, which the page does not have); `fbclid` is added by Meta to organic
-//! links as well, so alone it means Organic Social; "same site" is the heuristic of
-//! [`crate::url::site`].
+//! ad ran on YouTube or the Display Network (GA4 resolves this with the Google Ads data, which
+//! the page does not have); GA4's own detection of search-engine referrers is unpublished and
+//! approximated by [`SEARCH_SITES`]; "same site" is the heuristic of [`crate::url::site`].
 
 use std::borrow::Cow;
 
@@ -116,12 +118,36 @@ impl Channel {
     }
 }
 
-/// A list of lower-case terms: static (the default table: one string, terms separated by
-/// `|`, which keeps the table small in the wasm) or owned (configuration).
+/// A list of lower-case terms: static (the built-in tables: one string, terms separated by
+/// `|`, or by line breaks in the GA4 lists, which keeps the tables small in the wasm) or
+/// owned (configuration).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Terms {
     Static(&'static str),
+    /// GA4's source lists: a term per line; `x~` stands for `x` and `x.com`.
+    Lines(&'static str),
     Owned(Vec<String>),
+}
+
+/// Which built-in table follows the custom rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Preset {
+    /// GA4's default channel group ([`DEFAULT_RULES`]).
+    #[default]
+    Ga4,
+    /// [`DEFAULT_RULES`] with the heuristics of [`EXTENDED_RULES`] inserted.
+    Extended,
+}
+
+impl Preset {
+    /// The preset of a configuration name (`ga4`, `omnitrail-extended`).
+    pub fn from_name(name: &str) -> Option<Preset> {
+        match name {
+            "ga4" => Some(Preset::Ga4),
+            "omnitrail-extended" => Some(Preset::Extended),
+            _ => None,
+        }
+    }
 }
 
 impl Terms {
@@ -133,6 +159,7 @@ impl Terms {
     fn any(&self, mut f: impl FnMut(&str) -> bool) -> bool {
         match self {
             Terms::Static(t) => t.split('|').any(f),
+            Terms::Lines(t) => t.split('\n').any(f),
             Terms::Owned(t) => t.iter().any(|s| f(s)),
         }
     }
@@ -158,6 +185,10 @@ pub enum Cond {
     SameSiteReferrer,
     /// A referrer (web or app) that is not same-site.
     CrossSiteReferrer,
+    /// No `utm_*` parameter (click ids may be present). GA4 reads no click id but Google's.
+    NoUtm,
+    /// `utm_campaign` is a shopping campaign: GA4's `^(.*(([^a-df-z]|^)shop|shopping).*)$`.
+    ShoppingCampaign,
     /// One of these click ids is present.
     ClickId(Terms),
     /// `utm_medium` matches a pattern.
@@ -171,6 +202,9 @@ pub enum Cond {
     /// The source (`utm_source` when present, else the referrer's web host) is one of these
     /// sites.
     SourceSite(Terms),
+    /// The source (as for `SourceSite`, the host without `www.`) is exactly one of these
+    /// terms: GA4's "source matches a list".
+    SourceIn(Terms),
     /// The referrer's web (`http`/`https`) host is one of these sites, whatever `utm_source`
     /// says.
     ReferrerSite(Terms),
@@ -197,10 +231,12 @@ impl Rule {
 /// Classification settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChannelConfig {
-    /// Rules tried before the default table, in order.
+    /// Rules tried before the preset's table, in order.
     pub rules: Vec<Rule>,
-    /// When true, only `rules` apply (then Unassigned); the default table is ignored.
+    /// When true, only `rules` apply (then Unassigned); the preset's table is ignored.
     pub replace_defaults: bool,
+    /// The built-in table after `rules`: GA4's (default) or GA4's with our heuristics.
+    pub preset: Preset,
     /// Sites whose referrers count as internal besides the page's own site (site terms, see
     /// [`Cond`]): other domains of the same business, a checkout or login provider that
     /// sends visitors back (`paypal.com`, `checkout.stripe.com`).
@@ -286,21 +322,43 @@ fn site_matches(value: &str, term: &str) -> bool {
     value.contains('.') && url::site(value).split('.').next() == Some(term)
 }
 
+/// `value` (a source) is the list entry `term`: equal, or for `x~` equal to `x` or `x.com`.
+fn listed(value: &str, term: &str) -> bool {
+    !value.is_empty()
+        && match term.strip_suffix('~') {
+            Some(stem) => value == stem || value.strip_suffix(".com") == Some(stem),
+            None => value == term,
+        }
+}
+
+/// GA4's shopping campaign: `shopping` anywhere, or `shop` at the start or after anything but
+/// the letters `a`–`d` and `f`–`z` (`e-shop`, `eshop`, `summer_shop`, not `workshop`).
+fn shopping_campaign(campaign: &str) -> bool {
+    let b = campaign.as_bytes();
+    contains(campaign, "shopping")
+        || b.windows(4).enumerate().any(|(i, w)| {
+            w == b"shop" && (i == 0 || b.get(i - 1).is_some_and(|&p| !p.is_ascii_lowercase() || p == b'e'))
+        })
+}
+
 fn app_matches(package: &str, term: &str) -> bool {
     !package.is_empty() && (package == term || (term.ends_with('.') && package.starts_with(term)))
 }
 
 impl Cond {
     /// A condition from configuration: `key` is `medium`, `source`, `sourceOrMedium`,
-    /// `campaign`, `sourceSite`, `referrerSite`, `app` or `clickId` (with `terms`), or one of
-    /// the flags `noCampaign`, `noReferrer`, `sameSiteReferrer`, `crossSiteReferrer` (terms
-    /// ignored). `None` for an unknown key or a text condition without terms.
+    /// `campaign`, `sourceSite`, `sourceIn`, `referrerSite`, `app` or `clickId` (with `terms`),
+    /// or one of the flags `noCampaign`, `noUtm`, `noReferrer`, `sameSiteReferrer`,
+    /// `crossSiteReferrer`, `shoppingCampaign` (terms ignored). `None` for an unknown key or a
+    /// text condition without terms.
     pub fn parse<S: AsRef<str>>(key: &str, terms: &[S]) -> Option<Cond> {
         let flag = match key {
             "noCampaign" => Some(Cond::NoCampaign),
             "noReferrer" => Some(Cond::NoReferrer),
             "sameSiteReferrer" => Some(Cond::SameSiteReferrer),
             "crossSiteReferrer" => Some(Cond::CrossSiteReferrer),
+            "noUtm" => Some(Cond::NoUtm),
+            "shoppingCampaign" => Some(Cond::ShoppingCampaign),
             _ => None,
         };
         if flag.is_some() {
@@ -316,6 +374,7 @@ impl Cond {
             "sourceOrMedium" => Cond::SourceOrMedium(t),
             "campaign" => Cond::Campaign(t),
             "sourceSite" => Cond::SourceSite(t),
+            "sourceIn" => Cond::SourceIn(t),
             "referrerSite" => Cond::ReferrerSite(t),
             "app" => Cond::App(t),
             "clickId" => Cond::ClickId(t),
@@ -329,12 +388,15 @@ impl Cond {
             Cond::NoReferrer => !f.has_referrer,
             Cond::SameSiteReferrer => f.same_site,
             Cond::CrossSiteReferrer => f.has_referrer && !f.same_site,
+            Cond::NoUtm => !c.has_utm(),
+            Cond::ShoppingCampaign => shopping_campaign(&f.campaign),
             Cond::ClickId(t) => c.click_ids().any(|(k, _)| t.any(|term| term == k)),
             Cond::Medium(t) => t.any(|p| pattern_matches(&f.medium, p)),
             Cond::Source(t) => t.any(|p| pattern_matches(&f.source, p)),
             Cond::SourceOrMedium(t) => t.any(|p| pattern_matches(&f.source, p) || pattern_matches(&f.medium, p)),
             Cond::Campaign(t) => t.any(|p| pattern_matches(&f.campaign, p)),
             Cond::SourceSite(t) => t.any(|s| site_matches(&f.source_site, s)),
+            Cond::SourceIn(t) => t.any(|s| listed(&f.source_site, s)),
             Cond::ReferrerSite(t) => t.any(|s| site_matches(&f.referrer_host, s)),
             Cond::App(t) => t.any(|p| app_matches(&f.app, p)),
         }
@@ -363,18 +425,43 @@ impl Classifier {
     }
 
     /// Like [`Classifier::classify`], also saying which rule matched: its index in the
-    /// custom rules followed by [`DEFAULT_RULES`] (`None`: no rule, Unassigned).
+    /// custom rules followed by the preset's table ([`preset_rules`]; `None`: no rule,
+    /// Unassigned).
     pub fn classify_with_rule(&self, campaign: &Campaign, referrer: &str, page_url: &str) -> (Channel, Option<usize>) {
         let facts = Facts::new(campaign, referrer, page_url, &self.config.internal_hosts);
         let defaults: &[Rule] = if self.config.replace_defaults { &[] } else { DEFAULT_RULES };
-        self.config
-            .rules
-            .iter()
-            .chain(defaults)
-            .enumerate()
-            .find(|(_, r)| r.when.iter().all(|c| c.holds(&facts, campaign)))
-            .map_or((Channel::Unassigned, None), |(i, r)| (r.channel, Some(i)))
+        let extended = self.config.preset == Preset::Extended && !self.config.replace_defaults;
+        let extra: &[(u8, Rule)] = if extended { EXTENDED_RULES } else { &[] };
+        let mut i = 0;
+        let mut hit = |r: &Rule| {
+            i += 1;
+            r.when.iter().all(|c| c.holds(&facts, campaign))
+        };
+        for r in &self.config.rules {
+            if hit(r) {
+                return (r.channel, Some(i - 1));
+            }
+        }
+        // `preset_rules`, written out.
+        for row in 0..=defaults.len() {
+            for r in extra.iter().filter(|(at, _)| usize::from(*at) == row).map(|(_, r)| r).chain(defaults.get(row)) {
+                if hit(r) {
+                    return (r.channel, Some(i - 1));
+                }
+            }
+        }
+        (Channel::Unassigned, None)
     }
+}
+
+/// The rows of `table` with each `(i, rule)` of `extra` inserted before row `i` (after the
+/// last row when `i` is the table's length): the order [`Classifier::classify_with_rule`]
+/// tries them in.
+#[cfg(test)]
+pub fn preset_rules<'a>(table: &'a [Rule], extra: &'a [(u8, Rule)]) -> impl Iterator<Item = &'a Rule> + 'a {
+    (0..=table.len()).flat_map(move |i| {
+        extra.iter().filter(move |(at, _)| usize::from(*at) == i).map(|(_, r)| r).chain(table.get(i))
+    })
 }
 
 /// `t!("a|b")` / `t!(LIST)`: static terms.
@@ -394,57 +481,80 @@ macro_rules! rule {
 /// `utm_medium` values that mean paid (GA4: `.*cp.*|ppc|retargeting|paid.*`).
 pub const PAID_MEDIUMS: &str = "*cp*|ppc|retargeting|paid*";
 
-/// Search engines (site terms).
+/// GA4's source categories (its downloadable list, a source per line, `x~` for both `x` and
+/// `x.com`): `SOURCE_CATEGORY_SEARCH`.
+pub const GA4_SEARCH: &str = include_str!("channel/ga4/search.txt");
+/// `SOURCE_CATEGORY_SOCIAL`.
+pub const GA4_SOCIAL: &str = include_str!("channel/ga4/social.txt");
+/// `SOURCE_CATEGORY_VIDEO`.
+pub const GA4_VIDEO: &str = include_str!("channel/ga4/video.txt");
+/// `SOURCE_CATEGORY_SHOPPING`.
+pub const GA4_SHOPPING: &str = include_str!("channel/ga4/shopping.txt");
+
+/// Search engines (site terms): GA4 turns a referral from a search engine into
+/// `source=<engine>, medium=organic`; its engine list is not published, this is ours.
 pub const SEARCH_SITES: &str = "google|bing|yahoo|duckduckgo|baidu|yandex|ya.ru|ecosia|qwant|naver|seznam|ask|aol|startpage|\
     search.brave.com|sogou|so.com|daum|kagi|mojeek|msn|search.yahoo.co.jp|yahoo.co.jp";
 
-/// Social networks and messengers (site terms). YouTube is under [`VIDEO_SITES`].
+/// Social networks and messengers (site terms; extended preset). YouTube is under
+/// [`VIDEO_SITES`].
 pub const SOCIAL_SITES: &str = "facebook|fb|fb.me|messenger|instagram|ig|t.co|twitter|x|linkedin|lnkd.in|pinterest|pin.it|\
     reddit|tiktok|snapchat|tumblr|threads.net|threads|bsky.app|bluesky|mastodon.social|whatsapp|\
     wa.me|telegram|t.me|discord|vk|weibo|quora|news.ycombinator.com|line.me|xing|nextdoor|wechat";
 
-/// Video platforms (site terms).
+/// Video platforms (site terms; extended preset).
 pub const VIDEO_SITES: &str = "youtube|youtu.be|vimeo|twitch|dailymotion|wistia|rumble|bilibili";
 
-/// Audio and podcast platforms (site terms).
+/// Audio and podcast platforms (site terms; extended preset).
 pub const AUDIO_SITES: &str = "spotify|spotify.link|podcasts.apple.com|music.apple.com|podcasts.google.com|soundcloud|deezer|\
     pandora|iheart|audible|tidal|pocketcasts";
 
-/// Web mail hosts (site terms).
+/// Web mail hosts (site terms; extended preset).
 pub const WEBMAIL_SITES: &str = "mail.google.com|outlook.live.com|outlook.office.com|outlook.office365.com|mail.yahoo.com|\
     mail.aol.com|mail.proton.me|mail.yandex.ru|e.mail.ru|mail.zoho.com|mail.gmx.net|mail.qq.com";
 
-/// The default table, first match wins. See the module docs and ARCHITECTURE.md.
+/// The default table (GA4's default channel group), first match wins. GA4's Paid Shopping
+/// is `paid_other` and its Organic Shopping `referral` on our wire (docs/channels.md).
 pub static DEFAULT_RULES: &[Rule] = &[
-    // Where the visitor did not come from anywhere new.
-    rule!(Internal: Cond::SameSiteReferrer, Cond::NoCampaign),
-    rule!(Direct: Cond::NoReferrer, Cond::NoCampaign),
-    // Explicit utm_medium / utm_campaign conventions.
-    rule!(CrossNetwork: Cond::Campaign(t!("*cross-network*|*cross_network*"))),
-    rule!(CrossNetwork: Cond::Medium(t!("cross-network|cross_network|crossnetwork"))),
-    rule!(PaidSearch: Cond::Medium(t!("paid_search|paid-search|paidsearch|search_paid|sem|sea"))),
-    rule!(PaidSocial: Cond::Medium(t!("paid_social|paid-social|paidsocial|social_paid|social-paid|social_cpc|social-cpc"))),
-    rule!(PaidVideo: Cond::Medium(t!("paid_video|paid-video|paidvideo|cpv"))),
-    rule!(Display: Cond::Medium(t!("display|banner|expandable|interstitial|cpm|programmatic"))),
-    rule!(PaidSearch: Cond::SourceSite(t!(SEARCH_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
-    rule!(PaidVideo: Cond::SourceSite(t!(VIDEO_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
-    rule!(PaidSocial: Cond::SourceSite(t!(SOCIAL_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
-    rule!(Affiliate: Cond::Medium(t!("affiliate|affiliates|partner|partners"))),
-    rule!(Email: Cond::SourceOrMedium(t!("email|e-mail|e_mail|e mail|*newsletter*"))),
-    rule!(Sms: Cond::SourceOrMedium(t!("sms|mms"))),
-    rule!(MobilePush: Cond::SourceOrMedium(t!("*push|push*|*notification*|firebase|onesignal"))),
+    // GA4 Cross-network: campaign name contains "cross-network".
+    rule!(CrossNetwork: Cond::Campaign(t!("*cross-network*"))),
+    // GA4 reads Google's click ids (auto-tagging: google / cpc; DV360 and CM360: display).
+    rule!(PaidSearch: Cond::ClickId(t!("gclid|gbraid|wbraid"))),
+    rule!(Display: Cond::ClickId(t!("dclid"))),
+    // Ours: a same-site referrer continues the visit.
+    rule!(Internal: Cond::SameSiteReferrer, Cond::NoUtm),
+    // GA4 Direct: (direct) / (none).
+    rule!(Direct: Cond::NoReferrer, Cond::NoUtm),
+    // GA4 Paid Shopping, Paid Search, Paid Social, Paid Video, Display, Paid Other.
+    rule!(PaidOther: Cond::SourceIn(Terms::Lines(GA4_SHOPPING)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(PaidOther: Cond::ShoppingCampaign, Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(PaidSearch: Cond::SourceIn(Terms::Lines(GA4_SEARCH)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(PaidSocial: Cond::SourceIn(Terms::Lines(GA4_SOCIAL)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(PaidVideo: Cond::SourceIn(Terms::Lines(GA4_VIDEO)), Cond::Medium(t!(PAID_MEDIUMS))),
+    rule!(Display: Cond::Medium(t!("display|banner|expandable|interstitial|cpm"))),
+    rule!(PaidOther: Cond::Medium(t!(PAID_MEDIUMS))),
+    // GA4 Organic Shopping, Organic Social, Organic Video, Organic Search.
+    rule!(Referral: Cond::SourceIn(Terms::Lines(GA4_SHOPPING))),
+    rule!(Referral: Cond::ShoppingCampaign),
+    rule!(OrganicSocial: Cond::SourceIn(Terms::Lines(GA4_SOCIAL))),
+    rule!(OrganicSocial: Cond::Medium(t!("social|social-network|social-media|sm|social network|social media"))),
+    rule!(Video: Cond::SourceIn(Terms::Lines(GA4_VIDEO))),
+    rule!(Video: Cond::Medium(t!("*video*"))),
+    rule!(OrganicSearch: Cond::SourceIn(Terms::Lines(GA4_SEARCH))),
+    rule!(OrganicSearch: Cond::Medium(t!("organic"))),
+    rule!(OrganicSearch: Cond::ReferrerSite(t!(SEARCH_SITES)), Cond::NoUtm),
+    // GA4 Referral, Email, Affiliates, Audio, SMS, Mobile Push Notifications.
+    rule!(Referral: Cond::Medium(t!("referral|app|link"))),
+    rule!(Email: Cond::SourceOrMedium(t!("email|e-mail|e_mail|e mail"))),
+    rule!(Affiliate: Cond::Medium(t!("affiliate"))),
+    rule!(Audio: Cond::Medium(t!("audio"))),
+    rule!(Sms: Cond::SourceOrMedium(t!("sms"))),
+    rule!(MobilePush: Cond::Medium(t!("*push|*mobile*|*notification*"))),
+    rule!(MobilePush: Cond::Source(t!("firebase"))),
+    // Ours: QR codes, print and other offline mediums (utm_* decides before the referrer);
+    // app referrers (no web host for GA4's source lists).
     rule!(Offline: Cond::Medium(t!("qr|qrcode|qr-code|qr_code|print|offline|pos|flyer|poster|billboard|ooh|direct_mail|direct-mail|\
         directmail|event"))),
-    rule!(Audio: Cond::Medium(t!("audio|podcast|radio"))),
-    // Ad click ids without a telling utm_medium.
-    rule!(PaidSearch: Cond::ClickId(t!("gclid|gbraid|wbraid|gclsrc|msclkid|yclid"))),
-    rule!(Display: Cond::ClickId(t!("dclid"))),
-    rule!(PaidSocial: Cond::ClickId(t!("ttclid|twclid|li_fat_id|epik|rdt_cid|sccid"))),
-    rule!(Affiliate: Cond::ClickId(t!("irclid"))),
-    rule!(Email: Cond::ClickId(t!("_kx|mc_cid"))),
-    rule!(PaidOther: Cond::Medium(t!(PAID_MEDIUMS))),
-    // Referrers: web mail, apps, then sites by kind.
-    rule!(Email: Cond::ReferrerSite(t!(WEBMAIL_SITES))),
     rule!(Email: Cond::App(t!("com.google.android.gm|com.microsoft.office.outlook|com.yahoo.mobile.client.android.mail|\
         com.samsung.android.email.provider|ch.protonmail.android|com.fsck.k9|me.bluemail.mail"))),
     rule!(Sms: Cond::App(t!("com.google.android.apps.messaging|com.samsung.android.messaging|com.android.mms"))),
@@ -455,16 +565,49 @@ pub static DEFAULT_RULES: &[Rule] = &[
     rule!(OrganicSocial: Cond::App(t!("com.facebook.|com.instagram.android|com.twitter.android|com.linkedin.android|com.pinterest|\
         com.reddit.frontpage|com.zhiliaoapp.musically|com.ss.android.ugc.trill|com.snapchat.android|\
         org.telegram.messenger|com.whatsapp|jp.naver.line.android|com.discord|org.joinmastodon.android"))),
-    rule!(Video: Cond::SourceSite(t!(VIDEO_SITES))),
-    rule!(Video: Cond::Medium(t!("*video*"))),
-    rule!(Audio: Cond::SourceSite(t!(AUDIO_SITES))),
-    rule!(OrganicSearch: Cond::SourceSite(t!(SEARCH_SITES))),
-    rule!(OrganicSearch: Cond::Medium(t!("organic|seo"))),
-    rule!(OrganicSocial: Cond::SourceSite(t!(SOCIAL_SITES))),
-    rule!(OrganicSocial: Cond::Medium(t!("social|social-network|social_network|social-media|social_media|sm|social network|social media"))),
-    rule!(OrganicSocial: Cond::ClickId(t!("fbclid"))),
-    rule!(Referral: Cond::Medium(t!("referral|app|link"))),
-    rule!(Referral: Cond::CrossSiteReferrer, Cond::NoCampaign),
+    // GA4 Referral: any other referrer is source <host> / medium referral.
+    rule!(Referral: Cond::CrossSiteReferrer, Cond::NoUtm),
+];
+
+/// `x!(before_row, Channel: cond, …)`: a heuristic of the extended preset, inserted before
+/// row `before_row` of [`DEFAULT_RULES`].
+macro_rules! x {
+    ($at:expr, $channel:ident: $($cond:expr),+ $(,)?) => {
+        ($at, rule!($channel: $($cond),+))
+    };
+}
+
+/// The extended preset (`channelPreset: "omnitrail-extended"`): heuristics GA4 does not have,
+/// each inserted next to the GA4 rule it extends so that it keeps that rule's precedence.
+/// Click ids other than Google's decide only on URLs without `utm_*`.
+pub static EXTENDED_RULES: &[(u8, Rule)] = &[
+    x!(1, CrossNetwork: Cond::Campaign(t!("*cross_network*"))),
+    x!(1, CrossNetwork: Cond::Medium(t!("cross-network|cross_network|crossnetwork"))),
+    x!(3, PaidSearch: Cond::ClickId(t!("gclsrc|msclkid|yclid")), Cond::NoUtm),
+    x!(3, PaidSocial: Cond::ClickId(t!("ttclid|twclid|li_fat_id|epik|rdt_cid|sccid")), Cond::NoUtm),
+    x!(3, Affiliate: Cond::ClickId(t!("irclid")), Cond::NoUtm),
+    x!(3, Email: Cond::ClickId(t!("_kx|mc_cid")), Cond::NoUtm),
+    x!(4, OrganicSocial: Cond::ClickId(t!("fbclid")), Cond::NoReferrer, Cond::NoUtm),
+    x!(7, PaidSearch: Cond::Medium(t!("paid_search|paid-search|paidsearch|search_paid|sem|sea"))),
+    x!(7, PaidSocial: Cond::Medium(t!("paid_social|paid-social|paidsocial|social_paid|social-paid|social_cpc|social-cpc"))),
+    x!(7, PaidVideo: Cond::Medium(t!("paid_video|paid-video|paidvideo|cpv"))),
+    x!(7, PaidSearch: Cond::SourceSite(t!(SEARCH_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
+    x!(7, PaidVideo: Cond::SourceSite(t!(VIDEO_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
+    x!(7, PaidSocial: Cond::SourceSite(t!(SOCIAL_SITES)), Cond::Medium(t!(PAID_MEDIUMS))),
+    x!(10, Display: Cond::Medium(t!("programmatic"))),
+    x!(12, Email: Cond::ReferrerSite(t!(WEBMAIL_SITES))),
+    x!(14, OrganicSocial: Cond::SourceSite(t!(SOCIAL_SITES))),
+    x!(15, OrganicSocial: Cond::Medium(t!("social_network|social_media"))),
+    x!(16, Video: Cond::SourceSite(t!(VIDEO_SITES))),
+    x!(18, Audio: Cond::SourceSite(t!(AUDIO_SITES))),
+    x!(18, OrganicSearch: Cond::SourceSite(t!(SEARCH_SITES))),
+    x!(19, OrganicSearch: Cond::Medium(t!("seo"))),
+    x!(22, Email: Cond::SourceOrMedium(t!("*newsletter*"))),
+    x!(23, Affiliate: Cond::Medium(t!("affiliates|partner|partners"))),
+    x!(24, Audio: Cond::Medium(t!("podcast|radio"))),
+    x!(25, Sms: Cond::SourceOrMedium(t!("mms"))),
+    x!(26, MobilePush: Cond::SourceOrMedium(t!("*push|push*|*notification*|onesignal"))),
+    x!(35, OrganicSocial: Cond::ClickId(t!("fbclid")), Cond::NoUtm),
 ];
 
 #[cfg(test)]

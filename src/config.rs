@@ -86,7 +86,8 @@ pub struct Config {
     pub auto_decorate: bool,
     /// Query parameters removed from every URL and referrer before they leave the page.
     pub redact_params: Vec<String>,
-    /// Custom channel rules (tried before the default table) and internal hosts.
+    /// Custom channel rules (tried before the preset's table), the preset (GA4's default
+    /// channel group, or it with our heuristics) and internal hosts.
     pub channels: crate::channel::ChannelConfig,
     /// Recent touchpoints kept in the journey.
     pub max_touches: usize,

@@ -86,7 +86,14 @@ export interface OmnitrailConfig {
   internalHosts?: string[];
   /** Recent touchpoints kept in the journey (default 10). */
   maxTouches?: number;
-  /** Custom channel rules, tried before the default table. */
+  /**
+   * The built-in channel table: `"ga4"` (default) follows Google Analytics 4's default
+   * channel group; `"omnitrail-extended"` adds heuristics GA4 does not have (a `newsletter`
+   * medium or source as email, `podcast` as audio, `partner` as affiliate, web mail
+   * referrers, other ad networks' click ids, …). See docs/channels.md.
+   */
+  channelPreset?: "ga4" | "omnitrail-extended";
+  /** Custom channel rules, tried before the preset's table. */
   channelRules?: ChannelRule[];
   /** Keep the anonymous id out of cookies (localStorage only). */
   cookieless?: boolean;
@@ -215,7 +222,7 @@ export type ChannelName =
 /**
  * `{ channel, <condition>: [terms], … }`: the channel when every condition holds. Text
  * conditions take a non-empty list of lower-case terms; the flag conditions (`noCampaign`,
- * `noReferrer`, `sameSiteReferrer`, `crossSiteReferrer`) take `[]`.
+ * `noUtm`, `noReferrer`, `sameSiteReferrer`, `crossSiteReferrer`, `shoppingCampaign`) take `[]`.
  */
 export interface ChannelRule {
   channel: ChannelName;
@@ -224,13 +231,16 @@ export interface ChannelRule {
   sourceOrMedium?: string[];
   campaign?: string[];
   sourceSite?: string[];
+  sourceIn?: string[];
   referrerSite?: string[];
   app?: string[];
   clickId?: string[];
   noCampaign?: string[];
+  noUtm?: string[];
   noReferrer?: string[];
   sameSiteReferrer?: string[];
   crossSiteReferrer?: string[];
+  shoppingCampaign?: string[];
 }
 
 /** `Omnitrail.load` options: the configuration, plus where to find the wasm. */

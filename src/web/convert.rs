@@ -292,6 +292,13 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
             c.cart.sync_delay_ms = n;
         }
     }
+    let preset = get(v, "channelPreset");
+    if !preset.is_undefined() && !preset.is_null() {
+        c.channels.preset = preset
+            .as_string()
+            .and_then(|n| crate::channel::Preset::from_name(&n))
+            .ok_or(wrong("channelPreset", "\"ga4\" or \"omnitrail-extended\""))?;
+    }
     // channelRules: [{ channel: "paid_social", source: ["tiktok"], medium: ["cpc"] }, …]
     let rules = get(v, "channelRules");
     if !rules.is_undefined() && !rules.is_null() {

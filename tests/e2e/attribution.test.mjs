@@ -49,8 +49,9 @@ test("campaign parameters become context.campaign and a touchpoint; sensitive pa
   assert.ok(!text.includes("ada%40example.com") && !text.includes("s3cret"), "redacted everywhere");
   const t = all.find((m) => m.event === "Browsed");
   assert.deepEqual(t.context.campaign, { source: "Newsletter", medium: "email", name: "winter sale", gclid: "abc" });
-  // An explicit utm_medium outranks a click id (rule order, ARCHITECTURE.md "Channel rules").
-  assert.equal(t.context.omnitrail.touch.channel, "email");
+  // As in GA4, Google Ads auto-tagging (gclid: google / cpc) outranks manual utm_* tags
+  // (docs/channels.md); before the table followed GA4 the utm_medium won ("email").
+  assert.equal(t.context.omnitrail.touch.channel, "paid_search");
   assert.ok(!t.context.page.search.includes("email="));
   await ctx.close();
 });
