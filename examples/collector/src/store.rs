@@ -446,44 +446,53 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
-/// Databases from before the `touches` table: fill it once from the stored messages (a
-/// `user_version` of 1 records that it was done).
+/// Databases from before the `touches` and `consents` tables (`user_version` 0) get them
+/// filled once from the stored messages, and those from before message links (< 2) get those;
+/// `user_version` records what was done.
 fn backfill_touches(conn: &Connection) -> Result<(), rusqlite::Error> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version >= 1 {
-        return Ok(());
+    if version < 1 {
+        conn.execute_batch(
+            "BEGIN;
+             INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
+             SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''),
+                    json_extract(raw, '$.context.omnitrail.touch.at'),
+                    json_extract(raw, '$.context.omnitrail.touch.channel'),
+                    json_extract(raw, '$.context.omnitrail.touch.at'),
+                    json_extract(raw, '$.context.omnitrail.touch.campaign.source'),
+                    json_extract(raw, '$.context.omnitrail.touch.campaign.medium'),
+                    json_extract(raw, '$.context.omnitrail.touch.campaign.name')
+             FROM messages
+             WHERE json_valid(raw)
+               AND typeof(json_extract(raw, '$.context.omnitrail.touch.at')) = 'text'
+               AND typeof(json_extract(raw, '$.context.omnitrail.touch.channel')) = 'text'
+             ON CONFLICT DO NOTHING;
+             INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
+             SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''), MAX(corrected_timestamp),
+                    json_extract(raw, '$.context.consent.categoryPreferences.analytics'),
+                    json_extract(raw, '$.context.consent.categoryPreferences.marketing')
+             FROM messages
+             WHERE json_valid(raw) AND json_type(raw, '$.context.consent.categoryPreferences') = 'object'
+             GROUP BY write_key, anonymous_id, user_id
+             ON CONFLICT DO NOTHING;
+             PRAGMA user_version = 1;
+             COMMIT;",
+        )?;
     }
-    conn.execute_batch(
-        "BEGIN;
-         INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
-         SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''),
-                json_extract(raw, '$.context.omnitrail.touch.at'),
-                json_extract(raw, '$.context.omnitrail.touch.channel'),
-                json_extract(raw, '$.context.omnitrail.touch.at'),
-                json_extract(raw, '$.context.omnitrail.touch.campaign.source'),
-                json_extract(raw, '$.context.omnitrail.touch.campaign.medium'),
-                json_extract(raw, '$.context.omnitrail.touch.campaign.name')
-         FROM messages
-         WHERE json_valid(raw)
-           AND typeof(json_extract(raw, '$.context.omnitrail.touch.at')) = 'text'
-           AND typeof(json_extract(raw, '$.context.omnitrail.touch.channel')) = 'text'
-         ON CONFLICT DO NOTHING;
-         INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
-         SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''), MAX(corrected_timestamp),
-                json_extract(raw, '$.context.consent.categoryPreferences.analytics'),
-                json_extract(raw, '$.context.consent.categoryPreferences.marketing')
-         FROM messages
-         WHERE json_valid(raw) AND json_type(raw, '$.context.consent.categoryPreferences') = 'object'
-         GROUP BY write_key, anonymous_id, user_id
-         ON CONFLICT DO NOTHING;
-         INSERT INTO identities (write_key, anonymous_id, user_id, source, first_seen, last_seen)
-         SELECT write_key, anonymous_id, user_id, 'message', MIN(received_at), MAX(received_at)
-         FROM messages WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL
-         GROUP BY write_key, anonymous_id, user_id
-         ON CONFLICT DO NOTHING;
-         PRAGMA user_version = 1;
-         COMMIT;",
-    )
+    if version < 2 {
+        // Version 2: ids sent together on a message are identity links (source 'message').
+        conn.execute_batch(
+            "BEGIN;
+             INSERT INTO identities (write_key, anonymous_id, user_id, source, first_seen, last_seen)
+             SELECT write_key, anonymous_id, user_id, 'message', MIN(received_at), MAX(received_at)
+             FROM messages WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL
+             GROUP BY write_key, anonymous_id, user_id
+             ON CONFLICT DO NOTHING;
+             PRAGMA user_version = 2;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
 }
 
 /// A read-only connection on the same file (opened after the writer created the schema).
