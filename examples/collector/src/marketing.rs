@@ -73,7 +73,7 @@ fn people_of(links: &[(String, String)], touches: &[TouchRow], events: &[EventRo
 /// Touches grouped by person, in time order, each touch once: the store keeps a touch per
 /// (anonymousId, userId) pair it was seen with, so one touch seen before and after sign-in is
 /// two rows of one person.
-fn touches_by_person(p: &mut People, touches: &[TouchRow]) -> HashMap<usize, Vec<Touch>> {
+fn touches_by_person<'r>(p: &mut People, touches: impl IntoIterator<Item = &'r TouchRow>) -> HashMap<usize, Vec<Touch>> {
     let mut rows: HashMap<usize, Vec<&TouchRow>> = HashMap::new();
     for t in touches {
         if let Some(person) = p.person_of(&t.anonymous_id, &t.user_id) {
@@ -113,8 +113,17 @@ pub struct AttributionReport {
 
 /// The attribution report under `models`.
 pub fn attribution_report(rows: &AttributionRows, models: &[Model], s: &Settings, from: &str, to: &str, events: &[String]) -> AttributionReport {
-    let mut p = people_of(&rows.links, &rows.touches, &rows.conversions);
-    let plain = touches_by_person(&mut p, &rows.touches);
+    // People from the links and the conversions' own id pairs; only converting people's
+    // touches are gathered (most touches belong to people who did not convert).
+    let mut p = people_of(&rows.links, &[], &rows.conversions);
+    let converting: std::collections::HashSet<usize> =
+        rows.conversions.iter().filter_map(|c| p.person_of(&c.anonymous_id, &c.user_id)).collect();
+    let wanted: Vec<&TouchRow> = rows
+        .touches
+        .iter()
+        .filter(|t| p.person_of(&t.anonymous_id, &t.user_id).is_some_and(|x| converting.contains(&x)))
+        .collect();
+    let plain = touches_by_person(&mut p, wanted);
     let none: Vec<Touch> = Vec::new();
     let conversions: Vec<Conversion<'_>> = rows
         .conversions

@@ -796,7 +796,7 @@ pub struct AttributionRows {
 fn attribution_rows(conn: &Connection, q: &AttributionQuery) -> Result<AttributionRows, rusqlite::Error> {
     Ok(AttributionRows {
         links: marketing::links(conn, &q.keys)?,
-        touches: marketing::touches(conn, &q.keys, Some(&q.touches_from), Some(&q.to))?,
+        touches: marketing::touch_times(conn, &q.keys, &q.touches_from, &q.to)?,
         conversions: marketing::events(conn, &q.keys, &q.events, Some(&q.from), Some(&q.to))?,
     })
 }

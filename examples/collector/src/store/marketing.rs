@@ -94,6 +94,28 @@ pub fn touches(conn: &Connection, keys: &KeyFilter, from: Option<&str>, to: Opti
     rows.collect()
 }
 
+/// Touches with `from <= at <= to`, without their campaign fields (what the attribution report
+/// needs: it reads every touch of the window).
+pub fn touch_times(conn: &Connection, keys: &KeyFilter, from: &str, to: &str) -> Result<Vec<TouchRow>, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT anonymous_id, user_id, at, channel, client_at FROM touches
+         WHERE (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1))) AND at >= ?2 AND at <= ?3",
+    )?;
+    let rows = stmt.query_map(params![key_list(keys), from, to], |r| {
+        Ok(TouchRow {
+            anonymous_id: r.get(0)?,
+            user_id: r.get(1)?,
+            at: r.get(2)?,
+            channel: r.get(3)?,
+            client_at: r.get(4)?,
+            source: None,
+            medium: None,
+            campaign: None,
+        })
+    })?;
+    rows.collect()
+}
+
 /// The touches of a set of ids.
 pub fn touches_of(conn: &Connection, keys: &KeyFilter, ids: &[String]) -> Result<Vec<TouchRow>, rusqlite::Error> {
     let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
