@@ -141,8 +141,13 @@ fn main() {
     let arg = |name: &str, dflt: u64| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(dflt);
     let people = arg("--people", 100_000);
     let runs = arg("--runs", 3) as usize;
-    let dir = std::env::temp_dir().join(format!("omnitrail-marketer-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    // `--keep DIR`: keep the filled database there and reuse it on the next run (no refill).
+    let keep = args.iter().position(|a| a == "--keep").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
+    let dir = keep.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("omnitrail-marketer-bench-{}", std::process::id())));
+    let reuse = keep.is_some() && dir.join("bench.db").exists();
+    if !reuse {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = Config::for_tests();
     config.db = dir.join("bench.db").to_string_lossy().into_owned();
@@ -152,7 +157,7 @@ fn main() {
     let mut rng = Rng(0xB0B5);
     let t0 = Instant::now();
     let (mut events, mut batch, mut requests) = (0u64, Vec::new(), 0u64);
-    for n in 0..people {
+    for n in 0..if reuse { 0 } else { people } {
         person(&mut rng, n, now, &mut batch);
         if batch.len() >= 400 || n + 1 == people {
             events += batch.len() as u64;
@@ -194,5 +199,25 @@ fn main() {
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/marketer-bench.json");
     let _ = std::fs::write(out, serde_json::to_string_pretty(&result).unwrap_or_default());
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
+    // Where the report's time goes: loading the rows vs computing the credit.
+    let (store, thread) = omnitrail_collector::store::Store::open(&dir.join("bench.db").to_string_lossy()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let q = omnitrail_collector::store::AttributionQuery {
+        keys: None,
+        events: vec!["Order Completed".into()],
+        from: from.clone(),
+        to: to.clone(),
+        touches_from: iso(now - 60 * 86_400_000),
+    };
+    let (load_ms, rows) = time_it(runs, || rt.block_on(store.attribution_rows(q.clone())).unwrap());
+    let models = omnitrail_collector::attribution::Model::ALL;
+    let settings = omnitrail_collector::attribution::Settings::default();
+    let (compute_ms, _) = time_it(runs, || omnitrail_collector::marketing::attribution_report(&rows, &models, &settings, &from, &to, &q.events));
+    println!("| … of which loading rows ({} links, {} touches, {} conversions) | {load_ms:.0} | |", rows.links.len(), rows.touches.len(), rows.conversions.len());
+    println!("| … of which computing 5 models | {compute_ms:.0} | |");
+    rt.block_on(store.close());
+    thread.join();
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -27,8 +27,33 @@ use crate::store::{AttributionRows, ProfileRows, SegmentRows, TimelineRow};
 use crate::timefmt;
 
 /// Epoch ms of a stored time string (0 for one that does not parse: never from the store).
+/// The stored format (`YYYY-MM-DDTHH:MM:SS.mmmZ`) is read directly (the views convert every
+/// touch's time); anything else goes through the full parser.
 pub fn ms(t: &str) -> i64 {
-    timefmt::parse(t).map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64).unwrap_or(0)
+    stored_ms(t).unwrap_or_else(|| timefmt::parse(t).map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64).unwrap_or(0))
+}
+
+fn stored_ms(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    if b.len() != 24 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'.' || b[23] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0')))
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss, ms) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + ms)
 }
 
 fn people_of(links: &[(String, String)], touches: &[TouchRow], events: &[EventRow]) -> People {
@@ -48,7 +73,7 @@ fn people_of(links: &[(String, String)], touches: &[TouchRow], events: &[EventRo
 /// Touches grouped by person, in time order, each touch once: the store keeps a touch per
 /// (anonymousId, userId) pair it was seen with, so one touch seen before and after sign-in is
 /// two rows of one person.
-fn touches_by_person(p: &mut People, touches: &[TouchRow]) -> HashMap<usize, Vec<Touch>> {
+fn touches_by_person<'r>(p: &mut People, touches: impl IntoIterator<Item = &'r TouchRow>) -> HashMap<usize, Vec<Touch>> {
     let mut rows: HashMap<usize, Vec<&TouchRow>> = HashMap::new();
     for t in touches {
         if let Some(person) = p.person_of(&t.anonymous_id, &t.user_id) {
@@ -88,8 +113,17 @@ pub struct AttributionReport {
 
 /// The attribution report under `models`.
 pub fn attribution_report(rows: &AttributionRows, models: &[Model], s: &Settings, from: &str, to: &str, events: &[String]) -> AttributionReport {
-    let mut p = people_of(&rows.links, &rows.touches, &rows.conversions);
-    let plain = touches_by_person(&mut p, &rows.touches);
+    // People from the links and the conversions' own id pairs; only converting people's
+    // touches are gathered (most touches belong to people who did not convert).
+    let mut p = people_of(&rows.links, &[], &rows.conversions);
+    let converting: std::collections::HashSet<usize> =
+        rows.conversions.iter().filter_map(|c| p.person_of(&c.anonymous_id, &c.user_id)).collect();
+    let wanted: Vec<&TouchRow> = rows
+        .touches
+        .iter()
+        .filter(|t| p.person_of(&t.anonymous_id, &t.user_id).is_some_and(|x| converting.contains(&x)))
+        .collect();
+    let plain = touches_by_person(&mut p, wanted);
     let none: Vec<Touch> = Vec::new();
     let conversions: Vec<Conversion<'_>> = rows
         .conversions
@@ -522,6 +556,16 @@ mod tests {
 
     fn credit(r: &AttributionReport, model: &str, channel: &str) -> (f64, f64) {
         r.models[model].iter().find(|c| c.channel == channel).map(|c| (c.conversions, c.revenue)).unwrap_or((0.0, 0.0))
+    }
+
+    #[test]
+    fn stored_times_read_fast_agree_with_the_parser() {
+        for t in ["1970-01-01T00:00:00.000Z", "2024-02-29T23:59:59.999Z", "2000-03-01T00:00:00.001Z", "0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z", "2026-12-06T04:30:00.123Z"] {
+            let slow = timefmt::parse(t).map(|x| (x.unix_timestamp_nanos() / 1_000_000) as i64).unwrap();
+            assert_eq!(stored_ms(t), Some(slow), "{t}");
+        }
+        assert_eq!(stored_ms("2024-05-01T12:00:00Z"), None);
+        assert_eq!(ms("2024-05-01T14:00:00+02:00"), ms("2024-05-01T12:00:00.000Z"));
     }
 
     #[test]

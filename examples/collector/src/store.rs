@@ -57,7 +57,7 @@ CREATE INDEX IF NOT EXISTS messages_type_event ON messages (type, event);
 CREATE INDEX IF NOT EXISTS messages_session_id ON messages (session_id);
 CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);
 -- The identity graph: one row per (anonymousId or previousId) <-> userId link seen in an
--- identify or alias message.
+-- identify or alias message, or an anonymousId and a userId sent together (source 'message').
 CREATE TABLE IF NOT EXISTS identities (
     write_key    TEXT NOT NULL,
     anonymous_id TEXT NOT NULL,
@@ -446,39 +446,53 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
-/// Databases from before the `touches` table: fill it once from the stored messages (a
-/// `user_version` of 1 records that it was done).
+/// Databases from before the `touches` and `consents` tables (`user_version` 0) get them
+/// filled once from the stored messages, and those from before message links (< 2) get those;
+/// `user_version` records what was done.
 fn backfill_touches(conn: &Connection) -> Result<(), rusqlite::Error> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version >= 1 {
-        return Ok(());
+    if version < 1 {
+        conn.execute_batch(
+            "BEGIN;
+             INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
+             SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''),
+                    json_extract(raw, '$.context.omnitrail.touch.at'),
+                    json_extract(raw, '$.context.omnitrail.touch.channel'),
+                    json_extract(raw, '$.context.omnitrail.touch.at'),
+                    json_extract(raw, '$.context.omnitrail.touch.campaign.source'),
+                    json_extract(raw, '$.context.omnitrail.touch.campaign.medium'),
+                    json_extract(raw, '$.context.omnitrail.touch.campaign.name')
+             FROM messages
+             WHERE json_valid(raw)
+               AND typeof(json_extract(raw, '$.context.omnitrail.touch.at')) = 'text'
+               AND typeof(json_extract(raw, '$.context.omnitrail.touch.channel')) = 'text'
+             ON CONFLICT DO NOTHING;
+             INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
+             SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''), MAX(corrected_timestamp),
+                    json_extract(raw, '$.context.consent.categoryPreferences.analytics'),
+                    json_extract(raw, '$.context.consent.categoryPreferences.marketing')
+             FROM messages
+             WHERE json_valid(raw) AND json_type(raw, '$.context.consent.categoryPreferences') = 'object'
+             GROUP BY write_key, anonymous_id, user_id
+             ON CONFLICT DO NOTHING;
+             PRAGMA user_version = 1;
+             COMMIT;",
+        )?;
     }
-    conn.execute_batch(
-        "BEGIN;
-         INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
-         SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''),
-                json_extract(raw, '$.context.omnitrail.touch.at'),
-                json_extract(raw, '$.context.omnitrail.touch.channel'),
-                json_extract(raw, '$.context.omnitrail.touch.at'),
-                json_extract(raw, '$.context.omnitrail.touch.campaign.source'),
-                json_extract(raw, '$.context.omnitrail.touch.campaign.medium'),
-                json_extract(raw, '$.context.omnitrail.touch.campaign.name')
-         FROM messages
-         WHERE json_valid(raw)
-           AND typeof(json_extract(raw, '$.context.omnitrail.touch.at')) = 'text'
-           AND typeof(json_extract(raw, '$.context.omnitrail.touch.channel')) = 'text'
-         ON CONFLICT DO NOTHING;
-         INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
-         SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''), MAX(corrected_timestamp),
-                json_extract(raw, '$.context.consent.categoryPreferences.analytics'),
-                json_extract(raw, '$.context.consent.categoryPreferences.marketing')
-         FROM messages
-         WHERE json_valid(raw) AND json_type(raw, '$.context.consent.categoryPreferences') = 'object'
-         GROUP BY write_key, anonymous_id, user_id
-         ON CONFLICT DO NOTHING;
-         PRAGMA user_version = 1;
-         COMMIT;",
-    )
+    if version < 2 {
+        // Version 2: ids sent together on a message are identity links (source 'message').
+        conn.execute_batch(
+            "BEGIN;
+             INSERT INTO identities (write_key, anonymous_id, user_id, source, first_seen, last_seen)
+             SELECT write_key, anonymous_id, user_id, 'message', MIN(received_at), MAX(received_at)
+             FROM messages WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL
+             GROUP BY write_key, anonymous_id, user_id
+             ON CONFLICT DO NOTHING;
+             PRAGMA user_version = 2;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
 }
 
 /// A read-only connection on the same file (opened after the writer created the schema).
@@ -639,6 +653,11 @@ fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome,
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE SET last_seen = excluded.last_seen",
     )?;
+    let mut seen = conn.prepare_cached(
+        "INSERT INTO identities (write_key, anonymous_id, user_id, source, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, 'message', ?4, ?4)
+         ON CONFLICT (write_key, anonymous_id, user_id) DO NOTHING",
+    )?;
     let mut touch = conn.prepare_cached(
         "INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -677,13 +696,21 @@ fn insert_batch(conn: &Connection, batch: &IngestBatch) -> Result<IngestOutcome,
         ])?;
         let new = n == 1;
         if new {
-            let pair = match m.kind {
-                MessageType::Identify => m.anonymous_id.as_ref().zip(m.user_id.as_ref()),
-                MessageType::Alias => m.previous_id.as_ref().zip(m.user_id.as_ref()),
-                _ => None,
-            };
-            if let Some((from, user)) = pair {
-                link.execute(params![batch.write_key, from, user, m.kind.as_str(), received_at])?;
+            // The identity graph: identify and alias link ids, and so do an anonymousId and a
+            // userId sent together on any message (source "message"; kept at its first sight,
+            // so a signed-in visitor's every message costs one index probe, not a write).
+            match m.kind {
+                MessageType::Identify | MessageType::Alias => {
+                    let from = if m.kind == MessageType::Alias { &m.previous_id } else { &m.anonymous_id };
+                    if let Some((from, user)) = from.as_ref().zip(m.user_id.as_ref()) {
+                        link.execute(params![batch.write_key, from, user, m.kind.as_str(), received_at])?;
+                    }
+                }
+                _ => {
+                    if let Some((anon, user)) = m.anonymous_id.as_ref().zip(m.user_id.as_ref()) {
+                        seen.execute(params![batch.write_key, anon, user, received_at])?;
+                    }
+                }
             }
             let (a, u) = (m.anonymous_id.as_deref().unwrap_or(""), m.user_id.as_deref().unwrap_or(""));
             if let Some(t) = &m.touch {
@@ -769,7 +796,7 @@ pub struct AttributionRows {
 fn attribution_rows(conn: &Connection, q: &AttributionQuery) -> Result<AttributionRows, rusqlite::Error> {
     Ok(AttributionRows {
         links: marketing::links(conn, &q.keys)?,
-        touches: marketing::touches(conn, &q.keys, Some(&q.touches_from), Some(&q.to))?,
+        touches: marketing::touch_times(conn, &q.keys, &q.touches_from, &q.to)?,
         conversions: marketing::events(conn, &q.keys, &q.events, Some(&q.from), Some(&q.to))?,
     })
 }

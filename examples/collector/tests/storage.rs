@@ -137,7 +137,9 @@ fn an_older_database_gets_its_touches_and_consents_backfilled_once() {
     let marketing: i64 = conn.query_row("SELECT marketing FROM consents WHERE anonymous_id = 'a'", [], |r| r.get(0)).unwrap();
     assert_eq!(marketing, 1);
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 1, "done once");
+    assert_eq!(version, 2, "done once");
+    let links: i64 = conn.query_row("SELECT COUNT(*) FROM identities WHERE source = 'message' AND anonymous_id = 'a' AND user_id = 'u'", [], |r| r.get(0)).unwrap();
+    assert_eq!(links, 1, "ids sent together became a link");
     drop(conn);
     let _ = std::fs::remove_dir_all(db.parent().unwrap());
 }

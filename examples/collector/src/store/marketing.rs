@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::{key_list, KeyFilter};
 
-/// A pair of ids that belong to one person (identify/alias links, and the anonymousId/userId
-/// pairs seen together on touches, conversions and consents). `""` = absent.
+/// A pair of ids that belong to one person (identify/alias links, and an anonymousId and a
+/// userId seen together on a message).
 pub type Link = (String, String);
 
 #[derive(Clone, Debug, Serialize)]
@@ -62,23 +62,14 @@ pub struct ConsentRow {
     pub marketing: Option<bool>,
 }
 
-/// Every link of the write keys `keys` lets through.
+/// Every link of the write keys `keys` lets through: the identity graph (identify, alias, and
+/// ids sent together on a message).
 pub fn links(conn: &Connection, keys: &KeyFilter) -> Result<Vec<Link>, rusqlite::Error> {
-    let keys = key_list(keys);
-    let mut out = Vec::new();
-    for sql in [
+    let mut stmt = conn.prepare_cached(
         "SELECT anonymous_id, user_id FROM identities WHERE (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1)))",
-        "SELECT DISTINCT anonymous_id, user_id FROM touches
-         WHERE anonymous_id <> '' AND user_id <> '' AND (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1)))",
-        "SELECT anonymous_id, user_id FROM consents
-         WHERE anonymous_id <> '' AND user_id <> '' AND (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1)))",
-    ] {
-        let mut stmt = conn.prepare_cached(sql)?;
-        for row in stmt.query_map(params![keys], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-            out.push(row?);
-        }
-    }
-    Ok(out)
+    )?;
+    let rows = stmt.query_map(params![key_list(keys)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    rows.collect()
 }
 
 /// Touches with `from <= at <= to` (stored time strings; `None` = unbounded).
@@ -98,6 +89,28 @@ pub fn touches(conn: &Connection, keys: &KeyFilter, from: Option<&str>, to: Opti
             medium: r.get(5)?,
             campaign: r.get(6)?,
             client_at: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Touches with `from <= at <= to`, without their campaign fields (what the attribution report
+/// needs: it reads every touch of the window).
+pub fn touch_times(conn: &Connection, keys: &KeyFilter, from: &str, to: &str) -> Result<Vec<TouchRow>, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT anonymous_id, user_id, at, channel, client_at FROM touches
+         WHERE (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1))) AND at >= ?2 AND at <= ?3",
+    )?;
+    let rows = stmt.query_map(params![key_list(keys), from, to], |r| {
+        Ok(TouchRow {
+            anonymous_id: r.get(0)?,
+            user_id: r.get(1)?,
+            at: r.get(2)?,
+            channel: r.get(3)?,
+            client_at: r.get(4)?,
+            source: None,
+            medium: None,
+            campaign: None,
         })
     })?;
     rows.collect()
