@@ -86,7 +86,7 @@ pub async fn reissue(State(st): State<Shared>, headers: HeaderMap, body: Body) -
                 .is_some_and(|p| p.eq_ignore_ascii_case("https"))
             || !is_local_http_host(&headers));
     let cookie = set_cookie(&st.config.cookie_name, &id, st.config.cookie_domain.as_deref(), secure);
-    let matches_sdk = from_body.as_deref().is_none_or(|b| b.eq_ignore_ascii_case(&id));
+    let matches_sdk = from_body.as_deref().map_or(true, |b| b.eq_ignore_ascii_case(&id));
     let mut resp = axum::Json(json!({
         "ok": true, "anonymousId": id, "maxAge": MAX_AGE_SECS, "fresh": fresh, "matchesRequest": matches_sdk
     }))
