@@ -72,6 +72,20 @@ pub fn links(conn: &Connection, keys: &KeyFilter) -> Result<Vec<Link>, rusqlite:
     rows.collect()
 }
 
+/// The columns `anonymous_id, user_id, at, channel, source, medium, campaign, client_at`.
+fn touch_row(r: &rusqlite::Row<'_>) -> Result<TouchRow, rusqlite::Error> {
+    Ok(TouchRow {
+        anonymous_id: r.get(0)?,
+        user_id: r.get(1)?,
+        at: r.get(2)?,
+        channel: r.get(3)?,
+        source: r.get(4)?,
+        medium: r.get(5)?,
+        campaign: r.get(6)?,
+        client_at: r.get(7)?,
+    })
+}
+
 /// Touches with `from <= at <= to` (stored time strings; `None` = unbounded).
 pub fn touches(conn: &Connection, keys: &KeyFilter, from: Option<&str>, to: Option<&str>) -> Result<Vec<TouchRow>, rusqlite::Error> {
     let mut stmt = conn.prepare_cached(
@@ -79,18 +93,7 @@ pub fn touches(conn: &Connection, keys: &KeyFilter, from: Option<&str>, to: Opti
          WHERE (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1)))
            AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at <= ?3)",
     )?;
-    let rows = stmt.query_map(params![key_list(keys), from, to], |r| {
-        Ok(TouchRow {
-            anonymous_id: r.get(0)?,
-            user_id: r.get(1)?,
-            at: r.get(2)?,
-            channel: r.get(3)?,
-            source: r.get(4)?,
-            medium: r.get(5)?,
-            campaign: r.get(6)?,
-            client_at: r.get(7)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![key_list(keys), from, to], touch_row)?;
     rows.collect()
 }
 
@@ -98,21 +101,10 @@ pub fn touches(conn: &Connection, keys: &KeyFilter, from: Option<&str>, to: Opti
 /// needs: it reads every touch of the window).
 pub fn touch_times(conn: &Connection, keys: &KeyFilter, from: &str, to: &str) -> Result<Vec<TouchRow>, rusqlite::Error> {
     let mut stmt = conn.prepare_cached(
-        "SELECT anonymous_id, user_id, at, channel, client_at FROM touches
+        "SELECT anonymous_id, user_id, at, channel, NULL, NULL, NULL, client_at FROM touches
          WHERE (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1))) AND at >= ?2 AND at <= ?3",
     )?;
-    let rows = stmt.query_map(params![key_list(keys), from, to], |r| {
-        Ok(TouchRow {
-            anonymous_id: r.get(0)?,
-            user_id: r.get(1)?,
-            at: r.get(2)?,
-            channel: r.get(3)?,
-            client_at: r.get(4)?,
-            source: None,
-            medium: None,
-            campaign: None,
-        })
-    })?;
+    let rows = stmt.query_map(params![key_list(keys), from, to], touch_row)?;
     rows.collect()
 }
 
@@ -125,18 +117,7 @@ pub fn touches_of(conn: &Connection, keys: &KeyFilter, ids: &[String]) -> Result
            AND (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1)))
          ORDER BY at",
     )?;
-    let rows = stmt.query_map(params![key_list(keys), list], |r| {
-        Ok(TouchRow {
-            anonymous_id: r.get(0)?,
-            user_id: r.get(1)?,
-            at: r.get(2)?,
-            channel: r.get(3)?,
-            source: r.get(4)?,
-            medium: r.get(5)?,
-            campaign: r.get(6)?,
-            client_at: r.get(7)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![key_list(keys), list], touch_row)?;
     rows.collect()
 }
 
