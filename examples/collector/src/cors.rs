@@ -4,7 +4,9 @@
 //! browsers send it without asking; the origin allowlist of each write key is enforced by the
 //! ingestion handler itself (403, nothing stored). The answers then echo the request's
 //! `Origin` — also on errors, so that the SDK can read a 400/401/403/413 and drop the batch
-//! instead of seeing an opaque network error and retrying forever — and expose `Retry-After`.
+//! instead of seeing an opaque network error and retrying forever — and expose `Retry-After`
+//! and `Accept-Encoding` (the request codings the collector reads, RFC 7694: how the SDK learns
+//! it may gzip its batches).
 //! The identity endpoint uses cookies, so it gets `Access-Control-Allow-Credentials: true`
 //! and only for origins that some write key allows. Preflights are answered 204 for origins
 //! some write key allows (any origin for the /test endpoints), 403 otherwise. Routes that show
@@ -34,7 +36,7 @@ pub fn apply(st: &AppState, route: Route, origin: Option<&str>, headers: &mut He
     match route {
         Route::Ingest | Route::Test | Route::Cart => {
             headers.insert("access-control-allow-origin", value);
-            headers.insert("access-control-expose-headers", HeaderValue::from_static("Retry-After"));
+            headers.insert("access-control-expose-headers", HeaderValue::from_static("Retry-After, Accept-Encoding"));
         }
         Route::Identity if st.config.any_key_allows(origin) => {
             headers.insert("access-control-allow-origin", value);

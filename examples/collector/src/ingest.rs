@@ -342,9 +342,15 @@ async fn run(st: &Shared, query: Option<String>, headers: &HeaderMap, body: Body
     let body = IngestResponse { ok: true, partial, received: total, stored, duplicates, rejected_count, rejected };
     let status = if partial { StatusCode::MULTI_STATUS } else { StatusCode::OK };
     let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut().insert("accept-encoding", HeaderValue::from_static(ACCEPTED_REQUEST_ENCODINGS));
     resp.extensions_mut().insert(log);
     Ok(resp)
 }
+
+/// The request body codings ingestion reads, advertised on every 2xx as `Accept-Encoding`
+/// (RFC 7694; exposed through CORS), so a client compresses only for a collector that said it
+/// reads gzip.
+pub const ACCEPTED_REQUEST_ENCODINGS: &str = "gzip";
 
 fn record(st: &Shared, c: &TestCounters, generation: Option<u64>, total: usize, stored: u64, duplicates: u64, rejected: &[RejectedItem]) {
     c.answered(generation, total as u64, duplicates, rejected.len() as u64);

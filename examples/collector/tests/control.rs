@@ -137,7 +137,10 @@ fn cors_preflight_and_echo() {
     let r = request(c.addr, "POST", "/v1/batch", &[("Origin", "http://127.0.0.1:5500"), ("Content-Type", "text/plain")], body.as_bytes());
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), Some("http://127.0.0.1:5500"));
-    assert_eq!(r.header("access-control-expose-headers"), Some("Retry-After"));
+    assert_eq!(r.header("access-control-expose-headers"), Some("Retry-After, Accept-Encoding"));
+    // Every 2xx says which request codings the collector reads (RFC 7694), for the SDK's
+    // compression negotiation.
+    assert_eq!(r.header("accept-encoding"), Some("gzip"));
     assert_eq!(r.header("vary"), Some("Origin"));
     // A rejected origin still gets a readable 403 (so the SDK drops instead of retrying).
     let r = request(c.addr, "POST", "/v1/batch", &[("Origin", "https://evil.test")], body.as_bytes());

@@ -373,7 +373,7 @@ fn a_write_key_past_its_rate_is_answered_429_with_retry_after() {
     let r = request(c.addr, "POST", "/v1/batch", &[("Origin", "https://shop.test")], body.as_bytes());
     assert_eq!((r.status, r.json()["error"].as_str()), (429, Some("rate_limited")));
     assert_eq!(r.header("retry-after"), Some("1"));
-    assert_eq!(r.header("access-control-expose-headers"), Some("Retry-After"), "the SDK can read it");
+    assert_eq!(r.header("access-control-expose-headers"), Some("Retry-After, Accept-Encoding"), "the SDK can read it");
     assert_eq!(stats(c.addr)["stored"], 20, "nothing of a refused request is stored");
     // Another key has its own bucket.
     let other = start_with(|cfg| {
