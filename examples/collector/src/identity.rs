@@ -179,8 +179,11 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().trim_matches('"').to_string())
 }
 
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hex digits, any version.
-pub use omnitrail::ports::is_uuid;
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hex digits, any version (the `uuid` crate's parser;
+/// of the forms it reads, only the hyphenated one is 36 bytes long).
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == uuid::fmt::Hyphenated::LENGTH && uuid::Uuid::try_parse(s).is_ok()
+}
 
 #[cfg(test)]
 mod tests {
