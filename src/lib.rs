@@ -19,7 +19,7 @@ pub mod consent;
 pub mod declarative;
 pub mod delivery;
 pub mod domain;
-pub mod gate;
+pub mod store;
 pub mod error;
 pub mod identity;
 pub mod journey;

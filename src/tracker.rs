@@ -18,7 +18,7 @@ use crate::delivery::{due, Backoff, Outcome, Readiness, Triggers};
 use crate::error::InputError;
 use crate::identity::{check_id, CookieConfig, Identity};
 use crate::consent::{Collection, Consent};
-use crate::gate::Gate;
+use crate::store::{Category, Eraser, Scoped, Store};
 use crate::journey::{AttributionConfig, Journey, PageView};
 use crate::session::{Mark, Session};
 use crate::json::{self, Kind};
@@ -86,8 +86,9 @@ pub struct Stats {
 pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     cfg: Config,
     url: String,
-    /// First-party storage, written only while consent allows collection.
-    storage: Gate<S>,
+    /// First-party storage and the consent state: written only through handles scoped to a
+    /// consent category.
+    store: Store<S>,
     clock: C,
     ids: I,
     outbox: Outbox,
@@ -123,7 +124,6 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     /// The URL (with the fragment if hash changes count) of the last page view, for
     /// de-duplicating route changes.
     route_key: String,
-    consent: Consent,
     /// `,"consent":{"categoryPreferences":{…}}`, rendered on change.
     consent_members: String,
     /// The shared cart (this page load is one replica).
@@ -150,8 +150,7 @@ pub struct ConsentOutcome {
 impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Starts the core: loads the identity. `tab` is this writer's id (unique per page load).
     pub fn new(cfg: Config, storage: S, clock: C, mut ids: I, tab: &str, env: Environment) -> Self {
-        let consent = Consent::load(&cfg.storage_prefix, &cfg.consent, env.signals, &storage);
-        let mut storage = Gate { open: consent.collection() == Collection::Allowed, inner: storage };
+        let mut store = Store::new(storage, &cfg.storage_prefix, &cfg.consent, env.signals);
         let cookie = CookieConfig {
             name: cfg.cookie_name.clone(),
             domain: cfg.cookie_domain.clone(),
@@ -159,8 +158,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             host: env.host.clone(),
             disabled: cfg.cookieless,
         };
-        let identity = Identity::load(&cfg.storage_prefix, cookie, &mut storage, &mut ids);
-        let session = Session::load(&cfg.storage_prefix, cfg.session_timeout_ms, &storage);
+        let identity = Identity::load(&cfg.storage_prefix, cookie, &mut store.scope(Category::Collection), &mut ids);
+        let session = Session::load(&cfg.storage_prefix, cfg.session_timeout_ms, store.read());
         let mut channels = cfg.channels.clone();
         // The business's other domains are not referrers.
         channels.internal_hosts.extend(cfg.link.linked_domains.iter().cloned());
@@ -170,9 +169,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             max_touches: cfg.max_touches,
             conversion_events: cfg.conversion_events.clone(),
         };
-        let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, &storage);
+        let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, store.read());
         let outbox = Outbox::new(&cfg.storage_prefix, tab, cfg.max_queue_bytes, cfg.max_persist_bytes);
-        let (cart, cart_status) = crate::cart::Cart::load(&cfg.storage_prefix, tab, &storage);
+        let (cart, cart_status) = crate::cart::Cart::load(&cfg.storage_prefix, tab, store.read());
         let cart_sync = crate::cart_sync::CartSync::new(
             Some(cfg.cart_url()),
             &cfg.write_key,
@@ -180,14 +179,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             cfg.retry.clone(),
             cfg.request_timeout_ms,
         );
-        let cart_stored = consent.granted(&cfg.cart.category);
+        let cart_stored = store.consent().granted(&cfg.cart.category);
         let page = PageContext::default();
         let context = ContextTemplate::new(&page, &env);
         let mut me = Tracker {
             url: cfg.batch_url(),
             split_events: cfg.max_batch_events,
             cfg,
-            storage,
             clock,
             ids,
             outbox,
@@ -215,10 +213,10 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             route_key: String::new(),
             consent_members: {
                 let mut s = String::new();
-                consent.push_context_member(&mut s);
+                store.consent().push_context_member(&mut s);
                 s
             },
-            consent,
+            store,
             cart,
             cart_sync,
             cart_changes: CartChanges::default(),
@@ -244,14 +242,14 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         &self.page
     }
     pub fn storage(&self) -> &S {
-        &self.storage.inner
+        self.store.read()
     }
-    /// Storage as consent allows it (writes are dropped while collection is not allowed).
-    pub fn storage_mut(&mut self) -> &mut dyn Storage {
-        &mut self.storage
+    /// Storage for the delivery lease, as consent allows collection.
+    pub fn lease_storage(&mut self) -> Scoped<'_, S> {
+        self.store.scope(Category::Collection)
     }
     pub fn consent(&self) -> &Consent {
-        &self.consent
+        self.store.consent()
     }
 
     /// The visitor's consent choice. Granting releases the pre-consent buffer (stored and
@@ -259,36 +257,32 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// and cookie the SDK wrote (the consent record stays: it is necessary) and stops
     /// collection, after one `Consent Changed` event if configured.
     pub fn set_consent(&mut self, choices: &[(String, bool)]) -> ConsentOutcome {
-        let before = self.consent.collection();
+        let before = self.store.consent().collection();
         // The decision itself is always recorded (necessary).
-        let open = self.storage.open;
-        self.storage.open = true;
-        let changed = self.consent.set(choices, &mut self.storage);
-        self.storage.open = open;
+        let changed = self.store.set_consent(choices);
         self.after_consent_change(before, changed)
     }
 
     fn after_consent_change(&mut self, before: Collection, changed: bool) -> ConsentOutcome {
         self.cart_after_consent_change();
-        let now = self.consent.collection();
+        let now = self.store.consent().collection();
         let mut s = String::new();
-        self.consent.push_context_member(&mut s);
+        self.store.consent().push_context_member(&mut s);
         self.consent_members = s;
         if changed && self.cfg.consent.changed_event && (before == Collection::Allowed || now == Collection::Allowed) {
             let mut props = String::from("{\"categoryPreferences\":");
-            self.consent.push_prefs_json(&mut props);
+            self.store.consent().push_prefs_json(&mut props);
             props.push('}');
             let _ = self.enqueue_anyway(&Body::Track { event: "Consent Changed", properties: &props });
         }
         match (before, now) {
             (Collection::Pending, Collection::Allowed) | (Collection::Denied, Collection::Allowed) => {
-                self.storage.open = true;
-                self.identity.store(&mut self.storage);
+                self.identity.store(&mut self.store.scope(Category::Collection));
                 let t = self.clock.now_ms();
-                let _ = self.outbox.persist_now(&mut self.storage, t);
+                let _ = self.outbox.persist_now(&mut self.store.scope(Category::Collection), t);
             }
             (Collection::Pending, Collection::Denied) => {
-                self.outbox.purge(&mut self.storage);
+                self.outbox.purge(&mut self.store.scope(Category::Collection));
             }
             (Collection::Allowed, Collection::Denied | Collection::Pending) => self.revoke(),
             _ => {}
@@ -300,28 +294,30 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// and keeps only a final `Consent Changed` event (if any) to send.
     fn revoke(&mut self) {
         let keep_final = self.cfg.consent.changed_event;
-        self.storage.open = true;
-        self.identity.forget(&mut self.storage, &mut self.ids);
-        self.session.clear(&mut self.storage);
-        self.journey.clear(&mut self.storage);
+        let consent_key = self.store.consent().key().to_owned();
+        let mut erase: Eraser<'_, S> = self.store.eraser();
+        self.identity.forget(&mut erase, &mut self.ids);
+        self.session.clear(&mut erase);
+        self.journey.clear(&mut erase);
         let prefix = {
             let mut p = self.cfg.storage_prefix.clone();
             p.push('.');
             p
         };
         let keep_cart = self.cart_allowed();
-        for key in self.storage.keys(&prefix) {
-            if key != self.consent.key() && !(keep_cart && self.is_cart_key(&key)) {
-                self.storage.remove(&key);
+        let cart_keys = [crate::cart::storage_key(&self.cfg.storage_prefix), cart::creds_key(&self.cfg.storage_prefix)];
+        let mut erase: Eraser<'_, S> = self.store.eraser();
+        for key in erase.keys(&prefix) {
+            if key != consent_key && !(keep_cart && cart_keys.contains(&key)) {
+                erase.remove(&key);
             }
         }
         self.outbox.forget_persisted();
         if keep_final {
-            self.outbox.purge_all_but_last(&mut self.storage);
+            self.outbox.purge_all_but_last(&mut erase);
         } else {
-            self.outbox.purge(&mut self.storage);
+            self.outbox.purge(&mut erase);
         }
-        self.storage.open = false;
         self.render_attribution();
     }
 
@@ -427,7 +423,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     ) -> Result<(), InputError> {
         let properties = object_arg("page(): properties", properties)?;
         self.auto_page_due = false;
-        if self.consent.collection() == Collection::Denied {
+        if self.store.consent().collection() == Collection::Denied {
             return Ok(());
         }
         let (timestamp_ms, mark) = self.begin(opts)?;
@@ -453,7 +449,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             check_id("identify(): userId", uid)?;
         }
         let before = self.identity.user_id.clone();
-        self.identity.identify(user_id, traits, &mut self.storage, &mut self.ids);
+        self.identity.identify(user_id, traits, &mut self.store.scope(Category::Collection), &mut self.ids);
         self.cart_after_user_change(before.as_deref(), false);
         let all = self.identity.traits.clone();
         self.enqueue(&Body::Identify { traits: &all }, opts)
@@ -462,7 +458,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn group(&mut self, group_id: &str, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
         check_id("group(): groupId", group_id)?;
         let traits = object_arg("group(): traits", traits)?;
-        self.identity.group(group_id, &mut self.storage);
+        self.identity.group(group_id, &mut self.store.scope(Category::Collection));
         self.enqueue(&Body::Group { group_id, traits }, opts)
     }
 
@@ -478,7 +474,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             .or_else(|| self.identity.user_id.clone())
             .unwrap_or_else(|| self.identity.anonymous_id.clone());
         let before = self.identity.user_id.clone();
-        self.identity.alias(user_id, &mut self.storage);
+        self.identity.alias(user_id, &mut self.store.scope(Category::Collection));
         self.cart_after_user_change(before.as_deref(), true);
         self.enqueue(&Body::Alias { previous_id: &previous }, opts)
     }
@@ -486,13 +482,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Forgets the user (logout): a new anonymous id, and the cart is emptied everywhere
     /// (this browser's tabs; the collector keeps the customer's saved cart).
     pub fn reset(&mut self) {
-        self.identity.reset(&mut self.storage, &mut self.ids);
+        self.identity.reset(&mut self.store.scope(Category::Collection), &mut self.ids);
         self.forget_cart();
     }
 
     pub fn set_anonymous_id(&mut self, id: &str) -> Result<(), InputError> {
         check_id("setAnonymousId(): id", id)?;
-        self.identity.set_anonymous_id(id, &mut self.storage);
+        self.identity.set_anonymous_id(id, &mut self.store.scope(Category::Collection));
         Ok(())
     }
 
@@ -502,7 +498,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     }
 
     fn enqueue(&mut self, body: &Body<'_>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        if self.consent.collection() == Collection::Denied {
+        if self.store.consent().collection() == Collection::Denied {
             return Ok(()); // the visitor said no: nothing is collected
         }
         let (timestamp_ms, mark) = self.begin(opts)?;
@@ -580,12 +576,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.outbox.push(out.as_str().to_owned(), now);
         self.scratch = out;
         self.stats.tracked += 1;
-        if self.consent.collection() == Collection::Pending {
+        if self.store.consent().collection() == Collection::Pending {
             let b = self.cfg.consent.buffer;
-            self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, &mut self.storage);
+            self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, &mut self.store.scope(Category::Collection));
         }
         if self.outbox.stats().queued_bytes > self.cfg.max_queue_bytes {
-            self.outbox.enforce_budget(&mut self.storage);
+            self.outbox.enforce_budget(&mut self.store.scope(Category::Collection));
         }
         Ok(())
     }
@@ -614,14 +610,15 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Writes what is new to storage (coalesced: call at most once per task).
     pub fn persist(&mut self) {
         self.persist_cart();
-        if !self.storage.open {
+        if !self.store.allows(Category::Collection) {
             return; // no consent to store anything
         }
         let now = self.clock.now_ms();
-        self.session.persist(&mut self.storage);
-        self.identity.persist(&mut self.storage, &self.tab);
-        let _ = self.journey.persist(&mut self.storage);
-        let _ = self.outbox.persist(&mut self.storage, now);
+        let mut storage = self.store.scope(Category::Collection);
+        self.session.persist(&mut storage);
+        self.identity.persist(&mut storage, &self.tab);
+        let _ = self.journey.persist(&mut storage);
+        let _ = self.outbox.persist(&mut storage, now);
         if self.role == Role::Follower {
             self.outbox.release_persisted();
         }
@@ -631,7 +628,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         if self.role != Role::Leader {
             self.role = Role::Leader;
             let now = self.clock.now_ms();
-            self.outbox.adopt_all(&mut self.storage, now);
+            self.outbox.adopt_all(&mut self.store.scope(Category::Collection), now);
         }
     }
 
@@ -644,17 +641,17 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn become_follower(&mut self) {
         self.role = Role::Follower;
         let now = self.clock.now_ms();
-        let _ = self.outbox.persist(&mut self.storage, now);
+        let _ = self.outbox.persist(&mut self.store.scope(Category::Collection), now);
         self.outbox.release_persisted();
     }
 
     /// Another tab wrote `key` (a `storage` event).
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) {
-        if key == self.consent.key() {
-            let before = self.consent.collection();
-            let old = self.consent.prefs().to_vec();
-            self.consent.on_storage_change(key, value);
-            let changed = old != self.consent.prefs();
+        if key == self.store.consent().key() {
+            let before = self.store.consent().collection();
+            let old = self.store.consent().prefs().to_vec();
+            self.store.on_consent_storage_change(key, value);
+            let changed = old != self.store.consent().prefs();
             // The other tab already sent its own `Consent Changed`: do not repeat it.
             let changed_event = std::mem::replace(&mut self.cfg.consent.changed_event, false);
             self.after_consent_change(before, changed);
@@ -672,9 +669,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             // The event's value may be stale: events arrive asynchronously, and this tab may
             // have adopted the chunk (`become_leader`), delivered it and removed it since.
             // What storage holds now is the truth; a chunk that is gone was acknowledged.
-            if let Some(current) = self.storage.get(key) {
+            if let Some(current) = self.store.read().get(key) {
                 let now = self.clock.now_ms();
-                self.outbox.ingest(key, &current, &mut self.storage, now);
+                self.outbox.ingest(key, &current, &mut self.store.scope(Category::Collection), now);
             }
         }
     }
@@ -684,9 +681,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn poll(&mut self) -> Option<Send> {
         let now = self.clock.now_ms();
         self.expire_stuck(now);
-        if self.consent.collection() == Collection::Pending {
+        if self.store.consent().collection() == Collection::Pending {
             let b = self.cfg.consent.buffer;
-            self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, &mut self.storage);
+            self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, &mut self.store.scope(Category::Collection));
             return None;
         }
         if self.role == Role::Undecided || !self.online || now < self.backoff.not_before {
@@ -764,7 +761,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             crate::linker::Handover::Reject { clean_url, .. } => Some(clean_url),
             crate::linker::Handover::Adopt { anonymous_id, clean_url } => {
                 if anonymous_id != self.identity.anonymous_id {
-                    self.identity.set_anonymous_id(&anonymous_id, &mut self.storage);
+                    self.identity.set_anonymous_id(&anonymous_id, &mut self.store.scope(Category::Collection));
                 }
                 Some(clean_url)
             }
@@ -775,12 +772,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn adopt_native(&mut self, anonymous_id: Option<&str>, user_id: Option<&str>) {
         if let Some(aid) = anonymous_id.filter(|a| check_id("native anonymousId", a).is_ok()) {
             if aid != self.identity.anonymous_id {
-                self.identity.set_anonymous_id(aid, &mut self.storage);
+                self.identity.set_anonymous_id(aid, &mut self.store.scope(Category::Collection));
             }
         }
         if let Some(uid) = user_id.filter(|u| check_id("native userId", u).is_ok()) {
             if self.identity.user_id.as_deref() != Some(uid) {
-                self.identity.alias(uid, &mut self.storage);
+                self.identity.alias(uid, &mut self.store.scope(Category::Collection));
             }
         }
     }
@@ -803,7 +800,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// The bridge `consent` message with the current preferences.
     pub fn consent_message(&self) -> String {
         let mut prefs = String::with_capacity(64);
-        self.consent.push_prefs_json(&mut prefs);
+        self.store.consent().push_prefs_json(&mut prefs);
         crate::bridge::consent_message(&prefs)
     }
 
@@ -834,7 +831,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         if let Some(t) = self.cart_sync.next_wake() {
             at(t);
         }
-        let sendable = self.consent.collection() != Collection::Pending;
+        let sendable = self.store.consent().collection() != Collection::Pending;
         if sendable && self.role != Role::Undecided && self.online && self.outbox.waiting() > 0 {
             let not_before = self.backoff.not_before;
             let age_due = self.outbox.oldest_waiting_at().map_or(0.0, |t| t + self.cfg.flush_interval_ms);
@@ -877,14 +874,14 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         match outcome {
             Outcome::Ack => {
                 self.stats.delivered += flight.entries.len() as u64;
-                self.outbox.remove(&flight.entries, &mut self.storage);
+                self.outbox.remove(&flight.entries, &mut self.store.scope(Category::Collection));
                 self.backoff.succeed();
                 self.split_events = self.cfg.max_batch_events;
             }
             Outcome::Reject => {
                 self.stats.rejected += flight.entries.len() as u64;
                 self.outbox.count_dropped(flight.entries.len());
-                self.outbox.remove(&flight.entries, &mut self.storage);
+                self.outbox.remove(&flight.entries, &mut self.store.scope(Category::Collection));
             }
             Outcome::TooLarge if flight.entries.len() > 1 => {
                 self.split_events = (flight.entries.len() / 2).max(1);
@@ -895,7 +892,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             Outcome::TooLarge => {
                 self.stats.rejected += 1;
                 self.outbox.count_dropped(1);
-                self.outbox.remove(&flight.entries, &mut self.storage);
+                self.outbox.remove(&flight.entries, &mut self.store.scope(Category::Collection));
             }
             Outcome::Retry { after_ms } => {
                 self.stats.retries += 1;
@@ -912,13 +909,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// go out with `keepalive` now, within the browser's 64 KB keepalive budget.
     pub fn on_hidden(&mut self) -> Vec<Send> {
         let now = self.clock.now_ms();
-        if self.storage.open {
-            let _ = self.outbox.persist_now(&mut self.storage, now);
+        if self.store.allows(Category::Collection) {
+            let _ = self.outbox.persist_now(&mut self.store.scope(Category::Collection), now);
         }
         if self.role == Role::Follower {
             self.outbox.release_persisted();
         }
-        if self.role == Role::Undecided || !self.online || self.consent.collection() == Collection::Pending {
+        if self.role == Role::Undecided || !self.online || self.store.consent().collection() == Collection::Pending {
             return Vec::new();
         }
         let budget = KEEPALIVE_BYTES - 1024 - message::BATCH_OVERHEAD - self.cfg.write_key.len();

@@ -16,6 +16,11 @@ use crate::cart_sync::{CartRequest, Credentials, SyncOutcome};
 /// Storage key suffix of the sync credentials (`{prefix}.cs`).
 const CREDS_KEY: &str = "cs";
 
+/// The storage key of the sync credentials.
+pub(super) fn creds_key(prefix: &str) -> String {
+    [prefix, ".", CREDS_KEY].concat()
+}
+
 /// Where cart changes came from since the web layer last asked ([`Tracker::take_cart_changes`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CartChanges {
@@ -142,16 +147,16 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// Whether the cart may be stored and synced (its consent category is granted).
     pub fn cart_allowed(&self) -> bool {
-        self.consent.granted(&self.cfg.cart.category)
+        self.store.consent().granted(&self.cfg.cart.category)
     }
 
     fn creds_key(&self) -> String {
-        [self.cfg.storage_prefix.as_str(), ".", CREDS_KEY].concat()
+        creds_key(&self.cfg.storage_prefix)
     }
 
     /// Loads the sync credentials at start (they count only for the same signed-in user).
     pub(super) fn load_cart_credentials(&mut self) {
-        let stored = self.storage.get(&self.creds_key()).as_deref().and_then(Credentials::decode);
+        let stored = self.store.read().get(&self.creds_key()).as_deref().and_then(Credentials::decode);
         match stored {
             Some(c) if self.identity.user_id.as_deref() == Some(c.user_id.as_str()) && self.cart_allowed() => {
                 let now = self.clock.now_ms();
@@ -335,7 +340,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         }
         let creds = Credentials { user_id, token: token.to_owned() };
         let key = self.creds_key();
-        let _ = self.storage.inner.set(&key, &creds.encode());
+        let _ = self.store.scope(Category::Named(&self.cfg.cart.category)).set(&key, &creds.encode());
         let now = self.clock.now_ms();
         self.cart_sync.connect(creds, now);
         Ok(())
@@ -377,7 +382,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             SyncOutcome::Merged(state) if self.cart.merge_encoded(state) == Some(true) => self.cart_changes.device = true,
             SyncOutcome::Refused(_) => {
                 let key = self.creds_key();
-                self.storage.inner.remove(&key);
+                self.store.eraser().remove(&key);
             }
             _ => {}
         }
@@ -411,9 +416,10 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// consent withdrawn). Other tabs empty theirs through the storage event.
     pub(super) fn forget_cart(&mut self) {
         let had = !self.cart.is_empty();
-        self.cart.forget(&mut self.storage.inner);
         let key = self.creds_key();
-        self.storage.inner.remove(&key);
+        let mut erase = self.store.eraser();
+        self.cart.forget(&mut erase);
+        erase.remove(&key);
         self.cart_sync.disconnect();
         self.cart_changes.local |= had;
     }
@@ -431,7 +437,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             self.forget_cart();
         } else if self.cart_sync.credentials().is_some_and(|c| Some(c.user_id.as_str()) != now) {
             let key = self.creds_key();
-            self.storage.inner.remove(&key);
+            self.store.eraser().remove(&key);
             self.cart_sync.disconnect();
         }
     }
@@ -451,7 +457,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         if !self.cart.is_dirty() || !self.cart_allowed() {
             return;
         }
-        if let Ok(true) = self.cart.persist(&mut self.storage.inner) {
+        if let Ok(true) = self.cart.persist(&mut self.store.scope(Category::Named(&self.cfg.cart.category))) {
             self.cart_changes.tab = true;
         }
     }
@@ -478,11 +484,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             return true;
         }
         false
-    }
-
-    /// Keys the cart keeps when analytics consent is withdrawn but its own category stays.
-    pub(super) fn is_cart_key(&self, key: &str) -> bool {
-        key == crate::cart::storage_key(&self.cfg.storage_prefix) || key == self.creds_key()
     }
 }
 
