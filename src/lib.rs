@@ -40,4 +40,4 @@ pub mod url;
 mod web;
 
 pub use config::Config;
-pub use tracker::{CallOptions, Role, Send, Stats, Tracker};
+pub use tracker::{BatchRequest, CallOptions, Role, Stats, Tracker};

@@ -3,7 +3,7 @@
 //! Owns: turning API calls into queued messages, deciding what to send and when, and
 //! reacting to delivery outcomes, tab roles and other tabs' storage changes. It is fed calls,
 //! the time (through `Clock`), ids (`IdSource`) and persisted state (`Storage`), and answers
-//! with [`Send`]s and a wake-up time. The web layer performs them.
+//! with [`BatchRequest`]s and a wake-up time. The web layer performs them.
 //!
 //! Delivery roles (one delivering tab per site): a tab starts `Undecided` (it queues and
 //! persists, sends nothing), then becomes `Leader` (holds the delivery lock: adopts every
@@ -14,7 +14,6 @@
 //! friends, or panic on any input.
 
 use crate::config::Config;
-use crate::delivery::{due, Backoff, Outcome, Readiness, Triggers};
 use crate::error::InputError;
 use crate::identity::{check_id, CookieConfig, Identity};
 use crate::consent::{Collection, Consent};
@@ -23,12 +22,18 @@ use crate::journey::{AttributionConfig, Journey, PageView};
 use crate::session::{Mark, Session};
 use crate::json::{self, Kind};
 use crate::message::{self, Body, ContextTemplate, Envelope, Environment, Ids, PageContext};
-use crate::outbox::{EntryId, Outbox, OutboxStats};
+use crate::outbox::OutboxStats;
 use crate::ports::{Clock, IdSource, Storage};
-use crate::wire::{KEEPALIVE_BYTES, MAX_MESSAGE_BYTES};
+use crate::wire::MAX_MESSAGE_BYTES;
 
 mod cart;
+mod component;
+mod delivery;
 pub use cart::{CartChanges, CartSource};
+pub use component::ConsentChange;
+pub use delivery::{BatchRequest, DeliveryStats};
+use component::Component;
+use delivery::Delivery;
 
 /// Which part of delivery this tab plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,27 +54,6 @@ pub struct CallOptions<'a> {
     pub integrations: Option<&'a str>,
 }
 
-/// A request to perform.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Send {
-    pub batch_id: u64,
-    pub url: String,
-    pub body: String,
-    /// Use `fetch(..., {keepalive: true})` (or `sendBeacon`): the page is going away.
-    pub keepalive: bool,
-    pub events: usize,
-}
-
-#[derive(Debug)]
-struct InFlight {
-    batch_id: u64,
-    entries: Vec<EntryId>,
-    started: f64,
-    keepalive: bool,
-    /// Sent gzipped (see [`Tracker::compress`]).
-    compressed: bool,
-}
-
 /// Counters for diagnostics, tests and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -85,25 +69,17 @@ pub struct Stats {
 
 pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     cfg: Config,
-    url: String,
     /// First-party storage and the consent state: written only through handles scoped to a
     /// consent category.
     store: Store<S>,
     clock: C,
     ids: I,
-    outbox: Outbox,
+    delivery: Delivery,
     identity: Identity,
     page: PageContext,
     env: Environment,
     context: ContextTemplate,
-    role: Role,
-    backoff: Backoff,
-    in_flight: Vec<InFlight>,
-    next_batch_id: u64,
-    flush_requested: bool,
-    online: bool,
-    /// Batch size limit after a 413 (halved each time), reset on success.
-    split_events: usize,
+    /// The tracker's own counters (the components keep theirs).
     stats: Stats,
     scratch: String,
     tab: String,
@@ -136,8 +112,6 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     cart_stored: bool,
     /// A session started since the web layer last asked (the app hears about it).
     session_started: bool,
-    /// The collector refused a gzipped batch: send plain from now on.
-    compression_refused: bool,
 }
 
 /// What a consent change did.
@@ -170,7 +144,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             conversion_events: cfg.conversion_events.clone(),
         };
         let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, store.read());
-        let outbox = Outbox::new(&cfg.storage_prefix, tab, cfg.max_queue_bytes, cfg.max_persist_bytes);
+        let delivery = Delivery::new(&cfg, tab);
         let (cart, cart_status) = crate::cart::Cart::load(&cfg.storage_prefix, tab, store.read());
         let cart_sync = crate::cart_sync::CartSync::new(
             Some(cfg.cart_url()),
@@ -183,22 +157,14 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let page = PageContext::default();
         let context = ContextTemplate::new(&page, &env);
         let mut me = Tracker {
-            url: cfg.batch_url(),
-            split_events: cfg.max_batch_events,
             cfg,
             clock,
             ids,
-            outbox,
+            delivery,
             identity,
             page,
             env,
             context,
-            role: Role::Undecided,
-            backoff: Backoff::default(),
-            in_flight: Vec::new(),
-            next_batch_id: 1,
-            flush_requested: false,
-            online: true,
             stats: Stats::default(),
             scratch: String::new(),
             tab: tab.to_owned(),
@@ -223,7 +189,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             cart_corrupt: cart_status == crate::cart::LoadStatus::Corrupt,
             cart_stored,
             session_started: false,
-            compression_refused: false,
         };
         me.load_cart_credentials();
         me
@@ -236,7 +201,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         &self.identity
     }
     pub fn role(&self) -> Role {
-        self.role
+        self.delivery.role()
     }
     pub fn page(&self) -> &PageContext {
         &self.page
@@ -269,31 +234,41 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let mut s = String::new();
         self.store.consent().push_context_member(&mut s);
         self.consent_members = s;
-        if changed && self.cfg.consent.changed_event && (before == Collection::Allowed || now == Collection::Allowed) {
+        let keep_last = self.cfg.consent.changed_event;
+        if changed && keep_last && (before == Collection::Allowed || now == Collection::Allowed) {
             let mut props = String::from("{\"categoryPreferences\":");
             self.store.consent().push_prefs_json(&mut props);
             props.push('}');
             let _ = self.enqueue_anyway(&Body::Track { event: "Consent Changed", properties: &props });
         }
-        match (before, now) {
-            (Collection::Pending, Collection::Allowed) | (Collection::Denied, Collection::Allowed) => {
-                self.identity.store(&mut self.store.scope(Category::Collection));
-                let t = self.clock.now_ms();
-                let _ = self.outbox.persist_now(&mut self.store.scope(Category::Collection), t);
-            }
-            (Collection::Pending, Collection::Denied) => {
-                self.outbox.purge(&mut self.store.scope(Category::Collection));
-            }
-            (Collection::Allowed, Collection::Denied | Collection::Pending) => self.revoke(),
-            _ => {}
+        let change = ConsentChange { before, now, keep_last };
+        if change.granted() {
+            self.identity.store(&mut self.store.scope(Category::Collection));
+        }
+        if change.revoked() {
+            self.revoke();
+        }
+        let t = self.clock.now_ms();
+        let (parts, store, ids) = self.components();
+        for c in parts {
+            c.on_consent(change, store, ids, t);
         }
         ConsentOutcome { changed, collection: now }
     }
 
-    /// Deletes everything the SDK stored except the consent record, forgets the visitor,
-    /// and keeps only a final `Consent Changed` event (if any) to send.
+    /// The components the tracker iterates over (persist, consent, storage events, wake-ups),
+    /// with the store and the id source they are handed.
+    fn components(&mut self) -> ([&mut dyn Component<S>; 1], &mut Store<S>, &mut dyn IdSource) {
+        (
+            [&mut self.delivery as &mut dyn Component<S>],
+            &mut self.store,
+            &mut self.ids,
+        )
+    }
+
+    /// Deletes everything the SDK stored except the consent record and the keys of
+    /// components whose category stays allowed, and forgets the visitor.
     fn revoke(&mut self) {
-        let keep_final = self.cfg.consent.changed_event;
         let consent_key = self.store.consent().key().to_owned();
         let mut erase: Eraser<'_, S> = self.store.eraser();
         self.identity.forget(&mut erase, &mut self.ids);
@@ -304,19 +279,18 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             p.push('.');
             p
         };
+        let keys = self.store.read().keys(&prefix);
         let keep_cart = self.cart_allowed();
         let cart_keys = [crate::cart::storage_key(&self.cfg.storage_prefix), cart::creds_key(&self.cfg.storage_prefix)];
-        let mut erase: Eraser<'_, S> = self.store.eraser();
-        for key in erase.keys(&prefix) {
-            if key != consent_key && !(keep_cart && cart_keys.contains(&key)) {
-                erase.remove(&key);
-            }
-        }
-        self.outbox.forget_persisted();
-        if keep_final {
-            self.outbox.purge_all_but_last(&mut erase);
-        } else {
-            self.outbox.purge(&mut erase);
+        let (parts, store, _) = self.components();
+        let kept = |key: &str| {
+            (keep_cart && cart_keys.iter().any(|k| k == key))
+                || parts.iter().any(|c| store.allows(c.category()) && c.owns_key(key))
+        };
+        let doomed: Vec<String> = keys.into_iter().filter(|k| *k != consent_key && !kept(k)).collect();
+        let mut erase = store.eraser();
+        for key in doomed {
+            erase.remove(&key);
         }
         self.render_attribution();
     }
@@ -332,7 +306,16 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         &self.tab
     }
     pub fn stats(&self) -> Stats {
-        Stats { outbox: self.outbox.stats(), cart_sync: self.cart_sync.stats, ..self.stats }
+        let d = self.delivery.stats();
+        Stats {
+            delivered: d.delivered,
+            rejected: d.rejected,
+            batches: d.batches,
+            retries: d.retries,
+            outbox: self.delivery.outbox_stats(),
+            cart_sync: self.cart_sync.stats,
+            ..self.stats
+        }
     }
 
     /// The page changed (load, SPA navigation): later messages carry the new `context.page`
@@ -573,16 +556,10 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             return Err(InputError::TooLarge);
         }
         // Hand over an exactly-sized copy; keep the scratch buffer's capacity for next time.
-        self.outbox.push(out.as_str().to_owned(), now);
+        let collection = self.store.consent().collection();
+        self.delivery.queue(out.as_str().to_owned(), now, collection, &mut self.store.scope(Category::Collection));
         self.scratch = out;
         self.stats.tracked += 1;
-        if self.store.consent().collection() == Collection::Pending {
-            let b = self.cfg.consent.buffer;
-            self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, &mut self.store.scope(Category::Collection));
-        }
-        if self.outbox.stats().queued_bytes > self.cfg.max_queue_bytes {
-            self.outbox.enforce_budget(&mut self.store.scope(Category::Collection));
-        }
         Ok(())
     }
 
@@ -590,19 +567,17 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// Asks for everything waiting to go out now (ignores count/age thresholds, not backoff).
     pub fn flush(&mut self) {
-        self.flush_requested = true;
+        self.delivery.flush();
     }
 
     /// True when nothing waits or is in flight.
     pub fn is_idle(&self) -> bool {
-        self.outbox.is_empty()
+        self.delivery.is_idle()
     }
 
     pub fn set_online(&mut self, online: bool) {
-        self.online = online;
+        self.delivery.set_online(online);
         if online {
-            // Connectivity is back: retry now rather than at the end of a long backoff.
-            self.backoff.not_before = f64::NEG_INFINITY;
             self.cart_sync.on_online();
         }
     }
@@ -618,31 +593,28 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.session.persist(&mut storage);
         self.identity.persist(&mut storage, &self.tab);
         let _ = self.journey.persist(&mut storage);
-        let _ = self.outbox.persist(&mut storage, now);
-        if self.role == Role::Follower {
-            self.outbox.release_persisted();
+        let (parts, store, _) = self.components();
+        for c in parts {
+            if store.allows(c.category()) {
+                c.persist(&mut store.scope(c.category()), now);
+            }
         }
     }
 
     pub fn become_leader(&mut self) {
-        if self.role != Role::Leader {
-            self.role = Role::Leader;
-            let now = self.clock.now_ms();
-            self.outbox.adopt_all(&mut self.store.scope(Category::Collection), now);
-        }
+        let now = self.clock.now_ms();
+        self.delivery.become_leader(&mut self.store.scope(Category::Collection), now);
     }
 
     /// The page is leaving (perhaps into the back/forward cache): it gave up the delivery
     /// lock, so it queues and persists but sends nothing until elected again.
     pub fn suspend(&mut self) {
-        self.role = Role::Undecided;
+        self.delivery.suspend();
     }
 
     pub fn become_follower(&mut self) {
-        self.role = Role::Follower;
         let now = self.clock.now_ms();
-        let _ = self.outbox.persist(&mut self.store.scope(Category::Collection), now);
-        self.outbox.release_persisted();
+        self.delivery.become_follower(&mut self.store.scope(Category::Collection), now);
     }
 
     /// Another tab wrote `key` (a `storage` event).
@@ -665,76 +637,21 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             self.render_attribution();
             return;
         }
-        if self.role == Role::Leader && value.is_some() && self.outbox.is_chunk_key(key) {
-            // The event's value may be stale: events arrive asynchronously, and this tab may
-            // have adopted the chunk (`become_leader`), delivered it and removed it since.
-            // What storage holds now is the truth; a chunk that is gone was acknowledged.
-            if let Some(current) = self.store.read().get(key) {
-                let now = self.clock.now_ms();
-                self.outbox.ingest(key, &current, &mut self.store.scope(Category::Collection), now);
+        let now = self.clock.now_ms();
+        let (parts, store, _) = self.components();
+        for c in parts {
+            if c.on_storage_change(key, value, store, now) {
+                return;
             }
         }
     }
 
     /// The next request to perform now, if any. Call until it returns `None`, then schedule
     /// a wake-up at [`Tracker::next_wake`].
-    pub fn poll(&mut self) -> Option<Send> {
+    pub fn poll(&mut self) -> Option<BatchRequest> {
         let now = self.clock.now_ms();
-        self.expire_stuck(now);
-        if self.store.consent().collection() == Collection::Pending {
-            let b = self.cfg.consent.buffer;
-            self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, &mut self.store.scope(Category::Collection));
-            return None;
-        }
-        if self.role == Role::Undecided || !self.online || now < self.backoff.not_before {
-            return None;
-        }
-        if self.in_flight.iter().any(|f| !f.keepalive) {
-            return None;
-        }
-        let ready = Readiness {
-            waiting: self.outbox.waiting(),
-            oldest_age_ms: self.outbox.oldest_waiting_at().map_or(0.0, |t| now - t),
-            waiting_bytes: self.outbox.waiting_bytes(),
-            flush_requested: self.flush_requested,
-        };
-        let triggers = Triggers {
-            flush_at: self.cfg.flush_at,
-            flush_interval_ms: self.cfg.flush_interval_ms,
-            max_batch_bytes: self.cfg.max_batch_bytes,
-        };
-        if !due(ready, triggers) {
-            if ready.waiting == 0 {
-                self.flush_requested = false;
-            }
-            return None;
-        }
-        let max_bytes = self.cfg.max_batch_bytes - message::BATCH_OVERHEAD - self.cfg.write_key.len();
-        self.take_batch(now, self.split_events, max_bytes, false)
-    }
-
-    fn take_batch(&mut self, now: f64, max_events: usize, max_bytes: usize, keepalive: bool) -> Option<Send> {
-        let taken = self.outbox.take(max_events, max_bytes);
-        if taken.ids.is_empty() {
-            return None;
-        }
-        let body = message::batch_body(taken.messages.iter().copied(), now, &self.cfg.write_key, taken.bytes);
-        let batch_id = self.next_batch_id;
-        self.next_batch_id += 1;
-        let events = taken.ids.len();
-        self.in_flight.push(InFlight { batch_id, entries: taken.ids, started: now, keepalive, compressed: false });
-        self.stats.batches += 1;
-        Some(Send { batch_id, url: self.url.clone(), body, keepalive, events })
-    }
-
-    /// A request whose answer never came is treated as failed.
-    fn expire_stuck(&mut self, now: f64) {
-        let limit = self.cfg.request_timeout_ms + 5_000.0;
-        let stuck: Vec<u64> =
-            self.in_flight.iter().filter(|f| now - f.started > limit).map(|f| f.batch_id).collect();
-        for id in stuck {
-            self.on_outcome(id, Outcome::Retry { after_ms: None });
-        }
+        let collection = self.store.consent().collection();
+        self.delivery.poll(now, collection, &mut self.store.scope(Category::Collection), &mut self.ids)
     }
 
     /// The identity endpoint request due at the start of a session, once: (url, JSON body).
@@ -823,103 +740,30 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// When the web layer should call `poll` again even if nothing else happens.
     pub fn next_wake(&self) -> Option<f64> {
-        let mut wake: Option<f64> = None;
-        let mut at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
-        for f in &self.in_flight {
-            at(f.started + self.cfg.request_timeout_ms + 5_001.0);
-        }
-        if let Some(t) = self.cart_sync.next_wake() {
-            at(t);
-        }
-        let sendable = self.store.consent().collection() != Collection::Pending;
-        if sendable && self.role != Role::Undecided && self.online && self.outbox.waiting() > 0 {
-            let not_before = self.backoff.not_before;
-            let age_due = self.outbox.oldest_waiting_at().map_or(0.0, |t| t + self.cfg.flush_interval_ms);
-            at(if self.flush_requested { not_before } else { age_due.max(not_before) });
-        }
-        wake
+        let times = [self.delivery.wake(self.store.consent().collection()), self.cart_sync.next_wake()];
+        times.into_iter().flatten().reduce(f64::min)
     }
 
     /// Whether to send `send` gzipped (the `compression` rule, unless the collector refused a
     /// compressed batch before); records it for [`Tracker::on_response`].
-    pub fn compress(&mut self, send: &Send) -> bool {
-        let yes = !self.compression_refused && self.cfg.compression.applies(send.body.len(), send.keepalive);
-        if let Some(f) = self.in_flight.iter_mut().find(|f| f.batch_id == send.batch_id) {
-            f.compressed = yes;
-        }
-        yes
+    pub fn compress(&mut self, send: &BatchRequest) -> bool {
+        self.delivery.compress(send)
     }
 
     /// The answer to a request: HTTP status (0 for no answer) and the `Retry-After` header.
     /// A compressed batch refused as unreadable (400, 415) is sent again plain, and nothing is
     /// compressed any more: a collector that does not read gzip loses nothing.
     pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>) {
-        let compressed = self.in_flight.iter().any(|f| f.batch_id == batch_id && f.compressed);
-        if compressed && matches!(status, 400 | 415) {
-            self.compression_refused = true;
-            if let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) {
-                let flight = self.in_flight.swap_remove(pos);
-                self.outbox.release(&flight.entries);
-                self.flush_requested = true;
-            }
-            return;
-        }
-        self.on_outcome(batch_id, Outcome::from_status(status, retry_after));
-    }
-
-    fn on_outcome(&mut self, batch_id: u64, outcome: Outcome) {
-        let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) else { return };
-        let flight = self.in_flight.swap_remove(pos);
         let now = self.clock.now_ms();
-        match outcome {
-            Outcome::Ack => {
-                self.stats.delivered += flight.entries.len() as u64;
-                self.outbox.remove(&flight.entries, &mut self.store.scope(Category::Collection));
-                self.backoff.succeed();
-                self.split_events = self.cfg.max_batch_events;
-            }
-            Outcome::Reject => {
-                self.stats.rejected += flight.entries.len() as u64;
-                self.outbox.count_dropped(flight.entries.len());
-                self.outbox.remove(&flight.entries, &mut self.store.scope(Category::Collection));
-            }
-            Outcome::TooLarge if flight.entries.len() > 1 => {
-                self.split_events = (flight.entries.len() / 2).max(1);
-                self.outbox.release(&flight.entries);
-                // Both halves were due already: send them without waiting for thresholds.
-                self.flush_requested = true;
-            }
-            Outcome::TooLarge => {
-                self.stats.rejected += 1;
-                self.outbox.count_dropped(1);
-                self.outbox.remove(&flight.entries, &mut self.store.scope(Category::Collection));
-            }
-            Outcome::Retry { after_ms } => {
-                self.stats.retries += 1;
-                self.outbox.release(&flight.entries);
-                if !flight.keepalive {
-                    let unit = self.ids.unit();
-                    self.backoff.fail(now, &self.cfg.retry, unit, after_ms);
-                }
-            }
-        }
+        self.delivery.on_response(batch_id, status, retry_after, now, &mut self.store.scope(Category::Collection), &mut self.ids);
     }
 
     /// The page is being hidden (maybe for good): persist synchronously and return what should
     /// go out with `keepalive` now, within the browser's 64 KB keepalive budget.
-    pub fn on_hidden(&mut self) -> Vec<Send> {
+    pub fn on_hidden(&mut self) -> Vec<BatchRequest> {
         let now = self.clock.now_ms();
-        if self.store.allows(Category::Collection) {
-            let _ = self.outbox.persist_now(&mut self.store.scope(Category::Collection), now);
-        }
-        if self.role == Role::Follower {
-            self.outbox.release_persisted();
-        }
-        if self.role == Role::Undecided || !self.online || self.store.consent().collection() == Collection::Pending {
-            return Vec::new();
-        }
-        let budget = KEEPALIVE_BYTES - 1024 - message::BATCH_OVERHEAD - self.cfg.write_key.len();
-        self.take_batch(now, self.cfg.max_batch_events, budget, true).into_iter().collect()
+        let collection = self.store.consent().collection();
+        self.delivery.on_hidden(now, collection, &mut self.store.scope(Category::Collection)).into_iter().collect()
     }
 }
 

@@ -16,7 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::ports::{CryptoIds, DateClock, LocalStorage};
 use crate::error::InputError;
-use crate::tracker::{Send, Tracker};
+use crate::tracker::{BatchRequest, Tracker};
 
 pub type Core = Tracker<LocalStorage, DateClock, CryptoIds>;
 
@@ -268,7 +268,7 @@ fn arm_timer(r: &mut Runtime) {
 /// Performs one request: `fetch` (with `keepalive` when the page is going away), or
 /// `sendBeacon` where `fetch` cannot. When the core's rule says so (`compression`, never
 /// with `keepalive`) the body is gzipped first and the request leaves when that is done.
-fn send(rt: &Shared, s: Send) {
+fn send(rt: &Shared, s: BatchRequest) {
     // `nativeEvents` in an app's web view: the app takes the batch (native batching).
     if with(rt, |r| r.core.config().native_events).unwrap_or(false) && super::bridge::present() {
         let delivered = super::bridge::post(&crate::bridge::batch_message(&s.body));
