@@ -17,8 +17,8 @@ use crate::config::Config;
 use crate::error::InputError;
 use crate::identity::{check_id, CookieConfig, Identity};
 use crate::consent::{Collection, Consent};
-use crate::store::{Category, Eraser, Scoped, Store};
-use crate::journey::{AttributionConfig, Journey, PageView};
+use crate::store::{Category, Scoped, Store};
+use crate::journey::Journey;
 use crate::session::{Mark, Session};
 use crate::json::{self, Kind};
 use crate::message::{self, Body, ContextTemplate, Envelope, Environment, Ids, PageContext};
@@ -26,14 +26,18 @@ use crate::outbox::OutboxStats;
 use crate::ports::{Clock, IdSource, Storage};
 use crate::wire::MAX_MESSAGE_BYTES;
 
+mod attribution;
 mod cart;
 mod component;
 mod delivery;
+mod visitor;
 pub use cart::{CartChanges, CartSource};
 pub use component::ConsentChange;
 pub use delivery::{BatchRequest, DeliveryStats};
 use component::Component;
+use attribution::Attribution;
 use delivery::Delivery;
+use visitor::Visitor;
 
 /// Which part of delivery this tab plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +79,8 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     clock: C,
     ids: I,
     delivery: Delivery,
-    identity: Identity,
+    visitor: Visitor,
+    attribution: Attribution,
     page: PageContext,
     env: Environment,
     context: ContextTemplate,
@@ -83,23 +88,6 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     stats: Stats,
     scratch: String,
     tab: String,
-    session: Session,
-    /// A session started: ask the identity endpoint to re-issue the cookie.
-    identity_refresh_due: bool,
-    attribution: AttributionConfig,
-    journey: Journey,
-    /// The page's URL and referrer as the browser reported them (redacted before use).
-    raw_page: (String, String),
-    /// `,"campaign":{…},"omnitrail":{"touch":{…}}` for every message, rendered on change.
-    attribution_members: String,
-    /// The length of the `,"campaign":{…}` part of `attribution_members` (conversions
-    /// replace what follows it; kept here so no substring search is needed).
-    campaign_members_len: usize,
-    /// The automatic page view is due (no explicit `page()` came first).
-    auto_page_due: bool,
-    /// The URL (with the fragment if hash changes count) of the last page view, for
-    /// de-duplicating route changes.
-    route_key: String,
     /// `,"consent":{"categoryPreferences":{…}}`, rendered on change.
     consent_members: String,
     /// The shared cart (this page load is one replica).
@@ -110,8 +98,6 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     cart_corrupt: bool,
     /// The cart's consent category was granted at the last check.
     cart_stored: bool,
-    /// A session started since the web layer last asked (the app hears about it).
-    session_started: bool,
 }
 
 /// What a consent change did.
@@ -134,16 +120,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         };
         let identity = Identity::load(&cfg.storage_prefix, cookie, &mut store.scope(Category::Collection), &mut ids);
         let session = Session::load(&cfg.storage_prefix, cfg.session_timeout_ms, store.read());
-        let mut channels = cfg.channels.clone();
-        // The business's other domains are not referrers.
-        channels.internal_hosts.extend(cfg.link.linked_domains.iter().cloned());
-        let attribution = AttributionConfig {
-            classifier: crate::channel::Classifier::new(channels),
-            redact_params: cfg.redact_params.clone(),
-            max_touches: cfg.max_touches,
-            conversion_events: cfg.conversion_events.clone(),
-        };
+        let visitor = Visitor::new(identity, session, tab, cfg.identity_endpoint.is_some());
         let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, store.read());
+        let attribution = Attribution::new(&cfg, journey);
         let delivery = Delivery::new(&cfg, tab);
         let (cart, cart_status) = crate::cart::Cart::load(&cfg.storage_prefix, tab, store.read());
         let cart_sync = crate::cart_sync::CartSync::new(
@@ -161,22 +140,14 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             clock,
             ids,
             delivery,
-            identity,
+            visitor,
+            attribution,
             page,
             env,
             context,
             stats: Stats::default(),
             scratch: String::new(),
             tab: tab.to_owned(),
-            session,
-            identity_refresh_due: false,
-            attribution,
-            journey,
-            raw_page: (String::new(), String::new()),
-            attribution_members: String::new(),
-            campaign_members_len: 0,
-            auto_page_due: false,
-            route_key: String::new(),
             consent_members: {
                 let mut s = String::new();
                 store.consent().push_context_member(&mut s);
@@ -188,7 +159,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             cart_changes: CartChanges::default(),
             cart_corrupt: cart_status == crate::cart::LoadStatus::Corrupt,
             cart_stored,
-            session_started: false,
         };
         me.load_cart_credentials();
         me
@@ -198,7 +168,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         &self.cfg
     }
     pub fn identity(&self) -> &Identity {
-        &self.identity
+        &self.visitor.identity
     }
     pub fn role(&self) -> Role {
         self.delivery.role()
@@ -242,9 +212,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             let _ = self.enqueue_anyway(&Body::Track { event: "Consent Changed", properties: &props });
         }
         let change = ConsentChange { before, now, keep_last };
-        if change.granted() {
-            self.identity.store(&mut self.store.scope(Category::Collection));
-        }
         if change.revoked() {
             self.revoke();
         }
@@ -258,9 +225,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// The components the tracker iterates over (persist, consent, storage events, wake-ups),
     /// with the store and the id source they are handed.
-    fn components(&mut self) -> ([&mut dyn Component<S>; 1], &mut Store<S>, &mut dyn IdSource) {
+    fn components(&mut self) -> ([&mut dyn Component<S>; 3], &mut Store<S>, &mut dyn IdSource) {
         (
-            [&mut self.delivery as &mut dyn Component<S>],
+            [&mut self.visitor as &mut dyn Component<S>, &mut self.attribution, &mut self.delivery],
             &mut self.store,
             &mut self.ids,
         )
@@ -270,10 +237,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// components whose category stays allowed, and forgets the visitor.
     fn revoke(&mut self) {
         let consent_key = self.store.consent().key().to_owned();
-        let mut erase: Eraser<'_, S> = self.store.eraser();
-        self.identity.forget(&mut erase, &mut self.ids);
-        self.session.clear(&mut erase);
-        self.journey.clear(&mut erase);
         let prefix = {
             let mut p = self.cfg.storage_prefix.clone();
             p.push('.');
@@ -292,13 +255,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         for key in doomed {
             erase.remove(&key);
         }
-        self.render_attribution();
     }
 
     /// Queues a message even when collection is denied (the final consent record).
     fn enqueue_anyway(&mut self, body: &Body<'_>) -> Result<(), InputError> {
         let now = self.clock.now_ms();
-        let mark = self.session.touch(now);
+        let mark = self.visitor.session.touch(now);
         self.push_message(body, &CallOptions::default(), now, mark)
     }
     /// This writer's id (unique per page load).
@@ -322,48 +284,19 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// and `context.campaign`. URLs, the referrer and the query are redacted here, before
     /// anything is built from them.
     pub fn set_page(&mut self, page: PageContext) {
-        let redact = |s: &str| self.attribution.redact(s).into_owned();
-        let clean = PageContext {
-            url: redact(&page.url),
-            referrer: redact(&page.referrer),
-            search: redact(&page.search),
-            path: page.path.clone(),
-            title: page.title.clone(),
-        };
-        if self.route_key.is_empty() {
-            self.route_key = page.url.clone();
-            self.auto_page_due = self.cfg.page_views.on_load;
-        }
-        self.raw_page = (page.url, page.referrer);
-        if clean != self.page {
+        let clean = self.attribution.redacted(&page);
+        let changed = clean != self.page;
+        if changed {
             self.page = clean;
             self.context = ContextTemplate::new(&self.page, &self.env);
-            self.render_attribution();
         }
-    }
-
-    /// Renders the attribution members every message carries.
-    fn render_attribution(&mut self) {
-        let mut s = std::mem::take(&mut self.attribution_members);
-        s.clear();
-        let campaign = crate::campaign::Campaign::from_url(&self.page.url);
-        if !campaign.is_empty() {
-            s.push_str(",\"campaign\":");
-            campaign.push_json(&mut s);
-        }
-        self.campaign_members_len = s.len();
-        if self.journey.touch_json().is_some() {
-            s.push_str(",\"omnitrail\":{");
-            self.journey.push_context_members(&mut s, false);
-            s.push('}');
-        }
-        self.attribution_members = s;
+        self.attribution.set_page(page, changed.then_some(self.page.url.as_str()));
     }
 
     /// Sends the automatic page view if it is still due (call once the page's own first
     /// calls had their chance, i.e. in the first tick).
     pub fn send_auto_page(&mut self) {
-        if std::mem::take(&mut self.auto_page_due) {
+        if self.attribution.take_auto_page() {
             let _ = self.page_view(None, None, None, &CallOptions::default());
         }
     }
@@ -371,22 +304,14 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// A single-page app changed its URL (`href` with the fragment). Sends a page view with
     /// the previous in-app URL as referrer, unless the URL is the same as the last one.
     pub fn on_route_change(&mut self, page: PageContext, href: &str) -> bool {
-        if !self.cfg.page_views.on_route_change {
-            return false;
-        }
-        let key = if self.cfg.page_views.on_hash_change { href } else { href.split('#').next().unwrap_or(href) };
-        if key == self.route_key {
-            return false;
-        }
-        self.route_key = key.to_owned();
-        let referrer = self.raw_page.0.clone();
+        let Some(referrer) = self.attribution.route_change(href) else { return false };
         self.set_page(PageContext { referrer, ..page });
         self.page_view(None, None, None, &CallOptions::default()).is_ok()
     }
 
     /// The customer journey so far.
     pub fn journey(&self) -> &Journey {
-        &self.journey
+        &self.attribution.journey
     }
 
     // ---- API calls -------------------------------------------------------------------------
@@ -405,16 +330,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         opts: &CallOptions<'_>,
     ) -> Result<(), InputError> {
         let properties = object_arg("page(): properties", properties)?;
-        self.auto_page_due = false;
+        self.attribution.cancel_auto_page();
         if self.store.consent().collection() == Collection::Denied {
             return Ok(());
         }
         let (timestamp_ms, mark) = self.begin(opts)?;
-        let (url, referrer) = self.raw_page.clone();
-        let pv = PageView { url: &url, referrer: &referrer, at_ms: timestamp_ms, session_id: mark.id, session_start: mark.start };
-        if self.journey.on_page_view(&self.attribution, &pv).recorded {
-            self.render_attribution();
-        }
+        self.attribution.on_page_view(timestamp_ms, mark);
         let page = self.page.clone();
         self.push_started(&Body::Page { category, name, properties, page: &page }, opts, timestamp_ms, mark)
     }
@@ -431,17 +352,17 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         if let Some(uid) = user_id {
             check_id("identify(): userId", uid)?;
         }
-        let before = self.identity.user_id.clone();
-        self.identity.identify(user_id, traits, &mut self.store.scope(Category::Collection), &mut self.ids);
+        let before = self.visitor.identity.user_id.clone();
+        self.visitor.identity.identify(user_id, traits, &mut self.store.scope(Category::Collection), &mut self.ids);
         self.cart_after_user_change(before.as_deref(), false);
-        let all = self.identity.traits.clone();
+        let all = self.visitor.identity.traits.clone();
         self.enqueue(&Body::Identify { traits: &all }, opts)
     }
 
     pub fn group(&mut self, group_id: &str, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
         check_id("group(): groupId", group_id)?;
         let traits = object_arg("group(): traits", traits)?;
-        self.identity.group(group_id, &mut self.store.scope(Category::Collection));
+        self.visitor.identity.group(group_id, &mut self.store.scope(Category::Collection));
         self.enqueue(&Body::Group { group_id, traits }, opts)
     }
 
@@ -454,10 +375,10 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         }
         let previous = previous_id
             .map(str::to_owned)
-            .or_else(|| self.identity.user_id.clone())
-            .unwrap_or_else(|| self.identity.anonymous_id.clone());
-        let before = self.identity.user_id.clone();
-        self.identity.alias(user_id, &mut self.store.scope(Category::Collection));
+            .or_else(|| self.visitor.identity.user_id.clone())
+            .unwrap_or_else(|| self.visitor.identity.anonymous_id.clone());
+        let before = self.visitor.identity.user_id.clone();
+        self.visitor.identity.alias(user_id, &mut self.store.scope(Category::Collection));
         self.cart_after_user_change(before.as_deref(), true);
         self.enqueue(&Body::Alias { previous_id: &previous }, opts)
     }
@@ -465,13 +386,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Forgets the user (logout): a new anonymous id, and the cart is emptied everywhere
     /// (this browser's tabs; the collector keeps the customer's saved cart).
     pub fn reset(&mut self) {
-        self.identity.reset(&mut self.store.scope(Category::Collection), &mut self.ids);
+        self.visitor.identity.reset(&mut self.store.scope(Category::Collection), &mut self.ids);
         self.forget_cart();
     }
 
     pub fn set_anonymous_id(&mut self, id: &str) -> Result<(), InputError> {
         check_id("setAnonymousId(): id", id)?;
-        self.identity.set_anonymous_id(id, &mut self.store.scope(Category::Collection));
+        self.visitor.identity.set_anonymous_id(id, &mut self.store.scope(Category::Collection));
         Ok(())
     }
 
@@ -495,12 +416,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         object_arg("options.integrations", opts.integrations)?;
         let now = self.clock.now_ms();
         let timestamp_ms = opts.timestamp_ms.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(now);
-        let mark = self.session.touch(timestamp_ms.min(now));
-        if mark.start {
-            self.session_started = true;
-            self.identity.refresh_cookie();
-            self.identity_refresh_due = self.cfg.identity_endpoint.is_some();
-        }
+        let mark = self.visitor.begin(timestamp_ms.min(now));
         Ok((timestamp_ms, mark))
     }
 
@@ -518,38 +434,30 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let now = self.clock.now_ms();
         let message_id = self.ids.uuid();
         // Conversions carry the whole journey; everything else the cached members.
-        let conversion = matches!(body, Body::Track { event, .. } if self.attribution.is_conversion(event));
-        let journey_members;
-        let attribution = if conversion && self.journey.touch_json().is_some() {
-            let mut s = String::with_capacity(self.attribution_members.len() + 1024);
-            // The campaign part only: its keys are fixed and its values JSON strings, so the
-            // cached members' `,"omnitrail":` (when present) starts right after it.
-            s.push_str(self.attribution_members.get(..self.campaign_members_len).unwrap_or_default());
-            s.push_str(",\"omnitrail\":{");
-            self.journey.push_context_members(&mut s, true);
-            s.push('}');
-            journey_members = s;
-            journey_members.as_str()
-        } else {
-            self.attribution_members.as_str()
+        let event = match body {
+            Body::Track { event, .. } => Some(*event),
+            _ => None,
         };
+        let attribution = self.attribution.members(event);
+        let identity = &self.visitor.identity;
         let envelope = Envelope {
             ids: Ids {
                 message_id: &message_id,
-                anonymous_id: &self.identity.anonymous_id,
-                user_id: self.identity.user_id.as_deref(),
+                anonymous_id: &identity.anonymous_id,
+                user_id: identity.user_id.as_deref(),
             },
             timestamp_ms,
             context: &self.context,
             extra_context: (context != "{}").then_some(context),
             integrations: opts.integrations.map(|_| integrations),
             session: Some(mark),
-            attribution,
+            attribution: &attribution,
             consent: &self.consent_members,
         };
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         message::encode(&mut out, body, &envelope);
+        drop(attribution);
         if out.len() > MAX_MESSAGE_BYTES {
             self.scratch = out;
             self.stats.invalid_calls += 1;
@@ -585,14 +493,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Writes what is new to storage (coalesced: call at most once per task).
     pub fn persist(&mut self) {
         self.persist_cart();
-        if !self.store.allows(Category::Collection) {
-            return; // no consent to store anything
-        }
         let now = self.clock.now_ms();
-        let mut storage = self.store.scope(Category::Collection);
-        self.session.persist(&mut storage);
-        self.identity.persist(&mut storage, &self.tab);
-        let _ = self.journey.persist(&mut storage);
         let (parts, store, _) = self.components();
         for c in parts {
             if store.allows(c.category()) {
@@ -630,11 +531,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             self.cfg.consent.changed_event = changed_event;
             return;
         }
-        if self.cart_on_storage_change(key, value) || self.identity.on_storage_change(key, value) || self.session.on_storage_change(key, value) {
-            return;
-        }
-        if self.journey.on_storage_change(key, value) {
-            self.render_attribution();
+        if self.cart_on_storage_change(key, value) {
             return;
         }
         let now = self.clock.now_ms();
@@ -657,12 +554,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// The identity endpoint request due at the start of a session, once: (url, JSON body).
     /// The web layer sends it with credentials so the collector can set the cookie.
     pub fn take_identity_refresh(&mut self) -> Option<(String, String)> {
-        if !std::mem::take(&mut self.identity_refresh_due) {
+        if !std::mem::take(&mut self.visitor.refresh_due) {
             return None;
         }
         let url = self.cfg.identity_endpoint.clone()?;
         let mut body = String::from("{\"anonymousId\":");
-        crate::json::push_str(&mut body, &self.identity.anonymous_id);
+        crate::json::push_str(&mut body, &self.visitor.identity.anonymous_id);
         body.push_str(",\"writeKey\":");
         crate::json::push_str(&mut body, &self.cfg.write_key);
         body.push('}');
@@ -677,8 +574,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             crate::linker::Handover::Absent => None,
             crate::linker::Handover::Reject { clean_url, .. } => Some(clean_url),
             crate::linker::Handover::Adopt { anonymous_id, clean_url } => {
-                if anonymous_id != self.identity.anonymous_id {
-                    self.identity.set_anonymous_id(&anonymous_id, &mut self.store.scope(Category::Collection));
+                if anonymous_id != self.visitor.identity.anonymous_id {
+                    self.visitor.identity.set_anonymous_id(&anonymous_id, &mut self.store.scope(Category::Collection));
                 }
                 Some(clean_url)
             }
@@ -688,20 +585,20 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// The identity a native app hands to its web view before the SDK starts.
     pub fn adopt_native(&mut self, anonymous_id: Option<&str>, user_id: Option<&str>) {
         if let Some(aid) = anonymous_id.filter(|a| check_id("native anonymousId", a).is_ok()) {
-            if aid != self.identity.anonymous_id {
-                self.identity.set_anonymous_id(aid, &mut self.store.scope(Category::Collection));
+            if aid != self.visitor.identity.anonymous_id {
+                self.visitor.identity.set_anonymous_id(aid, &mut self.store.scope(Category::Collection));
             }
         }
         if let Some(uid) = user_id.filter(|u| check_id("native userId", u).is_ok()) {
-            if self.identity.user_id.as_deref() != Some(uid) {
-                self.identity.alias(uid, &mut self.store.scope(Category::Collection));
+            if self.visitor.identity.user_id.as_deref() != Some(uid) {
+                self.visitor.identity.alias(uid, &mut self.store.scope(Category::Collection));
             }
         }
     }
 
     /// `url` carrying this visitor's anonymous id for a linked site.
     pub fn decorate(&self, url: &str) -> String {
-        crate::linker::decorate(url, &self.identity.anonymous_id, self.clock.now_ms())
+        crate::linker::decorate(url, &self.visitor.identity.anonymous_id, self.clock.now_ms())
     }
 
     /// Whether auto-decoration should rewrite a clicked link to `href`.
@@ -711,7 +608,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// The current session (`id` 0 before the first event).
     pub fn session(&self) -> &Session {
-        &self.session
+        &self.visitor.session
     }
 
     /// The bridge `consent` message with the current preferences.
@@ -723,18 +620,18 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// The bridge `session` message, once after a session started here.
     pub fn take_session_start_message(&mut self) -> Option<String> {
-        std::mem::take(&mut self.session_started).then(|| self.session_message()).flatten()
+        std::mem::take(&mut self.visitor.session_started).then(|| self.session_message()).flatten()
     }
 
     /// The bridge `session` message with the last activity (when the page is being hidden).
     pub fn session_message(&self) -> Option<String> {
-        (self.session.id > 0.0).then(|| crate::bridge::session_message(self.session.id, self.session.last))
+        (self.visitor.session.id > 0.0).then(|| crate::bridge::session_message(self.visitor.session.id, self.visitor.session.last))
     }
 
     /// The native app's session: continued here if it is more recent than this one.
     pub fn adopt_native_session(&mut self, id: f64, last: f64) {
-        if self.session.adopt(id, last) {
-            self.session_started = false;
+        if self.visitor.session.adopt(id, last) {
+            self.visitor.session_started = false;
         }
     }
 

@@ -158,7 +158,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub(super) fn load_cart_credentials(&mut self) {
         let stored = self.store.read().get(&self.creds_key()).as_deref().and_then(Credentials::decode);
         match stored {
-            Some(c) if self.identity.user_id.as_deref() == Some(c.user_id.as_str()) && self.cart_allowed() => {
+            Some(c) if self.visitor.identity.user_id.as_deref() == Some(c.user_id.as_str()) && self.cart_allowed() => {
                 let now = self.clock.now_ms();
                 self.cart_sync.connect(c, now);
             }
@@ -331,7 +331,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// the token the site's backend minted for them. The local (guest) cart is sent first and
     /// merges into the user's saved cart.
     pub fn cart_connect(&mut self, token: &str) -> Result<(), InputError> {
-        let Some(user_id) = self.identity.user_id.clone() else { return Err(InputError::NotIdentified("cart.connect()")) };
+        let Some(user_id) = self.visitor.identity.user_id.clone() else { return Err(InputError::NotIdentified("cart.connect()")) };
         if !crate::cart_sync::valid_token(token) {
             return Err(InputError::MissingName("cart.connect(): token (printable, at most 512 characters)"));
         }
@@ -429,7 +429,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// into the customer's on `connect`), and so does the cart of `alias()` (the same customer
     /// renamed). Credentials of another user stop.
     pub(super) fn cart_after_user_change(&mut self, before: Option<&str>, same_customer: bool) {
-        let now = self.identity.user_id.as_deref();
+        let now = self.visitor.identity.user_id.as_deref();
         if before == now {
             return;
         }
@@ -473,7 +473,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         }
         if key == self.creds_key() {
             match value.and_then(Credentials::decode) {
-                Some(c) if self.identity.user_id.as_deref() == Some(c.user_id.as_str()) => {
+                Some(c) if self.visitor.identity.user_id.as_deref() == Some(c.user_id.as_str()) => {
                     if self.cart_sync.credentials() != Some(&c) {
                         let now = self.clock.now_ms();
                         self.cart_sync.connect(c, now);
