@@ -28,6 +28,7 @@ use crate::wire::MAX_MESSAGE_BYTES;
 
 mod attribution;
 mod cart;
+mod cart_component;
 mod component;
 mod delivery;
 mod visitor;
@@ -36,6 +37,7 @@ pub use component::ConsentChange;
 pub use delivery::{BatchRequest, DeliveryStats};
 use component::Component;
 use attribution::Attribution;
+use cart_component::CartComponent;
 use delivery::Delivery;
 use visitor::Visitor;
 
@@ -90,14 +92,8 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     tab: String,
     /// `,"consent":{"categoryPreferences":{…}}`, rendered on change.
     consent_members: String,
-    /// The shared cart (this page load is one replica).
-    cart: crate::cart::Cart,
-    cart_sync: crate::cart_sync::CartSync,
-    cart_changes: CartChanges,
-    /// The stored cart was corrupt (reported once).
-    cart_corrupt: bool,
-    /// The cart's consent category was granted at the last check.
-    cart_stored: bool,
+    /// The shared cart and its device sync.
+    cart: CartComponent,
 }
 
 /// What a consent change did.
@@ -124,15 +120,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, store.read());
         let attribution = Attribution::new(&cfg, journey);
         let delivery = Delivery::new(&cfg, tab);
-        let (cart, cart_status) = crate::cart::Cart::load(&cfg.storage_prefix, tab, store.read());
-        let cart_sync = crate::cart_sync::CartSync::new(
-            Some(cfg.cart_url()),
-            &cfg.write_key,
-            cfg.cart.sync_delay_ms,
-            cfg.retry.clone(),
-            cfg.request_timeout_ms,
-        );
-        let cart_stored = store.consent().granted(&cfg.cart.category);
+        let cart = CartComponent::new(&cfg, tab, &store);
         let page = PageContext::default();
         let context = ContextTemplate::new(&page, &env);
         let mut me = Tracker {
@@ -155,12 +143,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             },
             store,
             cart,
-            cart_sync,
-            cart_changes: CartChanges::default(),
-            cart_corrupt: cart_status == crate::cart::LoadStatus::Corrupt,
-            cart_stored,
         };
-        me.load_cart_credentials();
+        let now = me.clock.now_ms();
+        me.cart.load_credentials(&me.store, me.visitor.identity.user_id.as_deref(), now);
         me
     }
 
@@ -199,7 +184,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     }
 
     fn after_consent_change(&mut self, before: Collection, changed: bool) -> ConsentOutcome {
-        self.cart_after_consent_change();
         let now = self.store.consent().collection();
         let mut s = String::new();
         self.store.consent().push_context_member(&mut s);
@@ -225,9 +209,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// The components the tracker iterates over (persist, consent, storage events, wake-ups),
     /// with the store and the id source they are handed.
-    fn components(&mut self) -> ([&mut dyn Component<S>; 3], &mut Store<S>, &mut dyn IdSource) {
+    fn components(&mut self) -> ([&mut dyn Component<S>; 4], &mut Store<S>, &mut dyn IdSource) {
         (
-            [&mut self.visitor as &mut dyn Component<S>, &mut self.attribution, &mut self.delivery],
+            [&mut self.cart as &mut dyn Component<S>, &mut self.visitor, &mut self.attribution, &mut self.delivery],
             &mut self.store,
             &mut self.ids,
         )
@@ -243,13 +227,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             p
         };
         let keys = self.store.read().keys(&prefix);
-        let keep_cart = self.cart_allowed();
-        let cart_keys = [crate::cart::storage_key(&self.cfg.storage_prefix), cart::creds_key(&self.cfg.storage_prefix)];
         let (parts, store, _) = self.components();
-        let kept = |key: &str| {
-            (keep_cart && cart_keys.iter().any(|k| k == key))
-                || parts.iter().any(|c| store.allows(c.category()) && c.owns_key(key))
-        };
+        let kept = |key: &str| parts.iter().any(|c| store.allows(c.category()) && c.owns_key(key));
         let doomed: Vec<String> = keys.into_iter().filter(|k| *k != consent_key && !kept(k)).collect();
         let mut erase = store.eraser();
         for key in doomed {
@@ -275,7 +254,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             batches: d.batches,
             retries: d.retries,
             outbox: self.delivery.outbox_stats(),
-            cart_sync: self.cart_sync.stats,
+            cart_sync: self.cart.sync.stats,
             ..self.stats
         }
     }
@@ -486,13 +465,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn set_online(&mut self, online: bool) {
         self.delivery.set_online(online);
         if online {
-            self.cart_sync.on_online();
+            self.cart.sync.on_online();
         }
     }
 
     /// Writes what is new to storage (coalesced: call at most once per task).
     pub fn persist(&mut self) {
-        self.persist_cart();
         let now = self.clock.now_ms();
         let (parts, store, _) = self.components();
         for c in parts {
@@ -531,10 +509,11 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             self.cfg.consent.changed_event = changed_event;
             return;
         }
-        if self.cart_on_storage_change(key, value) {
+        let now = self.clock.now_ms();
+        let user_id = self.visitor.identity.user_id.as_deref();
+        if self.cart.on_credentials_change(key, value, user_id, now) {
             return;
         }
-        let now = self.clock.now_ms();
         let (parts, store, _) = self.components();
         for c in parts {
             if c.on_storage_change(key, value, store, now) {
@@ -637,7 +616,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// When the web layer should call `poll` again even if nothing else happens.
     pub fn next_wake(&self) -> Option<f64> {
-        let times = [self.delivery.wake(self.store.consent().collection()), self.cart_sync.next_wake()];
+        let times = [self.delivery.wake(self.store.consent().collection()), self.cart.sync.next_wake()];
         times.into_iter().flatten().reduce(f64::min)
     }
 
