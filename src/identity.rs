@@ -221,12 +221,6 @@ impl Identity {
     }
 
     /// Another tab changed one of our keys: adopt its value. Returns true if it was ours.
-    /// Whether `key` is one of the identity's storage keys.
-    pub fn owns_key(&self, key: &str) -> bool {
-        let k = &self.keys;
-        [&k.aid, &k.uid, &k.gid, &k.traits].iter().any(|o| *o == key)
-    }
-
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) -> bool {
         let id = value.filter(|v| valid_id(v)).map(str::to_owned);
         if key == self.keys.aid {

@@ -500,11 +500,6 @@ impl Journey {
     /// replaces this one unless it is corrupt or has fewer touches than this tab's (then this
     /// tab's is written back on the next persist). Two tabs recording at the same moment:
     /// the last write wins.
-    /// Whether `key` is the journey's storage key.
-    pub fn owns_key(&self, key: &str) -> bool {
-        !self.key.is_empty() && key == self.key
-    }
-
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) -> bool {
         if self.key.is_empty() || key != self.key {
             return false;

@@ -73,11 +73,6 @@ impl Session {
     }
 
     /// Another tab wrote the session. Returns true if `key` was ours.
-    /// Whether `key` is the session's storage key.
-    pub fn owns_key(&self, key: &str) -> bool {
-        key == self.key
-    }
-
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) -> bool {
         if key != self.key {
             return false;

@@ -26,15 +26,39 @@ pub enum Category<'a> {
 
 /// First-party storage and the consent state that gates it.
 pub struct Store<S> {
-    inner: S,
+    collecting: Gated<S>,
     consent: Consent,
+}
+
+/// The storage handle of the collection category, kept open exactly while the consent state
+/// allows collection ([`Store::derive`]).
+pub struct Gated<S> {
+    inner: S,
+    open: bool,
 }
 
 impl<S: Storage> Store<S> {
     /// Loads the consent record from `inner`.
     pub fn new(inner: S, prefix: &str, cfg: &ConsentConfig, signals: Signals) -> Self {
         let consent = Consent::load(prefix, cfg, signals, &inner);
-        Store { inner, consent }
+        let mut me = Store { collecting: Gated { inner, open: false }, consent };
+        me.derive();
+        me
+    }
+
+    /// The one place the gate's state follows the consent state.
+    fn derive(&mut self) {
+        self.collecting.open = self.consent.collection() == Collection::Allowed;
+    }
+
+    /// What the SDK may do (collect, buffer, nothing).
+    pub fn collection(&self) -> Collection {
+        self.consent.collection()
+    }
+
+    /// The handle of the collection category (identity, session, journey, outbox, lease).
+    pub fn collecting(&mut self) -> &mut Gated<S> {
+        &mut self.collecting
     }
 
     pub fn consent(&self) -> &Consent {
@@ -43,14 +67,14 @@ impl<S: Storage> Store<S> {
 
     /// Read-only access (reads are never gated).
     pub fn read(&self) -> &S {
-        &self.inner
+        &self.collecting.inner
     }
 
     /// Whether `category` may be written now: the one place the gate is derived.
     pub fn allows(&self, category: Category<'_>) -> bool {
         match category {
             Category::Necessary => true,
-            Category::Collection => self.consent.collection() == Collection::Allowed,
+            Category::Collection => self.collecting.open,
             Category::Named(name) => self.consent.granted(name),
         }
     }
@@ -58,22 +82,26 @@ impl<S: Storage> Store<S> {
     /// A handle that writes under `category`.
     pub fn scope(&mut self, category: Category<'_>) -> Scoped<'_, S> {
         let allowed = self.allows(category);
-        Scoped { inner: &mut self.inner, allowed }
+        Scoped { inner: &mut self.collecting.inner, allowed }
     }
 
     /// A handle that deletes (keys, cookies) and never writes: revoking consent.
     pub fn eraser(&mut self) -> Eraser<'_, S> {
-        Eraser { inner: &mut self.inner }
+        Eraser { inner: &mut self.collecting.inner }
     }
 
     /// Records the visitor's choice (necessary: a decision is kept). Returns whether it changed.
     pub fn set_consent(&mut self, choices: &[(String, bool)]) -> bool {
-        self.consent.set(choices, &mut Scoped { inner: &mut self.inner, allowed: true })
+        let changed = self.consent.set(choices, &mut Scoped { inner: &mut self.collecting.inner, allowed: true });
+        self.derive();
+        changed
     }
 
     /// Another tab stored a decision. Returns true if `key` was the consent record.
     pub fn on_consent_storage_change(&mut self, key: &str, value: Option<&str>) -> bool {
-        self.consent.on_storage_change(key, value)
+        let ours = self.consent.on_storage_change(key, value);
+        self.derive();
+        ours
     }
 }
 
@@ -114,6 +142,33 @@ impl<S: Storage> Storage for Scoped<'_, S> {
     }
     fn set_cookie(&mut self, name: &str, value: &str, spec: &CookieSpec<'_>) -> bool {
         self.allowed && self.inner.set_cookie(name, value, spec)
+    }
+}
+
+impl<S: Storage> Storage for Gated<S> {
+    fn get(&self, key: &str) -> Option<String> {
+        self.inner.get(key)
+    }
+    fn set(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
+        if self.open {
+            self.inner.set(key, value)
+        } else {
+            Err(StorageError::Unavailable)
+        }
+    }
+    fn remove(&mut self, key: &str) {
+        if self.open {
+            self.inner.remove(key);
+        }
+    }
+    fn keys(&self, prefix: &str) -> Vec<String> {
+        self.inner.keys(prefix)
+    }
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.inner.cookie(name)
+    }
+    fn set_cookie(&mut self, name: &str, value: &str, spec: &CookieSpec<'_>) -> bool {
+        self.open && self.inner.set_cookie(name, value, spec)
     }
 }
 

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::error::InputError;
 use crate::identity::{check_id, CookieConfig, Identity};
 use crate::consent::{Collection, Consent};
-use crate::store::{Category, Scoped, Store};
+use crate::store::Store;
 use crate::journey::Journey;
 use crate::session::{Mark, Session};
 use crate::json::{self, Kind};
@@ -114,7 +114,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             host: env.host.clone(),
             disabled: cfg.cookieless,
         };
-        let identity = Identity::load(&cfg.storage_prefix, cookie, &mut store.scope(Category::Collection), &mut ids);
+        let identity = Identity::load(&cfg.storage_prefix, cookie, store.collecting(), &mut ids);
         let session = Session::load(&cfg.storage_prefix, cfg.session_timeout_ms, store.read());
         let visitor = Visitor::new(identity, session, tab, cfg.identity_endpoint.is_some());
         let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, store.read());
@@ -165,8 +165,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.store.read()
     }
     /// Storage for the delivery lease, as consent allows collection.
-    pub fn lease_storage(&mut self) -> Scoped<'_, S> {
-        self.store.scope(Category::Collection)
+    pub fn lease_storage(&mut self) -> &mut dyn Storage {
+        self.store.collecting()
     }
     pub fn consent(&self) -> &Consent {
         self.store.consent()
@@ -177,14 +177,14 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// and cookie the SDK wrote (the consent record stays: it is necessary) and stops
     /// collection, after one `Consent Changed` event if configured.
     pub fn set_consent(&mut self, choices: &[(String, bool)]) -> ConsentOutcome {
-        let before = self.store.consent().collection();
+        let before = self.store.collection();
         // The decision itself is always recorded (necessary).
         let changed = self.store.set_consent(choices);
         self.after_consent_change(before, changed)
     }
 
     fn after_consent_change(&mut self, before: Collection, changed: bool) -> ConsentOutcome {
-        let now = self.store.consent().collection();
+        let now = self.store.collection();
         let mut s = String::new();
         self.store.consent().push_context_member(&mut s);
         self.consent_members = s;
@@ -228,11 +228,11 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         };
         let keys = self.store.read().keys(&prefix);
         let (parts, store, _) = self.components();
-        let kept = |key: &str| parts.iter().any(|c| store.allows(c.category()) && c.owns_key(key));
-        let doomed: Vec<String> = keys.into_iter().filter(|k| *k != consent_key && !kept(k)).collect();
-        let mut erase = store.eraser();
-        for key in doomed {
-            erase.remove(&key);
+        for key in keys {
+            let kept = parts.iter().any(|c| store.allows(c.category()) && c.owns_key(&key));
+            if key != consent_key && !kept {
+                store.eraser().remove(&key);
+            }
         }
     }
 
@@ -310,7 +310,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     ) -> Result<(), InputError> {
         let properties = object_arg("page(): properties", properties)?;
         self.attribution.cancel_auto_page();
-        if self.store.consent().collection() == Collection::Denied {
+        if self.store.collection() == Collection::Denied {
             return Ok(());
         }
         let (timestamp_ms, mark) = self.begin(opts)?;
@@ -332,7 +332,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             check_id("identify(): userId", uid)?;
         }
         let before = self.visitor.identity.user_id.clone();
-        self.visitor.identity.identify(user_id, traits, &mut self.store.scope(Category::Collection), &mut self.ids);
+        self.visitor.identity.identify(user_id, traits, self.store.collecting(), &mut self.ids);
         self.cart_after_user_change(before.as_deref(), false);
         let all = self.visitor.identity.traits.clone();
         self.enqueue(&Body::Identify { traits: &all }, opts)
@@ -341,7 +341,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn group(&mut self, group_id: &str, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
         check_id("group(): groupId", group_id)?;
         let traits = object_arg("group(): traits", traits)?;
-        self.visitor.identity.group(group_id, &mut self.store.scope(Category::Collection));
+        self.visitor.identity.group(group_id, self.store.collecting());
         self.enqueue(&Body::Group { group_id, traits }, opts)
     }
 
@@ -357,7 +357,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             .or_else(|| self.visitor.identity.user_id.clone())
             .unwrap_or_else(|| self.visitor.identity.anonymous_id.clone());
         let before = self.visitor.identity.user_id.clone();
-        self.visitor.identity.alias(user_id, &mut self.store.scope(Category::Collection));
+        self.visitor.identity.alias(user_id, self.store.collecting());
         self.cart_after_user_change(before.as_deref(), true);
         self.enqueue(&Body::Alias { previous_id: &previous }, opts)
     }
@@ -365,13 +365,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Forgets the user (logout): a new anonymous id, and the cart is emptied everywhere
     /// (this browser's tabs; the collector keeps the customer's saved cart).
     pub fn reset(&mut self) {
-        self.visitor.identity.reset(&mut self.store.scope(Category::Collection), &mut self.ids);
+        self.visitor.identity.reset(self.store.collecting(), &mut self.ids);
         self.forget_cart();
     }
 
     pub fn set_anonymous_id(&mut self, id: &str) -> Result<(), InputError> {
         check_id("setAnonymousId(): id", id)?;
-        self.visitor.identity.set_anonymous_id(id, &mut self.store.scope(Category::Collection));
+        self.visitor.identity.set_anonymous_id(id, self.store.collecting());
         Ok(())
     }
 
@@ -381,7 +381,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     }
 
     fn enqueue(&mut self, body: &Body<'_>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        if self.store.consent().collection() == Collection::Denied {
+        if self.store.collection() == Collection::Denied {
             return Ok(()); // the visitor said no: nothing is collected
         }
         let (timestamp_ms, mark) = self.begin(opts)?;
@@ -443,8 +443,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             return Err(InputError::TooLarge);
         }
         // Hand over an exactly-sized copy; keep the scratch buffer's capacity for next time.
-        let collection = self.store.consent().collection();
-        self.delivery.queue(out.as_str().to_owned(), now, collection, &mut self.store.scope(Category::Collection));
+        let collection = self.store.collection();
+        self.delivery.queue(out.as_str().to_owned(), now, collection, self.store.collecting());
         self.scratch = out;
         self.stats.tracked += 1;
         Ok(())
@@ -482,7 +482,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     pub fn become_leader(&mut self) {
         let now = self.clock.now_ms();
-        self.delivery.become_leader(&mut self.store.scope(Category::Collection), now);
+        self.delivery.become_leader(self.store.collecting(), now);
     }
 
     /// The page is leaving (perhaps into the back/forward cache): it gave up the delivery
@@ -493,13 +493,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     pub fn become_follower(&mut self) {
         let now = self.clock.now_ms();
-        self.delivery.become_follower(&mut self.store.scope(Category::Collection), now);
+        self.delivery.become_follower(self.store.collecting(), now);
     }
 
     /// Another tab wrote `key` (a `storage` event).
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) {
         if key == self.store.consent().key() {
-            let before = self.store.consent().collection();
+            let before = self.store.collection();
             let old = self.store.consent().prefs().to_vec();
             self.store.on_consent_storage_change(key, value);
             let changed = old != self.store.consent().prefs();
@@ -526,8 +526,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// a wake-up at [`Tracker::next_wake`].
     pub fn poll(&mut self) -> Option<BatchRequest> {
         let now = self.clock.now_ms();
-        let collection = self.store.consent().collection();
-        self.delivery.poll(now, collection, &mut self.store.scope(Category::Collection), &mut self.ids)
+        let collection = self.store.collection();
+        self.delivery.poll(now, collection, self.store.collecting(), &mut self.ids)
     }
 
     /// The identity endpoint request due at the start of a session, once: (url, JSON body).
@@ -554,7 +554,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             crate::linker::Handover::Reject { clean_url, .. } => Some(clean_url),
             crate::linker::Handover::Adopt { anonymous_id, clean_url } => {
                 if anonymous_id != self.visitor.identity.anonymous_id {
-                    self.visitor.identity.set_anonymous_id(&anonymous_id, &mut self.store.scope(Category::Collection));
+                    self.visitor.identity.set_anonymous_id(&anonymous_id, self.store.collecting());
                 }
                 Some(clean_url)
             }
@@ -565,12 +565,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn adopt_native(&mut self, anonymous_id: Option<&str>, user_id: Option<&str>) {
         if let Some(aid) = anonymous_id.filter(|a| check_id("native anonymousId", a).is_ok()) {
             if aid != self.visitor.identity.anonymous_id {
-                self.visitor.identity.set_anonymous_id(aid, &mut self.store.scope(Category::Collection));
+                self.visitor.identity.set_anonymous_id(aid, self.store.collecting());
             }
         }
         if let Some(uid) = user_id.filter(|u| check_id("native userId", u).is_ok()) {
             if self.visitor.identity.user_id.as_deref() != Some(uid) {
-                self.visitor.identity.alias(uid, &mut self.store.scope(Category::Collection));
+                self.visitor.identity.alias(uid, self.store.collecting());
             }
         }
     }
@@ -616,7 +616,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// When the web layer should call `poll` again even if nothing else happens.
     pub fn next_wake(&self) -> Option<f64> {
-        let times = [self.delivery.wake(self.store.consent().collection()), self.cart.sync.next_wake()];
+        let times = [self.delivery.wake(self.store.collection()), self.cart.sync.next_wake()];
         times.into_iter().flatten().reduce(f64::min)
     }
 
@@ -631,15 +631,15 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// compressed any more: a collector that does not read gzip loses nothing.
     pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>) {
         let now = self.clock.now_ms();
-        self.delivery.on_response(batch_id, status, retry_after, now, &mut self.store.scope(Category::Collection), &mut self.ids);
+        self.delivery.on_response(batch_id, status, retry_after, now, self.store.collecting(), &mut self.ids);
     }
 
     /// The page is being hidden (maybe for good): persist synchronously and return what should
     /// go out with `keepalive` now, within the browser's 64 KB keepalive budget.
     pub fn on_hidden(&mut self) -> Vec<BatchRequest> {
         let now = self.clock.now_ms();
-        let collection = self.store.consent().collection();
-        self.delivery.on_hidden(now, collection, &mut self.store.scope(Category::Collection)).into_iter().collect()
+        let collection = self.store.collection();
+        self.delivery.on_hidden(now, collection, self.store.collecting()).into_iter().collect()
     }
 }
 

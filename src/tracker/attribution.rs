@@ -36,6 +36,7 @@ pub struct Attribution {
 }
 
 impl Attribution {
+    #[inline(always)]
     pub fn new(cfg: &Config, journey: Journey) -> Attribution {
         let mut channels = cfg.channels.clone();
         // The business's other domains are not referrers.
@@ -176,10 +177,6 @@ impl<S: Storage> Component<S> for Attribution {
             self.render();
         }
         ours
-    }
-
-    fn owns_key(&self, key: &str) -> bool {
-        self.journey.owns_key(key)
     }
 }
 

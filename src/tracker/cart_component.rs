@@ -34,6 +34,7 @@ pub struct CartComponent {
 }
 
 impl CartComponent {
+    #[inline(always)]
     pub fn new<S: Storage>(cfg: &Config, tab: &str, store: &Store<S>) -> CartComponent {
         let (state, status) = Cart::load(&cfg.storage_prefix, tab, store.read());
         let sync = CartSync::new(Some(cfg.cart_url()), &cfg.write_key, cfg.cart.sync_delay_ms, cfg.retry.clone(), cfg.request_timeout_ms);

@@ -47,6 +47,10 @@ pub trait Component<S: Storage> {
     fn on_consent(&mut self, change: ConsentChange, store: &mut Store<S>, ids: &mut dyn IdSource, now: f64);
     /// Another tab wrote `key`. Returns true if the key was this component's.
     fn on_storage_change(&mut self, key: &str, value: Option<&str>, store: &mut Store<S>, now: f64) -> bool;
-    /// Whether `key` is one this component stores (kept when its category stays allowed).
-    fn owns_key(&self, key: &str) -> bool;
+    /// Whether `key` is one this component stores and keeps while its category stays
+    /// allowed. Revoking collection deletes every other key under the prefix, so only
+    /// components outside the collection category need to answer.
+    fn owns_key(&self, _key: &str) -> bool {
+        false
+    }
 }

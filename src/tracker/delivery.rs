@@ -82,6 +82,7 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    #[inline(always)]
     pub fn new(cfg: &Config, tab: &str) -> Delivery {
         Delivery {
             set: Settings {
@@ -341,9 +342,9 @@ impl<S: Storage> Component<S> for Delivery {
 
     fn on_consent(&mut self, change: ConsentChange, store: &mut Store<S>, _ids: &mut dyn IdSource, now: f64) {
         if change.granted() {
-            let _ = self.outbox.persist_now(&mut store.scope(Category::Collection), now);
+            let _ = self.outbox.persist_now(store.collecting(), now);
         } else if change.refused() {
-            self.outbox.purge(&mut store.scope(Category::Collection));
+            self.outbox.purge(store.collecting());
         } else if change.revoked() {
             // The chunks were deleted with every other key: nothing persisted is left.
             self.outbox.forget_persisted();
@@ -365,14 +366,10 @@ impl<S: Storage> Component<S> for Delivery {
             // have adopted the chunk (`become_leader`), delivered it and removed it since.
             // What storage holds now is the truth; a chunk that is gone was acknowledged.
             if let Some(current) = store.read().get(key) {
-                self.outbox.ingest(key, &current, &mut store.scope(Category::Collection), now);
+                self.outbox.ingest(key, &current, store.collecting(), now);
             }
         }
         true
-    }
-
-    fn owns_key(&self, key: &str) -> bool {
-        self.outbox.is_chunk_key(key)
     }
 }
 

@@ -56,7 +56,7 @@ impl<S: Storage> Component<S> for Visitor {
 
     fn on_consent(&mut self, change: ConsentChange, store: &mut Store<S>, ids: &mut dyn IdSource, _now: f64) {
         if change.granted() {
-            self.identity.store(&mut store.scope(Category::Collection));
+            self.identity.store(store.collecting());
         } else if change.revoked() {
             let mut erase = store.eraser();
             self.identity.forget(&mut erase, ids);
@@ -66,10 +66,6 @@ impl<S: Storage> Component<S> for Visitor {
 
     fn on_storage_change(&mut self, key: &str, value: Option<&str>, _store: &mut Store<S>, _now: f64) -> bool {
         self.identity.on_storage_change(key, value) || self.session.on_storage_change(key, value)
-    }
-
-    fn owns_key(&self, key: &str) -> bool {
-        self.identity.owns_key(key) || self.session.owns_key(key)
     }
 }
 

@@ -382,7 +382,7 @@ fn listen_lifecycle(weak: &Weak<RefCell<Runtime>>) {
                 // let another tab deliver. `pageshow` elects again if the page comes back.
                 release = r.lock_release.take();
                 if let Some(lease) = r.lease.as_mut() {
-                    lease.release(&mut r.core.lease_storage());
+                    lease.release(r.core.lease_storage());
                 }
                 r.core.suspend();
             }
@@ -651,7 +651,7 @@ fn lease_election(weak: &Weak<RefCell<Runtime>>, prefix: &str, tab: &str) -> js_
         with(&rt, |r| {
             let now = js_sys::Date::now();
             let Runtime { core, lease, .. } = r;
-            match lease.as_mut().map(|l| l.tick(&mut core.lease_storage(), now)) {
+            match lease.as_mut().map(|l| l.tick(core.lease_storage(), now)) {
                 Some(LeaseState::Held) => core.become_leader(),
                 Some(LeaseState::Other) if core.role() != crate::tracker::Role::Follower => core.become_follower(),
                 _ => {}

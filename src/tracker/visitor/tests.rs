@@ -40,7 +40,6 @@ fn persists_its_keys_and_forgets_them_when_consent_is_revoked() {
     assert!(st.get("ot1.sess").is_some());
     let aid = v.identity.anonymous_id.clone();
     assert_eq!(st.get("ot1.aid").as_deref(), Some(aid.as_str()));
-    assert!(Component::<MemoryStorage>::owns_key(&v, "ot1.sess") && Component::<MemoryStorage>::owns_key(&v, "ot1.aid"));
     let change = ConsentChange { before: Collection::Allowed, now: Collection::Denied, keep_last: false };
     v.on_consent(change, &mut store, &mut ids, 2_000.0);
     assert!(st.get("ot1.sess").is_none() && st.get("ot1.aid").is_none());
