@@ -77,20 +77,36 @@ pub enum InputError {
     NotIdentified(&'static str),
 }
 
-impl InputError {
-    /// Stable index, used by the warning rate limiter.
-    pub fn kind_index(self) -> usize {
-        match self {
-            InputError::MissingName(_) => 0,
-            InputError::NotAnObject(_) => 1,
-            InputError::TooLarge => 2,
-            InputError::NameTooLong(_) => 3,
-            InputError::InvalidNumber(_) => 4,
-            InputError::NotIdentified(_) => 5,
+/// Lists the kinds of [`InputError`] once: the compiler counts them ([`InputError::KINDS`])
+/// and checks that the list is complete (`kind_index` matches every variant).
+macro_rules! input_error_kinds {
+    ($($kind:ident $(($what:ty))?),* $(,)?) => {
+        #[derive(Clone, Copy)]
+        enum Kind {
+            $($kind),*
         }
-    }
-    pub const KINDS: usize = 6;
+        impl InputError {
+            /// How many kinds there are (the warning rate limiter's table size).
+            pub const KINDS: usize = [$(Kind::$kind),*].len();
+            /// Stable index below [`InputError::KINDS`], used by the warning rate limiter.
+            pub fn kind_index(self) -> usize {
+                match self {
+                    $(InputError::$kind $((input_error_kinds!(@any $what)))? => Kind::$kind as usize),*
+                }
+            }
+        }
+    };
+    (@any $what:ty) => { _ };
 }
+
+input_error_kinds!(
+    MissingName(&'static str),
+    NotAnObject(&'static str),
+    TooLarge,
+    NameTooLong(&'static str),
+    InvalidNumber(&'static str),
+    NotIdentified(&'static str),
+);
 
 impl InputError {
     /// The console warning (also the `Display` text), built by concatenation.
@@ -148,6 +164,27 @@ mod tests {
         ];
         for (got, want) in cases {
             assert_eq!(got, want);
+        }
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::InputError;
+
+    #[test]
+    fn every_kind_has_its_own_index_below_the_count() {
+        let samples = [
+            InputError::MissingName(""),
+            InputError::NotAnObject(""),
+            InputError::TooLarge,
+            InputError::NameTooLong(""),
+            InputError::InvalidNumber(""),
+            InputError::NotIdentified(""),
+        ];
+        let mut seen = [false; InputError::KINDS];
+        for e in samples {
+            assert!(!std::mem::replace(&mut seen[e.kind_index()], true), "{e:?}");
         }
     }
 }

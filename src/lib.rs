@@ -9,7 +9,7 @@
 //!   and the thin `#[wasm_bindgen]` surface.
 
 pub mod wire;
-pub mod bridge;
+pub mod app_protocol;
 pub mod campaign;
 pub mod cart;
 pub mod cart_sync;
@@ -27,6 +27,7 @@ pub mod json;
 pub mod lease;
 pub mod linker;
 pub mod message;
+pub mod names;
 pub mod outbox;
 pub mod ports;
 pub mod session;

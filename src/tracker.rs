@@ -96,6 +96,30 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     cart: CartComponent,
 }
 
+impl Stats {
+    /// The counters in the order of [`crate::names::STATS_COUNTERS`].
+    pub fn counters(&self) -> [u64; crate::names::STATS_COUNTERS.len()] {
+        let (o, c) = (&self.outbox, &self.cart_sync);
+        [
+            self.tracked,
+            self.delivered,
+            self.rejected,
+            self.batches,
+            self.retries,
+            self.invalid_calls,
+            o.queued as u64,
+            o.queued_bytes as u64,
+            o.persisted_bytes as u64,
+            o.dropped,
+            o.corrupt,
+            o.storage_failures,
+            c.requests,
+            c.merged,
+            c.failures,
+        ]
+    }
+}
+
 /// What a consent change did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConsentOutcome {
@@ -594,7 +618,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn consent_message(&self) -> String {
         let mut prefs = String::with_capacity(64);
         self.store.consent().push_prefs_json(&mut prefs);
-        crate::bridge::consent_message(&prefs)
+        crate::app_protocol::consent_message(&prefs)
     }
 
     /// The bridge `session` message, once after a session started here.
@@ -604,7 +628,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// The bridge `session` message with the last activity (when the page is being hidden).
     pub fn session_message(&self) -> Option<String> {
-        (self.visitor.session.id > 0.0).then(|| crate::bridge::session_message(self.visitor.session.id, self.visitor.session.last))
+        (self.visitor.session.id > 0.0).then(|| crate::app_protocol::session_message(self.visitor.session.id, self.visitor.session.last))
     }
 
     /// The native app's session: continued here if it is more recent than this one.

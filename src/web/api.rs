@@ -143,7 +143,7 @@ impl Omnitrail {
             super::runtime::notify_consent(&self.rt);
             // A choice made in the web view applies to the app too.
             if let Some(m) = with(&self.rt, |r| r.core.consent_message()) {
-                super::bridge::post(&m);
+                super::native_bridge::post(&m);
             }
         }
         tick_now(&self.rt);
@@ -181,25 +181,8 @@ impl Omnitrail {
         let o = js_sys::Object::new();
         with(&self.rt, |r| {
             let s = r.core.stats();
-            let n = |v: u64| JsValue::from_f64(v as f64);
-            for (k, v) in [
-                ("tracked", n(s.tracked)),
-                ("delivered", n(s.delivered)),
-                ("rejected", n(s.rejected)),
-                ("batches", n(s.batches)),
-                ("retries", n(s.retries)),
-                ("invalidCalls", n(s.invalid_calls)),
-                ("queued", n(s.outbox.queued as u64)),
-                ("queuedBytes", n(s.outbox.queued_bytes as u64)),
-                ("persistedBytes", n(s.outbox.persisted_bytes as u64)),
-                ("dropped", n(s.outbox.dropped)),
-                ("corrupt", n(s.outbox.corrupt)),
-                ("storageFailures", n(s.outbox.storage_failures)),
-                ("cartSyncRequests", n(s.cart_sync.requests)),
-                ("cartSyncMerged", n(s.cart_sync.merged)),
-                ("cartSyncFailures", n(s.cart_sync.failures)),
-            ] {
-                set(&o, k, &v);
+            for (k, v) in crate::names::STATS_COUNTERS.iter().zip(s.counters()) {
+                set(&o, k, &JsValue::from_f64(v as f64));
             }
             let role = match r.core.role() {
                 Role::Leader => "leader",
@@ -227,7 +210,7 @@ impl Omnitrail {
             "setAnonymousId" => self.set_anonymous_id(arg(0)),
             "setConsent" => self.set_consent(arg(0)),
             other => {
-                if let Some(op) = super::cart_api::CartOp::parse_queued(other) {
+                if let Some(op) = super::cart_api::parse_queued(other) {
                     self.cart_op(op, &arg(0), &arg(1), ts);
                 }
             }
@@ -352,10 +335,10 @@ impl Omnitrail {
     fn tell_native_identity(&self) {
         let msg = with(&self.rt, |r| {
             let id = r.core.identity();
-            crate::bridge::identity_message(&id.anonymous_id, id.user_id.as_deref())
+            crate::app_protocol::identity_message(&id.anonymous_id, id.user_id.as_deref())
         });
         if let Some(m) = msg {
-            super::bridge::post(&m);
+            super::native_bridge::post(&m);
         }
     }
 

@@ -108,8 +108,8 @@ pub fn collect(r: &mut Runtime) -> Work {
         work.snapshot = Some(r.core.cart().snapshot_json());
         if changes.for_tabs() || changes.for_app() {
             let state = r.core.cart_state();
-            if changes.for_app() && super::bridge::present() {
-                work.for_app = Some(crate::bridge::cart_message(&state));
+            if changes.for_app() && super::native_bridge::present() {
+                work.for_app = Some(crate::app_protocol::cart_message(&state));
             }
             if changes.for_tabs() {
                 work.for_tabs = Some(state);
@@ -137,7 +137,7 @@ pub fn perform(rt: &Shared, work: Work) {
         }
     }
     if let Some(m) = work.for_app {
-        super::bridge::post(&m);
+        super::native_bridge::post(&m);
     }
     if let Some(snapshot) = work.snapshot {
         let listeners = with(rt, |r| r.cart.listeners.clone()).unwrap_or_default();

@@ -8,7 +8,7 @@
 //! invalid configuration at construction), panic, or register `unload`/`beforeunload`.
 
 mod api;
-mod bridge;
+mod native_bridge;
 mod cart_api;
 mod cart_runtime;
 mod convert;

@@ -149,7 +149,7 @@ impl Runtime {
             r.core.set_online(super::env::online());
         }
         super::cart_runtime::start(&rt);
-        super::bridge::listen(&weak);
+        super::native_bridge::listen(&weak);
         listen_lifecycle(&weak);
         listen_routes(&weak);
         listen_declarative(&weak);
@@ -230,7 +230,7 @@ pub fn tick_now(rt: &Shared) {
         };
         let cart = super::cart_runtime::collect(r);
         if let Some(m) = r.core.take_session_start_message() {
-            super::bridge::post(&m);
+            super::native_bridge::post(&m);
         }
         (sends, (settle, failed), cart)
     }) else {
@@ -270,8 +270,8 @@ fn arm_timer(r: &mut Runtime) {
 /// with `keepalive`) the body is gzipped first and the request leaves when that is done.
 fn send(rt: &Shared, s: BatchRequest) {
     // `nativeEvents` in an app's web view: the app takes the batch (native batching).
-    if with(rt, |r| r.core.config().native_events).unwrap_or(false) && super::bridge::present() {
-        let delivered = super::bridge::post(&crate::bridge::batch_message(&s.body));
+    if with(rt, |r| r.core.config().native_events).unwrap_or(false) && super::native_bridge::present() {
+        let delivered = super::native_bridge::post(&crate::app_protocol::batch_message(&s.body));
         with(rt, |r| {
             r.core.on_response(s.batch_id, if delivered { 200 } else { 0 }, None);
             r.attempt_failed |= !delivered;
@@ -372,7 +372,7 @@ fn listen_lifecycle(weak: &Weak<RefCell<Runtime>>) {
         super::cart_runtime::on_hidden(&rt);
         // The app learns how long the web view kept the session alive.
         if let Some(m) = with(&rt, |r| r.core.session_message()).flatten() {
-            super::bridge::post(&m);
+            super::native_bridge::post(&m);
         }
         let (sends, release) = with(&rt, |r| {
             let sends = r.core.on_hidden();
