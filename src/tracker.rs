@@ -34,7 +34,7 @@ mod delivery;
 mod visitor;
 pub use cart::{CartChanges, CartSource};
 pub use component::ConsentChange;
-pub use delivery::{BatchRequest, DeliveryStats};
+pub use delivery::{Answer, BatchRequest, DeliveryStats};
 use component::Component;
 use attribution::Attribution;
 use cart_component::CartComponent;
@@ -650,12 +650,24 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.delivery.compress(send)
     }
 
-    /// The answer to a request: HTTP status (0 for no answer) and the `Retry-After` header.
-    /// A compressed batch refused as unreadable (400, 415) is sent again plain, and nothing is
-    /// compressed any more: a collector that does not read gzip loses nothing.
+    /// The HTTP answer to a request: status (0 for no answer) and the `Retry-After` header.
     pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>) {
+        let answer = if status == 0 { Answer::NoAnswer } else { Answer::Http { status, retry_after } };
+        self.on_delivery(batch_id, answer);
+    }
+
+    /// How a batch's delivery ended (the collector's answer, none, or the app's bridge): the
+    /// core decides what it means.
+    pub fn on_delivery(&mut self, batch_id: u64, answer: Answer<'_>) {
         let now = self.clock.now_ms();
-        self.delivery.on_response(batch_id, status, retry_after, now, self.store.collecting(), &mut self.ids);
+        self.delivery.on_answer(batch_id, answer, now, self.store.collecting(), &mut self.ids);
+    }
+
+    /// Settles `flush()` at the end of a tick (`sent`: requests went out in it); see
+    /// [`delivery::Delivery::settle_flush`].
+    pub fn settle_flush(&mut self, sent: bool) -> Option<bool> {
+        let quiet = !sent && self.next_wake().is_none();
+        self.delivery.settle_flush(quiet)
     }
 
     /// The page is being hidden (maybe for good): persist synchronously and return what should

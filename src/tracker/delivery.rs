@@ -40,6 +40,18 @@ struct InFlight {
     compressed: bool,
 }
 
+/// How a delivery attempt ended, as the web layer observed it: the core decides what it
+/// means ([`Delivery::on_answer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer<'a> {
+    /// The collector answered (`Retry-After` as sent).
+    Http { status: u16, retry_after: Option<&'a str> },
+    /// No answer: a network error, CORS failure, timeout or abort.
+    NoAnswer,
+    /// Handed to the native app (`nativeEvents`): whether the app's bridge took it.
+    App { accepted: bool },
+}
+
 /// The delivery counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeliveryStats {
@@ -78,6 +90,8 @@ pub struct Delivery {
     split_events: usize,
     /// The collector refused a gzipped batch: send plain from now on.
     compression_refused: bool,
+    /// An attempt failed since `flush()` last asked ([`Delivery::settle_flush`]).
+    attempt_failed: bool,
     stats: DeliveryStats,
 }
 
@@ -107,6 +121,7 @@ impl Delivery {
             online: true,
             split_events: cfg.max_batch_events,
             compression_refused: false,
+            attempt_failed: false,
             stats: DeliveryStats::default(),
         }
     }
@@ -241,20 +256,44 @@ impl Delivery {
         yes
     }
 
-    /// The HTTP answer to a request (status 0: none). A compressed batch refused as
+    /// The answer to a batch request. A 2xx (or the app taking the batch) acknowledges it;
+    /// anything else counts as a failed attempt for `flush()`. A compressed batch refused as
     /// unreadable (400, 415) is sent again plain, and nothing is compressed any more.
-    pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>, now: f64, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
-        let compressed = self.in_flight.iter().any(|f| f.batch_id == batch_id && f.compressed);
-        if compressed && matches!(status, 400 | 415) {
-            self.compression_refused = true;
-            if let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) {
-                let flight = self.in_flight.swap_remove(pos);
-                self.outbox.release(&flight.entries);
-                self.flush_requested = true;
+    pub fn on_answer(&mut self, batch_id: u64, answer: Answer<'_>, now: f64, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
+        let outcome = match answer {
+            Answer::Http { status, retry_after } => {
+                self.attempt_failed |= !(200..300).contains(&status);
+                let compressed = self.in_flight.iter().any(|f| f.batch_id == batch_id && f.compressed);
+                if compressed && matches!(status, 400 | 415) {
+                    self.compression_refused = true;
+                    if let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) {
+                        let flight = self.in_flight.swap_remove(pos);
+                        self.outbox.release(&flight.entries);
+                        self.flush_requested = true;
+                    }
+                    return;
+                }
+                Outcome::from_status(status, retry_after)
             }
-            return;
-        }
-        self.on_outcome(batch_id, Outcome::from_status(status, retry_after), now, storage, ids);
+            Answer::App { accepted: true } => Outcome::Ack,
+            Answer::NoAnswer | Answer::App { accepted: false } => {
+                self.attempt_failed = true;
+                Outcome::Retry { after_ms: None }
+            }
+        };
+        self.on_outcome(batch_id, outcome, now, storage, ids);
+    }
+
+    /// What `flush()` promises learn at the end of a tick (`quiet`: nothing went out in it and
+    /// no wake-up is pending): `Some(true)` once everything is acknowledged, `Some(false)`
+    /// when an attempt failed (it will be retried) or nothing more will happen on its own
+    /// (offline), `None` while delivery is under way or the role is undecided. A rejected
+    /// batch empties the queue too, but is not delivered.
+    pub fn settle_flush(&mut self, quiet: bool) -> Option<bool> {
+        let failed = std::mem::take(&mut self.attempt_failed);
+        let idle = self.is_idle();
+        let stalled = quiet && self.role != Role::Undecided;
+        (idle || stalled || failed).then_some(idle && !failed)
     }
 
     /// What became of a batch.

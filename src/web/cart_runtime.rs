@@ -10,7 +10,8 @@
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::runtime::{leak, schedule, tick_now, with, Runtime, Shared, Thenable};
+use super::runtime::{leak, schedule, tick_now, with, Runtime, Shared};
+use super::transport::Thenable;
 use crate::cart_sync::{CartRequest, SyncOutcome, TOKEN_HEADER};
 use crate::tracker::CartSource;
 
@@ -196,7 +197,7 @@ fn send(rt: &Shared, req: CartRequest) {
         return;
     };
     let Some(window) = web_sys::window() else { return };
-    let init = super::runtime::request_init("PUT", &req.body, req.keepalive, timeout);
+    let init = super::transport::request_init("PUT", &req.body, req.keepalive, timeout);
     let headers = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str("Content-Type"), &JsValue::from_str("text/plain"));
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str(TOKEN_HEADER), &JsValue::from_str(&req.token));

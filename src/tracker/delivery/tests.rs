@@ -41,7 +41,8 @@ fn retries_back_off_and_a_413_splits_the_batch() {
     d.become_leader(&mut store.scope(Category::Collection), 0.0);
     queue_n(&mut d, &mut store, 20, 0.0);
     let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
-    d.on_response(b.batch_id, 503, Some("10"), 0.0, &mut store.scope(Category::Collection), &mut ids);
+    let answer = Answer::Http { status: 503, retry_after: Some("10") };
+    d.on_answer(b.batch_id, answer, 0.0, &mut store.scope(Category::Collection), &mut ids);
     assert_eq!(d.stats().retries, 1);
     assert!(d.poll(5_000.0, A, &mut store.scope(Category::Collection), &mut ids).is_none(), "Retry-After is a floor");
     assert!(d.wake(A).is_some_and(|t| t >= 10_000.0));
@@ -72,4 +73,33 @@ fn the_hidden_page_persists_and_sends_with_keepalive() {
     assert!(b.keepalive);
     assert_eq!(b.events, 3);
     assert!(!st.dump().is_empty());
+}
+
+#[test]
+fn flush_settles_on_the_cores_answer_and_the_app_reports_real_outcomes() {
+    let (mut d, mut store, _, mut ids) = setup();
+    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    queue_n(&mut d, &mut store, 2, 0.0);
+    d.flush();
+    let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
+    assert_eq!(d.settle_flush(false), None, "in flight");
+    d.on_answer(b.batch_id, Answer::App { accepted: false }, 1.0, &mut store.scope(Category::Collection), &mut ids);
+    assert_eq!(d.settle_flush(d.wake(A).is_none()), Some(false), "the app did not take it: failed, retried later");
+    assert_eq!(d.stats().retries, 1);
+    let b = d.poll(60_000.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
+    d.on_answer(b.batch_id, Answer::App { accepted: true }, 60_001.0, &mut store.scope(Category::Collection), &mut ids);
+    assert_eq!(d.settle_flush(d.wake(A).is_none()), Some(true), "everything acknowledged");
+    assert_eq!(d.stats().delivered, 2);
+}
+
+#[test]
+fn a_rejected_batch_settles_flush_as_not_delivered() {
+    let (mut d, mut store, _, mut ids) = setup();
+    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    queue_n(&mut d, &mut store, 1, 0.0);
+    d.flush();
+    let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
+    d.on_answer(b.batch_id, Answer::Http { status: 400, retry_after: None }, 1.0, &mut store.scope(Category::Collection), &mut ids);
+    assert!(d.is_idle());
+    assert_eq!(d.settle_flush(d.wake(A).is_none()), Some(false));
 }
