@@ -13,7 +13,7 @@ cargo build -q --target wasm32-unknown-unknown --release -p omnitrail
 wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" \
   target/wasm32-unknown-unknown/release/omnitrail.wasm
 # Two rounds of flatten + re-loop + -Oz: about 0.8 KB gzip smaller than one -Oz (measured
-# 2026-12-06 on this SDK; ARCHITECTURE.md, Size), for ~15 s more build time.
+# 2026-12-06 on this SDK; docs/size.md), for ~15 s more build time.
 js/node_modules/.bin/wasm-opt --flatten --rereloop -Oz -Oz --flatten --rereloop -Oz -Oz \
   --enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-reference-types --enable-multivalue --enable-mutable-globals \

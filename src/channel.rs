@@ -7,7 +7,7 @@
 //! [`Channel::Unassigned`]. [`ChannelConfig`] prepends custom rules (or replaces the
 //! defaults) and declares extra internal hosts. The default table is modelled on the
 //! default channel groupings of web analytics tools (GA4's in particular), plus Internal,
-//! QR/Offline and app referrers (`android-app://…`). ARCHITECTURE.md ("Channel rules") has
+//! QR/Offline and app referrers (`android-app://…`). docs/channels.md has
 //! the table as Markdown; a test keeps it equal to [`DEFAULT_RULES`].
 //!
 //! Matching is ASCII case-insensitive: inputs are lower-cased and terms are lower-case.
@@ -414,7 +414,7 @@ pub const AUDIO_SITES: &str = "spotify|spotify.link|podcasts.apple.com|music.app
 pub const WEBMAIL_SITES: &str = "mail.google.com|outlook.live.com|outlook.office.com|outlook.office365.com|mail.yahoo.com|\
     mail.aol.com|mail.proton.me|mail.yandex.ru|e.mail.ru|mail.zoho.com|mail.gmx.net|mail.qq.com";
 
-/// The default table, first match wins. See the module docs and ARCHITECTURE.md.
+/// The default table, first match wins. See the module docs and docs/channels.md.
 pub static DEFAULT_RULES: &[Rule] = &[
     // Where the visitor did not come from anywhere new.
     rule!(Internal: Cond::SameSiteReferrer, Cond::NoCampaign),

@@ -447,7 +447,7 @@ fn state_stays_bounded_under_local_operations() {
 
 #[test]
 fn measurements() {
-    // Not a benchmark: prints the numbers quoted in ARCHITECTURE.md (`--nocapture`).
+    // Not a benchmark: prints the numbers quoted in docs/cart-crdt.md (`--nocapture`).
     let mut a = Cart::new("3f2a9c1e");
     for i in 0..10 {
         let id = ["sku-", &i.to_string()].concat();

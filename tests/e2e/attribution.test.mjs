@@ -49,7 +49,7 @@ test("campaign parameters become context.campaign and a touchpoint; sensitive pa
   assert.ok(!text.includes("ada%40example.com") && !text.includes("s3cret"), "redacted everywhere");
   const t = all.find((m) => m.event === "Browsed");
   assert.deepEqual(t.context.campaign, { source: "Newsletter", medium: "email", name: "winter sale", gclid: "abc" });
-  // An explicit utm_medium outranks a click id (rule order, ARCHITECTURE.md "Channel rules").
+  // An explicit utm_medium outranks a click id (rule order, docs/channels.md).
   assert.equal(t.context.omnitrail.touch.channel, "email");
   assert.ok(!t.context.page.search.includes("email="));
   await ctx.close();
