@@ -17,11 +17,12 @@ macro_rules! cart_operations {
         /// The `cart.*` names, in [`CartOp`] order.
         pub const CART_OPERATIONS: &[&str] = &[$($name),*];
         impl CartOp {
-            const ALL: &'static [CartOp] = &[$(CartOp::$op),*];
             /// By its name in the namespace (`cart.add` → `"add"`).
             pub fn parse(name: &str) -> Option<CartOp> {
-                let i = CART_OPERATIONS.iter().position(|n| *n == name)?;
-                CartOp::ALL.get(i).copied()
+                match name {
+                    $($name => Some(CartOp::$op),)*
+                    _ => None,
+                }
             }
         }
     };

@@ -73,6 +73,32 @@ pub struct Stats {
     pub cart_sync: crate::cart_sync::SyncStats,
 }
 
+/// Runs `$body` once per component, in order (the cart, the visitor, attribution, delivery),
+/// with static calls: `$c` is the component, `$store` the [`Store`], `$ids` the id source.
+/// The list of components the tracker coordinates is this one; adding a component adds its
+/// field here and edits no other component.
+macro_rules! each_component {
+    ($me:expr, |$c:ident, $store:ident, $ids:ident| $body:expr) => {{
+        let Tracker { cart, visitor, attribution, delivery, store: $store, ids: $ids, .. } = $me;
+        {
+            let $c = cart;
+            $body;
+        }
+        {
+            let $c = visitor;
+            $body;
+        }
+        {
+            let $c = attribution;
+            $body;
+        }
+        {
+            let $c = delivery;
+            $body;
+        }
+    }};
+}
+
 pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     cfg: Config,
     /// First-party storage and the consent state: written only through handles scoped to a
@@ -224,21 +250,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             self.revoke();
         }
         let t = self.clock.now_ms();
-        let (parts, store, ids) = self.components();
-        for c in parts {
-            c.on_consent(change, store, ids, t);
-        }
+        each_component!(self, |c, store, ids| Component::<S>::on_consent(c, change, store, ids, t));
         ConsentOutcome { changed, collection: now }
-    }
-
-    /// The components the tracker iterates over (persist, consent, storage events, wake-ups),
-    /// with the store and the id source they are handed.
-    fn components(&mut self) -> ([&mut dyn Component<S>; 4], &mut Store<S>, &mut dyn IdSource) {
-        (
-            [&mut self.cart as &mut dyn Component<S>, &mut self.visitor, &mut self.attribution, &mut self.delivery],
-            &mut self.store,
-            &mut self.ids,
-        )
     }
 
     /// Deletes everything the SDK stored except the consent record and the keys of
@@ -251,11 +264,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             p
         };
         let keys = self.store.read().keys(&prefix);
-        let (parts, store, _) = self.components();
         for key in keys {
-            let kept = parts.iter().any(|c| store.allows(c.category()) && c.owns_key(&key));
-            if key != consent_key && !kept {
-                store.eraser().remove(&key);
+            let mut kept = key == consent_key;
+            each_component!(self, |c, store, _ids| {
+                kept |= store.allows(Component::<S>::category(c)) && Component::<S>::owns_key(c, &key)
+            });
+            if !kept {
+                self.store.eraser().remove(&key);
             }
         }
     }
@@ -496,12 +511,11 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Writes what is new to storage (coalesced: call at most once per task).
     pub fn persist(&mut self) {
         let now = self.clock.now_ms();
-        let (parts, store, _) = self.components();
-        for c in parts {
-            if store.allows(c.category()) {
-                c.persist(&mut store.scope(c.category()), now);
+        each_component!(self, |c, store, _ids| {
+            if store.allows(Component::<S>::category(c)) {
+                Component::<S>::persist(c, &mut store.scope(Component::<S>::category(c)), now);
             }
-        }
+        });
     }
 
     pub fn become_leader(&mut self) {
@@ -538,12 +552,11 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         if self.cart.on_credentials_change(key, value, user_id, now) {
             return;
         }
-        let (parts, store, _) = self.components();
-        for c in parts {
-            if c.on_storage_change(key, value, store, now) {
+        each_component!(self, |c, store, _ids| {
+            if Component::<S>::on_storage_change(c, key, value, store, now) {
                 return;
             }
-        }
+        });
     }
 
     /// The next request to perform now, if any. Call until it returns `None`, then schedule

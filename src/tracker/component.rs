@@ -3,7 +3,7 @@
 //! Owns: the hooks every component answers — its consent category, its once-per-task
 //! persist, consent changes and other tabs' writes to its keys — so that
 //! the tracker iterates over components instead of knowing each one's storage rules.
-//! Adding a component adds an implementation and one entry in `Tracker::components`; it
+//! Adding a component adds an implementation and one entry in `each_component!` (tracker.rs); it
 //! never edits another component's persist, consent or storage-event code.
 //! Must never: hand a component storage other than a handle scoped to its category (the
 //! [`Store`] decides what that handle may write).
