@@ -192,7 +192,12 @@ enum Body {
     Currency(String),
     /// The earliest live one wins (a cart keeps its id when another replica's cart merges in).
     CartId(String),
-    Order { id: String, total: i64, currency: String, units: u64 },
+    Order {
+        id: String,
+        total: i64,
+        currency: String,
+        units: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -323,7 +328,14 @@ impl Cart {
     /// that lost its state (corrupt storage) and came back under the same id would reuse dots
     /// that other replicas already saw.
     pub fn new(replica_id: &str) -> Cart {
-        Cart { replica: sanitize_replica(replica_id), entries: VecMap::default(), vv: VecMap::default(), max_ts: 0, key: String::new(), dirty: false }
+        Cart {
+            replica: sanitize_replica(replica_id),
+            entries: VecMap::default(),
+            vv: VecMap::default(),
+            max_ts: 0,
+            key: String::new(),
+            dirty: false,
+        }
     }
 
     /// The replica id (sanitized).
@@ -348,6 +360,6 @@ use codec::push_micros;
 use vec_map::{insertion_sort, VecMap};
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod tests;

@@ -279,9 +279,7 @@ fn site_matches(value: &str, term: &str) -> bool {
         return true;
     }
     if term.contains('.') {
-        return value.len() > term.len()
-            && value.ends_with(term)
-            && value.as_bytes().get(value.len() - term.len() - 1) == Some(&b'.');
+        return value.len() > term.len() && value.ends_with(term) && value.as_bytes().get(value.len() - term.len() - 1) == Some(&b'.');
     }
     value.contains('.') && url::site(value).split('.').next() == Some(term)
 }

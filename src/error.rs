@@ -113,14 +113,11 @@ impl InputError {
     pub fn message(self) -> String {
         let (what, rest) = match self {
             InputError::MissingName(what) => (what, " must be a non-empty string; call ignored"),
-            InputError::NotAnObject(what) => (
-                what,
-                " must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored",
-            ),
-            InputError::TooLarge => ("", "message exceeds 32 KB once serialised; call ignored"),
-            InputError::NameTooLong(what) => {
-                (what, " is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored")
+            InputError::NotAnObject(what) => {
+                (what, " must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored")
             }
+            InputError::TooLarge => ("", "message exceeds 32 KB once serialised; call ignored"),
+            InputError::NameTooLong(what) => (what, " is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored"),
             InputError::InvalidNumber(what) => (what, " must be a non-negative number; call ignored"),
             InputError::NotIdentified(what) => (what, " needs a signed-in user: call identify(userId) first; call ignored"),
         };
@@ -153,12 +150,21 @@ mod tests {
         let cases: [(String, &str); 10] = [
             (C::MissingWriteKey.to_string(), "omnitrail: config.writeKey is required (a non-empty string)"),
             (C::InvalidEndpoint("ftp://x".into()).to_string(), "omnitrail: config.endpoint must be an http(s) URL, got \"ftp://x\""),
-            (C::OutOfRange { option: "flushAt", min: 1.0, max: 0.5 }.to_string(), "omnitrail: config.flushAt must be a number between 1 and 0.5"),
+            (
+                C::OutOfRange { option: "flushAt", min: 1.0, max: 0.5 }.to_string(),
+                "omnitrail: config.flushAt must be a number between 1 and 0.5",
+            ),
             (C::WrongType { option: "debug", expected: "a boolean" }.to_string(), "omnitrail: config.debug must be a boolean"),
             (I::MissingName("track(): event").to_string(), "omnitrail: track(): event must be a non-empty string; call ignored"),
-            (I::NotAnObject("properties").to_string(), "omnitrail: properties must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored"),
+            (
+                I::NotAnObject("properties").to_string(),
+                "omnitrail: properties must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored",
+            ),
             (I::TooLarge.to_string(), "omnitrail: message exceeds 32 KB once serialised; call ignored"),
-            (I::NameTooLong("userId").to_string(), "omnitrail: userId is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored"),
+            (
+                I::NameTooLong("userId").to_string(),
+                "omnitrail: userId is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored",
+            ),
             (I::InvalidNumber("quantity").to_string(), "omnitrail: quantity must be a non-negative number; call ignored"),
             (I::NotIdentified("x").to_string(), "omnitrail: x needs a signed-in user: call identify(userId) first; call ignored"),
         ];

@@ -8,7 +8,6 @@
 //! - `web` (wasm32 only): the adapters (localStorage, fetch/beacon, timers, lifecycle, Web Locks)
 //!   and the thin `#[wasm_bindgen]` surface.
 
-pub mod wire;
 pub mod app_protocol;
 pub mod campaign;
 pub mod cart;
@@ -19,7 +18,6 @@ pub mod consent;
 pub mod declarative;
 pub mod delivery;
 pub mod domain;
-pub mod store;
 pub mod error;
 pub mod identity;
 pub mod journey;
@@ -31,11 +29,13 @@ pub mod names;
 pub mod outbox;
 pub mod ports;
 pub mod session;
+pub mod store;
 pub mod testing;
 pub mod text;
 pub mod time;
 pub mod tracker;
 pub mod url;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod web;

@@ -14,16 +14,16 @@
 //! friends, or panic on any input.
 
 use crate::config::Config;
+use crate::consent::{Collection, Consent};
 use crate::error::InputError;
 use crate::identity::{check_id, CookieConfig, Identity};
-use crate::consent::{Collection, Consent};
-use crate::store::Store;
 use crate::journey::Journey;
-use crate::session::{Mark, Session};
 use crate::json::{self, Kind};
 use crate::message::{self, Body, ContextTemplate, Envelope, Environment, Ids, PageContext};
 use crate::outbox::OutboxStats;
 use crate::ports::{Clock, IdSource, Storage};
+use crate::session::{Mark, Session};
+use crate::store::Store;
 use crate::wire::MAX_MESSAGE_BYTES;
 
 mod attribution;
@@ -32,13 +32,13 @@ mod cart_component;
 mod component;
 mod delivery;
 mod visitor;
-pub use cart::{CartChanges, CartSource};
-pub use component::ConsentChange;
-pub use delivery::{Answer, BatchRequest, DeliveryStats};
-use component::Component;
 use attribution::Attribution;
+pub use cart::{CartChanges, CartSource};
 use cart_component::CartComponent;
+use component::Component;
+pub use component::ConsentChange;
 use delivery::Delivery;
+pub use delivery::{Answer, BatchRequest, DeliveryStats};
 use visitor::Visitor;
 
 /// Which part of delivery this tab plays.
@@ -459,11 +459,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let attribution = self.attribution.members(event);
         let identity = &self.visitor.identity;
         let envelope = Envelope {
-            ids: Ids {
-                message_id: &message_id,
-                anonymous_id: &identity.anonymous_id,
-                user_id: identity.user_id.as_deref(),
-            },
+            ids: Ids { message_id: &message_id, anonymous_id: &identity.anonymous_id, user_id: identity.user_id.as_deref() },
             timestamp_ms,
             context: &self.context,
             extra_context: (context != "{}").then_some(context),

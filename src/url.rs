@@ -13,8 +13,27 @@ use std::borrow::Cow;
 /// case-insensitively, after percent-decoding the name). The `Attribution` configuration
 /// replaces this list.
 pub const DEFAULT_REDACT_PARAMS: &[&str] = &[
-    "email", "e-mail", "mail", "token", "access_token", "id_token", "refresh_token", "password", "passwd", "pwd",
-    "pass", "secret", "auth", "authorization", "code", "api_key", "apikey", "key", "session", "sessionid", "sid",
+    "email",
+    "e-mail",
+    "mail",
+    "token",
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "secret",
+    "auth",
+    "authorization",
+    "code",
+    "api_key",
+    "apikey",
+    "key",
+    "session",
+    "sessionid",
+    "sid",
 ];
 
 /// The parts of a URL, borrowed from the input. Parts that are absent are empty. `host`
@@ -57,8 +76,7 @@ pub fn parse(s: &str) -> Url<'_> {
 
 fn is_scheme(s: &str) -> bool {
     let mut b = s.bytes();
-    b.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    b.next().is_some_and(|c| c.is_ascii_alphabetic()) && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
 }
 
 /// `user:pass@host:port` → `host` (IPv6 literals keep their brackets).
@@ -99,7 +117,11 @@ pub fn site(host: &str) -> &str {
     let Some(second) = dots.next() else { return host };
     let tld = host.get(last + 1..).unwrap_or("");
     let sld = host.get(second + 1..last).unwrap_or("");
-    let take_three = tld.len() == 2 && matches!(sld, "co" | "com" | "net" | "org" | "gov" | "edu" | "ac" | "or" | "ne" | "go" | "gob" | "nic" | "mil" | "ltd" | "plc" | "sch");
+    let take_three = tld.len() == 2
+        && matches!(
+            sld,
+            "co" | "com" | "net" | "org" | "gov" | "edu" | "ac" | "or" | "ne" | "go" | "gob" | "nic" | "mil" | "ltd" | "plc" | "sch"
+        );
     if !take_three {
         return host.get(second + 1..).unwrap_or(host);
     }
@@ -301,7 +323,10 @@ mod tests {
             ("http://127.0.0.1:3000/", Url { scheme: "http", host: "127.0.0.1", path: "/", ..Url::default() }),
             ("mailto:a@b.c", Url { scheme: "mailto", path: "a@b.c", ..Url::default() }),
             ("  https://a.b/  ", Url { scheme: "https", host: "a.b", path: "/", ..Url::default() }),
-            ("https://a.b/x?u=http://c.d/?e#f?g", Url { scheme: "https", host: "a.b", path: "/x", query: "u=http://c.d/?e", fragment: "f?g" }),
+            (
+                "https://a.b/x?u=http://c.d/?e#f?g",
+                Url { scheme: "https", host: "a.b", path: "/x", query: "u=http://c.d/?e", fragment: "f?g" },
+            ),
             ("", Url::default()),
             ("1http://x", Url { path: "1http://x", ..Url::default() }),
             ("http://[::1", Url { scheme: "http", host: "[::1", ..Url::default() }),

@@ -317,7 +317,9 @@ impl Cart {
         let mut out = self.open_props(self.cart_id());
         push_key(&mut out, "order_id");
         push_str(&mut out, order.order_id);
-        for (k, v) in [("subtotal", sub), ("revenue", revenue), ("total", total), ("shipping", shipping), ("tax", tax), ("discount", discount)] {
+        for (k, v) in
+            [("subtotal", sub), ("revenue", revenue), ("total", total), ("shipping", shipping), ("tax", tax), ("discount", discount)]
+        {
             out.push(',');
             push_key(&mut out, k);
             push_micros(&mut out, v);

@@ -261,8 +261,14 @@ fn static_terms_are_well_formed() {
                 }
             }
             let terms = match c {
-                Cond::ClickId(t) | Cond::Medium(t) | Cond::Source(t) | Cond::SourceOrMedium(t) | Cond::Campaign(t)
-                | Cond::SourceSite(t) | Cond::ReferrerSite(t) | Cond::App(t) => t,
+                Cond::ClickId(t)
+                | Cond::Medium(t)
+                | Cond::Source(t)
+                | Cond::SourceOrMedium(t)
+                | Cond::Campaign(t)
+                | Cond::SourceSite(t)
+                | Cond::ReferrerSite(t)
+                | Cond::App(t) => t,
                 _ => continue,
             };
             assert!(terms.any(|x| !x.is_empty()));
@@ -279,16 +285,30 @@ fn static_terms_are_well_formed() {
 #[test]
 fn patterns_and_sites() {
     for (v, p, want) in [
-        ("cpc", "*cp*", true), ("cp", "*cp*", true), ("ppc", "ppc", true), ("ppcx", "ppc", false),
-        ("paid_social", "paid*", true), ("unpaid", "paid*", false), ("web_push", "*push", true), ("", "*", false),
-        ("x", "*", true), ("push", "*push", true),
+        ("cpc", "*cp*", true),
+        ("cp", "*cp*", true),
+        ("ppc", "ppc", true),
+        ("ppcx", "ppc", false),
+        ("paid_social", "paid*", true),
+        ("unpaid", "paid*", false),
+        ("web_push", "*push", true),
+        ("", "*", false),
+        ("x", "*", true),
+        ("push", "*push", true),
     ] {
         assert_eq!(pattern_matches(v, p), want, "{v} {p}");
     }
     for (v, s, want) in [
-        ("google.com", "google", true), ("www.google.com.br", "google", true), ("google", "google", true),
-        ("googlex.com", "google", false), ("google.evil.com", "google", false), ("t.co", "t.co", true),
-        ("a.t.co", "t.co", true), ("at.co", "t.co", false), ("", "google", false), ("google.com", "", false),
+        ("google.com", "google", true),
+        ("www.google.com.br", "google", true),
+        ("google", "google", true),
+        ("googlex.com", "google", false),
+        ("google.evil.com", "google", false),
+        ("t.co", "t.co", true),
+        ("a.t.co", "t.co", true),
+        ("at.co", "t.co", false),
+        ("", "google", false),
+        ("google.com", "", false),
     ] {
         assert_eq!(site_matches(v, s), want, "{v} {s}");
     }
@@ -309,8 +329,26 @@ fn channel_names_are_stable_and_unique() {
 #[test]
 fn never_panics() {
     let odd = [
-        "", "%", "?", "#", "://", "a:", "[", "http://@", "http://:", "http://[", "?=&=&", "%C3", "é?é=é#é", "\u{0}",
-        "android-app:", "android-app://.", "http://.", "http://..", "http://a..b", "?utm_source=.&utm_medium=*",
+        "",
+        "%",
+        "?",
+        "#",
+        "://",
+        "a:",
+        "[",
+        "http://@",
+        "http://:",
+        "http://[",
+        "?=&=&",
+        "%C3",
+        "é?é=é#é",
+        "\u{0}",
+        "android-app:",
+        "android-app://.",
+        "http://.",
+        "http://..",
+        "http://a..b",
+        "?utm_source=.&utm_medium=*",
     ];
     let cl = Classifier::default();
     for a in odd {

@@ -77,13 +77,8 @@ fn the_eraser_deletes_and_never_writes() {
 fn identity_writes_nothing_without_collection() {
     let (mut store, st) = pending();
     let mut ids = SeqIds::seeded(1);
-    let cookie = CookieConfig {
-        name: "ot_aid".to_owned(),
-        domain: None,
-        max_age_s: 86_400,
-        host: "shop.example.com".to_owned(),
-        disabled: false,
-    };
+    let cookie =
+        CookieConfig { name: "ot_aid".to_owned(), domain: None, max_age_s: 86_400, host: "shop.example.com".to_owned(), disabled: false };
     let mut id = Identity::load(P, cookie, &mut store.scope(Category::Collection), &mut ids);
     let mut h = store.scope(Category::Collection);
     id.identify(Some("u1"), "{\"a\":1}", &mut h, &mut ids);

@@ -287,7 +287,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// (other members — `affiliation`, `checkout_id`, … — are added to its properties), then
     /// the cart is emptied on every replica.
     pub fn cart_order_completed(&mut self, order: &str, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        let p = parse(order, "cart.orderCompleted(): order", "order_id", "cart.orderCompleted(): order_id", &["shipping", "tax", "discount"])?;
+        let p =
+            parse(order, "cart.orderCompleted(): order", "order_id", "cart.orderCompleted(): order_id", &["shipping", "tax", "discount"])?;
         let mut amounts = [0.0f64; 3];
         for (a, name) in amounts.iter_mut().zip(["shipping", "tax", "discount"]) {
             const WHAT: &str = "cart.orderCompleted(): amounts";

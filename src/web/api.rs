@@ -38,7 +38,9 @@ impl Omnitrail {
         if !native.consent.is_undefined() && !native.consent.is_null() {
             match convert::consent_choices(&native.consent) {
                 Ok(choices) => drop(core.set_consent(&choices)),
-                Err(_) => web_sys::console::warn_1(&JsValue::from_str("omnitrail: omnitrailNative.consent must be { category: boolean }; ignored")),
+                Err(_) => web_sys::console::warn_1(&JsValue::from_str(
+                    "omnitrail: omnitrailNative.consent must be { category: boolean }; ignored",
+                )),
             }
         }
         core.adopt_native(native.anonymous_id.as_deref(), native.user_id.as_deref());
@@ -123,8 +125,8 @@ impl Omnitrail {
 
     #[wasm_bindgen(js_name = setAnonymousId)]
     pub fn set_anonymous_id(&self, id: JsValue) {
-        let result = convert::id(&id, "setAnonymousId(): id")
-            .and_then(|id| with(&self.rt, |r| r.core.set_anonymous_id(&id)).unwrap_or(Ok(())));
+        let result =
+            convert::id(&id, "setAnonymousId(): id").and_then(|id| with(&self.rt, |r| r.core.set_anonymous_id(&id)).unwrap_or(Ok(())));
         match result {
             Ok(()) => self.tell_native_identity(),
             Err(e) => self.warn(e),
@@ -258,25 +260,16 @@ fn convert_call(m: Method, a: &[JsValue; 4]) -> Result<(Call, Options), InputErr
             let named = is_name(&a[0]) || a[0].is_undefined() || a[0].is_null();
             let name = if named { convert::opt_id(&a[0], "screen(): name")? } else { None };
             let rest = if named { &a[1..] } else { &a[..] };
-            (
-                Call::Screen { name, properties: convert::opt_object(&rest[0], "screen(): properties")? },
-                convert::options(&rest[1])?,
-            )
+            (Call::Screen { name, properties: convert::opt_object(&rest[0], "screen(): properties")? }, convert::options(&rest[1])?)
         }
         Method::Identify => {
             let named = is_name(&a[0]) || a[0].is_undefined() || a[0].is_null();
             let user_id = if named { convert::opt_id(&a[0], "identify(): userId")? } else { None };
             let rest = if named { &a[1..] } else { &a[..] };
-            (
-                Call::Identify { user_id, traits: convert::opt_object(&rest[0], "identify(): traits")? },
-                convert::options(&rest[1])?,
-            )
+            (Call::Identify { user_id, traits: convert::opt_object(&rest[0], "identify(): traits")? }, convert::options(&rest[1])?)
         }
         Method::Group => (
-            Call::Group {
-                group_id: convert::id(&a[0], "group(): groupId")?,
-                traits: convert::opt_object(&a[1], "group(): traits")?,
-            },
+            Call::Group { group_id: convert::id(&a[0], "group(): groupId")?, traits: convert::opt_object(&a[1], "group(): traits")? },
             convert::options(&a[2])?,
         ),
         Method::Alias => {

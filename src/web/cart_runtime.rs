@@ -190,10 +190,10 @@ fn answered(rt: &Shared, id: f64, status: u16, retry_after: Option<&str>, body: 
 
 /// `PUT` of the cart, with the token header (a CORS preflight the collector answers).
 fn send(rt: &Shared, req: CartRequest) {
-    let Some((on_ok, on_err, timeout)) = with(rt, |r| {
-        r.cart.callbacks.as_ref().map(|c| (c.on_response.clone(), c.on_failure.clone(), r.core.config().request_timeout_ms))
-    })
-    .flatten() else {
+    let Some((on_ok, on_err, timeout)) =
+        with(rt, |r| r.cart.callbacks.as_ref().map(|c| (c.on_response.clone(), c.on_failure.clone(), r.core.config().request_timeout_ms)))
+            .flatten()
+    else {
         return;
     };
     let Some(window) = web_sys::window() else { return };

@@ -34,8 +34,7 @@ pub fn listen_decoration(weak: &Weak<RefCell<Runtime>>) {
             }
             node = get(&node, "parentNode");
         }
-        let (Some(href), Some(host)) = (get(&node, "href").as_string(), get(&get(&global(), "location"), "hostname").as_string())
-        else {
+        let (Some(href), Some(host)) = (get(&node, "href").as_string(), get(&get(&global(), "location"), "hostname").as_string()) else {
             return;
         };
         let decorated = with(&rt, |r| r.core.should_decorate(&href, &host).then(|| r.core.decorate(&href))).flatten();
@@ -160,4 +159,3 @@ fn attributes(node: &JsValue) -> Vec<(String, String)> {
         })
         .collect()
 }
-

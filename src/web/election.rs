@@ -17,8 +17,7 @@ use super::runtime::{get, global, leak, schedule, with, Runtime};
 /// or without Web Locks the holder of the storage lease.
 pub fn election(weak: &Weak<RefCell<Runtime>>, ignore: &js_sys::Function) -> js_sys::Function {
     let Some(rt) = weak.upgrade() else { return ignore.clone() };
-    let (prefix, tab) =
-        with(&rt, |r| (r.core.config().storage_prefix.clone(), r.core.tab().to_owned())).unwrap_or_default();
+    let (prefix, tab) = with(&rt, |r| (r.core.config().storage_prefix.clone(), r.core.tab().to_owned())).unwrap_or_default();
     let locks = get(&get(&global(), "navigator"), "locks");
     let Ok(request) = get(&locks, "request").dyn_into::<js_sys::Function>() else {
         return lease_election(weak, &prefix, &tab);

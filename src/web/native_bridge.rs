@@ -61,11 +61,8 @@ pub fn listen(rt: &Weak<RefCell<Runtime>>) {
         return;
     }
     let receive = leak(Closure::<dyn FnMut(JsValue) -> bool>::new(|message: JsValue| {
-        let text = if message.is_string() {
-            message.as_string()
-        } else {
-            js_sys::JSON::stringify(&message).ok().and_then(|s| s.as_string())
-        };
+        let text =
+            if message.is_string() { message.as_string() } else { js_sys::JSON::stringify(&message).ok().and_then(|s| s.as_string()) };
         let incoming = match text.as_deref().map(app_protocol::parse) {
             Some(Ok(m)) => m,
             Some(Err(e)) => {

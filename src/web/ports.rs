@@ -25,10 +25,7 @@ pub struct CryptoIds {
 
 impl CryptoIds {
     pub fn new() -> CryptoIds {
-        let crypto = js_sys::global()
-            .dyn_into::<web_sys::Window>()
-            .ok()
-            .and_then(|w| w.crypto().ok());
+        let crypto = js_sys::global().dyn_into::<web_sys::Window>().ok().and_then(|w| w.crypto().ok());
         CryptoIds { pool: [0; 512], used: 512, crypto }
     }
 

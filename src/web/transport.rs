@@ -85,11 +85,8 @@ pub fn send(rt: &Shared, s: BatchRequest) {
     let init = request_init("POST", &s.body, s.keepalive, timeout);
     let has_fetch = get(&global(), "fetch").is_function();
     if has_fetch {
-        let promise = if gzip {
-            gzip_fetch(&s.url, crate::wire::GZIP_QUERY, &init)
-        } else {
-            window.fetch_with_str_and_init(&s.url, &init).into()
-        };
+        let promise =
+            if gzip { gzip_fetch(&s.url, crate::wire::GZIP_QUERY, &init) } else { window.fetch_with_str_and_init(&s.url, &init).into() };
         let _ = promise.unchecked_ref::<Thenable>().then_fns(on_ok.unchecked_ref(), on_err.unchecked_ref());
         return;
     }
@@ -137,4 +134,3 @@ fn timeout_signal(ms: f64) -> Option<JsValue> {
     let f = get(&ctor, "timeout").dyn_into::<js_sys::Function>().ok()?;
     f.call1(&ctor, &JsValue::from_f64(ms)).ok()
 }
-

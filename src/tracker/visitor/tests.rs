@@ -10,13 +10,8 @@ fn setup() -> (Visitor, Store<MemoryStorage>, MemoryStorage, SeqIds) {
     st.set_host("shop.example.com");
     let mut store = Store::new(st.clone(), "ot1", &ConsentConfig::default(), Signals::default());
     let mut ids = SeqIds::seeded(3);
-    let cookie = CookieConfig {
-        name: "ot_aid".to_owned(),
-        domain: None,
-        max_age_s: 86_400,
-        host: "shop.example.com".to_owned(),
-        disabled: false,
-    };
+    let cookie =
+        CookieConfig { name: "ot_aid".to_owned(), domain: None, max_age_s: 86_400, host: "shop.example.com".to_owned(), disabled: false };
     let identity = Identity::load("ot1", cookie, &mut store.scope(Category::Collection), &mut ids);
     let session = Session::load("ot1", 1_800_000.0, store.read());
     (Visitor::new(identity, session, "A", true), store, st, ids)
