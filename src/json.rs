@@ -6,6 +6,7 @@
 //! on any input.
 
 /// Appends `s` to `out` as a JSON string literal (with quotes).
+#[allow(clippy::indexing_slicing)] // a nibble (0..=15) indexes the 16-byte HEX table
 pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
@@ -152,6 +153,7 @@ pub enum Kind {
 
 /// Checks that `s` is exactly one well-formed JSON value (surrounding whitespace allowed) with
 /// nesting at most [`MAX_DEPTH`], and says what kind it is. Iterative: no recursion.
+#[allow(clippy::indexing_slicing)] // `stack[depth]` after `depth < MAX_DEPTH` is checked, `stack[depth - 1]` after `depth > 0`
 pub fn validate(s: &str) -> Option<Kind> {
     let b = s.as_bytes();
     let mut i = skip_ws(b, 0);

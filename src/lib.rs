@@ -8,6 +8,12 @@
 //! - `web` (wasm32 only): the adapters (localStorage, fetch/beacon, timers, lifecycle, Web Locks)
 //!   and the thin `#[wasm_bindgen]` surface.
 
+// The size rules of the wasm build, enforced by scripts/test.sh (clippy for wasm32 with
+// scripts/clippy-wasm/clippy.toml): no `format!`/`write!` (core::fmt), no `str::find` (the
+// substring searcher), no `str::parse` (FromStr), no `to_string` (Display), no panicking
+// index or slice. Each allowed exception says why at its site; see docs/size.md.
+#![cfg_attr(target_arch = "wasm32", deny(clippy::disallowed_macros, clippy::disallowed_methods, clippy::indexing_slicing))]
+
 pub mod app_protocol;
 pub mod campaign;
 pub mod cart;

@@ -531,6 +531,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     }
 
     /// Another tab wrote `key` (a `storage` event).
+    // The first component whose key it is takes it: `each_component!` expands one early return
+    // per component, and the last one is the function's tail.
+    #[allow(clippy::needless_return)]
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) {
         if key == self.store.consent().key() {
             let before = self.store.collection();
@@ -548,10 +551,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         if self.cart.on_credentials_change(key, value, user_id, now) {
             return;
         }
-        each_component!(self, |c, store, _ids| {
-            if Component::<S>::on_storage_change(c, key, value, store, now) {
-                return;
-            }
+        each_component!(self, |c, store, _ids| if Component::<S>::on_storage_change(c, key, value, store, now) {
+            return;
         });
     }
 

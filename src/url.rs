@@ -55,6 +55,7 @@ pub struct Url<'a> {
 /// Splits `s` (absolute, protocol-relative `//host/…`, or relative `/path?q`, `?q`) into its
 /// parts. Leading and trailing whitespace is ignored. Never fails: text that is not a URL at
 /// all comes back as a path.
+#[allow(clippy::disallowed_methods)] // `find` with char patterns only (CharSearcher; no StrSearcher)
 pub fn parse(s: &str) -> Url<'_> {
     let s = s.trim();
     let (rest, fragment) = s.split_once('#').unwrap_or((s, ""));
@@ -80,6 +81,7 @@ fn is_scheme(s: &str) -> bool {
 }
 
 /// `user:pass@host:port` → `host` (IPv6 literals keep their brackets).
+#[allow(clippy::disallowed_methods)] // `find` with a char pattern (CharSearcher; no StrSearcher)
 fn host_of_authority(auth: &str) -> &str {
     let host_port = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
     if host_port.starts_with('[') {
@@ -178,6 +180,7 @@ pub fn decode(s: &str) -> Cow<'_, str> {
 
 /// Appends `s` percent-encoded as a URL path segment or query value (everything but
 /// `A-Z a-z 0-9 - . _ ~` is escaped, as `encodeURIComponent` does plus `!'()*`).
+#[allow(clippy::indexing_slicing)] // a nibble (0..=15) indexes the 16-byte HEX table
 pub fn push_encoded(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {

@@ -63,6 +63,7 @@ impl<K: Ord, V> VecMap<K, V> {
 }
 
 impl<V> VecMap<String, V> {
+    #[allow(clippy::indexing_slicing)] // `i` was found or just inserted
     pub(super) fn get_or_insert(&mut self, k: &str, default: V) -> &mut V {
         let i = match self.find(k) {
             Ok(i) => i,
@@ -78,6 +79,7 @@ impl<V> VecMap<String, V> {
 
 /// Sorts a short slice (lines, orders) by `less`: one small loop instead of another instance of
 /// the standard library's sort in the wasm.
+#[allow(clippy::indexing_slicing)] // `1 <= j < v.len()` in the loop
 pub(super) fn insertion_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
     for i in 1..v.len() {
         let mut j = i;

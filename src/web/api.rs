@@ -234,6 +234,7 @@ enum Call {
     Alias { user_id: String, previous_id: Option<String> },
 }
 
+#[allow(clippy::indexing_slicing)] // `rest` is `a` (4 values) less at most 2 leading names: `rest[0]`, `rest[1]` exist
 fn convert_call(m: Method, a: &[JsValue; 4]) -> Result<(Call, Options), InputError> {
     Ok(match m {
         Method::Track => (

@@ -113,6 +113,7 @@ impl Runtime {
     }
 
     /// Counts a warning of this kind; returns how many there were so far.
+    #[allow(clippy::indexing_slicing)] // `kind_index() < KINDS`, both generated from one list (error.rs)
     pub fn count_warning(&mut self, e: InputError) -> u32 {
         let n = &mut self.warnings[e.kind_index()];
         *n = n.saturating_add(1);

@@ -207,7 +207,6 @@ fn the_cart_is_necessary_by_default_and_follows_its_category_otherwise() {
 
     // Category `marketing`: not stored before it is granted; forgotten when withdrawn.
     let st = MemoryStorage::default();
-    let mut c = c;
     c.cart.category = "marketing".into();
     c.consent.categories.push("marketing".into());
     let mut t = tab_with(c, &st, &clock, "B", 2);
