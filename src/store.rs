@@ -39,6 +39,7 @@ pub struct Gated<S> {
 
 impl<S: Storage> Store<S> {
     /// Loads the consent record from `inner`.
+    #[inline(always)]
     pub fn new(inner: S, prefix: &str, cfg: &ConsentConfig, signals: Signals) -> Self {
         let consent = Consent::load(prefix, cfg, signals, &inner);
         let mut me = Store { collecting: Gated { inner, open: false }, consent };

@@ -73,6 +73,7 @@ impl Attribution {
 
     /// The page changed (`page` as the browser reported it; `clean`, its redacted form, is
     /// new when `changed`).
+    #[inline(always)]
     pub fn set_page(&mut self, page: PageContext, clean_url: Option<&str>) {
         if self.route_key.is_empty() {
             self.route_key = page.url.clone();
@@ -110,6 +111,7 @@ impl Attribution {
 
     /// A route change to `href`: the previous raw URL (the new page view's referrer), or
     /// `None` when route changes are off or the URL is the same as the last one.
+    #[inline(always)]
     pub fn route_change(&mut self, href: &str) -> Option<String> {
         if !self.page_views.on_route_change {
             return None;
@@ -123,6 +125,7 @@ impl Attribution {
     }
 
     /// A page view at `at_ms` in the session `mark`: records a touchpoint when due.
+    #[inline(always)]
     pub fn on_page_view(&mut self, at_ms: f64, mark: Mark) {
         self.auto_page_due = false;
         let (url, referrer) = &self.raw_page;

@@ -65,6 +65,7 @@ impl CartComponent {
     }
 
     /// Stores the credentials (where the category allows) and starts syncing.
+    #[inline(always)]
     pub fn connect<S: Storage>(&mut self, creds: Credentials, store: &mut Store<S>, now: f64) {
         let _ = store.scope(Category::Named(&self.category)).set(&self.creds_key, &creds.encode());
         self.sync.connect(creds, now);
@@ -102,6 +103,7 @@ impl CartComponent {
     /// carry over (`same_customer` false: identify() with a new userId); a guest cart does
     /// (it merges into the customer's on `connect`), and so does the cart of `alias()`.
     /// Credentials of another user stop.
+    #[inline(always)]
     pub fn after_user_change<S: Storage>(&mut self, before: Option<&str>, now: Option<&str>, same_customer: bool, store: &mut Store<S>) {
         if before == now {
             return;
@@ -114,6 +116,7 @@ impl CartComponent {
     }
 
     /// Another tab wrote the credentials: follow them if they are this user's.
+    #[inline(always)]
     pub fn on_credentials_change(&mut self, key: &str, value: Option<&str>, user_id: Option<&str>, now: f64) -> bool {
         if key != self.creds_key {
             return false;

@@ -141,6 +141,7 @@ impl Delivery {
     }
 
     /// Queues an encoded message; bounds the pre-consent buffer and the memory budget.
+    #[inline(always)]
     pub fn queue(&mut self, json: String, now: f64, collection: Collection, storage: &mut dyn Storage) {
         self.outbox.push(json, now);
         if collection == Collection::Pending {
@@ -288,6 +289,7 @@ impl Delivery {
     /// when an attempt failed (it will be retried) or nothing more will happen on its own
     /// (offline), `None` while delivery is under way or the role is undecided. A rejected
     /// batch empties the queue too, but is not delivered.
+    #[inline(always)]
     pub fn settle_flush(&mut self, quiet: bool) -> Option<bool> {
         let failed = std::mem::take(&mut self.attempt_failed);
         let idle = self.is_idle();

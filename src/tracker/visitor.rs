@@ -27,12 +27,14 @@ pub struct Visitor {
 }
 
 impl Visitor {
+    #[inline(always)]
     pub fn new(identity: Identity, session: Session, tab: &str, refresh_endpoint: bool) -> Visitor {
         Visitor { identity, session, tab: tab.to_owned(), refresh_endpoint, refresh_due: false, session_started: false }
     }
 
     /// Records activity at `at` (never later than now); a session start refreshes the
     /// cookie and is announced.
+    #[inline(always)]
     pub fn begin(&mut self, at: f64) -> Mark {
         let mark = self.session.touch(at);
         if mark.start {
