@@ -1,17 +1,16 @@
-//! The core state machine: the SDK minus the browser.
+//! The core state machine: the SDK minus the browser, as a coordinator of components.
 //!
-//! Owns: turning API calls into queued messages, deciding what to send and when, and
-//! reacting to delivery outcomes, tab roles and other tabs' storage changes. It is fed calls,
-//! the time (through `Clock`), ids (`IdSource`) and persisted state (`Storage`), and answers
-//! with [`BatchRequest`]s and a wake-up time. The web layer performs them.
+//! Owns: routing calls to the components (`each_component!` lists them: the cart, the
+//! visitor, attribution, delivery; consent lives in the [`Store`]), composing messages
+//! (`calls.rs`), consent changes (each component reacts to its own category; revoking sweeps
+//! every other key), and the web layer's questions (what to send, when to wake, whether
+//! `flush()` is settled). It is fed calls, the time (`Clock`), ids (`IdSource`), persisted
+//! state (`Storage`, reached only through the store's consent-scoped handles) and delivery
+//! outcomes as data ([`Answer`]), and answers with [`BatchRequest`]s and a wake-up time.
+//! Hand-over across domains and with the app: `handover.rs`; the `cart.*` calls: `cart.rs`.
 //!
-//! Delivery roles (one delivering tab per site): a tab starts `Undecided` (it queues and
-//! persists, sends nothing), then becomes `Leader` (holds the delivery lock: adopts every
-//! persisted chunk and delivers) or `Follower` (hands its persisted events over to the
-//! leader, and delivers only what it could not persist).
-//!
-//! Must never: perform I/O other than through the ports, touch storage inside `track()` and
-//! friends, or panic on any input.
+//! Must never: perform I/O other than through the ports, write storage inside `track()` and
+//! friends, hand a component storage other than its category's handle, or panic on any input.
 
 use crate::config::Config;
 use crate::consent::{Collection, Consent};
@@ -27,10 +26,12 @@ use crate::store::Store;
 use crate::wire::MAX_MESSAGE_BYTES;
 
 mod attribution;
+mod calls;
 mod cart;
 mod cart_component;
 mod component;
 mod delivery;
+mod handover;
 mod visitor;
 use attribution::Attribution;
 pub use cart::{CartChanges, CartSource};
@@ -332,159 +333,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         &self.attribution.journey
     }
 
-    // ---- API calls -------------------------------------------------------------------------
-
-    pub fn track(&mut self, event: &str, properties: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        check_id("track(): the event name", event)?;
-        let properties = object_arg("track(): properties", properties)?;
-        self.enqueue(&Body::Track { event, properties }, opts)
-    }
-
-    pub fn page_view(
-        &mut self,
-        category: Option<&str>,
-        name: Option<&str>,
-        properties: Option<&str>,
-        opts: &CallOptions<'_>,
-    ) -> Result<(), InputError> {
-        let properties = object_arg("page(): properties", properties)?;
-        self.attribution.cancel_auto_page();
-        if self.store.collection() == Collection::Denied {
-            return Ok(());
-        }
-        let (timestamp_ms, mark) = self.begin(opts)?;
-        self.attribution.on_page_view(timestamp_ms, mark);
-        let page = self.page.clone();
-        self.push_started(&Body::Page { category, name, properties, page: &page }, opts, timestamp_ms, mark)
-    }
-
-    pub fn screen(&mut self, name: Option<&str>, properties: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        let properties = object_arg("screen(): properties", properties)?;
-        self.enqueue(&Body::Screen { name, properties }, opts)
-    }
-
-    /// `identify(userId?, traits?)`: the message carries all the user's traits (stored and
-    /// new, merged), as Segment's analytics.js does.
-    pub fn identify(&mut self, user_id: Option<&str>, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        let traits = object_arg("identify(): traits", traits)?;
-        if let Some(uid) = user_id {
-            check_id("identify(): userId", uid)?;
-        }
-        let before = self.visitor.identity.user_id.clone();
-        self.visitor.identity.identify(user_id, traits, self.store.collecting(), &mut self.ids);
-        self.cart_after_user_change(before.as_deref(), false);
-        let all = self.visitor.identity.traits.clone();
-        self.enqueue(&Body::Identify { traits: &all }, opts)
-    }
-
-    pub fn group(&mut self, group_id: &str, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        check_id("group(): groupId", group_id)?;
-        let traits = object_arg("group(): traits", traits)?;
-        self.visitor.identity.group(group_id, self.store.collecting());
-        self.enqueue(&Body::Group { group_id, traits }, opts)
-    }
-
-    /// `alias(userId, previousId?)`: `previousId` defaults to the current user id, or the
-    /// anonymous id.
-    pub fn alias(&mut self, user_id: &str, previous_id: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        check_id("alias(): userId", user_id)?;
-        if let Some(p) = previous_id {
-            check_id("alias(): previousId", p)?;
-        }
-        let previous = previous_id
-            .map(str::to_owned)
-            .or_else(|| self.visitor.identity.user_id.clone())
-            .unwrap_or_else(|| self.visitor.identity.anonymous_id.clone());
-        let before = self.visitor.identity.user_id.clone();
-        self.visitor.identity.alias(user_id, self.store.collecting());
-        self.cart_after_user_change(before.as_deref(), true);
-        self.enqueue(&Body::Alias { previous_id: &previous }, opts)
-    }
-
-    /// Forgets the user (logout): a new anonymous id, and the cart is emptied everywhere
-    /// (this browser's tabs; the collector keeps the customer's saved cart).
-    pub fn reset(&mut self) {
-        self.visitor.identity.reset(self.store.collecting(), &mut self.ids);
-        self.forget_cart();
-    }
-
-    pub fn set_anonymous_id(&mut self, id: &str) -> Result<(), InputError> {
-        check_id("setAnonymousId(): id", id)?;
-        self.visitor.identity.set_anonymous_id(id, self.store.collecting());
-        Ok(())
-    }
-
-    /// Counts a call the web layer rejected before it reached the core.
-    pub fn note_invalid_call(&mut self) {
-        self.stats.invalid_calls += 1;
-    }
-
-    fn enqueue(&mut self, body: &Body<'_>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        if self.store.collection() == Collection::Denied {
-            return Ok(()); // the visitor said no: nothing is collected
-        }
-        let (timestamp_ms, mark) = self.begin(opts)?;
-        self.push_started(body, opts, timestamp_ms, mark)
-    }
-
-    /// Validates the options and records the activity in the session (an invalid call must
-    /// not start a session). Returns the message time and the session mark.
-    fn begin(&mut self, opts: &CallOptions<'_>) -> Result<(f64, Mark), InputError> {
-        object_arg("options.context", opts.context)?;
-        object_arg("options.integrations", opts.integrations)?;
-        let now = self.clock.now_ms();
-        let timestamp_ms = opts.timestamp_ms.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(now);
-        let mark = self.visitor.begin(timestamp_ms.min(now));
-        Ok((timestamp_ms, mark))
-    }
-
-    /// Queues `body`, preceded by `Session Started` when enabled and the session is new.
-    fn push_started(&mut self, body: &Body<'_>, opts: &CallOptions<'_>, timestamp_ms: f64, mark: Mark) -> Result<(), InputError> {
-        if mark.start && self.cfg.session_started_event {
-            self.push_message(&Body::Track { event: "Session Started", properties: "{}" }, opts, timestamp_ms, mark)?;
-        }
-        self.push_message(body, opts, timestamp_ms, Mark { start: mark.start && !self.cfg.session_started_event, ..mark })
-    }
-
-    fn push_message(&mut self, body: &Body<'_>, opts: &CallOptions<'_>, timestamp_ms: f64, mark: Mark) -> Result<(), InputError> {
-        let context = object_arg("options.context", opts.context)?;
-        let integrations = object_arg("options.integrations", opts.integrations)?;
-        let now = self.clock.now_ms();
-        let message_id = self.ids.uuid();
-        // Conversions carry the whole journey; everything else the cached members.
-        let event = match body {
-            Body::Track { event, .. } => Some(*event),
-            _ => None,
-        };
-        let attribution = self.attribution.members(event);
-        let identity = &self.visitor.identity;
-        let envelope = Envelope {
-            ids: Ids { message_id: &message_id, anonymous_id: &identity.anonymous_id, user_id: identity.user_id.as_deref() },
-            timestamp_ms,
-            context: &self.context,
-            extra_context: (context != "{}").then_some(context),
-            integrations: opts.integrations.map(|_| integrations),
-            session: Some(mark),
-            attribution: &attribution,
-            consent: &self.consent_members,
-        };
-        let mut out = std::mem::take(&mut self.scratch);
-        out.clear();
-        message::encode(&mut out, body, &envelope);
-        drop(attribution);
-        if out.len() > MAX_MESSAGE_BYTES {
-            self.scratch = out;
-            self.stats.invalid_calls += 1;
-            return Err(InputError::TooLarge);
-        }
-        // Hand over an exactly-sized copy; keep the scratch buffer's capacity for next time.
-        let collection = self.store.collection();
-        self.delivery.queue(out.as_str().to_owned(), now, collection, self.store.collecting());
-        self.scratch = out;
-        self.stats.tracked += 1;
-        Ok(())
-    }
-
     // ---- scheduling ------------------------------------------------------------------------
 
     /// Asks for everything waiting to go out now (ignores count/age thresholds, not backoff).
@@ -562,90 +410,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let now = self.clock.now_ms();
         let collection = self.store.collection();
         self.delivery.poll(now, collection, self.store.collecting(), &mut self.ids)
-    }
-
-    /// The identity endpoint request due at the start of a session, once: (url, JSON body).
-    /// The web layer sends it with credentials so the collector can set the cookie.
-    pub fn take_identity_refresh(&mut self) -> Option<(String, String)> {
-        if !std::mem::take(&mut self.visitor.refresh_due) {
-            return None;
-        }
-        let url = self.cfg.identity_endpoint.clone()?;
-        let mut body = String::from("{\"anonymousId\":");
-        crate::json::push_str(&mut body, &self.visitor.identity.anonymous_id);
-        body.push_str(",\"writeKey\":");
-        crate::json::push_str(&mut body, &self.cfg.write_key);
-        body.push('}');
-        Some((url, body))
-    }
-
-    /// Examines the landing URL for a cross-domain hand-over and adopts it if it is fresh and
-    /// this site is linked. Returns the URL to show without the parameter, if it had one.
-    pub fn adopt_handover(&mut self, page_url: &str) -> Option<String> {
-        let now = self.clock.now_ms();
-        match crate::linker::examine(page_url, now, &self.cfg.link) {
-            crate::linker::Handover::Absent => None,
-            crate::linker::Handover::Reject { clean_url, .. } => Some(clean_url),
-            crate::linker::Handover::Adopt { anonymous_id, clean_url } => {
-                if anonymous_id != self.visitor.identity.anonymous_id {
-                    self.visitor.identity.set_anonymous_id(&anonymous_id, self.store.collecting());
-                }
-                Some(clean_url)
-            }
-        }
-    }
-
-    /// The identity a native app hands to its web view before the SDK starts.
-    pub fn adopt_native(&mut self, anonymous_id: Option<&str>, user_id: Option<&str>) {
-        if let Some(aid) = anonymous_id.filter(|a| check_id("native anonymousId", a).is_ok()) {
-            if aid != self.visitor.identity.anonymous_id {
-                self.visitor.identity.set_anonymous_id(aid, self.store.collecting());
-            }
-        }
-        if let Some(uid) = user_id.filter(|u| check_id("native userId", u).is_ok()) {
-            if self.visitor.identity.user_id.as_deref() != Some(uid) {
-                self.visitor.identity.alias(uid, self.store.collecting());
-            }
-        }
-    }
-
-    /// `url` carrying this visitor's anonymous id for a linked site.
-    pub fn decorate(&self, url: &str) -> String {
-        crate::linker::decorate(url, &self.visitor.identity.anonymous_id, self.clock.now_ms())
-    }
-
-    /// Whether auto-decoration should rewrite a clicked link to `href`.
-    pub fn should_decorate(&self, href: &str, current_host: &str) -> bool {
-        self.cfg.auto_decorate && crate::linker::should_decorate(href, current_host, &self.cfg.link)
-    }
-
-    /// The current session (`id` 0 before the first event).
-    pub fn session(&self) -> &Session {
-        &self.visitor.session
-    }
-
-    /// The bridge `consent` message with the current preferences.
-    pub fn consent_message(&self) -> String {
-        let mut prefs = String::with_capacity(64);
-        self.store.consent().push_prefs_json(&mut prefs);
-        crate::app_protocol::consent_message(&prefs)
-    }
-
-    /// The bridge `session` message, once after a session started here.
-    pub fn take_session_start_message(&mut self) -> Option<String> {
-        std::mem::take(&mut self.visitor.session_started).then(|| self.session_message()).flatten()
-    }
-
-    /// The bridge `session` message with the last activity (when the page is being hidden).
-    pub fn session_message(&self) -> Option<String> {
-        (self.visitor.session.id > 0.0).then(|| crate::app_protocol::session_message(self.visitor.session.id, self.visitor.session.last))
-    }
-
-    /// The native app's session: continued here if it is more recent than this one.
-    pub fn adopt_native_session(&mut self, id: f64, last: f64) {
-        if self.visitor.session.adopt(id, last) {
-            self.visitor.session_started = false;
-        }
     }
 
     /// When the web layer should call `poll` again even if nothing else happens.
