@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (scripts/setup.sh), then
+#   0. the SDK crate's guard rails: rustfmt, clippy (warnings are errors), and in the wasm
+#      build the size rules of scripts/clippy-wasm/clippy.toml (no format!, str::find,
+#      str::parse, to_string, panicking index/slice);
 #   1. the Rust workspace natively (the pure core, the collector), with every feature;
 #   2. the browser build (cargo -> wasm-bindgen -> wasm-opt -> esbuild) and its size budget;
 #   3. the end-to-end suites in real headless Chromium against the collector on 127.0.0.1.
@@ -7,6 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 ./scripts/setup.sh
+
+echo "== rustfmt and clippy (the SDK crate omnitrail; the collector keeps its own style)"
+cargo fmt -p omnitrail --check
+cargo clippy -q -p omnitrail --all-targets --all-features -- -D warnings
+CLIPPY_CONF_DIR=scripts/clippy-wasm cargo clippy -q -p omnitrail --target wasm32-unknown-unknown -- -D warnings
 
 echo "== cargo test (native: core + collector)"
 cargo test --workspace --all-features

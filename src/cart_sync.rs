@@ -104,7 +104,9 @@ impl SyncOutcome {
                 *status,
                 "); cart sync stopped until cart.connect() gets a valid token",
             ),
-            SyncOutcome::Rejected(404) => return Some("omnitrail: the collector has no cart endpoint (404: cart sync is off there)".to_owned()),
+            SyncOutcome::Rejected(404) => {
+                return Some("omnitrail: the collector has no cart endpoint (404: cart sync is off there)".to_owned())
+            }
             SyncOutcome::Rejected(status) => ("omnitrail: the collector rejected the cart (", *status, "); not retried"),
             _ => return None,
         };

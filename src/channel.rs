@@ -315,9 +315,7 @@ fn site_matches(value: &str, term: &str) -> bool {
         return true;
     }
     if term.contains('.') {
-        return value.len() > term.len()
-            && value.ends_with(term)
-            && value.as_bytes().get(value.len() - term.len() - 1) == Some(&b'.');
+        return value.len() > term.len() && value.ends_with(term) && value.as_bytes().get(value.len() - term.len() - 1) == Some(&b'.');
     }
     value.contains('.') && url::site(value).split('.').next() == Some(term)
 }
@@ -336,9 +334,9 @@ fn listed(value: &str, term: &str) -> bool {
 fn shopping_campaign(campaign: &str) -> bool {
     let b = campaign.as_bytes();
     contains(campaign, "shopping")
-        || b.windows(4).enumerate().any(|(i, w)| {
-            w == b"shop" && (i == 0 || b.get(i - 1).is_some_and(|&p| !p.is_ascii_lowercase() || p == b'e'))
-        })
+        || b.windows(4)
+            .enumerate()
+            .any(|(i, w)| w == b"shop" && (i == 0 || b.get(i - 1).is_some_and(|&p| !p.is_ascii_lowercase() || p == b'e')))
 }
 
 fn app_matches(package: &str, term: &str) -> bool {
@@ -459,9 +457,7 @@ impl Classifier {
 /// tries them in.
 #[cfg(test)]
 pub fn preset_rules<'a>(table: &'a [Rule], extra: &'a [(u8, Rule)]) -> impl Iterator<Item = &'a Rule> + 'a {
-    (0..=table.len()).flat_map(move |i| {
-        extra.iter().filter(move |(at, _)| usize::from(*at) == i).map(|(_, r)| r).chain(table.get(i))
-    })
+    (0..=table.len()).flat_map(move |i| extra.iter().filter(move |(at, _)| usize::from(*at) == i).map(|(_, r)| r).chain(table.get(i)))
 }
 
 /// `t!("a|b")` / `t!(LIST)`: static terms.

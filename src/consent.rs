@@ -95,7 +95,14 @@ fn parse_record(v: &str) -> Option<Vec<(String, bool)>> {
         if !ok || out.len() >= 32 {
             return None;
         }
-        out.push((k.to_owned(), match b { "1" => true, "0" => false, _ => return None }));
+        out.push((
+            k.to_owned(),
+            match b {
+                "1" => true,
+                "0" => false,
+                _ => return None,
+            },
+        ));
     }
     Some(out)
 }
@@ -290,7 +297,10 @@ mod tests {
         c.set(&[("necessary".into(), false), ("personalisation".into(), true)], &mut st);
         let mut s = String::new();
         c.push_context_member(&mut s);
-        assert_eq!(s, r#","consent":{"categoryPreferences":{"necessary":true,"analytics":false,"marketing":false,"personalisation":true}}"#);
+        assert_eq!(
+            s,
+            r#","consent":{"categoryPreferences":{"necessary":true,"analytics":false,"marketing":false,"personalisation":true}}"#
+        );
     }
 
     #[test]

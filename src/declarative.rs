@@ -67,10 +67,7 @@ mod tests {
             ("data-ot-prop-", "ignored"),
             ("data-ot-prop-note", "say \"hi\""),
         ];
-        assert_eq!(
-            properties(attrs.into_iter()),
-            r#"{"product_id":"tee-blue","price":"19","note":"say \"hi\""}"#
-        );
+        assert_eq!(properties(attrs.into_iter()), r#"{"product_id":"tee-blue","price":"19","note":"say \"hi\""}"#);
         assert_eq!(properties([("id", "x")].into_iter()), "{}");
     }
 

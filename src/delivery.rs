@@ -90,10 +90,7 @@ pub struct Triggers {
 /// True when waiting events should go out now (ignoring backoff and in-flight limits).
 pub fn due(r: Readiness, t: Triggers) -> bool {
     r.waiting > 0
-        && (r.flush_requested
-            || r.waiting >= t.flush_at
-            || r.waiting_bytes >= t.max_batch_bytes
-            || r.oldest_age_ms >= t.flush_interval_ms)
+        && (r.flush_requested || r.waiting >= t.flush_at || r.waiting_bytes >= t.max_batch_bytes || r.oldest_age_ms >= t.flush_interval_ms)
 }
 
 #[cfg(test)]

@@ -77,34 +77,47 @@ pub enum InputError {
     NotIdentified(&'static str),
 }
 
-impl InputError {
-    /// Stable index, used by the warning rate limiter.
-    pub fn kind_index(self) -> usize {
-        match self {
-            InputError::MissingName(_) => 0,
-            InputError::NotAnObject(_) => 1,
-            InputError::TooLarge => 2,
-            InputError::NameTooLong(_) => 3,
-            InputError::InvalidNumber(_) => 4,
-            InputError::NotIdentified(_) => 5,
+/// Lists the kinds of [`InputError`] once: the compiler counts them ([`InputError::KINDS`])
+/// and checks that the list is complete (`kind_index` matches every variant).
+macro_rules! input_error_kinds {
+    ($($kind:ident $(($what:ty))?),* $(,)?) => {
+        #[derive(Clone, Copy)]
+        enum Kind {
+            $($kind),*
         }
-    }
-    pub const KINDS: usize = 6;
+        impl InputError {
+            /// How many kinds there are (the warning rate limiter's table size).
+            pub const KINDS: usize = [$(Kind::$kind),*].len();
+            /// Stable index below [`InputError::KINDS`], used by the warning rate limiter.
+            pub fn kind_index(self) -> usize {
+                match self {
+                    $(InputError::$kind $((input_error_kinds!(@any $what)))? => Kind::$kind as usize),*
+                }
+            }
+        }
+    };
+    (@any $what:ty) => { _ };
 }
+
+input_error_kinds!(
+    MissingName(&'static str),
+    NotAnObject(&'static str),
+    TooLarge,
+    NameTooLong(&'static str),
+    InvalidNumber(&'static str),
+    NotIdentified(&'static str),
+);
 
 impl InputError {
     /// The console warning (also the `Display` text), built by concatenation.
     pub fn message(self) -> String {
         let (what, rest) = match self {
             InputError::MissingName(what) => (what, " must be a non-empty string; call ignored"),
-            InputError::NotAnObject(what) => (
-                what,
-                " must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored",
-            ),
-            InputError::TooLarge => ("", "message exceeds 32 KB once serialised; call ignored"),
-            InputError::NameTooLong(what) => {
-                (what, " is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored")
+            InputError::NotAnObject(what) => {
+                (what, " must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored")
             }
+            InputError::TooLarge => ("", "message exceeds 32 KB once serialised; call ignored"),
+            InputError::NameTooLong(what) => (what, " is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored"),
             InputError::InvalidNumber(what) => (what, " must be a non-negative number; call ignored"),
             InputError::NotIdentified(what) => (what, " needs a signed-in user: call identify(userId) first; call ignored"),
         };
@@ -137,17 +150,47 @@ mod tests {
         let cases: [(String, &str); 10] = [
             (C::MissingWriteKey.to_string(), "omnitrail: config.writeKey is required (a non-empty string)"),
             (C::InvalidEndpoint("ftp://x".into()).to_string(), "omnitrail: config.endpoint must be an http(s) URL, got \"ftp://x\""),
-            (C::OutOfRange { option: "flushAt", min: 1.0, max: 0.5 }.to_string(), "omnitrail: config.flushAt must be a number between 1 and 0.5"),
+            (
+                C::OutOfRange { option: "flushAt", min: 1.0, max: 0.5 }.to_string(),
+                "omnitrail: config.flushAt must be a number between 1 and 0.5",
+            ),
             (C::WrongType { option: "debug", expected: "a boolean" }.to_string(), "omnitrail: config.debug must be a boolean"),
             (I::MissingName("track(): event").to_string(), "omnitrail: track(): event must be a non-empty string; call ignored"),
-            (I::NotAnObject("properties").to_string(), "omnitrail: properties must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored"),
+            (
+                I::NotAnObject("properties").to_string(),
+                "omnitrail: properties must be a plain JSON-serialisable object (no cycles, BigInt or throwing getters); call ignored",
+            ),
             (I::TooLarge.to_string(), "omnitrail: message exceeds 32 KB once serialised; call ignored"),
-            (I::NameTooLong("userId").to_string(), "omnitrail: userId is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored"),
+            (
+                I::NameTooLong("userId").to_string(),
+                "omnitrail: userId is too long (ids: 1024 characters; cart ids and codes: 200 bytes); call ignored",
+            ),
             (I::InvalidNumber("quantity").to_string(), "omnitrail: quantity must be a non-negative number; call ignored"),
             (I::NotIdentified("x").to_string(), "omnitrail: x needs a signed-in user: call identify(userId) first; call ignored"),
         ];
         for (got, want) in cases {
             assert_eq!(got, want);
+        }
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::InputError;
+
+    #[test]
+    fn every_kind_has_its_own_index_below_the_count() {
+        let samples = [
+            InputError::MissingName(""),
+            InputError::NotAnObject(""),
+            InputError::TooLarge,
+            InputError::NameTooLong(""),
+            InputError::InvalidNumber(""),
+            InputError::NotIdentified(""),
+        ];
+        let mut seen = [false; InputError::KINDS];
+        for e in samples {
+            assert!(!std::mem::replace(&mut seen[e.kind_index()], true), "{e:?}");
         }
     }
 }

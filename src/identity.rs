@@ -76,10 +76,7 @@ impl Identity {
         let read = |k: &str| storage.get(k).filter(|v| valid_id(v));
         let from_cookie = if cookie.disabled { None } else { storage.cookie(&cookie.name).filter(|v| valid_id(v)) };
         let from_store = read(&keys.aid);
-        let traits = storage
-            .get(&keys.traits)
-            .filter(|t| json::validate(t) == Some(json::Kind::Object))
-            .unwrap_or_else(|| "{}".to_owned());
+        let traits = storage.get(&keys.traits).filter(|t| json::validate(t) == Some(json::Kind::Object)).unwrap_or_else(|| "{}".to_owned());
         let me = Identity {
             anonymous_id: from_cookie.clone().or_else(|| from_store.clone()).unwrap_or_else(|| ids.uuid()),
             user_id: read(&keys.uid),

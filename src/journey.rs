@@ -460,16 +460,8 @@ impl Journey {
         while recent.len() > max_touches {
             recent.pop_front();
         }
-        let mut j = Journey {
-            first,
-            last_non_direct,
-            recent,
-            max_touches,
-            total,
-            touch_json: String::new(),
-            key: String::new(),
-            dirty: false,
-        };
+        let mut j =
+            Journey { first, last_non_direct, recent, max_touches, total, touch_json: String::new(), key: String::new(), dirty: false };
         j.render_touch();
         Some(j)
     }

@@ -6,6 +6,7 @@
 //! on any input.
 
 /// Appends `s` to `out` as a JSON string literal (with quotes).
+#[allow(clippy::indexing_slicing)] // a nibble (0..=15) indexes the 16-byte HEX table
 pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
@@ -119,7 +120,12 @@ pub fn push_u64(out: &mut String, mut v: u64) {
 /// Parses a non-negative decimal number (`12`, `1.5`); nothing else. Hand-written for size.
 pub fn parse_decimal(s: &str) -> Option<f64> {
     let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
-    if int.is_empty() || frac.is_empty() || int.len() > 15 || frac.len() > 9 || !(int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())) {
+    if int.is_empty()
+        || frac.is_empty()
+        || int.len() > 15
+        || frac.len() > 9
+        || !(int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     let mut v = 0.0;
@@ -147,6 +153,7 @@ pub enum Kind {
 
 /// Checks that `s` is exactly one well-formed JSON value (surrounding whitespace allowed) with
 /// nesting at most [`MAX_DEPTH`], and says what kind it is. Iterative: no recursion.
+#[allow(clippy::indexing_slicing)] // `stack[depth]` after `depth < MAX_DEPTH` is checked, `stack[depth - 1]` after `depth > 0`
 pub fn validate(s: &str) -> Option<Kind> {
     let b = s.as_bytes();
     let mut i = skip_ws(b, 0);
@@ -376,19 +383,17 @@ fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
     loop {
         match *b.get(i)? {
             b'"' => return Some(i + 1),
-            b'\\' => {
-                match *b.get(i + 1)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                    b'u' => {
-                        let hex = b.get(i + 2..i + 6)?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
-                            return None;
-                        }
-                        i += 6;
+            b'\\' => match *b.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let hex = b.get(i + 2..i + 6)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
                     }
-                    _ => return None,
+                    i += 6;
                 }
-            }
+                _ => return None,
+            },
             0..=0x1f => return None,
             _ => i += 1,
         }
@@ -443,10 +448,22 @@ mod tests {
     #[test]
     fn numbers() {
         let cases = [
-            (3.0, "3"), (-0.5, "-0.5"), (f64::NAN, "null"), (0.0, "0"), (1.25, "1.25"), (2.0 / 3.0, "0.666667"),
-            (1440.0, "1440"), (123_456_789_012.0, "123456789012"), (1e20, "100000000000000e6"), (-7.0, "-7"),
-            (f64::INFINITY, "null"), (0.000_000_1, "0"), (1_795_399_445_123.0, "1795399445123"),
-            (999_999_999_999.5, "999999999999.5"), (1.999_999_9, "2"), (1_700_000_000_000.25, "1700000000000.25"),
+            (3.0, "3"),
+            (-0.5, "-0.5"),
+            (f64::NAN, "null"),
+            (0.0, "0"),
+            (1.25, "1.25"),
+            (2.0 / 3.0, "0.666667"),
+            (1440.0, "1440"),
+            (123_456_789_012.0, "123456789012"),
+            (1e20, "100000000000000e6"),
+            (-7.0, "-7"),
+            (f64::INFINITY, "null"),
+            (0.000_000_1, "0"),
+            (1_795_399_445_123.0, "1795399445123"),
+            (999_999_999_999.5, "999999999999.5"),
+            (1.999_999_9, "2"),
+            (1_700_000_000_000.25, "1700000000000.25"),
         ];
         for (n, want) in cases {
             let mut s = String::new();
@@ -471,10 +488,8 @@ mod tests {
 
     #[test]
     fn validates_good_json() {
-        for ok in [
-            "{}", "[]", " { } ", r#"{"a":1,"b":[true,false,null,"x",-1.5e3,{"c":{}}]}"#, "0", "\"\\u00e9\"",
-            r#"[{"a":[]},[],[[]]]"#,
-        ] {
+        for ok in ["{}", "[]", " { } ", r#"{"a":1,"b":[true,false,null,"x",-1.5e3,{"c":{}}]}"#, "0", "\"\\u00e9\"", r#"[{"a":[]},[],[[]]]"#]
+        {
             assert!(validate(ok).is_some(), "{ok}");
         }
         assert_eq!(validate(r#"{"a":1}"#), Some(Kind::Object));
@@ -484,8 +499,27 @@ mod tests {
     #[test]
     fn rejects_bad_json() {
         for bad in [
-            "", "{", "}", "{\"a\"}", "{\"a\":}", "{a:1}", "[1,]", "[1 2]", "{\"a\":1,}", "01", "1.", "-",
-            "\"abc", "\"\\x\"", "tru", "{}{}", "[}", "{]", "\"\u{1}\"", "{\"a\":1]", "nul",
+            "",
+            "{",
+            "}",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{a:1}",
+            "[1,]",
+            "[1 2]",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            "-",
+            "\"abc",
+            "\"\\x\"",
+            "tru",
+            "{}{}",
+            "[}",
+            "{]",
+            "\"\u{1}\"",
+            "{\"a\":1]",
+            "nul",
         ] {
             assert_eq!(validate(bad), None, "{bad:?}");
         }

@@ -60,12 +60,14 @@ pub struct LinkConfig {
 /// True if `host` is `domain` or a subdomain of it (case-insensitive).
 fn within(host: &str, domain: &str) -> bool {
     let (h, d) = (host.to_ascii_lowercase(), domain.trim_start_matches('.').to_ascii_lowercase());
-    !d.is_empty() && (h == d || h.ends_with(&{
-        let mut s = String::with_capacity(d.len() + 1);
-        s.push('.');
-        s.push_str(&d);
-        s
-    }))
+    !d.is_empty()
+        && (h == d
+            || h.ends_with(&{
+                let mut s = String::with_capacity(d.len() + 1);
+                s.push('.');
+                s.push_str(&d);
+                s
+            }))
 }
 
 fn linked(host: &str, cfg: &LinkConfig) -> bool {
@@ -123,10 +125,7 @@ mod tests {
     #[test]
     fn decorate_adds_or_replaces_the_parameter_before_the_fragment() {
         assert_eq!(decorate("https://pay.test/c", AID, NOW), format!("https://pay.test/c?_ot={AID}.1795399445"));
-        assert_eq!(
-            decorate("https://pay.test/c?x=1#top", AID, NOW),
-            format!("https://pay.test/c?x=1&_ot={AID}.1795399445#top")
-        );
+        assert_eq!(decorate("https://pay.test/c?x=1#top", AID, NOW), format!("https://pay.test/c?x=1&_ot={AID}.1795399445#top"));
         let twice = decorate(&decorate("https://pay.test/?a=b", "old", 0.0), AID, NOW);
         assert_eq!(twice, format!("https://pay.test/?a=b&_ot={AID}.1795399445"));
     }
@@ -151,8 +150,16 @@ mod tests {
 
     #[test]
     fn malformed_handovers_are_rejected_and_removed() {
-        for v in ["", "x", "not-a-uuid.1795399445", "0a1b2c3d-0000-4000-8000-000000000001", &format!("{AID}.abc"),
-            &format!("{AID}.-5"), "%00%ff.1", &format!("\"><script>.{}", 1)] {
+        for v in [
+            "",
+            "x",
+            "not-a-uuid.1795399445",
+            "0a1b2c3d-0000-4000-8000-000000000001",
+            &format!("{AID}.abc"),
+            &format!("{AID}.-5"),
+            "%00%ff.1",
+            &format!("\"><script>.{}", 1),
+        ] {
             let u = format!("https://pay.test/p?_ot={v}&keep=1");
             match examine(&u, NOW, &cfg()) {
                 Handover::Reject { reason, clean_url } => {

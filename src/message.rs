@@ -78,13 +78,7 @@ impl ContextTemplate {
 /// Writes `{"path":…,"referrer":…,"search":…,"title":…,"url":…` (no closing brace).
 fn push_page_fields(o: &mut String, page: &PageContext) {
     o.push('{');
-    let fields = [
-        ("path", &page.path),
-        ("referrer", &page.referrer),
-        ("search", &page.search),
-        ("title", &page.title),
-        ("url", &page.url),
-    ];
+    let fields = [("path", &page.path), ("referrer", &page.referrer), ("search", &page.search), ("title", &page.title), ("url", &page.url)];
     for (i, (k, v)) in fields.into_iter().enumerate() {
         if i > 0 {
             o.push(',');
@@ -250,12 +244,7 @@ fn push_object_members(out: &mut String, object: &str) {
 }
 
 /// Wraps encoded messages into a batch request body.
-pub fn batch_body<'a>(
-    messages: impl Iterator<Item = &'a str>,
-    sent_at_ms: f64,
-    write_key: &str,
-    capacity: usize,
-) -> String {
+pub fn batch_body<'a>(messages: impl Iterator<Item = &'a str>, sent_at_ms: f64, write_key: &str, capacity: usize) -> String {
     let mut b = String::with_capacity(capacity + 96);
     b.push_str("{\"batch\":[");
     for (i, m) in messages.enumerate() {

@@ -379,8 +379,7 @@ impl Outbox {
     /// Drops every waiting event but the newest (the final `Consent Changed` record).
     pub fn purge_all_but_last(&mut self, storage: &mut dyn Storage) {
         let last = self.entries.back().map(|e| e.id);
-        let ids: Vec<EntryId> =
-            self.entries.iter().filter(|e| !e.in_flight && Some(e.id) != last).map(|e| e.id).collect();
+        let ids: Vec<EntryId> = self.entries.iter().filter(|e| !e.in_flight && Some(e.id) != last).map(|e| e.id).collect();
         self.remove(&ids, storage);
         self.stats.dropped += ids.len() as u64;
     }

@@ -50,6 +50,7 @@ pub trait Storage {
 }
 
 /// Formats 16 random bytes as a version-4 UUID.
+#[allow(clippy::indexing_slicing)] // a nibble (0..=15) indexes the 16-byte HEX table
 pub fn uuid_from_bytes(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

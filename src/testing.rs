@@ -183,7 +183,7 @@ impl Storage for MemoryStorage {
         let mut inner = self.0.borrow_mut();
         inner.cookie_attempts.push(spec.domain.map(str::to_owned));
         if let Some(d) = spec.domain {
-            let on_host = inner.host == d || inner.host.ends_with(&format!(".{d}"));
+            let on_host = inner.host == d || inner.host.ends_with(&[".", d].concat());
             if !on_host || FAKE_PUBLIC_SUFFIXES.contains(&d) {
                 return false; // the browser refuses it silently
             }

@@ -1,34 +1,46 @@
-//! The core state machine: the SDK minus the browser.
+//! The core state machine: the SDK minus the browser, as a coordinator of components.
 //!
-//! Owns: turning API calls into queued messages, deciding what to send and when, and
-//! reacting to delivery outcomes, tab roles and other tabs' storage changes. It is fed calls,
-//! the time (through `Clock`), ids (`IdSource`) and persisted state (`Storage`), and answers
-//! with [`Send`]s and a wake-up time. The web layer performs them.
+//! Owns: routing calls to the components (`each_component!` lists them: the cart, the
+//! visitor, attribution, delivery; consent lives in the [`Store`]), composing messages
+//! (`calls.rs`), consent changes (each component reacts to its own category; revoking sweeps
+//! every other key), and the web layer's questions (what to send, when to wake, whether
+//! `flush()` is settled). It is fed calls, the time (`Clock`), ids (`IdSource`), persisted
+//! state (`Storage`, reached only through the store's consent-scoped handles) and delivery
+//! outcomes as data ([`Answer`]), and answers with [`BatchRequest`]s and a wake-up time.
+//! Hand-over across domains and with the app: `handover.rs`; the `cart.*` calls: `cart.rs`.
 //!
-//! Delivery roles (one delivering tab per site): a tab starts `Undecided` (it queues and
-//! persists, sends nothing), then becomes `Leader` (holds the delivery lock: adopts every
-//! persisted chunk and delivers) or `Follower` (hands its persisted events over to the
-//! leader, and delivers only what it could not persist).
-//!
-//! Must never: perform I/O other than through the ports, touch storage inside `track()` and
-//! friends, or panic on any input.
+//! Must never: perform I/O other than through the ports, write storage inside `track()` and
+//! friends, hand a component storage other than its category's handle, or panic on any input.
 
 use crate::config::Config;
-use crate::delivery::{due, Backoff, Outcome, Readiness, Triggers};
+use crate::consent::{Collection, Consent};
 use crate::error::InputError;
 use crate::identity::{check_id, CookieConfig, Identity};
-use crate::consent::{Collection, Consent};
-use crate::gate::Gate;
-use crate::journey::{AttributionConfig, Journey, PageView};
-use crate::session::{Mark, Session};
+use crate::journey::Journey;
 use crate::json::{self, Kind};
 use crate::message::{self, Body, ContextTemplate, Envelope, Environment, Ids, PageContext};
-use crate::outbox::{EntryId, Outbox, OutboxStats};
+use crate::outbox::OutboxStats;
 use crate::ports::{Clock, IdSource, Storage};
-use crate::wire::{KEEPALIVE_BYTES, MAX_MESSAGE_BYTES};
+use crate::session::{Mark, Session};
+use crate::store::Store;
+use crate::wire::MAX_MESSAGE_BYTES;
 
+mod attribution;
+mod calls;
 mod cart;
+mod cart_component;
+mod component;
+mod delivery;
+mod handover;
+mod visitor;
+use attribution::Attribution;
 pub use cart::{CartChanges, CartSource};
+use cart_component::CartComponent;
+use component::Component;
+pub use component::ConsentChange;
+use delivery::Delivery;
+pub use delivery::{Answer, BatchRequest, DeliveryStats};
+use visitor::Visitor;
 
 /// Which part of delivery this tab plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,27 +61,6 @@ pub struct CallOptions<'a> {
     pub integrations: Option<&'a str>,
 }
 
-/// A request to perform.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Send {
-    pub batch_id: u64,
-    pub url: String,
-    pub body: String,
-    /// Use `fetch(..., {keepalive: true})` (or `sendBeacon`): the page is going away.
-    pub keepalive: bool,
-    pub events: usize,
-}
-
-#[derive(Debug)]
-struct InFlight {
-    batch_id: u64,
-    entries: Vec<EntryId>,
-    started: f64,
-    keepalive: bool,
-    /// Sent gzipped (see [`Tracker::compress`]).
-    compressed: bool,
-}
-
 /// Counters for diagnostics, tests and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -83,61 +74,77 @@ pub struct Stats {
     pub cart_sync: crate::cart_sync::SyncStats,
 }
 
+/// Runs `$body` once per component, in order (the cart, the visitor, attribution, delivery),
+/// with static calls: `$c` is the component, `$store` the [`Store`], `$ids` the id source.
+/// The list of components the tracker coordinates is this one; adding a component adds its
+/// field here and edits no other component.
+macro_rules! each_component {
+    ($me:expr, |$c:ident, $store:ident, $ids:ident| $body:expr) => {{
+        let Tracker { cart, visitor, attribution, delivery, store: $store, ids: $ids, .. } = $me;
+        {
+            let $c = cart;
+            $body;
+        }
+        {
+            let $c = visitor;
+            $body;
+        }
+        {
+            let $c = attribution;
+            $body;
+        }
+        {
+            let $c = delivery;
+            $body;
+        }
+    }};
+}
+
 pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     cfg: Config,
-    url: String,
-    /// First-party storage, written only while consent allows collection.
-    storage: Gate<S>,
+    /// First-party storage and the consent state: written only through handles scoped to a
+    /// consent category.
+    store: Store<S>,
     clock: C,
     ids: I,
-    outbox: Outbox,
-    identity: Identity,
+    delivery: Delivery,
+    visitor: Visitor,
+    attribution: Attribution,
     page: PageContext,
     env: Environment,
     context: ContextTemplate,
-    role: Role,
-    backoff: Backoff,
-    in_flight: Vec<InFlight>,
-    next_batch_id: u64,
-    flush_requested: bool,
-    online: bool,
-    /// Batch size limit after a 413 (halved each time), reset on success.
-    split_events: usize,
+    /// The tracker's own counters (the components keep theirs).
     stats: Stats,
     scratch: String,
     tab: String,
-    session: Session,
-    /// A session started: ask the identity endpoint to re-issue the cookie.
-    identity_refresh_due: bool,
-    attribution: AttributionConfig,
-    journey: Journey,
-    /// The page's URL and referrer as the browser reported them (redacted before use).
-    raw_page: (String, String),
-    /// `,"campaign":{…},"omnitrail":{"touch":{…}}` for every message, rendered on change.
-    attribution_members: String,
-    /// The length of the `,"campaign":{…}` part of `attribution_members` (conversions
-    /// replace what follows it; kept here so no substring search is needed).
-    campaign_members_len: usize,
-    /// The automatic page view is due (no explicit `page()` came first).
-    auto_page_due: bool,
-    /// The URL (with the fragment if hash changes count) of the last page view, for
-    /// de-duplicating route changes.
-    route_key: String,
-    consent: Consent,
     /// `,"consent":{"categoryPreferences":{…}}`, rendered on change.
     consent_members: String,
-    /// The shared cart (this page load is one replica).
-    cart: crate::cart::Cart,
-    cart_sync: crate::cart_sync::CartSync,
-    cart_changes: CartChanges,
-    /// The stored cart was corrupt (reported once).
-    cart_corrupt: bool,
-    /// The cart's consent category was granted at the last check.
-    cart_stored: bool,
-    /// A session started since the web layer last asked (the app hears about it).
-    session_started: bool,
-    /// The collector refused a gzipped batch: send plain from now on.
-    compression_refused: bool,
+    /// The shared cart and its device sync.
+    cart: CartComponent,
+}
+
+impl Stats {
+    /// The counters in the order of [`crate::names::STATS_COUNTERS`].
+    pub fn counters(&self) -> [u64; crate::names::STATS_COUNTERS.len()] {
+        let (o, c) = (&self.outbox, &self.cart_sync);
+        [
+            self.tracked,
+            self.delivered,
+            self.rejected,
+            self.batches,
+            self.retries,
+            self.invalid_calls,
+            o.queued as u64,
+            o.queued_bytes as u64,
+            o.persisted_bytes as u64,
+            o.dropped,
+            o.corrupt,
+            o.storage_failures,
+            c.requests,
+            c.merged,
+            c.failures,
+        ]
+    }
 }
 
 /// What a consent change did.
@@ -150,8 +157,7 @@ pub struct ConsentOutcome {
 impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// Starts the core: loads the identity. `tab` is this writer's id (unique per page load).
     pub fn new(cfg: Config, storage: S, clock: C, mut ids: I, tab: &str, env: Environment) -> Self {
-        let consent = Consent::load(&cfg.storage_prefix, &cfg.consent, env.signals, &storage);
-        let mut storage = Gate { open: consent.collection() == Collection::Allowed, inner: storage };
+        let mut store = Store::new(storage, &cfg.storage_prefix, &cfg.consent, env.signals);
         let cookie = CookieConfig {
             name: cfg.cookie_name.clone(),
             domain: cfg.cookie_domain.clone(),
@@ -159,75 +165,38 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             host: env.host.clone(),
             disabled: cfg.cookieless,
         };
-        let identity = Identity::load(&cfg.storage_prefix, cookie, &mut storage, &mut ids);
-        let session = Session::load(&cfg.storage_prefix, cfg.session_timeout_ms, &storage);
-        let mut channels = cfg.channels.clone();
-        // The business's other domains are not referrers.
-        channels.internal_hosts.extend(cfg.link.linked_domains.iter().cloned());
-        let attribution = AttributionConfig {
-            classifier: crate::channel::Classifier::new(channels),
-            redact_params: cfg.redact_params.clone(),
-            max_touches: cfg.max_touches,
-            conversion_events: cfg.conversion_events.clone(),
-        };
-        let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, &storage);
-        let outbox = Outbox::new(&cfg.storage_prefix, tab, cfg.max_queue_bytes, cfg.max_persist_bytes);
-        let (cart, cart_status) = crate::cart::Cart::load(&cfg.storage_prefix, tab, &storage);
-        let cart_sync = crate::cart_sync::CartSync::new(
-            Some(cfg.cart_url()),
-            &cfg.write_key,
-            cfg.cart.sync_delay_ms,
-            cfg.retry.clone(),
-            cfg.request_timeout_ms,
-        );
-        let cart_stored = consent.granted(&cfg.cart.category);
+        let identity = Identity::load(&cfg.storage_prefix, cookie, store.collecting(), &mut ids);
+        let session = Session::load(&cfg.storage_prefix, cfg.session_timeout_ms, store.read());
+        let visitor = Visitor::new(identity, session, tab, cfg.identity_endpoint.is_some());
+        let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, store.read());
+        let attribution = Attribution::new(&cfg, journey);
+        let delivery = Delivery::new(&cfg, tab);
+        let cart = CartComponent::new(&cfg, tab, &store);
         let page = PageContext::default();
         let context = ContextTemplate::new(&page, &env);
         let mut me = Tracker {
-            url: cfg.batch_url(),
-            split_events: cfg.max_batch_events,
             cfg,
-            storage,
             clock,
             ids,
-            outbox,
-            identity,
+            delivery,
+            visitor,
+            attribution,
             page,
             env,
             context,
-            role: Role::Undecided,
-            backoff: Backoff::default(),
-            in_flight: Vec::new(),
-            next_batch_id: 1,
-            flush_requested: false,
-            online: true,
             stats: Stats::default(),
             scratch: String::new(),
             tab: tab.to_owned(),
-            session,
-            identity_refresh_due: false,
-            attribution,
-            journey,
-            raw_page: (String::new(), String::new()),
-            attribution_members: String::new(),
-            campaign_members_len: 0,
-            auto_page_due: false,
-            route_key: String::new(),
             consent_members: {
                 let mut s = String::new();
-                consent.push_context_member(&mut s);
+                store.consent().push_context_member(&mut s);
                 s
             },
-            consent,
+            store,
             cart,
-            cart_sync,
-            cart_changes: CartChanges::default(),
-            cart_corrupt: cart_status == crate::cart::LoadStatus::Corrupt,
-            cart_stored,
-            session_started: false,
-            compression_refused: false,
         };
-        me.load_cart_credentials();
+        let now = me.clock.now_ms();
+        me.cart.load_credentials(&me.store, me.visitor.identity.user_id.as_deref(), now);
         me
     }
 
@@ -235,23 +204,23 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         &self.cfg
     }
     pub fn identity(&self) -> &Identity {
-        &self.identity
+        &self.visitor.identity
     }
     pub fn role(&self) -> Role {
-        self.role
+        self.delivery.role()
     }
     pub fn page(&self) -> &PageContext {
         &self.page
     }
     pub fn storage(&self) -> &S {
-        &self.storage.inner
+        self.store.read()
     }
-    /// Storage as consent allows it (writes are dropped while collection is not allowed).
-    pub fn storage_mut(&mut self) -> &mut dyn Storage {
-        &mut self.storage
+    /// Storage for the delivery lease, as consent allows collection.
+    pub fn lease_storage(&mut self) -> &mut dyn Storage {
+        self.store.collecting()
     }
     pub fn consent(&self) -> &Consent {
-        &self.consent
+        self.store.consent()
     }
 
     /// The visitor's consent choice. Granting releases the pre-consent buffer (stored and
@@ -259,76 +228,58 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// and cookie the SDK wrote (the consent record stays: it is necessary) and stops
     /// collection, after one `Consent Changed` event if configured.
     pub fn set_consent(&mut self, choices: &[(String, bool)]) -> ConsentOutcome {
-        let before = self.consent.collection();
+        let before = self.store.collection();
         // The decision itself is always recorded (necessary).
-        let open = self.storage.open;
-        self.storage.open = true;
-        let changed = self.consent.set(choices, &mut self.storage);
-        self.storage.open = open;
+        let changed = self.store.set_consent(choices);
         self.after_consent_change(before, changed)
     }
 
     fn after_consent_change(&mut self, before: Collection, changed: bool) -> ConsentOutcome {
-        self.cart_after_consent_change();
-        let now = self.consent.collection();
+        let now = self.store.collection();
         let mut s = String::new();
-        self.consent.push_context_member(&mut s);
+        self.store.consent().push_context_member(&mut s);
         self.consent_members = s;
-        if changed && self.cfg.consent.changed_event && (before == Collection::Allowed || now == Collection::Allowed) {
+        let keep_last = self.cfg.consent.changed_event;
+        if changed && keep_last && (before == Collection::Allowed || now == Collection::Allowed) {
             let mut props = String::from("{\"categoryPreferences\":");
-            self.consent.push_prefs_json(&mut props);
+            self.store.consent().push_prefs_json(&mut props);
             props.push('}');
             let _ = self.enqueue_anyway(&Body::Track { event: "Consent Changed", properties: &props });
         }
-        match (before, now) {
-            (Collection::Pending, Collection::Allowed) | (Collection::Denied, Collection::Allowed) => {
-                self.storage.open = true;
-                self.identity.store(&mut self.storage);
-                let t = self.clock.now_ms();
-                let _ = self.outbox.persist_now(&mut self.storage, t);
-            }
-            (Collection::Pending, Collection::Denied) => {
-                self.outbox.purge(&mut self.storage);
-            }
-            (Collection::Allowed, Collection::Denied | Collection::Pending) => self.revoke(),
-            _ => {}
+        let change = ConsentChange { before, now, keep_last };
+        if change.revoked() {
+            self.revoke();
         }
+        let t = self.clock.now_ms();
+        each_component!(self, |c, store, ids| Component::<S>::on_consent(c, change, store, ids, t));
         ConsentOutcome { changed, collection: now }
     }
 
-    /// Deletes everything the SDK stored except the consent record, forgets the visitor,
-    /// and keeps only a final `Consent Changed` event (if any) to send.
+    /// Deletes everything the SDK stored except the consent record and the keys of
+    /// components whose category stays allowed, and forgets the visitor.
     fn revoke(&mut self) {
-        let keep_final = self.cfg.consent.changed_event;
-        self.storage.open = true;
-        self.identity.forget(&mut self.storage, &mut self.ids);
-        self.session.clear(&mut self.storage);
-        self.journey.clear(&mut self.storage);
+        let consent_key = self.store.consent().key().to_owned();
         let prefix = {
             let mut p = self.cfg.storage_prefix.clone();
             p.push('.');
             p
         };
-        let keep_cart = self.cart_allowed();
-        for key in self.storage.keys(&prefix) {
-            if key != self.consent.key() && !(keep_cart && self.is_cart_key(&key)) {
-                self.storage.remove(&key);
+        let keys = self.store.read().keys(&prefix);
+        for key in keys {
+            let mut kept = key == consent_key;
+            each_component!(self, |c, store, _ids| {
+                kept |= store.allows(Component::<S>::category(c)) && Component::<S>::owns_key(c, &key)
+            });
+            if !kept {
+                self.store.eraser().remove(&key);
             }
         }
-        self.outbox.forget_persisted();
-        if keep_final {
-            self.outbox.purge_all_but_last(&mut self.storage);
-        } else {
-            self.outbox.purge(&mut self.storage);
-        }
-        self.storage.open = false;
-        self.render_attribution();
     }
 
     /// Queues a message even when collection is denied (the final consent record).
     fn enqueue_anyway(&mut self, body: &Body<'_>) -> Result<(), InputError> {
         let now = self.clock.now_ms();
-        let mark = self.session.touch(now);
+        let mark = self.visitor.session.touch(now);
         self.push_message(body, &CallOptions::default(), now, mark)
     }
     /// This writer's id (unique per page load).
@@ -336,55 +287,35 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         &self.tab
     }
     pub fn stats(&self) -> Stats {
-        Stats { outbox: self.outbox.stats(), cart_sync: self.cart_sync.stats, ..self.stats }
+        let d = self.delivery.stats();
+        Stats {
+            delivered: d.delivered,
+            rejected: d.rejected,
+            batches: d.batches,
+            retries: d.retries,
+            outbox: self.delivery.outbox_stats(),
+            cart_sync: self.cart.sync.stats,
+            ..self.stats
+        }
     }
 
     /// The page changed (load, SPA navigation): later messages carry the new `context.page`
     /// and `context.campaign`. URLs, the referrer and the query are redacted here, before
     /// anything is built from them.
     pub fn set_page(&mut self, page: PageContext) {
-        let redact = |s: &str| self.attribution.redact(s).into_owned();
-        let clean = PageContext {
-            url: redact(&page.url),
-            referrer: redact(&page.referrer),
-            search: redact(&page.search),
-            path: page.path.clone(),
-            title: page.title.clone(),
-        };
-        if self.route_key.is_empty() {
-            self.route_key = page.url.clone();
-            self.auto_page_due = self.cfg.page_views.on_load;
-        }
-        self.raw_page = (page.url, page.referrer);
-        if clean != self.page {
+        let clean = self.attribution.redacted(&page);
+        let changed = clean != self.page;
+        if changed {
             self.page = clean;
             self.context = ContextTemplate::new(&self.page, &self.env);
-            self.render_attribution();
         }
-    }
-
-    /// Renders the attribution members every message carries.
-    fn render_attribution(&mut self) {
-        let mut s = std::mem::take(&mut self.attribution_members);
-        s.clear();
-        let campaign = crate::campaign::Campaign::from_url(&self.page.url);
-        if !campaign.is_empty() {
-            s.push_str(",\"campaign\":");
-            campaign.push_json(&mut s);
-        }
-        self.campaign_members_len = s.len();
-        if self.journey.touch_json().is_some() {
-            s.push_str(",\"omnitrail\":{");
-            self.journey.push_context_members(&mut s, false);
-            s.push('}');
-        }
-        self.attribution_members = s;
+        self.attribution.set_page(page, changed.then_some(self.page.url.as_str()));
     }
 
     /// Sends the automatic page view if it is still due (call once the page's own first
     /// calls had their chance, i.e. in the first tick).
     pub fn send_auto_page(&mut self) {
-        if std::mem::take(&mut self.auto_page_due) {
+        if self.attribution.take_auto_page() {
             let _ = self.page_view(None, None, None, &CallOptions::default());
         }
     }
@@ -392,537 +323,133 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// A single-page app changed its URL (`href` with the fragment). Sends a page view with
     /// the previous in-app URL as referrer, unless the URL is the same as the last one.
     pub fn on_route_change(&mut self, page: PageContext, href: &str) -> bool {
-        if !self.cfg.page_views.on_route_change {
-            return false;
-        }
-        let key = if self.cfg.page_views.on_hash_change { href } else { href.split('#').next().unwrap_or(href) };
-        if key == self.route_key {
-            return false;
-        }
-        self.route_key = key.to_owned();
-        let referrer = self.raw_page.0.clone();
+        let Some(referrer) = self.attribution.route_change(href) else { return false };
         self.set_page(PageContext { referrer, ..page });
         self.page_view(None, None, None, &CallOptions::default()).is_ok()
     }
 
     /// The customer journey so far.
     pub fn journey(&self) -> &Journey {
-        &self.journey
-    }
-
-    // ---- API calls -------------------------------------------------------------------------
-
-    pub fn track(&mut self, event: &str, properties: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        check_id("track(): the event name", event)?;
-        let properties = object_arg("track(): properties", properties)?;
-        self.enqueue(&Body::Track { event, properties }, opts)
-    }
-
-    pub fn page_view(
-        &mut self,
-        category: Option<&str>,
-        name: Option<&str>,
-        properties: Option<&str>,
-        opts: &CallOptions<'_>,
-    ) -> Result<(), InputError> {
-        let properties = object_arg("page(): properties", properties)?;
-        self.auto_page_due = false;
-        if self.consent.collection() == Collection::Denied {
-            return Ok(());
-        }
-        let (timestamp_ms, mark) = self.begin(opts)?;
-        let (url, referrer) = self.raw_page.clone();
-        let pv = PageView { url: &url, referrer: &referrer, at_ms: timestamp_ms, session_id: mark.id, session_start: mark.start };
-        if self.journey.on_page_view(&self.attribution, &pv).recorded {
-            self.render_attribution();
-        }
-        let page = self.page.clone();
-        self.push_started(&Body::Page { category, name, properties, page: &page }, opts, timestamp_ms, mark)
-    }
-
-    pub fn screen(&mut self, name: Option<&str>, properties: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        let properties = object_arg("screen(): properties", properties)?;
-        self.enqueue(&Body::Screen { name, properties }, opts)
-    }
-
-    /// `identify(userId?, traits?)`: the message carries all the user's traits (stored and
-    /// new, merged), as Segment's analytics.js does.
-    pub fn identify(&mut self, user_id: Option<&str>, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        let traits = object_arg("identify(): traits", traits)?;
-        if let Some(uid) = user_id {
-            check_id("identify(): userId", uid)?;
-        }
-        let before = self.identity.user_id.clone();
-        self.identity.identify(user_id, traits, &mut self.storage, &mut self.ids);
-        self.cart_after_user_change(before.as_deref(), false);
-        let all = self.identity.traits.clone();
-        self.enqueue(&Body::Identify { traits: &all }, opts)
-    }
-
-    pub fn group(&mut self, group_id: &str, traits: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        check_id("group(): groupId", group_id)?;
-        let traits = object_arg("group(): traits", traits)?;
-        self.identity.group(group_id, &mut self.storage);
-        self.enqueue(&Body::Group { group_id, traits }, opts)
-    }
-
-    /// `alias(userId, previousId?)`: `previousId` defaults to the current user id, or the
-    /// anonymous id.
-    pub fn alias(&mut self, user_id: &str, previous_id: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        check_id("alias(): userId", user_id)?;
-        if let Some(p) = previous_id {
-            check_id("alias(): previousId", p)?;
-        }
-        let previous = previous_id
-            .map(str::to_owned)
-            .or_else(|| self.identity.user_id.clone())
-            .unwrap_or_else(|| self.identity.anonymous_id.clone());
-        let before = self.identity.user_id.clone();
-        self.identity.alias(user_id, &mut self.storage);
-        self.cart_after_user_change(before.as_deref(), true);
-        self.enqueue(&Body::Alias { previous_id: &previous }, opts)
-    }
-
-    /// Forgets the user (logout): a new anonymous id, and the cart is emptied everywhere
-    /// (this browser's tabs; the collector keeps the customer's saved cart).
-    pub fn reset(&mut self) {
-        self.identity.reset(&mut self.storage, &mut self.ids);
-        self.forget_cart();
-    }
-
-    pub fn set_anonymous_id(&mut self, id: &str) -> Result<(), InputError> {
-        check_id("setAnonymousId(): id", id)?;
-        self.identity.set_anonymous_id(id, &mut self.storage);
-        Ok(())
-    }
-
-    /// Counts a call the web layer rejected before it reached the core.
-    pub fn note_invalid_call(&mut self) {
-        self.stats.invalid_calls += 1;
-    }
-
-    fn enqueue(&mut self, body: &Body<'_>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        if self.consent.collection() == Collection::Denied {
-            return Ok(()); // the visitor said no: nothing is collected
-        }
-        let (timestamp_ms, mark) = self.begin(opts)?;
-        self.push_started(body, opts, timestamp_ms, mark)
-    }
-
-    /// Validates the options and records the activity in the session (an invalid call must
-    /// not start a session). Returns the message time and the session mark.
-    fn begin(&mut self, opts: &CallOptions<'_>) -> Result<(f64, Mark), InputError> {
-        object_arg("options.context", opts.context)?;
-        object_arg("options.integrations", opts.integrations)?;
-        let now = self.clock.now_ms();
-        let timestamp_ms = opts.timestamp_ms.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(now);
-        let mark = self.session.touch(timestamp_ms.min(now));
-        if mark.start {
-            self.session_started = true;
-            self.identity.refresh_cookie();
-            self.identity_refresh_due = self.cfg.identity_endpoint.is_some();
-        }
-        Ok((timestamp_ms, mark))
-    }
-
-    /// Queues `body`, preceded by `Session Started` when enabled and the session is new.
-    fn push_started(&mut self, body: &Body<'_>, opts: &CallOptions<'_>, timestamp_ms: f64, mark: Mark) -> Result<(), InputError> {
-        if mark.start && self.cfg.session_started_event {
-            self.push_message(&Body::Track { event: "Session Started", properties: "{}" }, opts, timestamp_ms, mark)?;
-        }
-        self.push_message(body, opts, timestamp_ms, Mark { start: mark.start && !self.cfg.session_started_event, ..mark })
-    }
-
-    fn push_message(&mut self, body: &Body<'_>, opts: &CallOptions<'_>, timestamp_ms: f64, mark: Mark) -> Result<(), InputError> {
-        let context = object_arg("options.context", opts.context)?;
-        let integrations = object_arg("options.integrations", opts.integrations)?;
-        let now = self.clock.now_ms();
-        let message_id = self.ids.uuid();
-        // Conversions carry the whole journey; everything else the cached members.
-        let conversion = matches!(body, Body::Track { event, .. } if self.attribution.is_conversion(event));
-        let journey_members;
-        let attribution = if conversion && self.journey.touch_json().is_some() {
-            let mut s = String::with_capacity(self.attribution_members.len() + 1024);
-            // The campaign part only: its keys are fixed and its values JSON strings, so the
-            // cached members' `,"omnitrail":` (when present) starts right after it.
-            s.push_str(self.attribution_members.get(..self.campaign_members_len).unwrap_or_default());
-            s.push_str(",\"omnitrail\":{");
-            self.journey.push_context_members(&mut s, true);
-            s.push('}');
-            journey_members = s;
-            journey_members.as_str()
-        } else {
-            self.attribution_members.as_str()
-        };
-        let envelope = Envelope {
-            ids: Ids {
-                message_id: &message_id,
-                anonymous_id: &self.identity.anonymous_id,
-                user_id: self.identity.user_id.as_deref(),
-            },
-            timestamp_ms,
-            context: &self.context,
-            extra_context: (context != "{}").then_some(context),
-            integrations: opts.integrations.map(|_| integrations),
-            session: Some(mark),
-            attribution,
-            consent: &self.consent_members,
-        };
-        let mut out = std::mem::take(&mut self.scratch);
-        out.clear();
-        message::encode(&mut out, body, &envelope);
-        if out.len() > MAX_MESSAGE_BYTES {
-            self.scratch = out;
-            self.stats.invalid_calls += 1;
-            return Err(InputError::TooLarge);
-        }
-        // Hand over an exactly-sized copy; keep the scratch buffer's capacity for next time.
-        self.outbox.push(out.as_str().to_owned(), now);
-        self.scratch = out;
-        self.stats.tracked += 1;
-        if self.consent.collection() == Collection::Pending {
-            let b = self.cfg.consent.buffer;
-            self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, &mut self.storage);
-        }
-        if self.outbox.stats().queued_bytes > self.cfg.max_queue_bytes {
-            self.outbox.enforce_budget(&mut self.storage);
-        }
-        Ok(())
+        &self.attribution.journey
     }
 
     // ---- scheduling ------------------------------------------------------------------------
 
     /// Asks for everything waiting to go out now (ignores count/age thresholds, not backoff).
     pub fn flush(&mut self) {
-        self.flush_requested = true;
+        self.delivery.flush();
     }
 
     /// True when nothing waits or is in flight.
     pub fn is_idle(&self) -> bool {
-        self.outbox.is_empty()
+        self.delivery.is_idle()
     }
 
     pub fn set_online(&mut self, online: bool) {
-        self.online = online;
+        self.delivery.set_online(online);
         if online {
-            // Connectivity is back: retry now rather than at the end of a long backoff.
-            self.backoff.not_before = f64::NEG_INFINITY;
-            self.cart_sync.on_online();
+            self.cart.sync.on_online();
         }
     }
 
     /// Writes what is new to storage (coalesced: call at most once per task).
     pub fn persist(&mut self) {
-        self.persist_cart();
-        if !self.storage.open {
-            return; // no consent to store anything
-        }
         let now = self.clock.now_ms();
-        self.session.persist(&mut self.storage);
-        self.identity.persist(&mut self.storage, &self.tab);
-        let _ = self.journey.persist(&mut self.storage);
-        let _ = self.outbox.persist(&mut self.storage, now);
-        if self.role == Role::Follower {
-            self.outbox.release_persisted();
-        }
+        each_component!(self, |c, store, _ids| {
+            if store.allows(Component::<S>::category(c)) {
+                Component::<S>::persist(c, &mut store.scope(Component::<S>::category(c)), now);
+            }
+        });
     }
 
     pub fn become_leader(&mut self) {
-        if self.role != Role::Leader {
-            self.role = Role::Leader;
-            let now = self.clock.now_ms();
-            self.outbox.adopt_all(&mut self.storage, now);
-        }
+        let now = self.clock.now_ms();
+        self.delivery.become_leader(self.store.collecting(), now);
     }
 
     /// The page is leaving (perhaps into the back/forward cache): it gave up the delivery
     /// lock, so it queues and persists but sends nothing until elected again.
     pub fn suspend(&mut self) {
-        self.role = Role::Undecided;
+        self.delivery.suspend();
     }
 
     pub fn become_follower(&mut self) {
-        self.role = Role::Follower;
         let now = self.clock.now_ms();
-        let _ = self.outbox.persist(&mut self.storage, now);
-        self.outbox.release_persisted();
+        self.delivery.become_follower(self.store.collecting(), now);
     }
 
     /// Another tab wrote `key` (a `storage` event).
+    // The first component whose key it is takes it: `each_component!` expands one early return
+    // per component, and the last one is the function's tail.
+    #[allow(clippy::needless_return)]
     pub fn on_storage_change(&mut self, key: &str, value: Option<&str>) {
-        if key == self.consent.key() {
-            let before = self.consent.collection();
-            let old = self.consent.prefs().to_vec();
-            self.consent.on_storage_change(key, value);
-            let changed = old != self.consent.prefs();
+        if key == self.store.consent().key() {
+            let before = self.store.collection();
+            let old = self.store.consent().prefs().to_vec();
+            self.store.on_consent_storage_change(key, value);
+            let changed = old != self.store.consent().prefs();
             // The other tab already sent its own `Consent Changed`: do not repeat it.
             let changed_event = std::mem::replace(&mut self.cfg.consent.changed_event, false);
             self.after_consent_change(before, changed);
             self.cfg.consent.changed_event = changed_event;
             return;
         }
-        if self.cart_on_storage_change(key, value) || self.identity.on_storage_change(key, value) || self.session.on_storage_change(key, value) {
+        let now = self.clock.now_ms();
+        let user_id = self.visitor.identity.user_id.as_deref();
+        if self.cart.on_credentials_change(key, value, user_id, now) {
             return;
         }
-        if self.journey.on_storage_change(key, value) {
-            self.render_attribution();
+        each_component!(self, |c, store, _ids| if Component::<S>::on_storage_change(c, key, value, store, now) {
             return;
-        }
-        if self.role == Role::Leader && value.is_some() && self.outbox.is_chunk_key(key) {
-            // The event's value may be stale: events arrive asynchronously, and this tab may
-            // have adopted the chunk (`become_leader`), delivered it and removed it since.
-            // What storage holds now is the truth; a chunk that is gone was acknowledged.
-            if let Some(current) = self.storage.get(key) {
-                let now = self.clock.now_ms();
-                self.outbox.ingest(key, &current, &mut self.storage, now);
-            }
-        }
+        });
     }
 
     /// The next request to perform now, if any. Call until it returns `None`, then schedule
     /// a wake-up at [`Tracker::next_wake`].
-    pub fn poll(&mut self) -> Option<Send> {
+    pub fn poll(&mut self) -> Option<BatchRequest> {
         let now = self.clock.now_ms();
-        self.expire_stuck(now);
-        if self.consent.collection() == Collection::Pending {
-            let b = self.cfg.consent.buffer;
-            self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, &mut self.storage);
-            return None;
-        }
-        if self.role == Role::Undecided || !self.online || now < self.backoff.not_before {
-            return None;
-        }
-        if self.in_flight.iter().any(|f| !f.keepalive) {
-            return None;
-        }
-        let ready = Readiness {
-            waiting: self.outbox.waiting(),
-            oldest_age_ms: self.outbox.oldest_waiting_at().map_or(0.0, |t| now - t),
-            waiting_bytes: self.outbox.waiting_bytes(),
-            flush_requested: self.flush_requested,
-        };
-        let triggers = Triggers {
-            flush_at: self.cfg.flush_at,
-            flush_interval_ms: self.cfg.flush_interval_ms,
-            max_batch_bytes: self.cfg.max_batch_bytes,
-        };
-        if !due(ready, triggers) {
-            if ready.waiting == 0 {
-                self.flush_requested = false;
-            }
-            return None;
-        }
-        let max_bytes = self.cfg.max_batch_bytes - message::BATCH_OVERHEAD - self.cfg.write_key.len();
-        self.take_batch(now, self.split_events, max_bytes, false)
-    }
-
-    fn take_batch(&mut self, now: f64, max_events: usize, max_bytes: usize, keepalive: bool) -> Option<Send> {
-        let taken = self.outbox.take(max_events, max_bytes);
-        if taken.ids.is_empty() {
-            return None;
-        }
-        let body = message::batch_body(taken.messages.iter().copied(), now, &self.cfg.write_key, taken.bytes);
-        let batch_id = self.next_batch_id;
-        self.next_batch_id += 1;
-        let events = taken.ids.len();
-        self.in_flight.push(InFlight { batch_id, entries: taken.ids, started: now, keepalive, compressed: false });
-        self.stats.batches += 1;
-        Some(Send { batch_id, url: self.url.clone(), body, keepalive, events })
-    }
-
-    /// A request whose answer never came is treated as failed.
-    fn expire_stuck(&mut self, now: f64) {
-        let limit = self.cfg.request_timeout_ms + 5_000.0;
-        let stuck: Vec<u64> =
-            self.in_flight.iter().filter(|f| now - f.started > limit).map(|f| f.batch_id).collect();
-        for id in stuck {
-            self.on_outcome(id, Outcome::Retry { after_ms: None });
-        }
-    }
-
-    /// The identity endpoint request due at the start of a session, once: (url, JSON body).
-    /// The web layer sends it with credentials so the collector can set the cookie.
-    pub fn take_identity_refresh(&mut self) -> Option<(String, String)> {
-        if !std::mem::take(&mut self.identity_refresh_due) {
-            return None;
-        }
-        let url = self.cfg.identity_endpoint.clone()?;
-        let mut body = String::from("{\"anonymousId\":");
-        crate::json::push_str(&mut body, &self.identity.anonymous_id);
-        body.push_str(",\"writeKey\":");
-        crate::json::push_str(&mut body, &self.cfg.write_key);
-        body.push('}');
-        Some((url, body))
-    }
-
-    /// Examines the landing URL for a cross-domain hand-over and adopts it if it is fresh and
-    /// this site is linked. Returns the URL to show without the parameter, if it had one.
-    pub fn adopt_handover(&mut self, page_url: &str) -> Option<String> {
-        let now = self.clock.now_ms();
-        match crate::linker::examine(page_url, now, &self.cfg.link) {
-            crate::linker::Handover::Absent => None,
-            crate::linker::Handover::Reject { clean_url, .. } => Some(clean_url),
-            crate::linker::Handover::Adopt { anonymous_id, clean_url } => {
-                if anonymous_id != self.identity.anonymous_id {
-                    self.identity.set_anonymous_id(&anonymous_id, &mut self.storage);
-                }
-                Some(clean_url)
-            }
-        }
-    }
-
-    /// The identity a native app hands to its web view before the SDK starts.
-    pub fn adopt_native(&mut self, anonymous_id: Option<&str>, user_id: Option<&str>) {
-        if let Some(aid) = anonymous_id.filter(|a| check_id("native anonymousId", a).is_ok()) {
-            if aid != self.identity.anonymous_id {
-                self.identity.set_anonymous_id(aid, &mut self.storage);
-            }
-        }
-        if let Some(uid) = user_id.filter(|u| check_id("native userId", u).is_ok()) {
-            if self.identity.user_id.as_deref() != Some(uid) {
-                self.identity.alias(uid, &mut self.storage);
-            }
-        }
-    }
-
-    /// `url` carrying this visitor's anonymous id for a linked site.
-    pub fn decorate(&self, url: &str) -> String {
-        crate::linker::decorate(url, &self.identity.anonymous_id, self.clock.now_ms())
-    }
-
-    /// Whether auto-decoration should rewrite a clicked link to `href`.
-    pub fn should_decorate(&self, href: &str, current_host: &str) -> bool {
-        self.cfg.auto_decorate && crate::linker::should_decorate(href, current_host, &self.cfg.link)
-    }
-
-    /// The current session (`id` 0 before the first event).
-    pub fn session(&self) -> &Session {
-        &self.session
-    }
-
-    /// The bridge `consent` message with the current preferences.
-    pub fn consent_message(&self) -> String {
-        let mut prefs = String::with_capacity(64);
-        self.consent.push_prefs_json(&mut prefs);
-        crate::bridge::consent_message(&prefs)
-    }
-
-    /// The bridge `session` message, once after a session started here.
-    pub fn take_session_start_message(&mut self) -> Option<String> {
-        std::mem::take(&mut self.session_started).then(|| self.session_message()).flatten()
-    }
-
-    /// The bridge `session` message with the last activity (when the page is being hidden).
-    pub fn session_message(&self) -> Option<String> {
-        (self.session.id > 0.0).then(|| crate::bridge::session_message(self.session.id, self.session.last))
-    }
-
-    /// The native app's session: continued here if it is more recent than this one.
-    pub fn adopt_native_session(&mut self, id: f64, last: f64) {
-        if self.session.adopt(id, last) {
-            self.session_started = false;
-        }
+        let collection = self.store.collection();
+        self.delivery.poll(now, collection, self.store.collecting(), &mut self.ids)
     }
 
     /// When the web layer should call `poll` again even if nothing else happens.
     pub fn next_wake(&self) -> Option<f64> {
-        let mut wake: Option<f64> = None;
-        let mut at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
-        for f in &self.in_flight {
-            at(f.started + self.cfg.request_timeout_ms + 5_001.0);
-        }
-        if let Some(t) = self.cart_sync.next_wake() {
-            at(t);
-        }
-        let sendable = self.consent.collection() != Collection::Pending;
-        if sendable && self.role != Role::Undecided && self.online && self.outbox.waiting() > 0 {
-            let not_before = self.backoff.not_before;
-            let age_due = self.outbox.oldest_waiting_at().map_or(0.0, |t| t + self.cfg.flush_interval_ms);
-            at(if self.flush_requested { not_before } else { age_due.max(not_before) });
-        }
-        wake
+        let times = [self.delivery.wake(self.store.collection()), self.cart.sync.next_wake()];
+        times.into_iter().flatten().reduce(f64::min)
     }
 
     /// Whether to send `send` gzipped (the `compression` rule, unless the collector refused a
     /// compressed batch before); records it for [`Tracker::on_response`].
-    pub fn compress(&mut self, send: &Send) -> bool {
-        let yes = !self.compression_refused && self.cfg.compression.applies(send.body.len(), send.keepalive);
-        if let Some(f) = self.in_flight.iter_mut().find(|f| f.batch_id == send.batch_id) {
-            f.compressed = yes;
-        }
-        yes
+    pub fn compress(&mut self, send: &BatchRequest) -> bool {
+        self.delivery.compress(send)
     }
 
-    /// The answer to a request: HTTP status (0 for no answer) and the `Retry-After` header.
-    /// A compressed batch refused as unreadable (400, 415) is sent again plain, and nothing is
-    /// compressed any more: a collector that does not read gzip loses nothing.
+    /// The HTTP answer to a request: status (0 for no answer) and the `Retry-After` header.
     pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>) {
-        let compressed = self.in_flight.iter().any(|f| f.batch_id == batch_id && f.compressed);
-        if compressed && matches!(status, 400 | 415) {
-            self.compression_refused = true;
-            if let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) {
-                let flight = self.in_flight.swap_remove(pos);
-                self.outbox.release(&flight.entries);
-                self.flush_requested = true;
-            }
-            return;
-        }
-        self.on_outcome(batch_id, Outcome::from_status(status, retry_after));
+        let answer = if status == 0 { Answer::NoAnswer } else { Answer::Http { status, retry_after } };
+        self.on_delivery(batch_id, answer);
     }
 
-    fn on_outcome(&mut self, batch_id: u64, outcome: Outcome) {
-        let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) else { return };
-        let flight = self.in_flight.swap_remove(pos);
+    /// How a batch's delivery ended (the collector's answer, none, or the app's bridge): the
+    /// core decides what it means.
+    pub fn on_delivery(&mut self, batch_id: u64, answer: Answer<'_>) {
         let now = self.clock.now_ms();
-        match outcome {
-            Outcome::Ack => {
-                self.stats.delivered += flight.entries.len() as u64;
-                self.outbox.remove(&flight.entries, &mut self.storage);
-                self.backoff.succeed();
-                self.split_events = self.cfg.max_batch_events;
-            }
-            Outcome::Reject => {
-                self.stats.rejected += flight.entries.len() as u64;
-                self.outbox.count_dropped(flight.entries.len());
-                self.outbox.remove(&flight.entries, &mut self.storage);
-            }
-            Outcome::TooLarge if flight.entries.len() > 1 => {
-                self.split_events = (flight.entries.len() / 2).max(1);
-                self.outbox.release(&flight.entries);
-                // Both halves were due already: send them without waiting for thresholds.
-                self.flush_requested = true;
-            }
-            Outcome::TooLarge => {
-                self.stats.rejected += 1;
-                self.outbox.count_dropped(1);
-                self.outbox.remove(&flight.entries, &mut self.storage);
-            }
-            Outcome::Retry { after_ms } => {
-                self.stats.retries += 1;
-                self.outbox.release(&flight.entries);
-                if !flight.keepalive {
-                    let unit = self.ids.unit();
-                    self.backoff.fail(now, &self.cfg.retry, unit, after_ms);
-                }
-            }
-        }
+        self.delivery.on_answer(batch_id, answer, now, self.store.collecting(), &mut self.ids);
+    }
+
+    /// Settles `flush()` at the end of a tick (`sent`: requests went out in it); see
+    /// [`delivery::Delivery::settle_flush`].
+    pub fn settle_flush(&mut self, sent: bool) -> Option<bool> {
+        let quiet = !sent && self.next_wake().is_none();
+        self.delivery.settle_flush(quiet)
     }
 
     /// The page is being hidden (maybe for good): persist synchronously and return what should
     /// go out with `keepalive` now, within the browser's 64 KB keepalive budget.
-    pub fn on_hidden(&mut self) -> Vec<Send> {
+    pub fn on_hidden(&mut self) -> Vec<BatchRequest> {
         let now = self.clock.now_ms();
-        if self.storage.open {
-            let _ = self.outbox.persist_now(&mut self.storage, now);
-        }
-        if self.role == Role::Follower {
-            self.outbox.release_persisted();
-        }
-        if self.role == Role::Undecided || !self.online || self.consent.collection() == Collection::Pending {
-            return Vec::new();
-        }
-        let budget = KEEPALIVE_BYTES - 1024 - message::BATCH_OVERHEAD - self.cfg.write_key.len();
-        self.take_batch(now, self.cfg.max_batch_events, budget, true).into_iter().collect()
+        let collection = self.store.collection();
+        self.delivery.on_hidden(now, collection, self.store.collecting()).into_iter().collect()
     }
 }
 

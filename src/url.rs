@@ -13,8 +13,27 @@ use std::borrow::Cow;
 /// case-insensitively, after percent-decoding the name). The `Attribution` configuration
 /// replaces this list.
 pub const DEFAULT_REDACT_PARAMS: &[&str] = &[
-    "email", "e-mail", "mail", "token", "access_token", "id_token", "refresh_token", "password", "passwd", "pwd",
-    "pass", "secret", "auth", "authorization", "code", "api_key", "apikey", "key", "session", "sessionid", "sid",
+    "email",
+    "e-mail",
+    "mail",
+    "token",
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "secret",
+    "auth",
+    "authorization",
+    "code",
+    "api_key",
+    "apikey",
+    "key",
+    "session",
+    "sessionid",
+    "sid",
 ];
 
 /// The parts of a URL, borrowed from the input. Parts that are absent are empty. `host`
@@ -36,6 +55,7 @@ pub struct Url<'a> {
 /// Splits `s` (absolute, protocol-relative `//host/…`, or relative `/path?q`, `?q`) into its
 /// parts. Leading and trailing whitespace is ignored. Never fails: text that is not a URL at
 /// all comes back as a path.
+#[allow(clippy::disallowed_methods)] // `find` with char patterns only (CharSearcher; no StrSearcher)
 pub fn parse(s: &str) -> Url<'_> {
     let s = s.trim();
     let (rest, fragment) = s.split_once('#').unwrap_or((s, ""));
@@ -57,11 +77,11 @@ pub fn parse(s: &str) -> Url<'_> {
 
 fn is_scheme(s: &str) -> bool {
     let mut b = s.bytes();
-    b.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    b.next().is_some_and(|c| c.is_ascii_alphabetic()) && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
 }
 
 /// `user:pass@host:port` → `host` (IPv6 literals keep their brackets).
+#[allow(clippy::disallowed_methods)] // `find` with a char pattern (CharSearcher; no StrSearcher)
 fn host_of_authority(auth: &str) -> &str {
     let host_port = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
     if host_port.starts_with('[') {
@@ -99,7 +119,11 @@ pub fn site(host: &str) -> &str {
     let Some(second) = dots.next() else { return host };
     let tld = host.get(last + 1..).unwrap_or("");
     let sld = host.get(second + 1..last).unwrap_or("");
-    let take_three = tld.len() == 2 && matches!(sld, "co" | "com" | "net" | "org" | "gov" | "edu" | "ac" | "or" | "ne" | "go" | "gob" | "nic" | "mil" | "ltd" | "plc" | "sch");
+    let take_three = tld.len() == 2
+        && matches!(
+            sld,
+            "co" | "com" | "net" | "org" | "gov" | "edu" | "ac" | "or" | "ne" | "go" | "gob" | "nic" | "mil" | "ltd" | "plc" | "sch"
+        );
     if !take_three {
         return host.get(second + 1..).unwrap_or(host);
     }
@@ -156,6 +180,7 @@ pub fn decode(s: &str) -> Cow<'_, str> {
 
 /// Appends `s` percent-encoded as a URL path segment or query value (everything but
 /// `A-Z a-z 0-9 - . _ ~` is escaped, as `encodeURIComponent` does plus `!'()*`).
+#[allow(clippy::indexing_slicing)] // a nibble (0..=15) indexes the 16-byte HEX table
 pub fn push_encoded(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {
@@ -301,7 +326,10 @@ mod tests {
             ("http://127.0.0.1:3000/", Url { scheme: "http", host: "127.0.0.1", path: "/", ..Url::default() }),
             ("mailto:a@b.c", Url { scheme: "mailto", path: "a@b.c", ..Url::default() }),
             ("  https://a.b/  ", Url { scheme: "https", host: "a.b", path: "/", ..Url::default() }),
-            ("https://a.b/x?u=http://c.d/?e#f?g", Url { scheme: "https", host: "a.b", path: "/x", query: "u=http://c.d/?e", fragment: "f?g" }),
+            (
+                "https://a.b/x?u=http://c.d/?e#f?g",
+                Url { scheme: "https", host: "a.b", path: "/x", query: "u=http://c.d/?e", fragment: "f?g" },
+            ),
             ("", Url::default()),
             ("1http://x", Url { path: "1http://x", ..Url::default() }),
             ("http://[::1", Url { scheme: "http", host: "[::1", ..Url::default() }),

@@ -48,14 +48,8 @@ pub enum MessageType {
 }
 
 impl MessageType {
-    pub const ALL: [MessageType; 6] = [
-        MessageType::Track,
-        MessageType::Page,
-        MessageType::Screen,
-        MessageType::Identify,
-        MessageType::Group,
-        MessageType::Alias,
-    ];
+    pub const ALL: [MessageType; 6] =
+        [MessageType::Track, MessageType::Page, MessageType::Screen, MessageType::Identify, MessageType::Group, MessageType::Alias];
 
     /// The value of the `type` field.
     pub fn as_str(self) -> &'static str {

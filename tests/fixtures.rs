@@ -20,7 +20,8 @@ fn encoded() -> Vec<(&'static str, Value)> {
     };
     let mut t = Tracker::new(cfg, MemoryStorage::default(), ManualClock::at(1_795_399_445_123.0), SeqIds::seeded(7), "fx", env);
     t.set_page(PageContext {
-        url: "https://shop.example.com/p/tee?color=blue&utm_source=newsletter&utm_medium=email&utm_campaign=winter&email=ada%40example.com".into(),
+        url: "https://shop.example.com/p/tee?color=blue&utm_source=newsletter&utm_medium=email&utm_campaign=winter&email=ada%40example.com"
+            .into(),
         path: "/p/tee".into(),
         search: "?color=blue&utm_source=newsletter&utm_medium=email&utm_campaign=winter&email=ada%40example.com".into(),
         title: "Blue tee — Shop".into(),
@@ -34,7 +35,12 @@ fn encoded() -> Vec<(&'static str, Value)> {
     t.identify(Some("user-42"), Some(r#"{"email":"ada@example.com","plan":"pro"}"#), &o).unwrap();
     t.group("acme", Some(r#"{"name":"Acme Ltd"}"#), &o).unwrap();
     t.alias("user-42-new", None, &o).unwrap();
-    t.track("Order Completed", Some(r#"{"order_id":"o-1","total":19,"revenue":19,"currency":"EUR","products":[{"product_id":"tee-blue"}]}"#), &o).unwrap();
+    t.track(
+        "Order Completed",
+        Some(r#"{"order_id":"o-1","total":19,"revenue":19,"currency":"EUR","products":[{"product_id":"tee-blue"}]}"#),
+        &o,
+    )
+    .unwrap();
     t.flush();
     let send = t.poll().expect("a batch");
     let body: Value = serde_json::from_str(&send.body).unwrap();

@@ -31,11 +31,7 @@ fn bodies(t: &mut Tracker<MemoryStorage, ManualClock, SeqIds>) -> Vec<serde_json
 /// Arbitrary text, biased towards what breaks hand-written JSON: quotes, escapes, controls,
 /// non-ASCII and braces.
 fn text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        ".*",
-        "[\"\\\\{}\\[\\]:,\\u{0}-\\u{1f}é😀\\u{2028}]{0,40}",
-        Just(String::new()),
-    ]
+    prop_oneof![".*", "[\"\\\\{}\\[\\]:,\\u{0}-\\u{1f}é😀\\u{2028}]{0,40}", Just(String::new()),]
 }
 
 proptest! {

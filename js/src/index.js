@@ -8,12 +8,12 @@
 //   or `document`), `Omnitrail.load()` resolves to an inert instance whose calls do nothing,
 //   `flush()` resolves `true` (nothing is waiting) and `stats().role` is `"noop"`.
 import init, { Omnitrail as Wasm } from "../dist/pkg/omnitrail.js";
-import { cartNamespace } from "./namespaces.js";
+import { cartNamespace, wasmMethods } from "./namespaces.js";
 
 // Every method of the wasm class is forwarded, so this file never lags behind src/web/api.rs
 // (tests/e2e/packaging.test.mjs checks that index.d.ts declares exactly these).
 // `cartCall` is internal: `sdk.cart.*` (below) calls it.
-const METHODS = Object.getOwnPropertyNames(Wasm.prototype).filter((m) => m !== "constructor" && m !== "cartCall" && !m.startsWith("__"));
+const METHODS = wasmMethods(Wasm.prototype);
 
 const inBrowser = () => typeof window !== "undefined" && typeof document !== "undefined";
 

@@ -2,12 +2,12 @@
 // queue in order (with the original timestamps) and turns window.omnitrail into the real API.
 // Adapts only: every rule lives in the wasm.
 import init, { Omnitrail } from "../dist/pkg/omnitrail.js";
-import { cartNamespace } from "./namespaces.js";
+import { cartNamespace, wasmMethods } from "./namespaces.js";
 
-// The API is whatever the wasm class exports (defined once, in Rust), minus internals
-// (`cartCall` is `omnitrail.cart.*`, below).
-const METHODS = Object.getOwnPropertyNames(Omnitrail.prototype)
-  .filter((m) => typeof Omnitrail.prototype[m] === "function" && !/^(constructor|free|replay|cartCall|__.*)$/.test(m));
+// The API is whatever the wasm class exports (defined once, in Rust), minus internals; the
+// page's `window.omnitrail` has no `free` (it lives as long as the page) and no `replay` (the
+// loader replays the snippet's queue itself).
+const METHODS = wasmMethods(Omnitrail.prototype, ["free", "replay"]);
 
 async function boot() {
   const stub = window.omnitrail;

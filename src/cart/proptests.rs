@@ -81,7 +81,8 @@ fn apply_op(reps: &mut [Cart], r: usize, op: &Op, now: f64) {
     match op {
         Op::Add(i, q) => {
             let (pid, v) = item(*i);
-            let p = Product { product_id: &pid, variant: &v, name: "n", price: PRICES[usize::from(*i) % 4], currency: "EUR", properties: "" };
+            let p =
+                Product { product_id: &pid, variant: &v, name: "n", price: PRICES[usize::from(*i) % 4], currency: "EUR", properties: "" };
             ev(reps[r].add(&p, u32::from(*q), now));
         }
         Op::Remove(i, q) => {

@@ -137,7 +137,11 @@ fn cart_viewed_checkout_and_order_completed() {
     let p = props(&o);
     assert_eq!(p["order_id"], "o-1");
     assert_eq!(p["cart_id"], "a-1");
-    assert!(o.properties.contains("\"subtotal\":40.28,\"revenue\":35.28,\"total\":40.18,\"shipping\":4.9,\"tax\":0,\"discount\":5,"), "{}", o.properties);
+    assert!(
+        o.properties.contains("\"subtotal\":40.28,\"revenue\":35.28,\"total\":40.18,\"shipping\":4.9,\"tax\":0,\"discount\":5,"),
+        "{}",
+        o.properties
+    );
     assert_eq!((p["coupon"].as_str(), p["currency"].as_str()), (Some("SUMMER"), Some("EUR")));
     assert_eq!(p["products"][0]["quantity"], 2);
     // The cart is empty, the order recorded, the coupon gone; the next write starts a new cart.
@@ -329,7 +333,17 @@ fn decode_rejects_garbage_and_never_panics() {
     c.order_completed(&Order { order_id: "o", ..Order::default() }, T0 + 3.0).unwrap();
     c.add(&mug(), 1, T0 + 4.0).unwrap();
     let good = c.encode();
-    for bad in ["", "C1", "C2\t5", "C1\tx", "C1\t5\nv\ta\t1\t1\na\t0\t2\t1\tp\t\t1", "C1\t5\na\t0\t1\t1\tp\t\t1", "C1\t5\nv\ta\t1\t9", "\u{0}", "C1\t5\nv\ta\t1\t1\nm\t0\t1\t1\tp\t\tn\t1\t\t1\t[]"] {
+    for bad in [
+        "",
+        "C1",
+        "C2\t5",
+        "C1\tx",
+        "C1\t5\nv\ta\t1\t1\na\t0\t2\t1\tp\t\t1",
+        "C1\t5\na\t0\t1\t1\tp\t\t1",
+        "C1\t5\nv\ta\t1\t9",
+        "\u{0}",
+        "C1\t5\nv\ta\t1\t1\nm\t0\t1\t1\tp\t\tn\t1\t\t1\t[]",
+    ] {
         assert!(Cart::decode(bad, "r").is_none(), "{bad:?}");
     }
     // Every truncation and every single-byte change: None or a well-formed cart, no panic.
@@ -447,11 +461,18 @@ fn state_stays_bounded_under_local_operations() {
 
 #[test]
 fn measurements() {
-    // Not a benchmark: prints the numbers quoted in ARCHITECTURE.md (`--nocapture`).
+    // Not a benchmark: prints the numbers quoted in docs/cart-crdt.md (`--nocapture`).
     let mut a = Cart::new("3f2a9c1e");
     for i in 0..10 {
         let id = ["sku-", &i.to_string()].concat();
-        let p = Product { product_id: &id, variant: "M", name: "Organic cotton T-shirt", price: 19.99, currency: "EUR", properties: r#"{"category":"Apparel","brand":"Omni"}"# };
+        let p = Product {
+            product_id: &id,
+            variant: "M",
+            name: "Organic cotton T-shirt",
+            price: 19.99,
+            currency: "EUR",
+            properties: r#"{"category":"Apparel","brand":"Omni"}"#,
+        };
         a.add(&p, 1, T0 + f64::from(i)).unwrap();
     }
     let mut b = a.clone_as("7b41d0aa");
@@ -505,7 +526,11 @@ fn measurements() {
         std::hint::black_box(a.add(&Product { product_id: "sku-50", ..Product::default() }, 1, T0 + 200.0).unwrap());
     }
     let add_us = start.elapsed().as_secs_f64() * 1e6 / 100.0;
-    eprintln!("100-line cart: {} bytes encoded, {} entries; clone+merge {merge_us:.0} µs; add {add_us:.0} µs", a.encode().len(), a.entry_count());
+    eprintln!(
+        "100-line cart: {} bytes encoded, {} entries; clone+merge {merge_us:.0} µs; add {add_us:.0} µs",
+        a.encode().len(),
+        a.entry_count()
+    );
 }
 
 #[test]

@@ -303,10 +303,8 @@ fn ga4_audio_medium_audio() {
 }
 
 // GA4 SMS: source or medium sms.
-const GA4_SMS: Cases = &[
-    (25, Channel::Sms, "?utm_medium=sms&utm_source=twilio", ""),
-    (25, Channel::Sms, "?utm_source=SMS&utm_medium=blast", ""),
-];
+const GA4_SMS: Cases =
+    &[(25, Channel::Sms, "?utm_medium=sms&utm_source=twilio", ""), (25, Channel::Sms, "?utm_source=SMS&utm_medium=blast", "")];
 #[test]
 fn ga4_sms_source_or_medium() {
     check(GA4_SMS);
@@ -372,9 +370,28 @@ fn ours_qr_offline_medium() {
 }
 
 const ALL: &[Cases] = &[
-    GA4_DIRECT, GA4_CROSS_NETWORK, GA4_GOOGLE_CLICK_IDS, GA4_PAID_SHOPPING, GA4_PAID_SEARCH, GA4_PAID_SOCIAL, GA4_PAID_VIDEO,
-    GA4_DISPLAY, GA4_PAID_OTHER, GA4_ORGANIC_SHOPPING, GA4_ORGANIC_SOCIAL, GA4_ORGANIC_VIDEO, GA4_ORGANIC_SEARCH, GA4_REFERRAL,
-    GA4_EMAIL, GA4_AFFILIATES, GA4_AUDIO, GA4_SMS, GA4_MOBILE_PUSH, OURS_INTERNAL, OURS_APPS, OURS_OFFLINE,
+    GA4_DIRECT,
+    GA4_CROSS_NETWORK,
+    GA4_GOOGLE_CLICK_IDS,
+    GA4_PAID_SHOPPING,
+    GA4_PAID_SEARCH,
+    GA4_PAID_SOCIAL,
+    GA4_PAID_VIDEO,
+    GA4_DISPLAY,
+    GA4_PAID_OTHER,
+    GA4_ORGANIC_SHOPPING,
+    GA4_ORGANIC_SOCIAL,
+    GA4_ORGANIC_VIDEO,
+    GA4_ORGANIC_SEARCH,
+    GA4_REFERRAL,
+    GA4_EMAIL,
+    GA4_AFFILIATES,
+    GA4_AUDIO,
+    GA4_SMS,
+    GA4_MOBILE_PUSH,
+    OURS_INTERNAL,
+    OURS_APPS,
+    OURS_OFFLINE,
 ];
 
 #[test]
@@ -470,7 +487,10 @@ fn extended_preset_heuristics() {
         assert_eq!(got, channel, "{landing} from {referrer:?}");
         let rule = index.and_then(|i| merged.get(i).copied());
         let want = EXTENDED_RULES.get(row).map(|(_, r)| r);
-        assert!(rule.zip(want).is_some_and(|(a, b)| std::ptr::eq(a, b)), "{landing} from {referrer:?}: matched {index:?}, want extended row {row}");
+        assert!(
+            rule.zip(want).is_some_and(|(a, b)| std::ptr::eq(a, b)),
+            "{landing} from {referrer:?}: matched {index:?}, want extended row {row}"
+        );
     }
     for row in 0..EXTENDED_RULES.len() {
         assert!(EXTENDED_CASES.iter().any(|c| c.0 == row), "extended row {row} has no test case");
@@ -515,9 +535,17 @@ fn extended_preset_keeps_every_ga4_answer_its_heuristics_do_not_touch() {
 #[test]
 fn listed_sources() {
     for (v, t, want) in [
-        ("facebook", "facebook~", true), ("facebook.com", "facebook~", true), ("m.facebook.com", "facebook~", false),
-        ("facebook.de", "facebook~", false), ("t.co", "t.co", true), ("a.t.co", "t.co", false), ("", "", false),
-        ("", "x~", false), ("x", "", false), ("google+", "google+", true), ("google", "google+", false),
+        ("facebook", "facebook~", true),
+        ("facebook.com", "facebook~", true),
+        ("m.facebook.com", "facebook~", false),
+        ("facebook.de", "facebook~", false),
+        ("t.co", "t.co", true),
+        ("a.t.co", "t.co", false),
+        ("", "", false),
+        ("", "x~", false),
+        ("x", "", false),
+        ("google+", "google+", true),
+        ("google", "google+", false),
     ] {
         assert_eq!(listed(v, t), want, "{v} {t}");
     }
@@ -526,9 +554,21 @@ fn listed_sources() {
 #[test]
 fn shopping_campaigns() {
     for (c, want) in [
-        ("shop", true), ("shopping", true), ("summer_shop", true), ("eshop", true), ("e-shop", true), ("9shop", true),
-        ("workshop", false), ("bikeshop", true), ("xshopping", true), ("shoe", false), ("", false), ("shopshop", true),
-        ("ashop", false), ("zshop", false), ("\u{e9}shop", true),
+        ("shop", true),
+        ("shopping", true),
+        ("summer_shop", true),
+        ("eshop", true),
+        ("e-shop", true),
+        ("9shop", true),
+        ("workshop", false),
+        ("bikeshop", true),
+        ("xshopping", true),
+        ("shoe", false),
+        ("", false),
+        ("shopshop", true),
+        ("ashop", false),
+        ("zshop", false),
+        ("\u{e9}shop", true),
     ] {
         assert_eq!(shopping_campaign(c), want, "{c}");
     }
@@ -665,8 +705,15 @@ fn static_terms_are_well_formed() {
                 }
             }
             let terms = match c {
-                Cond::ClickId(t) | Cond::Medium(t) | Cond::Source(t) | Cond::SourceOrMedium(t) | Cond::Campaign(t)
-                | Cond::SourceSite(t) | Cond::SourceIn(t) | Cond::ReferrerSite(t) | Cond::App(t) => t,
+                Cond::ClickId(t)
+                | Cond::Medium(t)
+                | Cond::Source(t)
+                | Cond::SourceOrMedium(t)
+                | Cond::Campaign(t)
+                | Cond::SourceSite(t)
+                | Cond::SourceIn(t)
+                | Cond::ReferrerSite(t)
+                | Cond::App(t) => t,
                 _ => continue,
             };
             if matches!(terms, Terms::Lines(_)) {
@@ -707,16 +754,30 @@ fn static_terms_are_well_formed() {
 #[test]
 fn patterns_and_sites() {
     for (v, p, want) in [
-        ("cpc", "*cp*", true), ("cp", "*cp*", true), ("ppc", "ppc", true), ("ppcx", "ppc", false),
-        ("paid_social", "paid*", true), ("unpaid", "paid*", false), ("web_push", "*push", true), ("", "*", false),
-        ("x", "*", true), ("push", "*push", true),
+        ("cpc", "*cp*", true),
+        ("cp", "*cp*", true),
+        ("ppc", "ppc", true),
+        ("ppcx", "ppc", false),
+        ("paid_social", "paid*", true),
+        ("unpaid", "paid*", false),
+        ("web_push", "*push", true),
+        ("", "*", false),
+        ("x", "*", true),
+        ("push", "*push", true),
     ] {
         assert_eq!(pattern_matches(v, p), want, "{v} {p}");
     }
     for (v, s, want) in [
-        ("google.com", "google", true), ("www.google.com.br", "google", true), ("google", "google", true),
-        ("googlex.com", "google", false), ("google.evil.com", "google", false), ("t.co", "t.co", true),
-        ("a.t.co", "t.co", true), ("at.co", "t.co", false), ("", "google", false), ("google.com", "", false),
+        ("google.com", "google", true),
+        ("www.google.com.br", "google", true),
+        ("google", "google", true),
+        ("googlex.com", "google", false),
+        ("google.evil.com", "google", false),
+        ("t.co", "t.co", true),
+        ("a.t.co", "t.co", true),
+        ("at.co", "t.co", false),
+        ("", "google", false),
+        ("google.com", "", false),
     ] {
         assert_eq!(site_matches(v, s), want, "{v} {s}");
     }
@@ -737,8 +798,26 @@ fn channel_names_are_stable_and_unique() {
 #[test]
 fn never_panics() {
     let odd = [
-        "", "%", "?", "#", "://", "a:", "[", "http://@", "http://:", "http://[", "?=&=&", "%C3", "é?é=é#é", "\u{0}",
-        "android-app:", "android-app://.", "http://.", "http://..", "http://a..b", "?utm_source=.&utm_medium=*",
+        "",
+        "%",
+        "?",
+        "#",
+        "://",
+        "a:",
+        "[",
+        "http://@",
+        "http://:",
+        "http://[",
+        "?=&=&",
+        "%C3",
+        "é?é=é#é",
+        "\u{0}",
+        "android-app:",
+        "android-app://.",
+        "http://.",
+        "http://..",
+        "http://a..b",
+        "?utm_source=.&utm_medium=*",
     ];
     let cl = Classifier::default();
     for a in odd {

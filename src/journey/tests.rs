@@ -32,11 +32,23 @@ fn records_on_session_start_and_new_campaign_only() {
     let s1 = T0;
     let steps: &[(PageView, bool, Channel)] = &[
         // Landing from a paid search ad: the session's first touch.
-        (pv("https://shop.example.com/?utm_source=google&utm_medium=cpc&gclid=x", "https://www.google.com/", T0, s1, true), true, Channel::PaidSearch),
+        (
+            pv("https://shop.example.com/?utm_source=google&utm_medium=cpc&gclid=x", "https://www.google.com/", T0, s1, true),
+            true,
+            Channel::PaidSearch,
+        ),
         // Internal navigation: nothing new.
-        (pv("https://shop.example.com/p/1", "https://shop.example.com/?utm_source=google", T0 + MIN, s1, false), false, Channel::PaidSearch),
+        (
+            pv("https://shop.example.com/p/1", "https://shop.example.com/?utm_source=google", T0 + MIN, s1, false),
+            false,
+            Channel::PaidSearch,
+        ),
         // Reload of the landing page: the same campaign is not new.
-        (pv("https://shop.example.com/?gclid=x&utm_medium=cpc&utm_source=google", "https://www.google.com/", T0 + 2.0 * MIN, s1, false), false, Channel::PaidSearch),
+        (
+            pv("https://shop.example.com/?gclid=x&utm_medium=cpc&utm_source=google", "https://www.google.com/", T0 + 2.0 * MIN, s1, false),
+            false,
+            Channel::PaidSearch,
+        ),
         // An external referrer without campaign data mid-session: not recorded.
         (pv("https://shop.example.com/p/2", "https://www.bing.com/", T0 + 3.0 * MIN, s1, false), false, Channel::PaidSearch),
         // New campaign data in the same session (a newsletter click): recorded.
@@ -46,7 +58,11 @@ fn records_on_session_start_and_new_campaign_only() {
         // The session changed without this page view starting it (another call did): recorded.
         (pv("https://shop.example.com/a", "https://shop.example.com/", T0 + 200.0 * MIN, T0 + 199.0 * MIN, false), true, Channel::Internal),
         // New session from organic search.
-        (pv("https://shop.example.com/b", "https://www.google.de/", T0 + 300.0 * MIN, T0 + 300.0 * MIN, true), true, Channel::OrganicSearch),
+        (
+            pv("https://shop.example.com/b", "https://www.google.de/", T0 + 300.0 * MIN, T0 + 300.0 * MIN, true),
+            true,
+            Channel::OrganicSearch,
+        ),
     ];
     for (i, (view, recorded, channel)) in steps.iter().enumerate() {
         let out = j.on_page_view(&cfg, view);
@@ -210,7 +226,8 @@ fn persists_across_sessions() {
     // Page load 1: a social ad.
     let mut j = Journey::load("ot1", 10, &storage);
     assert!(j.is_empty());
-    let out = j.on_page_view(&cfg, &pv("https://shop.example.com/?utm_source=facebook&utm_medium=paid", "https://l.facebook.com/", T0, T0, true));
+    let out =
+        j.on_page_view(&cfg, &pv("https://shop.example.com/?utm_source=facebook&utm_medium=paid", "https://l.facebook.com/", T0, T0, true));
     assert!(out.recorded);
     assert_eq!(j.persist(&mut storage), Ok(()));
     assert!(storage.get("ot1.j1").is_some());
@@ -311,7 +328,8 @@ impl Lcg {
     }
 }
 
-const PIECES: &[&str] = &["a", "\t", "\n", "\r", "\\", "\\t", "é", "😀", "=", "@", " ", "%20", "?", "#", "F ", "R ", "J1 ", "\u{0}", "\"", "x=y"];
+const PIECES: &[&str] =
+    &["a", "\t", "\n", "\r", "\\", "\\t", "é", "😀", "=", "@", " ", "%20", "?", "#", "F ", "R ", "J1 ", "\u{0}", "\"", "x=y"];
 
 fn random_text(r: &mut Lcg, max_pieces: u64) -> String {
     (0..r.next() % max_pieces).map(|_| r.pick(PIECES)).collect()

@@ -13,9 +13,6 @@ use super::*;
 use crate::cart::{Cart, CartEvent, Order, Product};
 use crate::cart_sync::{CartRequest, Credentials, SyncOutcome};
 
-/// Storage key suffix of the sync credentials (`{prefix}.cs`).
-const CREDS_KEY: &str = "cs";
-
 /// Where cart changes came from since the web layer last asked ([`Tracker::take_cart_changes`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CartChanges {
@@ -137,44 +134,27 @@ fn with_extras(mut ev: CartEvent, extra: Option<&str>) -> CartEvent {
 impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// The cart (read-only).
     pub fn cart(&self) -> &Cart {
-        &self.cart
+        &self.cart.state
     }
 
     /// Whether the cart may be stored and synced (its consent category is granted).
     pub fn cart_allowed(&self) -> bool {
-        self.consent.granted(&self.cfg.cart.category)
-    }
-
-    fn creds_key(&self) -> String {
-        [self.cfg.storage_prefix.as_str(), ".", CREDS_KEY].concat()
-    }
-
-    /// Loads the sync credentials at start (they count only for the same signed-in user).
-    pub(super) fn load_cart_credentials(&mut self) {
-        let stored = self.storage.get(&self.creds_key()).as_deref().and_then(Credentials::decode);
-        match stored {
-            Some(c) if self.identity.user_id.as_deref() == Some(c.user_id.as_str()) && self.cart_allowed() => {
-                let now = self.clock.now_ms();
-                self.cart_sync.connect(c, now);
-            }
-            _ => self.cart_sync.disconnect(),
-        }
+        self.cart.allowed(&self.store)
     }
 
     /// Which cart changes happened since the last call (for `cart.onChange`, other tabs and
     /// the app).
     pub fn take_cart_changes(&mut self) -> CartChanges {
-        std::mem::take(&mut self.cart_changes)
+        std::mem::take(&mut self.cart.changes)
     }
 
     /// The stored cart was corrupt and replaced by an empty one (true once).
     pub fn take_cart_corrupt(&mut self) -> bool {
-        std::mem::take(&mut self.cart_corrupt)
+        std::mem::take(&mut self.cart.corrupt)
     }
 
     fn cart_local_change(&mut self, now: f64) {
-        self.cart_changes.local = true;
-        self.cart_sync.local_change(now);
+        self.cart.local_change(now);
     }
 
     /// Tracks the events of a local cart operation.
@@ -219,7 +199,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             currency: &currency,
             properties: if p.rest == "{}" { "" } else { &p.rest },
         };
-        let ev = self.cart.add(&product, n, now)?;
+        let ev = self.cart.state.add(&product, n, now)?;
         self.cart_changed(ev, now, opts)
     }
 
@@ -233,7 +213,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         };
         let n = n.map(|q| quantity(q, "cart.remove(): quantity")).transpose()?;
         let now = self.clock.now_ms();
-        let ev = self.cart.remove(&p.id, &p.variant, n, now)?;
+        let ev = self.cart.state.remove(&p.id, &p.variant, n, now)?;
         self.cart_changed(ev, now, opts)
     }
 
@@ -242,7 +222,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let p = parse_line(line, "cart.setQuantity(): line", "cart.setQuantity(): product_id", &[])?;
         let n = quantity(qty, "cart.setQuantity(): quantity")?;
         let now = self.clock.now_ms();
-        let ev = self.cart.set_quantity(&p.id, &p.variant, n, now)?;
+        let ev = self.cart.state.set_quantity(&p.id, &p.variant, n, now)?;
         self.cart_changed(ev, now, opts)
     }
 
@@ -250,7 +230,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn cart_update(&mut self, line: &str, properties: &str) -> Result<(), InputError> {
         let p = parse_line(line, "cart.update(): line", "cart.update(): product_id", &[])?;
         let now = self.clock.now_ms();
-        if self.cart.update_properties(&p.id, &p.variant, properties, now)? {
+        if self.cart.state.update_properties(&p.id, &p.variant, properties, now)? {
             self.cart_local_change(now);
         }
         Ok(())
@@ -259,21 +239,21 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// `cart.applyCoupon(code)`: `Coupon Applied`.
     pub fn cart_apply_coupon(&mut self, code: &str, opts: &CallOptions<'_>) -> Result<(), InputError> {
         let now = self.clock.now_ms();
-        let ev = self.cart.apply_coupon(code, now)?;
+        let ev = self.cart.state.apply_coupon(code, now)?;
         self.cart_changed(ev, now, opts)
     }
 
     /// `cart.removeCoupon()`: `Coupon Removed`.
     pub fn cart_remove_coupon(&mut self, opts: &CallOptions<'_>) -> Result<(), InputError> {
         let now = self.clock.now_ms();
-        let ev = self.cart.remove_coupon(now);
+        let ev = self.cart.state.remove_coupon(now);
         self.cart_changed(ev, now, opts)
     }
 
     /// `cart.setCurrency(code)`. No event.
     pub fn cart_set_currency(&mut self, code: &str) -> Result<(), InputError> {
         let now = self.clock.now_ms();
-        if self.cart.set_currency(code, now)? {
+        if self.cart.state.set_currency(code, now)? {
             self.cart_local_change(now);
         }
         Ok(())
@@ -281,9 +261,9 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// `cart.clear()`: one `Product Removed` per line.
     pub fn cart_clear(&mut self, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        let had_coupon = !self.cart.coupon().is_empty();
+        let had_coupon = !self.cart.state.coupon().is_empty();
         let now = self.clock.now_ms();
-        let events = self.cart.clear(now);
+        let events = self.cart.state.clear(now);
         if events.is_empty() && !had_coupon {
             return Ok(());
         }
@@ -293,13 +273,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// `cart.view(properties?)`: `Cart Viewed`.
     pub fn cart_view(&mut self, extra: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        let ev = with_extras(self.cart.view(), extra);
+        let ev = with_extras(self.cart.state.view(), extra);
         self.cart_events(&[ev], opts)
     }
 
     /// `cart.checkout(properties?)`: `Checkout Started`.
     pub fn cart_checkout(&mut self, extra: Option<&str>, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        let ev = with_extras(self.cart.checkout_started(), extra);
+        let ev = with_extras(self.cart.state.checkout_started(), extra);
         self.cart_events(&[ev], opts)
     }
 
@@ -307,7 +287,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// (other members — `affiliation`, `checkout_id`, … — are added to its properties), then
     /// the cart is emptied on every replica.
     pub fn cart_order_completed(&mut self, order: &str, opts: &CallOptions<'_>) -> Result<(), InputError> {
-        let p = parse(order, "cart.orderCompleted(): order", "order_id", "cart.orderCompleted(): order_id", &["shipping", "tax", "discount"])?;
+        let p =
+            parse(order, "cart.orderCompleted(): order", "order_id", "cart.orderCompleted(): order_id", &["shipping", "tax", "discount"])?;
         let mut amounts = [0.0f64; 3];
         for (a, name) in amounts.iter_mut().zip(["shipping", "tax", "discount"]) {
             const WHAT: &str = "cart.orderCompleted(): amounts";
@@ -318,7 +299,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         }
         let now = self.clock.now_ms();
         let o = Order { order_id: &p.id, shipping: amounts[0], tax: amounts[1], discount: amounts[2] };
-        let ev = with_extras(self.cart.order_completed(&o, now)?, Some(&p.rest));
+        let ev = with_extras(self.cart.state.order_completed(&o, now)?, Some(&p.rest));
         self.cart_changed(Some(ev), now, opts)
     }
 
@@ -326,7 +307,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// the token the site's backend minted for them. The local (guest) cart is sent first and
     /// merges into the user's saved cart.
     pub fn cart_connect(&mut self, token: &str) -> Result<(), InputError> {
-        let Some(user_id) = self.identity.user_id.clone() else { return Err(InputError::NotIdentified("cart.connect()")) };
+        let Some(user_id) = self.visitor.identity.user_id.clone() else { return Err(InputError::NotIdentified("cart.connect()")) };
         if !crate::cart_sync::valid_token(token) {
             return Err(InputError::MissingName("cart.connect(): token (printable, at most 512 characters)"));
         }
@@ -334,10 +315,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             return Ok(()); // the visitor did not allow the cart's category
         }
         let creds = Credentials { user_id, token: token.to_owned() };
-        let key = self.creds_key();
-        let _ = self.storage.inner.set(&key, &creds.encode());
         let now = self.clock.now_ms();
-        self.cart_sync.connect(creds, now);
+        self.cart.connect(creds, &mut self.store, now);
         Ok(())
     }
 
@@ -345,26 +324,26 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// settles it; `None` when not connected.
     pub fn cart_sync_now(&mut self) -> Option<u64> {
         let now = self.clock.now_ms();
-        self.cart_sync.sync_now(now)
+        self.cart.sync.sync_now(now)
     }
 
     /// The page became visible again: fetch what other devices did.
     pub fn on_visible(&mut self) {
         let now = self.clock.now_ms();
-        self.cart_sync.pull(now);
+        self.cart.sync.pull(now);
     }
 
     /// The cart request to perform now, if any.
     pub fn cart_poll(&mut self) -> Option<CartRequest> {
         let now = self.clock.now_ms();
-        let cart = &self.cart;
-        self.cart_sync.poll(now, || cart.encode())
+        let c = &mut self.cart;
+        c.sync.poll(now, || c.state.encode())
     }
 
     /// A cart push the hidden page should still send (`keepalive`).
     pub fn cart_on_hidden(&mut self) -> Option<CartRequest> {
-        let cart = &self.cart;
-        self.cart_sync.on_hidden(|| cart.encode())
+        let c = &mut self.cart;
+        c.sync.on_hidden(|| c.state.encode())
     }
 
     /// The answer to a cart request; merges the collector's cart. Returns the outcome (the web
@@ -372,13 +351,10 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn on_cart_response(&mut self, id: u64, status: u16, retry_after: Option<&str>, body: Option<&str>) -> SyncOutcome {
         let now = self.clock.now_ms();
         let unit = self.ids.unit();
-        let outcome = self.cart_sync.on_response(id, status, retry_after, body, now, unit);
+        let outcome = self.cart.sync.on_response(id, status, retry_after, body, now, unit);
         match &outcome {
-            SyncOutcome::Merged(state) if self.cart.merge_encoded(state) == Some(true) => self.cart_changes.device = true,
-            SyncOutcome::Refused(_) => {
-                let key = self.creds_key();
-                self.storage.inner.remove(&key);
-            }
+            SyncOutcome::Merged(state) if self.cart.state.merge_encoded(state) == Some(true) => self.cart.changes.device = true,
+            SyncOutcome::Refused(_) => self.cart.erase_credentials(&mut self.store),
             _ => {}
         }
         outcome
@@ -387,15 +363,15 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// A cart state from another tab (BroadcastChannel) or the native app. Returns whether
     /// this cart changed; `None` when the state is corrupt.
     pub fn cart_merge_remote(&mut self, state: &str, source: CartSource) -> Option<bool> {
-        let changed = self.cart.merge_encoded(state)?;
+        let changed = self.cart.state.merge_encoded(state)?;
         if changed {
             match source {
-                CartSource::Tab => self.cart_changes.tab = true,
+                CartSource::Tab => self.cart.changes.tab = true,
                 CartSource::App => {
-                    self.cart_changes.app = true;
+                    self.cart.changes.app = true;
                     // The collector has not seen what the app did.
                     let now = self.clock.now_ms();
-                    self.cart_sync.local_change(now);
+                    self.cart.sync.local_change(now);
                 }
             }
         }
@@ -404,85 +380,18 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// The cart's state as text (for other tabs, the app and the collector).
     pub fn cart_state(&self) -> String {
-        self.cart.encode()
+        self.cart.state.encode()
     }
 
-    /// Forgets the cart here and in storage, and stops syncing (reset, another user,
-    /// consent withdrawn). Other tabs empty theirs through the storage event.
+    /// Forgets the cart here and in storage, and stops syncing (reset).
     pub(super) fn forget_cart(&mut self) {
-        let had = !self.cart.is_empty();
-        self.cart.forget(&mut self.storage.inner);
-        let key = self.creds_key();
-        self.storage.inner.remove(&key);
-        self.cart_sync.disconnect();
-        self.cart_changes.local |= had;
+        self.cart.forget(&mut self.store);
     }
 
-    /// The signed-in user changed from `before`. Another customer's cart does not carry over
-    /// (`same_customer` is false: identify() with a new userId); a guest cart does (it merges
-    /// into the customer's on `connect`), and so does the cart of `alias()` (the same customer
-    /// renamed). Credentials of another user stop.
+    /// The signed-in user changed from `before` (see `CartComponent::after_user_change`).
     pub(super) fn cart_after_user_change(&mut self, before: Option<&str>, same_customer: bool) {
-        let now = self.identity.user_id.as_deref();
-        if before == now {
-            return;
-        }
-        if before.is_some() && !same_customer {
-            self.forget_cart();
-        } else if self.cart_sync.credentials().is_some_and(|c| Some(c.user_id.as_str()) != now) {
-            let key = self.creds_key();
-            self.storage.inner.remove(&key);
-            self.cart_sync.disconnect();
-        }
-    }
-
-    /// Consent changed: a cart whose category is withdrawn is forgotten; one newly allowed is
-    /// stored on the next persist (it stayed dirty).
-    pub(super) fn cart_after_consent_change(&mut self) {
-        let allowed = self.cart_allowed();
-        if self.cart_stored && !allowed {
-            self.forget_cart();
-        }
-        self.cart_stored = allowed;
-    }
-
-    /// The once-per-task persist of the cart, where its category allows.
-    pub(super) fn persist_cart(&mut self) {
-        if !self.cart.is_dirty() || !self.cart_allowed() {
-            return;
-        }
-        if let Ok(true) = self.cart.persist(&mut self.storage.inner) {
-            self.cart_changes.tab = true;
-        }
-    }
-
-    /// A storage event for the cart or its credentials. Returns true if the key was theirs.
-    pub(super) fn cart_on_storage_change(&mut self, key: &str, value: Option<&str>) -> bool {
-        if let Some(changed) = self.cart.on_storage_change(key, value) {
-            self.cart_changes.tab |= changed;
-            if value.is_none() {
-                self.cart_sync.disconnect();
-            }
-            return true;
-        }
-        if key == self.creds_key() {
-            match value.and_then(Credentials::decode) {
-                Some(c) if self.identity.user_id.as_deref() == Some(c.user_id.as_str()) => {
-                    if self.cart_sync.credentials() != Some(&c) {
-                        let now = self.clock.now_ms();
-                        self.cart_sync.connect(c, now);
-                    }
-                }
-                _ => self.cart_sync.disconnect(),
-            }
-            return true;
-        }
-        false
-    }
-
-    /// Keys the cart keeps when analytics consent is withdrawn but its own category stays.
-    pub(super) fn is_cart_key(&self, key: &str) -> bool {
-        key == crate::cart::storage_key(&self.cfg.storage_prefix) || key == self.creds_key()
+        let now = self.visitor.identity.user_id.as_deref();
+        self.cart.after_user_change(before, now, same_customer, &mut self.store);
     }
 }
 

@@ -38,7 +38,9 @@ impl Omnitrail {
         if !native.consent.is_undefined() && !native.consent.is_null() {
             match convert::consent_choices(&native.consent) {
                 Ok(choices) => drop(core.set_consent(&choices)),
-                Err(_) => web_sys::console::warn_1(&JsValue::from_str("omnitrail: omnitrailNative.consent must be { category: boolean }; ignored")),
+                Err(_) => web_sys::console::warn_1(&JsValue::from_str(
+                    "omnitrail: omnitrailNative.consent must be { category: boolean }; ignored",
+                )),
             }
         }
         core.adopt_native(native.anonymous_id.as_deref(), native.user_id.as_deref());
@@ -123,8 +125,8 @@ impl Omnitrail {
 
     #[wasm_bindgen(js_name = setAnonymousId)]
     pub fn set_anonymous_id(&self, id: JsValue) {
-        let result = convert::id(&id, "setAnonymousId(): id")
-            .and_then(|id| with(&self.rt, |r| r.core.set_anonymous_id(&id)).unwrap_or(Ok(())));
+        let result =
+            convert::id(&id, "setAnonymousId(): id").and_then(|id| with(&self.rt, |r| r.core.set_anonymous_id(&id)).unwrap_or(Ok(())));
         match result {
             Ok(()) => self.tell_native_identity(),
             Err(e) => self.warn(e),
@@ -143,7 +145,7 @@ impl Omnitrail {
             super::runtime::notify_consent(&self.rt);
             // A choice made in the web view applies to the app too.
             if let Some(m) = with(&self.rt, |r| r.core.consent_message()) {
-                super::bridge::post(&m);
+                super::native_bridge::post(&m);
             }
         }
         tick_now(&self.rt);
@@ -181,25 +183,8 @@ impl Omnitrail {
         let o = js_sys::Object::new();
         with(&self.rt, |r| {
             let s = r.core.stats();
-            let n = |v: u64| JsValue::from_f64(v as f64);
-            for (k, v) in [
-                ("tracked", n(s.tracked)),
-                ("delivered", n(s.delivered)),
-                ("rejected", n(s.rejected)),
-                ("batches", n(s.batches)),
-                ("retries", n(s.retries)),
-                ("invalidCalls", n(s.invalid_calls)),
-                ("queued", n(s.outbox.queued as u64)),
-                ("queuedBytes", n(s.outbox.queued_bytes as u64)),
-                ("persistedBytes", n(s.outbox.persisted_bytes as u64)),
-                ("dropped", n(s.outbox.dropped)),
-                ("corrupt", n(s.outbox.corrupt)),
-                ("storageFailures", n(s.outbox.storage_failures)),
-                ("cartSyncRequests", n(s.cart_sync.requests)),
-                ("cartSyncMerged", n(s.cart_sync.merged)),
-                ("cartSyncFailures", n(s.cart_sync.failures)),
-            ] {
-                set(&o, k, &v);
+            for (k, v) in crate::names::STATS_COUNTERS.iter().zip(s.counters()) {
+                set(&o, k, &JsValue::from_f64(v as f64));
             }
             let role = match r.core.role() {
                 Role::Leader => "leader",
@@ -227,7 +212,7 @@ impl Omnitrail {
             "setAnonymousId" => self.set_anonymous_id(arg(0)),
             "setConsent" => self.set_consent(arg(0)),
             other => {
-                if let Some(op) = super::cart_api::CartOp::parse_queued(other) {
+                if let Some(op) = super::cart_api::parse_queued(other) {
                     self.cart_op(op, &arg(0), &arg(1), ts);
                 }
             }
@@ -249,6 +234,7 @@ enum Call {
     Alias { user_id: String, previous_id: Option<String> },
 }
 
+#[allow(clippy::indexing_slicing)] // `rest` is `a` (4 values) less at most 2 leading names: `rest[0]`, `rest[1]` exist
 fn convert_call(m: Method, a: &[JsValue; 4]) -> Result<(Call, Options), InputError> {
     Ok(match m {
         Method::Track => (
@@ -275,25 +261,16 @@ fn convert_call(m: Method, a: &[JsValue; 4]) -> Result<(Call, Options), InputErr
             let named = is_name(&a[0]) || a[0].is_undefined() || a[0].is_null();
             let name = if named { convert::opt_id(&a[0], "screen(): name")? } else { None };
             let rest = if named { &a[1..] } else { &a[..] };
-            (
-                Call::Screen { name, properties: convert::opt_object(&rest[0], "screen(): properties")? },
-                convert::options(&rest[1])?,
-            )
+            (Call::Screen { name, properties: convert::opt_object(&rest[0], "screen(): properties")? }, convert::options(&rest[1])?)
         }
         Method::Identify => {
             let named = is_name(&a[0]) || a[0].is_undefined() || a[0].is_null();
             let user_id = if named { convert::opt_id(&a[0], "identify(): userId")? } else { None };
             let rest = if named { &a[1..] } else { &a[..] };
-            (
-                Call::Identify { user_id, traits: convert::opt_object(&rest[0], "identify(): traits")? },
-                convert::options(&rest[1])?,
-            )
+            (Call::Identify { user_id, traits: convert::opt_object(&rest[0], "identify(): traits")? }, convert::options(&rest[1])?)
         }
         Method::Group => (
-            Call::Group {
-                group_id: convert::id(&a[0], "group(): groupId")?,
-                traits: convert::opt_object(&a[1], "group(): traits")?,
-            },
+            Call::Group { group_id: convert::id(&a[0], "group(): groupId")?, traits: convert::opt_object(&a[1], "group(): traits")? },
             convert::options(&a[2])?,
         ),
         Method::Alias => {
@@ -352,10 +329,10 @@ impl Omnitrail {
     fn tell_native_identity(&self) {
         let msg = with(&self.rt, |r| {
             let id = r.core.identity();
-            crate::bridge::identity_message(&id.anonymous_id, id.user_id.as_deref())
+            crate::app_protocol::identity_message(&id.anonymous_id, id.user_id.as_deref())
         });
         if let Some(m) = msg {
-            super::bridge::post(&m);
+            super::native_bridge::post(&m);
         }
     }
 

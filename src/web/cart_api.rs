@@ -16,60 +16,17 @@ use super::runtime::{schedule, tick_now, with};
 use crate::error::InputError;
 use crate::tracker::CallOptions;
 
-/// A `cart.*` call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CartOp {
-    Add,
-    Remove,
-    SetQuantity,
-    Update,
-    ApplyCoupon,
-    RemoveCoupon,
-    SetCurrency,
-    Clear,
-    View,
-    Checkout,
-    OrderCompleted,
-    Connect,
-    Get,
-    OnChange,
-    Sync,
-}
+pub use crate::names::CartOp;
 
-impl CartOp {
-    /// By its name in the namespace (`cart.add` → `"add"`). js/src/namespaces.js lists the same
-    /// names (tests/e2e/packaging.test.mjs checks both against index.d.ts).
-    pub fn parse(name: &str) -> Option<CartOp> {
-        Some(match name {
-            "add" => CartOp::Add,
-            "remove" => CartOp::Remove,
-            "setQuantity" => CartOp::SetQuantity,
-            "update" => CartOp::Update,
-            "applyCoupon" => CartOp::ApplyCoupon,
-            "removeCoupon" => CartOp::RemoveCoupon,
-            "setCurrency" => CartOp::SetCurrency,
-            "clear" => CartOp::Clear,
-            "view" => CartOp::View,
-            "checkout" => CartOp::Checkout,
-            "orderCompleted" => CartOp::OrderCompleted,
-            "connect" => CartOp::Connect,
-            "get" => CartOp::Get,
-            "onChange" => CartOp::OnChange,
-            "sync" => CartOp::Sync,
-            _ => return None,
-        })
+/// By the name the snippet queues it under (`cart.add` → `"cartAdd"`). `get` and `sync`
+/// answer something, so the snippet never queues them.
+pub fn parse_queued(method: &str) -> Option<CartOp> {
+    let rest = method.strip_prefix("cart").filter(|r| r.starts_with(|c: char| c.is_ascii_uppercase()))?;
+    let mut name = rest.to_owned();
+    if let Some(first) = name.get_mut(..1) {
+        first.make_ascii_lowercase();
     }
-
-    /// By the name the snippet queues it under (`cart.add` → `"cartAdd"`). `get` and `sync`
-    /// answer something, so the snippet never queues them.
-    pub fn parse_queued(method: &str) -> Option<CartOp> {
-        let rest = method.strip_prefix("cart").filter(|r| r.starts_with(|c: char| c.is_ascii_uppercase()))?;
-        let mut name = rest.to_owned();
-        if let Some(first) = name.get_mut(..1) {
-            first.make_ascii_lowercase();
-        }
-        CartOp::parse(&name).filter(|op| !matches!(op, CartOp::Get | CartOp::Sync))
-    }
+    CartOp::parse(&name).filter(|op| !op.answers())
 }
 
 /// A line argument: a product id (string or number), or an object `{product_id, variant?, …}`;

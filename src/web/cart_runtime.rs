@@ -10,7 +10,8 @@
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::runtime::{leak, schedule, tick_now, with, Runtime, Shared, Thenable};
+use super::runtime::{leak, schedule, tick_now, with, Runtime, Shared};
+use super::transport::Thenable;
 use crate::cart_sync::{CartRequest, SyncOutcome, TOKEN_HEADER};
 use crate::tracker::CartSource;
 
@@ -108,8 +109,8 @@ pub fn collect(r: &mut Runtime) -> Work {
         work.snapshot = Some(r.core.cart().snapshot_json());
         if changes.for_tabs() || changes.for_app() {
             let state = r.core.cart_state();
-            if changes.for_app() && super::bridge::present() {
-                work.for_app = Some(crate::bridge::cart_message(&state));
+            if changes.for_app() && super::native_bridge::present() {
+                work.for_app = Some(crate::app_protocol::cart_message(&state));
             }
             if changes.for_tabs() {
                 work.for_tabs = Some(state);
@@ -137,7 +138,7 @@ pub fn perform(rt: &Shared, work: Work) {
         }
     }
     if let Some(m) = work.for_app {
-        super::bridge::post(&m);
+        super::native_bridge::post(&m);
     }
     if let Some(snapshot) = work.snapshot {
         let listeners = with(rt, |r| r.cart.listeners.clone()).unwrap_or_default();
@@ -189,14 +190,14 @@ fn answered(rt: &Shared, id: f64, status: u16, retry_after: Option<&str>, body: 
 
 /// `PUT` of the cart, with the token header (a CORS preflight the collector answers).
 fn send(rt: &Shared, req: CartRequest) {
-    let Some((on_ok, on_err, timeout)) = with(rt, |r| {
-        r.cart.callbacks.as_ref().map(|c| (c.on_response.clone(), c.on_failure.clone(), r.core.config().request_timeout_ms))
-    })
-    .flatten() else {
+    let Some((on_ok, on_err, timeout)) =
+        with(rt, |r| r.cart.callbacks.as_ref().map(|c| (c.on_response.clone(), c.on_failure.clone(), r.core.config().request_timeout_ms)))
+            .flatten()
+    else {
         return;
     };
     let Some(window) = web_sys::window() else { return };
-    let init = super::runtime::request_init("PUT", &req.body, req.keepalive, timeout);
+    let init = super::transport::request_init("PUT", &req.body, req.keepalive, timeout);
     let headers = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str("Content-Type"), &JsValue::from_str("text/plain"));
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str(TOKEN_HEADER), &JsValue::from_str(&req.token));

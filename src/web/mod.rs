@@ -8,10 +8,14 @@
 //! invalid configuration at construction), panic, or register `unload`/`beforeunload`.
 
 mod api;
-mod bridge;
 mod cart_api;
 mod cart_runtime;
 mod convert;
+mod dom;
+mod election;
 mod env;
+mod lifecycle;
+mod native_bridge;
 mod ports;
 mod runtime;
+mod transport;

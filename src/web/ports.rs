@@ -25,13 +25,11 @@ pub struct CryptoIds {
 
 impl CryptoIds {
     pub fn new() -> CryptoIds {
-        let crypto = js_sys::global()
-            .dyn_into::<web_sys::Window>()
-            .ok()
-            .and_then(|w| w.crypto().ok());
+        let crypto = js_sys::global().dyn_into::<web_sys::Window>().ok().and_then(|w| w.crypto().ok());
         CryptoIds { pool: [0; 512], used: 512, crypto }
     }
 
+    #[allow(clippy::indexing_slicing)] // the pool is refilled above unless `used + N <= pool.len()`
     fn bytes<const N: usize>(&mut self) -> [u8; N] {
         if self.used + N > self.pool.len() {
             let filled = self.crypto.as_ref().is_some_and(|c| c.get_random_values_with_u8_array(&mut self.pool).is_ok());

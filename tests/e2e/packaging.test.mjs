@@ -222,14 +222,14 @@ test("types: index.d.ts matches the wasm class, the README's options and stats()
   for (const s of ["load", "init", "supported"]) assert.ok(s in Omnitrail, `static ${s}`);
 
   // `cart.*`: interface Cart = the names js/src/namespaces.js builds the namespace from = the
-  // names CartOp::parse (src/web/cart_api.rs) accepts; the snippet queues only such names.
+  // names CartOp::parse (src/names.rs) accepts; the snippet queues only such names.
   const { CART } = await import(new URL("file://" + join(ROOT, "js/src/namespaces.js")).href);
-  const cartApi = readFileSync(join(ROOT, "src/web/cart_api.rs"), "utf8").split("pub fn parse(")[1]?.split("\n    }")[0];
-  assert.ok(cartApi, "src/web/cart_api.rs has `pub fn parse(`");
-  const rustOps = [...cartApi.matchAll(/"(\w+)" => CartOp::/g)].map((m) => m[1]);
+  const cartOps = readFileSync(join(ROOT, "src/names.rs"), "utf8").split("\ncart_operations!(")[1]?.split("\n);")[0];
+  assert.ok(cartOps, "src/names.rs has `cart_operations!(`");
+  const rustOps = [...cartOps.matchAll(/\w+ = "(\w+)"/g)].map((m) => m[1]);
   const declaredCart = members(block(/export interface Cart \{([\s\S]*?)\n\}/));
   assert.deepEqual([...declaredCart].sort(), [...CART].sort(), "interface Cart in js/src/index.d.ts = CART in js/src/namespaces.js");
-  assert.deepEqual(rustOps.sort(), [...CART].sort(), "CART in js/src/namespaces.js = the names CartOp::parse accepts (src/web/cart_api.rs)");
+  assert.deepEqual(rustOps.sort(), [...CART].sort(), "CART in js/src/namespaces.js = the names CartOp::parse accepts (src/names.rs)");
   assert.deepEqual(Object.keys(new Omnitrail({ writeKey: "k", endpoint: "http://127.0.0.1:9" }).cart).sort(), [...CART].sort(), "sdk.cart has every call");
   const snippet = readFileSync(join(ROOT, "js/src/snippet.js"), "utf8").match(/"(add remove [\w ]+)"\.split/)?.[1] ?? assert.fail("the snippet's cart names");
   for (const m of snippet.split(" ")) assert.ok(CART.includes(m) && m !== "get" && m !== "sync", `the snippet queues cart.${m}`);

@@ -80,7 +80,10 @@ fn bad_arguments_are_specific_errors_and_change_nothing() {
     assert_eq!(t.cart_remove(r#"{"product_id":"a"}"#, Some(-1.0), &O), Err(InputError::InvalidNumber("cart.remove(): quantity")));
     assert_eq!(t.cart_set_quantity(r#"{"product_id":"a"}"#, f64::NAN, &O), Err(InputError::InvalidNumber("cart.setQuantity(): quantity")));
     assert_eq!(t.cart_order_completed(r#"{"total":1}"#, &O), Err(InputError::MissingName("order_id")));
-    assert_eq!(t.cart_order_completed(r#"{"order_id":"o","tax":-2}"#, &O), Err(InputError::InvalidNumber("cart.orderCompleted(): amounts")));
+    assert_eq!(
+        t.cart_order_completed(r#"{"order_id":"o","tax":-2}"#, &O),
+        Err(InputError::InvalidNumber("cart.orderCompleted(): amounts"))
+    );
     assert_eq!(t.cart_connect("tok"), Err(InputError::NotIdentified("cart.connect()")));
     assert!(t.cart().is_empty());
     assert_eq!(t.take_cart_changes(), CartChanges::default());
@@ -130,7 +133,10 @@ fn an_order_reads_its_amounts_and_keeps_other_members_even_a_variant() {
     t.cart_add(SHIRT, Some(1.0), &O).unwrap();
     assert_eq!(t.cart_order_completed(r#"{"order_id":{}}"#, &O), Err(InputError::MissingName("cart.orderCompleted(): order_id")));
     assert_eq!(t.cart_order_completed(r#"{"order_id":""}"#, &O), Err(InputError::MissingName("order_id")));
-    assert_eq!(t.cart_order_completed(r#"{"order_id":"o","shipping":"1"}"#, &O), Err(InputError::InvalidNumber("cart.orderCompleted(): amounts")));
+    assert_eq!(
+        t.cart_order_completed(r#"{"order_id":"o","shipping":"1"}"#, &O),
+        Err(InputError::InvalidNumber("cart.orderCompleted(): amounts"))
+    );
     t.cart_order_completed(r#"{"order_id":7,"shipping":null,"tax":1,"variant":5,"product_id":"x"}"#, &O).unwrap();
     let ev = events(&mut t);
     let order = &ev.last().unwrap().1;
@@ -201,7 +207,6 @@ fn the_cart_is_necessary_by_default_and_follows_its_category_otherwise() {
 
     // Category `marketing`: not stored before it is granted; forgotten when withdrawn.
     let st = MemoryStorage::default();
-    let mut c = c;
     c.cart.category = "marketing".into();
     c.consent.categories.push("marketing".into());
     let mut t = tab_with(c, &st, &clock, "B", 2);

@@ -16,7 +16,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::runtime::{leak, schedule, with, Runtime};
-use crate::bridge::{self, Incoming};
+use crate::app_protocol::{self, Incoming};
 use crate::tracker::CartSource;
 
 fn get(target: &JsValue, key: &str) -> JsValue {
@@ -61,12 +61,9 @@ pub fn listen(rt: &Weak<RefCell<Runtime>>) {
         return;
     }
     let receive = leak(Closure::<dyn FnMut(JsValue) -> bool>::new(|message: JsValue| {
-        let text = if message.is_string() {
-            message.as_string()
-        } else {
-            js_sys::JSON::stringify(&message).ok().and_then(|s| s.as_string())
-        };
-        let incoming = match text.as_deref().map(bridge::parse) {
+        let text =
+            if message.is_string() { message.as_string() } else { js_sys::JSON::stringify(&message).ok().and_then(|s| s.as_string()) };
+        let incoming = match text.as_deref().map(app_protocol::parse) {
             Some(Ok(m)) => m,
             Some(Err(e)) => {
                 web_sys::console::warn_1(&JsValue::from_str(e.message()));

@@ -159,7 +159,8 @@ pub fn parse(text: &str) -> Result<Incoming, BridgeError> {
             Some(v) => crate::json::string_value(v).map(Some).ok_or(BridgeError::Unknown),
         }
     };
-    let number = |name: &str| get(name).and_then(crate::json::parse_decimal).filter(|n| n.is_finite() && *n > 0.0).ok_or(BridgeError::Unknown);
+    let number =
+        |name: &str| get(name).and_then(crate::json::parse_decimal).filter(|n| n.is_finite() && *n > 0.0).ok_or(BridgeError::Unknown);
     match string("type")?.as_deref() {
         Some("cart") => string("state")?.map(Incoming::Cart).ok_or(BridgeError::Unknown),
         Some("identity") => Ok(Incoming::Identity { anonymous_id: string("anonymousId")?, user_id: string("userId")? }),

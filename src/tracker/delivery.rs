@@ -1,0 +1,417 @@
+//! The delivery component: the outbox, batching, the requests in flight, backoff and the
+//! tab's delivery role.
+//!
+//! Owns: the outbox (its chunks `{prefix}.q.{writer}.{seq}`, consent category: collection),
+//! this tab's [`Role`], the one normal batch in flight plus keepalive batches, backoff and
+//! the batch-size split after a 413, the offline pause, the gzip decision, and the delivery
+//! counters. Outcomes enter as data ([`Delivery::on_outcome`]).
+//! Must never: send while consent is pending, send a persisted event another tab may be
+//! sending (followers hand theirs over), or write storage other than through its handle.
+
+use super::component::{Component, ConsentChange};
+use super::Role;
+use crate::config::{Compression, Config, RetryConfig};
+use crate::consent::{BufferLimits, Collection};
+use crate::delivery::{due, Backoff, Outcome, Readiness, Triggers};
+use crate::message;
+use crate::outbox::{EntryId, Outbox, OutboxStats};
+use crate::ports::{IdSource, Storage};
+use crate::store::{Category, Store};
+use crate::wire::KEEPALIVE_BYTES;
+
+/// A batch request to perform.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchRequest {
+    pub batch_id: u64,
+    pub url: String,
+    pub body: String,
+    /// Use `fetch(..., {keepalive: true})` (or `sendBeacon`): the page is going away.
+    pub keepalive: bool,
+    pub events: usize,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    batch_id: u64,
+    entries: Vec<EntryId>,
+    started: f64,
+    keepalive: bool,
+    /// Sent gzipped (see [`Delivery::compress`]).
+    compressed: bool,
+}
+
+/// How a delivery attempt ended, as the web layer observed it: the core decides what it
+/// means ([`Delivery::on_answer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer<'a> {
+    /// The collector answered (`Retry-After` as sent).
+    Http { status: u16, retry_after: Option<&'a str> },
+    /// No answer: a network error, CORS failure, timeout or abort.
+    NoAnswer,
+    /// Handed to the native app (`nativeEvents`): whether the app's bridge took it.
+    App { accepted: bool },
+}
+
+/// The delivery counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    pub delivered: u64,
+    pub rejected: u64,
+    pub batches: u64,
+    pub retries: u64,
+}
+
+/// What delivery needs from the configuration.
+#[derive(Debug)]
+struct Settings {
+    url: String,
+    write_key: String,
+    flush_at: usize,
+    flush_interval_ms: f64,
+    max_batch_bytes: usize,
+    max_batch_events: usize,
+    max_queue_bytes: usize,
+    request_timeout_ms: f64,
+    retry: RetryConfig,
+    compression: Compression,
+    buffer: BufferLimits,
+}
+
+pub struct Delivery {
+    set: Settings,
+    outbox: Outbox,
+    role: Role,
+    backoff: Backoff,
+    in_flight: Vec<InFlight>,
+    next_batch_id: u64,
+    flush_requested: bool,
+    online: bool,
+    /// Batch size limit after a 413 (halved each time), reset on success.
+    split_events: usize,
+    /// The collector refused a gzipped batch: send plain from now on.
+    compression_refused: bool,
+    /// An attempt failed since `flush()` last asked ([`Delivery::settle_flush`]).
+    attempt_failed: bool,
+    stats: DeliveryStats,
+}
+
+impl Delivery {
+    #[inline(always)]
+    pub fn new(cfg: &Config, tab: &str) -> Delivery {
+        Delivery {
+            set: Settings {
+                url: cfg.batch_url(),
+                write_key: cfg.write_key.clone(),
+                flush_at: cfg.flush_at,
+                flush_interval_ms: cfg.flush_interval_ms,
+                max_batch_bytes: cfg.max_batch_bytes,
+                max_batch_events: cfg.max_batch_events,
+                max_queue_bytes: cfg.max_queue_bytes,
+                request_timeout_ms: cfg.request_timeout_ms,
+                retry: cfg.retry.clone(),
+                compression: cfg.compression,
+                buffer: cfg.consent.buffer,
+            },
+            outbox: Outbox::new(&cfg.storage_prefix, tab, cfg.max_queue_bytes, cfg.max_persist_bytes),
+            role: Role::Undecided,
+            backoff: Backoff::default(),
+            in_flight: Vec::new(),
+            next_batch_id: 1,
+            flush_requested: false,
+            online: true,
+            split_events: cfg.max_batch_events,
+            compression_refused: false,
+            attempt_failed: false,
+            stats: DeliveryStats::default(),
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn stats(&self) -> DeliveryStats {
+        self.stats
+    }
+    pub fn outbox_stats(&self) -> OutboxStats {
+        self.outbox.stats()
+    }
+    /// True when nothing waits or is in flight.
+    pub fn is_idle(&self) -> bool {
+        self.outbox.is_empty()
+    }
+
+    /// Queues an encoded message; bounds the pre-consent buffer and the memory budget.
+    #[inline(always)]
+    pub fn queue(&mut self, json: String, now: f64, collection: Collection, storage: &mut dyn Storage) {
+        self.outbox.push(json, now);
+        if collection == Collection::Pending {
+            self.trim_buffer(now, storage);
+        }
+        if self.outbox.stats().queued_bytes > self.set.max_queue_bytes {
+            self.outbox.enforce_budget(storage);
+        }
+    }
+
+    fn trim_buffer(&mut self, now: f64, storage: &mut dyn Storage) {
+        let b = self.set.buffer;
+        self.outbox.trim(now - b.ttl_ms, b.max_events, b.max_bytes, storage);
+    }
+
+    /// Asks for everything waiting to go out now (ignores count/age thresholds, not backoff).
+    pub fn flush(&mut self) {
+        self.flush_requested = true;
+    }
+
+    pub fn set_online(&mut self, online: bool) {
+        self.online = online;
+        if online {
+            // Connectivity is back: retry now rather than at the end of a long backoff.
+            self.backoff.not_before = f64::NEG_INFINITY;
+        }
+    }
+
+    pub fn become_leader(&mut self, storage: &mut dyn Storage, now: f64) {
+        if self.role != Role::Leader {
+            self.role = Role::Leader;
+            self.outbox.adopt_all(storage, now);
+        }
+    }
+
+    /// The page is leaving (perhaps into the back/forward cache): it gave up the delivery
+    /// lock, so it queues and persists but sends nothing until elected again.
+    pub fn suspend(&mut self) {
+        self.role = Role::Undecided;
+    }
+
+    pub fn become_follower(&mut self, storage: &mut dyn Storage, now: f64) {
+        self.role = Role::Follower;
+        let _ = self.outbox.persist(storage, now);
+        self.outbox.release_persisted();
+    }
+
+    /// The next request to perform now, if any.
+    pub fn poll(&mut self, now: f64, collection: Collection, storage: &mut dyn Storage, ids: &mut dyn IdSource) -> Option<BatchRequest> {
+        self.expire_stuck(now, storage, ids);
+        if collection == Collection::Pending {
+            self.trim_buffer(now, storage);
+            return None;
+        }
+        if self.role == Role::Undecided || !self.online || now < self.backoff.not_before {
+            return None;
+        }
+        if self.in_flight.iter().any(|f| !f.keepalive) {
+            return None;
+        }
+        let ready = Readiness {
+            waiting: self.outbox.waiting(),
+            oldest_age_ms: self.outbox.oldest_waiting_at().map_or(0.0, |t| now - t),
+            waiting_bytes: self.outbox.waiting_bytes(),
+            flush_requested: self.flush_requested,
+        };
+        let triggers = Triggers {
+            flush_at: self.set.flush_at,
+            flush_interval_ms: self.set.flush_interval_ms,
+            max_batch_bytes: self.set.max_batch_bytes,
+        };
+        if !due(ready, triggers) {
+            if ready.waiting == 0 {
+                self.flush_requested = false;
+            }
+            return None;
+        }
+        let max_bytes = self.set.max_batch_bytes - message::BATCH_OVERHEAD - self.set.write_key.len();
+        self.take_batch(now, self.split_events, max_bytes, false)
+    }
+
+    fn take_batch(&mut self, now: f64, max_events: usize, max_bytes: usize, keepalive: bool) -> Option<BatchRequest> {
+        let taken = self.outbox.take(max_events, max_bytes);
+        if taken.ids.is_empty() {
+            return None;
+        }
+        let body = message::batch_body(taken.messages.iter().copied(), now, &self.set.write_key, taken.bytes);
+        let batch_id = self.next_batch_id;
+        self.next_batch_id += 1;
+        let events = taken.ids.len();
+        self.in_flight.push(InFlight { batch_id, entries: taken.ids, started: now, keepalive, compressed: false });
+        self.stats.batches += 1;
+        Some(BatchRequest { batch_id, url: self.set.url.clone(), body, keepalive, events })
+    }
+
+    /// A request whose answer never came is treated as failed.
+    fn expire_stuck(&mut self, now: f64, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
+        let limit = self.set.request_timeout_ms + 5_000.0;
+        let stuck: Vec<u64> = self.in_flight.iter().filter(|f| now - f.started > limit).map(|f| f.batch_id).collect();
+        for id in stuck {
+            self.on_outcome(id, Outcome::Retry { after_ms: None }, now, storage, ids);
+        }
+    }
+
+    /// Whether to send `send` gzipped (the `compression` rule, unless the collector refused a
+    /// compressed batch before); records it for [`Delivery::on_response`].
+    pub fn compress(&mut self, send: &BatchRequest) -> bool {
+        let yes = !self.compression_refused && self.set.compression.applies(send.body.len(), send.keepalive);
+        if let Some(f) = self.in_flight.iter_mut().find(|f| f.batch_id == send.batch_id) {
+            f.compressed = yes;
+        }
+        yes
+    }
+
+    /// The answer to a batch request. A 2xx (or the app taking the batch) acknowledges it;
+    /// anything else counts as a failed attempt for `flush()`. A compressed batch refused as
+    /// unreadable (400, 415) is sent again plain, and nothing is compressed any more.
+    pub fn on_answer(&mut self, batch_id: u64, answer: Answer<'_>, now: f64, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
+        let outcome = match answer {
+            Answer::Http { status, retry_after } => {
+                self.attempt_failed |= !(200..300).contains(&status);
+                let compressed = self.in_flight.iter().any(|f| f.batch_id == batch_id && f.compressed);
+                if compressed && matches!(status, 400 | 415) {
+                    self.compression_refused = true;
+                    if let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) {
+                        let flight = self.in_flight.swap_remove(pos);
+                        self.outbox.release(&flight.entries);
+                        self.flush_requested = true;
+                    }
+                    return;
+                }
+                Outcome::from_status(status, retry_after)
+            }
+            Answer::App { accepted: true } => Outcome::Ack,
+            Answer::NoAnswer | Answer::App { accepted: false } => {
+                self.attempt_failed = true;
+                Outcome::Retry { after_ms: None }
+            }
+        };
+        self.on_outcome(batch_id, outcome, now, storage, ids);
+    }
+
+    /// What `flush()` promises learn at the end of a tick (`quiet`: nothing went out in it and
+    /// no wake-up is pending): `Some(true)` once everything is acknowledged, `Some(false)`
+    /// when an attempt failed (it will be retried) or nothing more will happen on its own
+    /// (offline), `None` while delivery is under way or the role is undecided. A rejected
+    /// batch empties the queue too, but is not delivered.
+    #[inline(always)]
+    pub fn settle_flush(&mut self, quiet: bool) -> Option<bool> {
+        let failed = std::mem::take(&mut self.attempt_failed);
+        let idle = self.is_idle();
+        let stalled = quiet && self.role != Role::Undecided;
+        (idle || stalled || failed).then_some(idle && !failed)
+    }
+
+    /// What became of a batch.
+    pub fn on_outcome(&mut self, batch_id: u64, outcome: Outcome, now: f64, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
+        let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) else { return };
+        let flight = self.in_flight.swap_remove(pos);
+        match outcome {
+            Outcome::Ack => {
+                self.stats.delivered += flight.entries.len() as u64;
+                self.outbox.remove(&flight.entries, storage);
+                self.backoff.succeed();
+                self.split_events = self.set.max_batch_events;
+            }
+            Outcome::Reject => {
+                self.stats.rejected += flight.entries.len() as u64;
+                self.outbox.count_dropped(flight.entries.len());
+                self.outbox.remove(&flight.entries, storage);
+            }
+            Outcome::TooLarge if flight.entries.len() > 1 => {
+                self.split_events = (flight.entries.len() / 2).max(1);
+                self.outbox.release(&flight.entries);
+                // Both halves were due already: send them without waiting for thresholds.
+                self.flush_requested = true;
+            }
+            Outcome::TooLarge => {
+                self.stats.rejected += 1;
+                self.outbox.count_dropped(1);
+                self.outbox.remove(&flight.entries, storage);
+            }
+            Outcome::Retry { after_ms } => {
+                self.stats.retries += 1;
+                self.outbox.release(&flight.entries);
+                if !flight.keepalive {
+                    let unit = ids.unit();
+                    self.backoff.fail(now, &self.set.retry, unit, after_ms);
+                }
+            }
+        }
+    }
+
+    /// The page is being hidden: persist synchronously (when `storage` may write) and return
+    /// what should go out with `keepalive` now, within the 64 KB keepalive budget.
+    pub fn on_hidden(&mut self, now: f64, collection: Collection, storage: &mut dyn Storage) -> Option<BatchRequest> {
+        if collection == Collection::Allowed {
+            let _ = self.outbox.persist_now(storage, now);
+        }
+        if self.role == Role::Follower {
+            self.outbox.release_persisted();
+        }
+        if self.role == Role::Undecided || !self.online || collection == Collection::Pending {
+            return None;
+        }
+        let budget = KEEPALIVE_BYTES - 1024 - message::BATCH_OVERHEAD - self.set.write_key.len();
+        self.take_batch(now, self.set.max_batch_events, budget, true)
+    }
+
+    /// When `poll` is due again (timeouts of requests in flight, the next batch).
+    pub fn wake(&self, collection: Collection) -> Option<f64> {
+        let mut wake: Option<f64> = None;
+        let mut at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
+        for f in &self.in_flight {
+            at(f.started + self.set.request_timeout_ms + 5_001.0);
+        }
+        let sendable = collection != Collection::Pending;
+        if sendable && self.role != Role::Undecided && self.online && self.outbox.waiting() > 0 {
+            let not_before = self.backoff.not_before;
+            let age_due = self.outbox.oldest_waiting_at().map_or(0.0, |t| t + self.set.flush_interval_ms);
+            at(if self.flush_requested { not_before } else { age_due.max(not_before) });
+        }
+        wake
+    }
+}
+
+impl<S: Storage> Component<S> for Delivery {
+    fn category(&self) -> Category<'_> {
+        Category::Collection
+    }
+
+    fn persist(&mut self, storage: &mut dyn Storage, now: f64) {
+        let _ = self.outbox.persist(storage, now);
+        if self.role == Role::Follower {
+            self.outbox.release_persisted();
+        }
+    }
+
+    fn on_consent(&mut self, change: ConsentChange, store: &mut Store<S>, _ids: &mut dyn IdSource, now: f64) {
+        if change.granted() {
+            let _ = self.outbox.persist_now(store.collecting(), now);
+        } else if change.refused() {
+            self.outbox.purge(store.collecting());
+        } else if change.revoked() {
+            // The chunks were deleted with every other key: nothing persisted is left.
+            self.outbox.forget_persisted();
+            let mut erase = store.eraser();
+            if change.keep_last {
+                self.outbox.purge_all_but_last(&mut erase);
+            } else {
+                self.outbox.purge(&mut erase);
+            }
+        }
+    }
+
+    fn on_storage_change(&mut self, key: &str, value: Option<&str>, store: &mut Store<S>, now: f64) -> bool {
+        if !self.outbox.is_chunk_key(key) {
+            return false;
+        }
+        if self.role == Role::Leader && value.is_some() {
+            // The event's value may be stale: events arrive asynchronously, and this tab may
+            // have adopted the chunk (`become_leader`), delivered it and removed it since.
+            // What storage holds now is the truth; a chunk that is gone was acknowledged.
+            if let Some(current) = store.read().get(key) {
+                self.outbox.ingest(key, &current, store.collecting(), now);
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;

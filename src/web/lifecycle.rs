@@ -1,0 +1,102 @@
+//! The page lifecycle: hidden, shown again, online/offline, other tabs' storage writes.
+//!
+//! Owns: `visibilitychange`/`pagehide`/`pageshow` (never `unload`), `online`/`offline` and
+//! `storage` listeners, and what the page does when it is hidden (keepalive sends, the app's
+//! session message, giving up the delivery lock when leaving).
+//! Must never: keep the page out of the back/forward cache, or decide for the core.
+
+use std::cell::RefCell;
+use std::rc::Weak;
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsValue;
+
+use super::runtime::{add_listener, get, global, leak, notify_consent, schedule, tick_now, with, Runtime};
+
+/// `visibilitychange`/`pagehide`/`pageshow` (never `unload`), `online`/`offline`, `storage`.
+pub fn listen(weak: &Weak<RefCell<Runtime>>) {
+    let window = global();
+    let document = get(&window, "document");
+
+    let w = weak.clone();
+    let hidden = leak(Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let Some(rt) = w.upgrade() else { return };
+        let leaving = get(&e, "type").as_string().as_deref() == Some("pagehide");
+        if !leaving && get(&get(&global(), "document"), "visibilityState").as_string().as_deref() != Some("hidden") {
+            // Visible again: fetch what other devices did to the cart meanwhile.
+            with(&rt, |r| r.core.on_visible());
+            schedule(&rt);
+            return;
+        }
+        super::cart_runtime::on_hidden(&rt);
+        // The app learns how long the web view kept the session alive.
+        if let Some(m) = with(&rt, |r| r.core.session_message()).flatten() {
+            super::native_bridge::post(&m);
+        }
+        let (sends, release) = with(&rt, |r| {
+            let sends = r.core.on_hidden();
+            let mut release = None;
+            if leaving {
+                // Holding a Web Lock keeps a page out of the back/forward cache: let it go, and
+                // let another tab deliver. `pageshow` elects again if the page comes back.
+                release = r.lock_release.take();
+                if let Some(lease) = r.lease.as_mut() {
+                    lease.release(r.core.lease_storage());
+                }
+                r.core.suspend();
+            }
+            (sends, release)
+        })
+        .unwrap_or_default();
+        for s in sends {
+            super::transport::send(&rt, s);
+        }
+        if let Some(f) = release {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
+    }));
+    add_listener(&document, "visibilitychange", &hidden);
+    add_listener(&window, "pagehide", &hidden);
+
+    let w = weak.clone();
+    let shown = leak(Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        if get(&e, "persisted").as_bool() != Some(true) {
+            return;
+        }
+        let Some(rt) = w.upgrade() else { return };
+        let elect = with(&rt, |r| r.callbacks.as_ref().map(|c| c.elect.clone())).flatten();
+        if let Some(f) = elect {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
+    }));
+    add_listener(&window, "pageshow", &shown);
+
+    for (event, online) in [("online", true), ("offline", false)] {
+        let w = weak.clone();
+        let c = leak(Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
+            if let Some(rt) = w.upgrade() {
+                with(&rt, |r| r.core.set_online(online));
+                tick_now(&rt);
+            }
+        }));
+        add_listener(&window, event, &c);
+    }
+
+    let w = weak.clone();
+    let storage = leak(Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let Some(key) = get(&e, "key").as_string() else { return };
+        let value = get(&e, "newValue").as_string();
+        if let Some(rt) = w.upgrade() {
+            let consent_changed = with(&rt, |r| {
+                let before = r.core.consent().prefs().to_vec();
+                r.core.on_storage_change(&key, value.as_deref());
+                before != r.core.consent().prefs()
+            });
+            if consent_changed == Some(true) {
+                notify_consent(&rt);
+            }
+            schedule(&rt);
+        }
+    }));
+    add_listener(&window, "storage", &storage);
+}

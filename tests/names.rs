@@ -1,0 +1,97 @@
+//! Every JavaScript copy of a name list the Rust side owns is checked here, natively and in
+//! milliseconds: the `cart.*` operations (src/names.rs) in js/src/namespaces.js, the
+//! snippet, index.d.ts; the `stats()` counters in index.d.ts and the inert instance of
+//! js/src/index.js; and one method filter for the loader and the npm entry.
+
+use std::collections::BTreeSet;
+
+use omnitrail::names::{CartOp, CART_OPERATIONS, STATS_COUNTERS};
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/").to_owned() + path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The text between `start` and the next `end` after it.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start:?}")) + start.len();
+    let len = text[from..].find(end).unwrap_or_else(|| panic!("no {end:?} after {start:?}"));
+    &text[from..from + len]
+}
+
+fn set<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    names.into_iter().map(str::to_owned).collect()
+}
+
+/// Member names of a TypeScript interface body (`  name(…` or `  name:` / `  name?:`).
+fn members(body: &str) -> BTreeSet<String> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .map(|l| l.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn rust_cart() -> BTreeSet<String> {
+    set(CART_OPERATIONS.iter().copied())
+}
+
+fn queued_cart() -> BTreeSet<String> {
+    set(CART_OPERATIONS.iter().copied().filter(|n| !CartOp::parse(n).unwrap().answers()))
+}
+
+#[test]
+fn cart_operations_parse_back_to_distinct_operations() {
+    let ops: Vec<CartOp> = CART_OPERATIONS.iter().map(|n| CartOp::parse(n).unwrap()).collect();
+    for (i, a) in ops.iter().enumerate() {
+        assert!(!ops[..i].contains(a), "{a:?} twice");
+    }
+    assert_eq!(CartOp::parse("nope"), None);
+}
+
+#[test]
+fn the_cart_namespace_lists_the_rust_operations() {
+    let js = read("js/src/namespaces.js");
+    let list = between(&js, "export const CART = \"", "\".split");
+    assert_eq!(set(list.split(' ')), rust_cart(), "CART in js/src/namespaces.js = CART_OPERATIONS in src/names.rs");
+}
+
+#[test]
+fn the_snippet_queues_every_cart_operation_that_answers_nothing() {
+    let js = read("js/src/snippet.js");
+    let list = between(&js, "o.cart = {};\n  \"", "\".split");
+    assert_eq!(set(list.split(' ')), queued_cart(), "the snippet's cart names = CART_OPERATIONS without get/sync");
+    let dts = read("js/src/index.d.ts");
+    let replay = between(&dts, "export type ReplayMethod =", ";");
+    for name in queued_cart() {
+        let queued = ["\"cart", &name[..1].to_ascii_uppercase(), &name[1..], "\""].concat();
+        assert!(replay.contains(&queued), "ReplayMethod in index.d.ts lacks {queued}");
+    }
+}
+
+#[test]
+fn the_types_declare_the_rust_cart_operations_and_stats() {
+    let dts = read("js/src/index.d.ts");
+    assert_eq!(members(between(&dts, "export interface Cart {\n", "\n}")), rust_cart(), "interface Cart in index.d.ts");
+    let mut stats = set(STATS_COUNTERS);
+    stats.insert("role".to_owned());
+    assert_eq!(members(between(&dts, "export interface Stats {\n", "\n}")), stats, "interface Stats in index.d.ts");
+}
+
+#[test]
+fn the_inert_instance_answers_every_stats_counter() {
+    let js = read("js/src/index.js");
+    let body = between(&js, "stats: () => ({", "})");
+    let keys = set(body.split(',').filter_map(|kv| kv.split(':').next()).map(str::trim).filter(|k| !k.is_empty()));
+    let mut stats = set(STATS_COUNTERS);
+    stats.insert("role".to_owned());
+    assert_eq!(keys, stats, "NOOP.stats in js/src/index.js = STATS_COUNTERS + role");
+}
+
+#[test]
+fn the_loader_and_the_npm_entry_share_one_method_filter() {
+    for path in ["js/src/loader.js", "js/src/index.js"] {
+        let js = read(path);
+        assert!(js.contains("= wasmMethods("), "{path} takes its methods from wasmMethods (js/src/namespaces.js)");
+        assert!(!js.contains("getOwnPropertyNames"), "{path} filters the wasm's methods itself");
+    }
+}
