@@ -145,7 +145,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = Config::for_tests();
-    config.db = dir.join("bench.db").to_string_lossy().into_owned();
+    config.store = omnitrail_collector::config::StoreSpec::Sqlite(dir.join("bench.db").to_string_lossy().into_owned());
     config.test_control = false;
     let server = Background::start(config).expect("collector starts");
     let now = 1_780_000_000_000i64; // a fixed "now" (2026-05-28), so runs are comparable

@@ -11,13 +11,17 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::admin::{AdminToken, AdminTokenError, Scope};
+pub use crate::store::StoreSpec;
+
+/// The store when neither `--store` nor `--db` is given: a SQLite file in the working directory.
+pub const DEFAULT_STORE: &str = "omnitrail.db";
 
 /// Everything the collector needs to run. Build it with [`Config::for_tests`] in tests.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub addr: SocketAddr,
-    /// SQLite path, or `:memory:`.
-    pub db: String,
+    /// Where events are stored: a SQLite path (or `:memory:`), or a PostgreSQL URL.
+    pub store: StoreSpec,
     pub write_keys: Vec<WriteKey>,
     pub test_control: bool,
     /// Connections counted against the global cap (see `conn_limits`): at the cap the
@@ -72,7 +76,7 @@ impl Config {
     pub fn for_tests() -> Config {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            db: ":memory:".into(),
+            store: StoreSpec::Sqlite(":memory:".into()),
             write_keys: vec![WriteKey::any_origin("demo")],
             test_control: true,
             max_connections: 256,
@@ -227,9 +231,14 @@ pub struct Cli {
     #[arg(long, env = "OMNITRAIL_ADDR", default_value = "127.0.0.1:8787")]
     pub addr: SocketAddr,
 
-    /// SQLite database path, or `:memory:`.
-    #[arg(long, env = "OMNITRAIL_DB", default_value = "omnitrail.db")]
-    pub db: String,
+    /// Where to store events: a SQLite database path (or `:memory:`), or a `postgres://` /
+    /// `postgresql://` URL. Default: `omnitrail.db`.
+    #[arg(long, env = "OMNITRAIL_STORE")]
+    pub store: Option<String>,
+
+    /// The older name of `--store` (kept for compatibility; `--store` wins when both are set).
+    #[arg(long, env = "OMNITRAIL_DB")]
+    pub db: Option<String>,
 
     /// Write key, optionally with its origin allowlist: `KEY`, `KEY=*`,
     /// `KEY=https://shop.example.com,https://*.example.com`. Repeatable; in the env var separate
@@ -329,7 +338,7 @@ impl Cli {
         }
         let config = Config {
             addr: self.addr,
-            db: self.db,
+            store: StoreSpec::parse(self.store.as_deref().or(self.db.as_deref()).unwrap_or(DEFAULT_STORE)),
             write_keys,
             test_control: self.test_control,
             max_connections: self.max_connections.max(1),
@@ -358,6 +367,27 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("omnitrail-collector").chain(args.iter().copied())).expect("parses")
+    }
+
+    #[test]
+    fn store_flag_selects_the_backend_and_db_stays_an_alias() {
+        // Only flags here: the env vars may be set by whoever runs the tests.
+        let store = |args: &[&str]| {
+            let c = cli(args);
+            StoreSpec::parse(c.store.as_deref().or(c.db.as_deref()).unwrap_or(DEFAULT_STORE))
+        };
+        assert_eq!(store(&["--store", "x.db"]), StoreSpec::Sqlite("x.db".into()));
+        assert_eq!(store(&["--db", "y.db"]), StoreSpec::Sqlite("y.db".into()));
+        assert_eq!(store(&["--db", "y.db", "--store", ":memory:"]), StoreSpec::Sqlite(":memory:".into()));
+        assert_eq!(store(&["--store", "postgres://u@h/db"]), StoreSpec::Postgres("postgres://u@h/db".into()));
+        assert_eq!(store(&["--store", "PostgreSQL://h/db"]), StoreSpec::Postgres("PostgreSQL://h/db".into()));
+        // A path that merely mentions postgres is still a file.
+        assert_eq!(store(&["--store", "./postgres://x"]), StoreSpec::Sqlite("./postgres://x".into()));
+        assert_eq!(StoreSpec::Postgres("postgres://u:secret@h:5/db?sslmode=disable".into()).display(), "postgres://u:***@h:5/db");
+    }
 
     #[test]
     fn parses_write_key_specs() {

@@ -77,7 +77,7 @@ pub struct Collector {
 impl Collector {
     /// Opens the store and binds the listener.
     pub async fn bind(config: Config) -> Result<Collector, StartError> {
-        let (store, store_thread) = Store::open(&config.db).map_err(StartError::Store)?;
+        let (store, store_thread) = Store::open(&config.store).await.map_err(StartError::Store)?;
         let listener = TcpListener::bind(config.addr).await.map_err(|e| StartError::Bind(config.addr, e))?;
         let state = Arc::new(AppState {
             limiter: crate::ratelimit::RateLimiter::new(config.rate_limit),
