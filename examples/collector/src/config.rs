@@ -236,6 +236,14 @@ pub struct Cli {
     #[arg(long, env = "OMNITRAIL_STORE")]
     pub store: Option<String>,
 
+    /// PostgreSQL store: most connections this instance holds.
+    #[arg(long, env = "OMNITRAIL_PG_POOL_SIZE", default_value_t = crate::store::postgres::DEFAULT_POOL_SIZE)]
+    pub pg_pool_size: usize,
+
+    /// PostgreSQL store: longest wait for a free connection before answering 503.
+    #[arg(long, env = "OMNITRAIL_PG_POOL_TIMEOUT_MS", default_value_t = crate::store::postgres::DEFAULT_POOL_TIMEOUT_MS)]
+    pub pg_pool_timeout_ms: u64,
+
     /// The older name of `--store` (kept for compatibility; `--store` wins when both are set).
     #[arg(long, env = "OMNITRAIL_DB")]
     pub db: Option<String>,
@@ -336,9 +344,14 @@ impl Cli {
         for spec in self.admin_tokens.iter().filter(|s| !s.trim().is_empty()) {
             admin_tokens.push(AdminToken::parse(spec).map_err(ConfigError::Admin)?);
         }
+        let mut store = StoreSpec::parse(self.store.as_deref().or(self.db.as_deref()).unwrap_or(DEFAULT_STORE));
+        if let StoreSpec::Postgres(pg) = &mut store {
+            pg.pool_size = self.pg_pool_size.max(1);
+            pg.pool_timeout = Duration::from_millis(self.pg_pool_timeout_ms.max(1));
+        }
         let config = Config {
             addr: self.addr,
-            store: StoreSpec::parse(self.store.as_deref().or(self.db.as_deref()).unwrap_or(DEFAULT_STORE)),
+            store,
             write_keys,
             test_control: self.test_control,
             max_connections: self.max_connections.max(1),
@@ -382,11 +395,12 @@ mod tests {
         assert_eq!(store(&["--store", "x.db"]), StoreSpec::Sqlite("x.db".into()));
         assert_eq!(store(&["--db", "y.db"]), StoreSpec::Sqlite("y.db".into()));
         assert_eq!(store(&["--db", "y.db", "--store", ":memory:"]), StoreSpec::Sqlite(":memory:".into()));
-        assert_eq!(store(&["--store", "postgres://u@h/db"]), StoreSpec::Postgres("postgres://u@h/db".into()));
-        assert_eq!(store(&["--store", "PostgreSQL://h/db"]), StoreSpec::Postgres("PostgreSQL://h/db".into()));
+        let pg = |url: &str| StoreSpec::Postgres(crate::store::postgres::PgConfig::new(url));
+        assert_eq!(store(&["--store", "postgres://u@h/db"]), pg("postgres://u@h/db"));
+        assert_eq!(store(&["--store", "PostgreSQL://h/db"]), pg("PostgreSQL://h/db"));
         // A path that merely mentions postgres is still a file.
         assert_eq!(store(&["--store", "./postgres://x"]), StoreSpec::Sqlite("./postgres://x".into()));
-        assert_eq!(StoreSpec::Postgres("postgres://u:secret@h:5/db?sslmode=disable".into()).display(), "postgres://u:***@h:5/db");
+        assert_eq!(pg("postgres://u:secret@h:5/db?sslmode=disable").display(), "postgres://u:***@h:5/db");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::validate::ValidMessage;
 
 pub mod marketing;
+pub mod postgres;
 pub mod sqlite;
 
 /// Which store the collector runs on (`--store`): a SQLite file (or `:memory:`), or a
@@ -28,8 +29,8 @@ pub mod sqlite;
 pub enum StoreSpec {
     /// A SQLite database path, or `:memory:`.
     Sqlite(String),
-    /// A `postgres://` / `postgresql://` URL.
-    Postgres(String),
+    /// A `postgres://` / `postgresql://` URL and its pool.
+    Postgres(postgres::PgConfig),
 }
 
 impl StoreSpec {
@@ -39,7 +40,7 @@ impl StoreSpec {
         let t = s.trim();
         let lower = t.get(..13).unwrap_or(t).to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            StoreSpec::Postgres(t.to_string())
+            StoreSpec::Postgres(postgres::PgConfig::new(t))
         } else {
             StoreSpec::Sqlite(s.to_string())
         }
@@ -49,7 +50,7 @@ impl StoreSpec {
     pub fn display(&self) -> String {
         match self {
             StoreSpec::Sqlite(p) => p.clone(),
-            StoreSpec::Postgres(url) => redact_url(url),
+            StoreSpec::Postgres(pg) => redact_url(&pg.url),
         }
     }
 }
@@ -112,6 +113,7 @@ impl From<rusqlite::Error> for StoreError {
 #[derive(Clone)]
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 /// Calls the same method on whichever backend this is.
@@ -119,6 +121,7 @@ macro_rules! dispatch {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             Store::Sqlite($s) => $call,
+            Store::Postgres($s) => $call,
         }
     };
 }
@@ -132,8 +135,10 @@ impl Store {
                 let (s, t) = sqlite::SqliteStore::open(path)?;
                 Ok((Store::Sqlite(s), t))
             }
-            StoreSpec::Postgres(url) => {
-                Err(StoreError::Open(format!("{}: the PostgreSQL store is not built yet", redact_url(url))))
+            StoreSpec::Postgres(pg) => {
+                let (s, t) =
+                    postgres::PgStore::open(pg).await.map_err(|e| StoreError::Open(format!("{}: {e}", redact_url(&pg.url))))?;
+                Ok((Store::Postgres(s), t))
             }
         }
     }
@@ -142,6 +147,7 @@ impl Store {
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
         }
     }
 
@@ -377,3 +383,124 @@ pub const MAX_TIMELINE_IDS: usize = 64;
 /// Most link rows a timeline reads while walking the graph: the walk is bounded by work, not
 /// only by ids, so one person with 100,000 links costs the same as any other.
 pub const MAX_TIMELINE_LINK_ROWS: usize = 4096;
+
+/// Messages of one (anonymousId, userId) pair: how many, and the latest receive time.
+pub(crate) struct PairCount {
+    pub anonymous_id: Option<String>,
+    pub user_id: Option<String>,
+    pub count: u64,
+    pub last_seen: String,
+}
+
+/// Recent people from the recent messages' id pairs and the identity links (newest first):
+/// a person is a connected component of ids — an anonymousId and a userId seen on the same
+/// message, or linked by identify / alias, belong together (so an anonymous visitor, the user
+/// they logged in as and that user's alias are one row). Every backend loads the same rows and
+/// calls this, so `/v1/journeys` is the same on all of them.
+pub(crate) fn people(pairs: Vec<PairCount>, links: Vec<(String, String)>, limit: u32) -> Vec<IdentitySummary> {
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Ids {
+        index: HashMap<String, usize>,
+        parent: Vec<usize>,
+    }
+    impl Ids {
+        fn id(&mut self, s: &str) -> usize {
+            if let Some(i) = self.index.get(s) {
+                return *i;
+            }
+            let i = self.parent.len();
+            self.parent.push(i);
+            self.index.insert(s.to_string(), i);
+            i
+        }
+        fn root(&mut self, mut i: usize) -> usize {
+            while self.parent[i] != i {
+                self.parent[i] = self.parent[self.parent[i]];
+                i = self.parent[i];
+            }
+            i
+        }
+        fn union(&mut self, a: usize, b: usize) {
+            let (ra, rb) = (self.root(a), self.root(b));
+            if ra != rb {
+                self.parent[ra] = rb;
+            }
+        }
+    }
+
+    let mut ids = Ids::default();
+    for p in &pairs {
+        match (&p.anonymous_id, &p.user_id) {
+            (Some(a), Some(u)) => {
+                let (a, u) = (ids.id(a), ids.id(u));
+                ids.union(a, u);
+            }
+            (Some(x), None) | (None, Some(x)) => {
+                ids.id(x);
+            }
+            (None, None) => {}
+        }
+    }
+    for (a, u) in links {
+        // Only links touching a recent id matter; others would only add unseen people.
+        if ids.index.contains_key(&a) || ids.index.contains_key(&u) {
+            let (a, u) = (ids.id(&a), ids.id(&u));
+            ids.union(a, u);
+        }
+    }
+
+    struct Person {
+        anonymous: Option<(String, String)>, // (last seen, id)
+        user: Option<(String, String)>,
+        count: u64,
+        last_seen: String,
+    }
+    let mut people: HashMap<usize, Person> = HashMap::new();
+    for p in pairs {
+        let Some(key) = p.anonymous_id.as_deref().or(p.user_id.as_deref()) else { continue };
+        let i = ids.id(key);
+        let root = ids.root(i);
+        let person = people.entry(root).or_insert_with(|| Person {
+            anonymous: None,
+            user: None,
+            count: 0,
+            last_seen: String::new(),
+        });
+        person.count += p.count;
+        if p.last_seen > person.last_seen {
+            person.last_seen = p.last_seen.clone();
+        }
+        let newer = |slot: &Option<(String, String)>| slot.as_ref().map_or(true, |(seen, _)| p.last_seen >= *seen);
+        if let Some(a) = &p.anonymous_id {
+            if newer(&person.anonymous) {
+                person.anonymous = Some((p.last_seen.clone(), a.clone()));
+            }
+        }
+        if let Some(u) = &p.user_id {
+            if newer(&person.user) {
+                person.user = Some((p.last_seen.clone(), u.clone()));
+            }
+        }
+    }
+    let mut out: Vec<IdentitySummary> = people
+        .into_values()
+        .map(|p| {
+            let anonymous_id = p.anonymous.map(|(_, a)| a);
+            let user_id = p.user.map(|(_, u)| u);
+            IdentitySummary {
+                id: user_id.clone().or_else(|| anonymous_id.clone()).unwrap_or_default(),
+                anonymous_id,
+                user_id,
+                last_seen: p.last_seen,
+                messages: p.count,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
+    out.truncate(limit as usize);
+    out
+}
+
+

@@ -718,49 +718,9 @@ fn query_counts(conn: &Connection) -> Result<StoredCounts, rusqlite::Error> {
     Ok(counts)
 }
 
-/// Recent people. A person is a connected component of ids: an anonymousId and a userId seen
-/// on the same message, or linked by identify / alias, belong together (so an anonymous
-/// visitor, the user they logged in as and that user's alias are one row). Only the most
-/// recent messages and links are scanned (bounded cost).
+/// Recent people (see [`people`]): the pairs of the latest 100,000 messages and the latest
+/// 100,000 links.
 fn query_identities(conn: &Connection, limit: u32, keys: &KeyFilter) -> Result<Vec<IdentitySummary>, rusqlite::Error> {
-    use std::collections::HashMap;
-
-    #[derive(Default)]
-    struct Ids {
-        index: HashMap<String, usize>,
-        parent: Vec<usize>,
-    }
-    impl Ids {
-        fn id(&mut self, s: &str) -> usize {
-            if let Some(i) = self.index.get(s) {
-                return *i;
-            }
-            let i = self.parent.len();
-            self.parent.push(i);
-            self.index.insert(s.to_string(), i);
-            i
-        }
-        fn root(&mut self, mut i: usize) -> usize {
-            while self.parent[i] != i {
-                self.parent[i] = self.parent[self.parent[i]];
-                i = self.parent[i];
-            }
-            i
-        }
-        fn union(&mut self, a: usize, b: usize) {
-            let (ra, rb) = (self.root(a), self.root(b));
-            if ra != rb {
-                self.parent[ra] = rb;
-            }
-        }
-    }
-
-    struct Pair {
-        anonymous_id: Option<String>,
-        user_id: Option<String>,
-        count: u64,
-        last_seen: String,
-    }
     let mut stmt = conn.prepare_cached(
         "SELECT anonymous_id, user_id, COUNT(*), MAX(received_at) FROM messages
          WHERE id > (SELECT COALESCE(MAX(id), 0) - 100000 FROM messages)
@@ -768,90 +728,20 @@ fn query_identities(conn: &Connection, limit: u32, keys: &KeyFilter) -> Result<V
          GROUP BY anonymous_id, user_id",
     )?;
     let keys = key_list(keys);
-    let pairs: Vec<Pair> = stmt
+    let pairs: Vec<PairCount> = stmt
         .query_map(params![keys], |r| {
-            Ok(Pair { anonymous_id: r.get(0)?, user_id: r.get(1)?, count: r.get::<_, i64>(2)? as u64, last_seen: r.get(3)? })
+            Ok(PairCount { anonymous_id: r.get(0)?, user_id: r.get(1)?, count: r.get::<_, i64>(2)? as u64, last_seen: r.get(3)? })
         })?
         .collect::<Result<_, _>>()?;
-    let mut ids = Ids::default();
-    for p in &pairs {
-        match (&p.anonymous_id, &p.user_id) {
-            (Some(a), Some(u)) => {
-                let (a, u) = (ids.id(a), ids.id(u));
-                ids.union(a, u);
-            }
-            (Some(x), None) | (None, Some(x)) => {
-                ids.id(x);
-            }
-            (None, None) => {}
-        }
-    }
     let mut links = conn.prepare_cached(
         "SELECT anonymous_id, user_id FROM identities
          WHERE (?1 IS NULL OR write_key IN (SELECT value FROM json_each(?1)))
          ORDER BY last_seen DESC LIMIT 100000",
     )?;
-    for row in links.query_map(params![keys], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-        let (a, u) = row?;
-        // Only links touching a recent id matter; others would only add unseen people.
-        if ids.index.contains_key(&a) || ids.index.contains_key(&u) {
-            let (a, u) = (ids.id(&a), ids.id(&u));
-            ids.union(a, u);
-        }
-    }
-
-    struct Person {
-        anonymous: Option<(String, String)>, // (last seen, id)
-        user: Option<(String, String)>,
-        count: u64,
-        last_seen: String,
-    }
-    let mut people: HashMap<usize, Person> = HashMap::new();
-    for p in pairs {
-        let Some(key) = p.anonymous_id.as_deref().or(p.user_id.as_deref()) else { continue };
-        let i = ids.id(key);
-        let root = ids.root(i);
-        let person = people.entry(root).or_insert_with(|| Person {
-            anonymous: None,
-            user: None,
-            count: 0,
-            last_seen: String::new(),
-        });
-        person.count += p.count;
-        if p.last_seen > person.last_seen {
-            person.last_seen = p.last_seen.clone();
-        }
-        let newer = |slot: &Option<(String, String)>| slot.as_ref().map_or(true, |(seen, _)| p.last_seen >= *seen);
-        if let Some(a) = &p.anonymous_id {
-            if newer(&person.anonymous) {
-                person.anonymous = Some((p.last_seen.clone(), a.clone()));
-            }
-        }
-        if let Some(u) = &p.user_id {
-            if newer(&person.user) {
-                person.user = Some((p.last_seen.clone(), u.clone()));
-            }
-        }
-    }
-    let mut out: Vec<IdentitySummary> = people
-        .into_values()
-        .map(|p| {
-            let anonymous_id = p.anonymous.map(|(_, a)| a);
-            let user_id = p.user.map(|(_, u)| u);
-            IdentitySummary {
-                id: user_id.clone().or_else(|| anonymous_id.clone()).unwrap_or_default(),
-                anonymous_id,
-                user_id,
-                last_seen: p.last_seen,
-                messages: p.count,
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
-    out.truncate(limit as usize);
-    Ok(out)
+    let links: Vec<(String, String)> =
+        links.query_map(params![keys], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?.collect::<Result<_, _>>()?;
+    Ok(people(pairs, links, limit))
 }
-
 
 /// Expands `id` through the identity graph (breadth first, both directions, within the keys
 /// `keys` lets through). The walk stops at [`MAX_TIMELINE_IDS`] ids or

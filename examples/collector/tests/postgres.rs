@@ -1,0 +1,240 @@
+//! The PostgreSQL store's own guarantees, on a private throwaway cluster (`common/pg.rs`):
+//! migrations applied once when instances start together, dedup and cart merges across two
+//! instances at the same moment, 503 + `Retry-After` while PostgreSQL is down and recovery
+//! by itself, and a fast 503 when the pool is exhausted. Skipped, with a message, only when
+//! the PostgreSQL binaries are not installed (`scripts/setup.sh` installs them).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::pg::{self, Cluster};
+use common::*;
+use omnitrail_collector::config::{Config, StoreSpec};
+use omnitrail_collector::server::Background;
+use serde_json::json;
+
+fn skip() -> bool {
+    if !pg::available() {
+        eprintln!("SKIPPED: PostgreSQL binaries not found in {} (run scripts/setup.sh)", pg::bin_dir().display());
+        return true;
+    }
+    false
+}
+
+fn config(url: &str) -> Config {
+    let mut c = Config::for_tests();
+    c.store = StoreSpec::parse(url);
+    c.cart_secret = Some("s3cret".into());
+    c
+}
+
+/// Starts `n` collectors on one store at the same moment (their migrations race).
+fn start_many(url: &str, n: usize) -> Vec<Background> {
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let c = config(url);
+            std::thread::spawn(move || Background::start(c).expect("collector starts"))
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn instances_starting_together_migrate_once_and_restart_cleanly() {
+    if skip() {
+        return;
+    }
+    let cl = pg::shared();
+    let url = cl.fresh_url();
+    let schema = url.rsplit("%3D").next().unwrap().to_string();
+    let cs = start_many(&url, 3);
+    let versions = cl.psql(&format!("SELECT string_agg(version::text, ',') FROM {schema}.schema_migrations")).unwrap();
+    assert_eq!(versions.trim(), "1");
+    let r = post(cs[0].addr, "/v1/batch", &batch(vec![track("m1", "a1", "E")]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    for c in cs {
+        c.stop();
+    }
+    // A restart finds everything applied and the data still there.
+    let c = Background::start(config(&url)).unwrap();
+    assert_eq!(stats(c.addr)["stored"], 1);
+    c.stop();
+}
+
+#[test]
+fn two_instances_receiving_the_same_batches_at_once_store_each_message_once() {
+    if skip() {
+        return;
+    }
+    let url = pg::shared().fresh_url();
+    let cs = start_many(&url, 2);
+    let addrs: Vec<_> = cs.iter().map(|c| c.addr).collect();
+    let rounds = 20;
+    let mut stored_total = 0;
+    for round in 0..rounds {
+        let body = batch((0..10).map(|i| track(&format!("r{round}-m{i}"), &format!("a{i}"), "E")).collect());
+        let answers: Vec<serde_json::Value> = std::thread::scope(|s| {
+            let hs: Vec<_> = addrs.iter().map(|a| s.spawn(|| post(*a, "/v1/batch", &body))).collect();
+            hs.into_iter()
+                .map(|h| {
+                    let r = h.join().unwrap();
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    r.json()
+                })
+                .collect()
+        });
+        let stored: u64 = answers.iter().map(|a| a["stored"].as_u64().unwrap()).sum();
+        let dups: u64 = answers.iter().map(|a| a["duplicates"].as_u64().unwrap()).sum();
+        assert_eq!((stored, dups), (10, 10), "round {round}: {answers:?}");
+        stored_total += stored;
+    }
+    assert_eq!(stats(addrs[0])["stored"], stored_total);
+    assert_eq!(stats(addrs[1])["stored"], stored_total);
+    for c in cs {
+        c.stop();
+    }
+}
+
+#[test]
+fn concurrent_cart_merges_on_two_instances_lose_nothing() {
+    use omnitrail::cart::{Cart, Product};
+    if skip() {
+        return;
+    }
+    let url = pg::shared().fresh_url();
+    let cs = start_many(&url, 2);
+    let tok = omnitrail_collector::cart::token("s3cret", "demo", "u1");
+    let devices = 8;
+    std::thread::scope(|s| {
+        for d in 0..devices {
+            let addr = cs[d % 2].addr;
+            let tok = tok.clone();
+            s.spawn(move || {
+                let mut c = Cart::new(&format!("device{d}"));
+                let p = Product { product_id: &format!("sku-{d}"), name: "Mug", price: 1.0, ..Default::default() };
+                c.add(&p, 1, 1_000.0 + d as f64).unwrap();
+                let r = request(
+                    addr,
+                    "PUT",
+                    "/v1/cart/u1?writeKey=demo",
+                    &[("X-Omnitrail-Cart-Token", &tok), ("Content-Type", "text/plain")],
+                    c.encode().as_bytes(),
+                );
+                assert_eq!(r.status, 200, "{}", r.text());
+            });
+        }
+    });
+    let r = request(cs[0].addr, "GET", "/v1/cart/u1?writeKey=demo", &[("X-Omnitrail-Cart-Token", &tok)], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let merged = Cart::decode(r.json()["state"].as_str().unwrap(), "t").unwrap();
+    for d in 0..devices {
+        assert_eq!(merged.quantity(&format!("sku-{d}"), ""), 1, "device {d}'s add was lost");
+    }
+    for c in cs {
+        c.stop();
+    }
+}
+
+#[test]
+fn identity_links_from_two_instances_form_one_person() {
+    if skip() {
+        return;
+    }
+    let url = pg::shared().fresh_url();
+    let cs = start_many(&url, 2);
+    let identify = |id: &str, anon: &str, user: &str| json!({"type": "identify", "messageId": id, "anonymousId": anon, "userId": user, "timestamp": TS});
+    let alias = json!({"type": "alias", "messageId": "al", "previousId": "u-old", "userId": "u-new", "timestamp": TS});
+    std::thread::scope(|s| {
+        let (a0, a1) = (cs[0].addr, cs[1].addr);
+        let b0 = batch(vec![identify("i1", "anon-1", "u-old"), track("t1", "anon-1", "E")]);
+        let b1 = batch(vec![identify("i2", "anon-2", "u-new"), alias.clone()]);
+        s.spawn(move || assert_eq!(post(a0, "/v1/batch", &b0).status, 200));
+        s.spawn(move || assert_eq!(post(a1, "/v1/batch", &b1).status, 200));
+    });
+    let r = admin_get(cs[1].addr, "/v1/journeys/anon-1");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut linked: Vec<String> = r.json()["linkedIds"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    linked.sort();
+    assert_eq!(linked, ["anon-1", "anon-2", "u-new", "u-old"]);
+    let people = admin_get(cs[0].addr, "/v1/journeys").json();
+    assert_eq!(people["identities"].as_array().unwrap().len(), 1, "{people}");
+    for c in cs {
+        c.stop();
+    }
+}
+
+#[test]
+fn postgres_down_answers_503_with_retry_after_and_recovers_by_itself() {
+    if skip() {
+        return;
+    }
+    let cl = Cluster::start("down").expect("cluster starts");
+    eprintln!("private cluster initdb + start: {:?}", cl.started_in);
+    let url = cl.fresh_url();
+    let mut cfg = config(&url);
+    if let StoreSpec::Postgres(pg) = &mut cfg.store {
+        pg.pool_timeout = Duration::from_millis(500);
+    }
+    let c = Background::start(cfg).unwrap();
+    assert_eq!(post(c.addr, "/v1/batch", &batch(vec![track("before", "a", "E")])).status, 200);
+
+    cl.stop();
+    let t = Instant::now();
+    let r = post(c.addr, "/v1/batch", &batch(vec![track("during", "a", "E")]));
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.json()["error"], "storage_unavailable");
+    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    assert_eq!(get(c.addr, "/healthz").status, 503);
+
+    cl.pg_ctl_start().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = post(c.addr, "/v1/batch", &batch(vec![track("during", "a", "E")]));
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert!(Instant::now() < deadline, "did not recover");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let ids: Vec<String> = messages(c.addr).iter().map(|m| m["messageId"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["before", "during"]);
+    c.stop();
+    cl.stop();
+}
+
+#[test]
+fn an_exhausted_pool_answers_503_quickly() {
+    if skip() {
+        return;
+    }
+    let cl = pg::shared();
+    let url = cl.fresh_url();
+    let schema = url.rsplit("%3D").next().unwrap().to_string();
+    let mut cfg = config(&url);
+    if let StoreSpec::Postgres(pg) = &mut cfg.store {
+        pg.pool_size = 1;
+        pg.pool_timeout = Duration::from_millis(300);
+    }
+    let c = Background::start(cfg).unwrap();
+    assert_eq!(post(c.addr, "/v1/batch", &batch(vec![track("m0", "a", "E")])).status, 200);
+    std::thread::scope(|s| {
+        // Another session holds the table for 3 s: the one pooled connection waits on it.
+        s.spawn(|| cl.psql(&format!("BEGIN; LOCK TABLE {schema}.messages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;")).unwrap());
+        std::thread::sleep(Duration::from_millis(500));
+        let addr = c.addr;
+        let blocked = s.spawn(move || post(addr, "/v1/batch", &batch(vec![track("m1", "a", "E")])));
+        std::thread::sleep(Duration::from_millis(300));
+        let t = Instant::now();
+        let r = post(c.addr, "/v1/batch", &batch(vec![track("m2", "a", "E")]));
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+        // The blocked request is stored once the lock goes.
+        assert_eq!(blocked.join().unwrap().status, 200);
+    });
+    assert_eq!(stats(c.addr)["stored"], 2);
+    c.stop();
+}
