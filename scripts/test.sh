@@ -16,7 +16,7 @@ echo "== cargo test (collector on PostgreSQL: a private throwaway cluster)"
 if [ -x /usr/lib/postgresql/15/bin/initdb ]; then
   pg_start=$(date +%s)
   OMNITRAIL_TEST_STORE=postgres cargo test -p omnitrail-collector \
-    --test ingest --test cart --test control --test security --test marketing --test postgres
+    --test ingest --test cart --test control --test security --test marketing --test process --test postgres
   echo "== collector on PostgreSQL: $(( $(date +%s) - pg_start )) s"
 else
   echo "SKIPPED: collector on PostgreSQL (no /usr/lib/postgresql/15/bin/initdb; scripts/setup.sh installs it)"

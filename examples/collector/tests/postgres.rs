@@ -238,3 +238,26 @@ fn an_exhausted_pool_answers_503_quickly() {
     assert_eq!(stats(c.addr)["stored"], 2);
     c.stop();
 }
+
+#[test]
+fn text_postgresql_cannot_hold_is_stored_not_refused_forever() {
+    if skip() {
+        return;
+    }
+    let url = pg::shared().fresh_url();
+    let c = Background::start(config(&url)).unwrap();
+    // NUL is valid in JSON strings but not in PostgreSQL text: the raw JSON keeps it escaped,
+    // the derived columns replace it, and the message is stored (else the SDK would retry it
+    // forever).
+    let m = json!({"type": "track", "messageId": "nul\u{0}id", "anonymousId": "a\u{0}b", "event": "E\u{0}", "timestamp": TS,
+                   "context": {"omnitrail": {"touch": {"at": TS, "channel": "paid\u{0}"}}}});
+    let r = post(c.addr, "/v1/batch", &batch(vec![m.clone()]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["stored"], 1);
+    let r = post(c.addr, "/v1/batch", &batch(vec![m]));
+    assert_eq!(r.json()["duplicates"], 1, "{}", r.text());
+    let stored = messages(c.addr);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["event"], "E\u{0}", "raw JSON kept verbatim");
+    c.stop();
+}

@@ -67,8 +67,9 @@ fn env_vars_configure_the_binary() {
 #[test]
 fn kill_9_after_2xx_loses_nothing() {
     let db = temp_db("kill9");
-    let db_arg = db.to_str().unwrap().to_string();
-    let p = spawn(&["--db", &db_arg, "--test-control"], &[]);
+    // On PostgreSQL (OMNITRAIL_TEST_STORE=postgres) the same test through `--store URL`.
+    let db_arg = if on_postgres() { pg::shared().fresh_url() } else { db.to_str().unwrap().to_string() };
+    let p = spawn(&["--store", &db_arg, "--test-control"], &[]);
     let addr = p.addr;
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -103,7 +104,7 @@ fn kill_9_after_2xx_loses_nothing() {
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 400, "only {} acknowledged", acked.len());
 
-    let p = spawn(&["--db", &db_arg, "--test-control"], &[]);
+    let p = spawn(&["--store", &db_arg, "--test-control"], &[]);
     let stored: std::collections::HashSet<String> = messages(p.addr)
         .iter()
         .filter_map(|m| m["messageId"].as_str().map(str::to_string))

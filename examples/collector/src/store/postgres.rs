@@ -11,7 +11,7 @@
 //! `ON CONFLICT DO NOTHING`), merge a cart outside a row lock (`SELECT … FOR UPDATE`), wait
 //! for a connection longer than the pool timeout, or know about HTTP.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::str::FromStr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -138,14 +138,19 @@ pub struct PgStore {
 }
 
 fn db_error(e: tokio_postgres::Error) -> StoreError {
+    // tokio-postgres' Display of a server error is only "db error": say what the server said.
+    let text = match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => e.to_string(),
+    };
     match e.code() {
         // Connection exceptions, shutdown, too many connections / out of resources.
         Some(c) if c.code().starts_with("08") || c.code().starts_with("57P") || c.code().starts_with("53") => {
-            StoreError::Unavailable(e.to_string())
+            StoreError::Unavailable(text)
         }
-        Some(_) => StoreError::Database(e.to_string()),
+        Some(_) => StoreError::Database(text),
         // No SQLSTATE: the connection itself failed (refused, closed, I/O).
-        None => StoreError::Unavailable(e.to_string()),
+        None => StoreError::Unavailable(text),
     }
 }
 
@@ -443,7 +448,7 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
     let integrations = clean_opt(&batch.integrations);
     let key = clean(&batch.write_key).into_owned();
     let n = batch.messages.len();
-    let mut cols: [Vec<Option<String>>; 10] = Default::default();
+    let mut cols: [Vec<Option<String>>; 9] = Default::default();
     let mut message_ids = Vec::with_capacity(n);
     for m in &batch.messages {
         let corrected = timefmt::corrected(m.timestamp, batch.sent_at, batch.received_at);
@@ -458,7 +463,6 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
             Some(timefmt::format(m.timestamp)),
             Some(timefmt::format(corrected)),
             Some(clean(&m.raw).into_owned()),
-            None,
         ]) {
             col.push(v);
         }
@@ -502,31 +506,14 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
     let mut new_ids: HashSet<String> = inserted.iter().map(|r| r.get(0)).collect();
     let outcome: Vec<bool> = message_ids.iter().map(|id| new_ids.remove(id)).collect();
 
-    let link = tx
-        .prepare(
-            "INSERT INTO identities (write_key, anonymous_id, user_id, source, first_seen, last_seen)
-             VALUES ($1, $2, $3, $4, $5, $5)
-             ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE SET last_seen = excluded.last_seen",
-        )
-        .await?;
-    let touch = tx
-        .prepare(
-            "INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT DO NOTHING",
-        )
-        .await?;
-    let consent = tx
-        .prepare(
-            "INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE
-               SET at = excluded.at, analytics = excluded.analytics, marketing = excluded.marketing
-               WHERE excluded.at >= consents.at",
-        )
-        .await?;
-    // Links are upserted in one order (sorted) so that two instances cannot deadlock on them.
+    // The new messages' identity links, touches and consents: one statement each.
     let mut links: Vec<(String, String, &'static str)> = Vec::new();
+    let mut seen_links: HashSet<(String, String)> = HashSet::new();
+    let mut touches: [Vec<Option<String>>; 8] = Default::default();
+    // Consents: the latest per (anonymousId, userId) of the batch (a later one on a tie), as
+    // SQLite's upserts in message order keep.
+    let mut consents: Vec<(String, String, String, Option<bool>, Option<bool>)> = Vec::new();
+    let mut consent_at: HashMap<(String, String), usize> = HashMap::new();
     for (m, new) in batch.messages.iter().zip(&outcome) {
         if !*new {
             continue;
@@ -537,38 +524,91 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
             _ => None,
         };
         if let Some((from, user)) = pair {
-            links.push((clean(from).into_owned(), clean(user).into_owned(), m.kind.as_str()));
+            let (from, user) = (clean(from).into_owned(), clean(user).into_owned());
+            // The first link of a pair gives its source (later ones only touch last_seen).
+            if seen_links.insert((from.clone(), user.clone())) {
+                links.push((from, user, m.kind.as_str()));
+            }
         }
         let a = clean(m.anonymous_id.as_deref().unwrap_or("")).into_owned();
         let u = clean(m.user_id.as_deref().unwrap_or("")).into_owned();
         if let Some(t) = &m.touch {
             let at = timefmt::format(timefmt::corrected(t.at, batch.sent_at, batch.received_at));
-            let client_at = timefmt::format(t.at);
-            tx.execute(
-                &touch,
-                &[
-                    &key,
-                    &a,
-                    &u,
-                    &client_at,
-                    &clean(&t.channel).as_ref(),
-                    &at,
-                    &clean_opt(&t.source),
-                    &clean_opt(&t.medium),
-                    &clean_opt(&t.campaign),
-                ],
-            )
-            .await?;
+            for (col, v) in touches.iter_mut().zip([
+                Some(a.clone()),
+                Some(u.clone()),
+                Some(timefmt::format(t.at)),
+                Some(clean(&t.channel).into_owned()),
+                Some(at),
+                clean_opt(&t.source),
+                clean_opt(&t.medium),
+                clean_opt(&t.campaign),
+            ]) {
+                col.push(v);
+            }
         }
         if m.consent.is_known() {
-            let corrected = timefmt::format(timefmt::corrected(m.timestamp, batch.sent_at, batch.received_at));
-            tx.execute(&consent, &[&key, &a, &u, &corrected, &m.consent.analytics, &m.consent.marketing]).await?;
+            let at = timefmt::format(timefmt::corrected(m.timestamp, batch.sent_at, batch.received_at));
+            let row = (a.clone(), u.clone(), at, m.consent.analytics, m.consent.marketing);
+            match consent_at.get(&(a.clone(), u.clone())) {
+                Some(&i) if consents[i].2 > row.2 => {}
+                Some(&i) => consents[i] = row,
+                None => {
+                    consent_at.insert((a, u), consents.len());
+                    consents.push(row);
+                }
+            }
         }
     }
-    links.sort();
-    links.dedup_by(|x, y| x.0 == y.0 && x.1 == y.1);
-    for (from, user, source) in &links {
-        tx.execute(&link, &[&key, from, user, source, &received_at]).await?;
+    if !touches[0].is_empty() {
+        tx.execute(
+            "INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
+             SELECT $1, t.a, t.u, t.client_at, t.channel, t.at, t.source, t.medium, t.campaign
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+                  WITH ORDINALITY AS t(a, u, client_at, channel, at, source, medium, campaign, ord)
+             ORDER BY t.ord
+             ON CONFLICT DO NOTHING",
+            &[&key, &touches[0], &touches[1], &touches[2], &touches[3], &touches[4], &touches[5], &touches[6], &touches[7]],
+        )
+        .await?;
+    }
+    if !consents.is_empty() {
+        // In one order (sorted), so that two instances cannot deadlock on the same rows.
+        consents.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
+        let (a, u, at, analytics, marketing): (Vec<_>, Vec<_>, Vec<_>, Vec<_>, Vec<_>) =
+            consents.into_iter().fold(Default::default(), |mut v, c| {
+                v.0.push(c.0);
+                v.1.push(c.1);
+                v.2.push(c.2);
+                v.3.push(c.3);
+                v.4.push(c.4);
+                v
+            });
+        tx.execute(
+            "INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
+             SELECT $1, c.a, c.u, c.at, c.analytics, c.marketing
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::bool[], $6::bool[]) AS c(a, u, at, analytics, marketing)
+             ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE
+               SET at = excluded.at, analytics = excluded.analytics, marketing = excluded.marketing
+               WHERE excluded.at >= consents.at",
+            &[&key, &a, &u, &at, &analytics, &marketing],
+        )
+        .await?;
+    }
+    if !links.is_empty() {
+        // Upserted in one order (sorted), so that two instances cannot deadlock on them.
+        links.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
+        let from: Vec<&str> = links.iter().map(|l| l.0.as_str()).collect();
+        let user: Vec<&str> = links.iter().map(|l| l.1.as_str()).collect();
+        let source: Vec<&str> = links.iter().map(|l| l.2).collect();
+        tx.execute(
+            "INSERT INTO identities (write_key, anonymous_id, user_id, source, first_seen, last_seen)
+             SELECT $1, l.a, l.u, l.source, $5, $5
+             FROM UNNEST($2::text[], $3::text[], $4::text[]) AS l(a, u, source)
+             ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE SET last_seen = excluded.last_seen",
+            &[&key, &from, &user, &source, &received_at],
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(outcome)
