@@ -225,7 +225,7 @@ impl std::error::Error for ConfigError {}
 
 /// Command-line flags; each has an `OMNITRAIL_*` environment equivalent.
 #[derive(Parser, Debug)]
-#[command(name = "omnitrail-collector", version, about = "Omnitrail reference collector (Segment-compatible, SQLite)")]
+#[command(name = "omnitrail-collector", version, about = "Omnitrail reference collector (Segment-compatible, SQLite or PostgreSQL)")]
 pub struct Cli {
     /// Address to listen on; port 0 picks a free port (the bound address is printed).
     #[arg(long, env = "OMNITRAIL_ADDR", default_value = "127.0.0.1:8787")]
