@@ -145,9 +145,7 @@ fn db_error(e: tokio_postgres::Error) -> StoreError {
     };
     match e.code() {
         // Connection exceptions, shutdown, too many connections / out of resources.
-        Some(c) if c.code().starts_with("08") || c.code().starts_with("57P") || c.code().starts_with("53") => {
-            StoreError::Unavailable(text)
-        }
+        Some(c) if c.code().starts_with("08") || c.code().starts_with("57P") || c.code().starts_with("53") => StoreError::Unavailable(text),
         Some(_) => StoreError::Database(text),
         // No SQLSTATE: the connection itself failed (refused, closed, I/O).
         None => StoreError::Unavailable(text),
@@ -468,8 +466,8 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
         }
     }
     let tx = client.transaction().await?;
-    let inserted = tx
-        .query(
+    let insert = tx
+        .prepare_cached(
             "INSERT INTO messages (write_key, message_id, type, event, name, anonymous_id, user_id,
                 session_id, timestamp, corrected_timestamp, sent_at, received_at, raw,
                 batch_context, batch_integrations)
@@ -482,6 +480,11 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
              ORDER BY m.ord
              ON CONFLICT (write_key, message_id) DO NOTHING
              RETURNING message_id",
+        )
+        .await?;
+    let inserted = tx
+        .query(
+            &insert,
             &[
                 &key,
                 &sent_at,
@@ -562,12 +565,15 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
     }
     if !touches[0].is_empty() {
         tx.execute(
-            "INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
+            &tx.prepare_cached(
+                "INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
              SELECT $1, t.a, t.u, t.client_at, t.channel, t.at, t.source, t.medium, t.campaign
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
                   WITH ORDINALITY AS t(a, u, client_at, channel, at, source, medium, campaign, ord)
              ORDER BY t.ord
              ON CONFLICT DO NOTHING",
+            )
+            .await?,
             &[&key, &touches[0], &touches[1], &touches[2], &touches[3], &touches[4], &touches[5], &touches[6], &touches[7]],
         )
         .await?;
@@ -585,12 +591,15 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
                 v
             });
         tx.execute(
-            "INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
+            &tx.prepare_cached(
+                "INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
              SELECT $1, c.a, c.u, c.at, c.analytics, c.marketing
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::bool[], $6::bool[]) AS c(a, u, at, analytics, marketing)
              ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE
                SET at = excluded.at, analytics = excluded.analytics, marketing = excluded.marketing
                WHERE excluded.at >= consents.at",
+            )
+            .await?,
             &[&key, &a, &u, &at, &analytics, &marketing],
         )
         .await?;
@@ -602,10 +611,13 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
         let user: Vec<&str> = links.iter().map(|l| l.1.as_str()).collect();
         let source: Vec<&str> = links.iter().map(|l| l.2).collect();
         tx.execute(
-            "INSERT INTO identities (write_key, anonymous_id, user_id, source, first_seen, last_seen)
+            &tx.prepare_cached(
+                "INSERT INTO identities (write_key, anonymous_id, user_id, source, first_seen, last_seen)
              SELECT $1, l.a, l.u, l.source, $5, $5
              FROM UNNEST($2::text[], $3::text[], $4::text[]) AS l(a, u, source)
              ON CONFLICT (write_key, anonymous_id, user_id) DO UPDATE SET last_seen = excluded.last_seen",
+            )
+            .await?,
             &[&key, &from, &user, &source, &received_at],
         )
         .await?;
@@ -619,12 +631,15 @@ async fn merge_cart(client: &mut Client, key: &str, user: &str, incoming: &Cart)
     let now = timefmt::format(timefmt::now());
     // Make sure the row exists, then lock it: concurrent first merges serialise on it too.
     tx.execute(
-        "INSERT INTO carts (write_key, user_id, state, updated_at) VALUES ($1, $2, '', $3) ON CONFLICT DO NOTHING",
+        &tx.prepare_cached("INSERT INTO carts (write_key, user_id, state, updated_at) VALUES ($1, $2, '', $3) ON CONFLICT DO NOTHING")
+            .await?,
         &[&key, &user, &now],
     )
     .await?;
-    let stored: String =
-        tx.query_one("SELECT state FROM carts WHERE write_key = $1 AND user_id = $2 FOR UPDATE", &[&key, &user]).await?.get(0);
+    let stored: String = tx
+        .query_one(&tx.prepare_cached("SELECT state FROM carts WHERE write_key = $1 AND user_id = $2 FOR UPDATE").await?, &[&key, &user])
+        .await?
+        .get(0);
     // A stored state this build cannot decode is replaced by the incoming one (as on SQLite).
     let mut cart = if stored.is_empty() {
         Cart::new(CART_REPLICA)
@@ -639,7 +654,11 @@ async fn merge_cart(client: &mut Client, key: &str, user: &str, incoming: &Cart)
     };
     cart.merge(incoming);
     let state = cart.encode();
-    tx.execute("UPDATE carts SET state = $3, updated_at = $4 WHERE write_key = $1 AND user_id = $2", &[&key, &user, &state, &now]).await?;
+    tx.execute(
+        &tx.prepare_cached("UPDATE carts SET state = $3, updated_at = $4 WHERE write_key = $1 AND user_id = $2").await?,
+        &[&key, &user, &state, &now],
+    )
+    .await?;
     tx.commit().await?;
     Ok(state)
 }
