@@ -58,9 +58,18 @@ pub struct Config {
     /// Never mark the re-issued identity cookie `Secure`, even off localhost (plain-http
     /// deployments and tests only).
     pub cookie_insecure: bool,
+    /// Delete events older than this (received time), and the rows derived from them;
+    /// `None`: keep everything. See `retention.rs`.
+    pub retention: Option<Retention>,
 }
 
-/// A per-write-key message rate.
+/// How long events are kept (`--retention-days`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub days: u32,
+    /// How often the purge runs (it also runs shortly after start).
+    pub every: Duration,
+}
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateLimit {
     pub per_sec: f64,
@@ -92,6 +101,7 @@ impl Config {
             cart_secret: None,
             admin_tokens: vec![AdminToken { token: TEST_ADMIN_TOKEN.into(), scope: Scope::All }],
             rate_limit: None,
+            retention: None,
             cookie_insecure: false,
         }
     }
@@ -244,6 +254,11 @@ pub struct Cli {
     #[arg(long, env = "OMNITRAIL_PG_POOL_TIMEOUT_MS", default_value_t = crate::store::postgres::DEFAULT_POOL_TIMEOUT_MS)]
     pub pg_pool_timeout_ms: u64,
 
+    /// Delete events received more than this many days ago (and their touches and identity
+    /// links; consents and carts are kept); 0 = keep everything.
+    #[arg(long, env = "OMNITRAIL_RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+
     /// The older name of `--store` (kept for compatibility; `--store` wins when both are set).
     #[arg(long, env = "OMNITRAIL_DB")]
     pub db: Option<String>,
@@ -352,6 +367,7 @@ impl Cli {
         let config = Config {
             addr: self.addr,
             store,
+            retention: (self.retention_days > 0).then_some(Retention { days: self.retention_days, every: Duration::from_secs(3600) }),
             write_keys,
             test_control: self.test_control,
             max_connections: self.max_connections.max(1),
@@ -401,6 +417,13 @@ mod tests {
         // A path that merely mentions postgres is still a file.
         assert_eq!(store(&["--store", "./postgres://x"]), StoreSpec::Sqlite("./postgres://x".into()));
         assert_eq!(pg("postgres://u:secret@h:5/db?sslmode=disable").display(), "postgres://u:***@h:5/db");
+    }
+
+    #[test]
+    fn retention_days_zero_keeps_everything() {
+        let c = cli(&["--retention-days", "7"]).into_config().unwrap();
+        assert_eq!(c.retention, Some(Retention { days: 7, every: Duration::from_secs(3600) }));
+        assert_eq!(cli(&["--retention-days", "0"]).into_config().unwrap().retention, None);
     }
 
     #[test]

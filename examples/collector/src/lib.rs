@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod ops;
 pub mod people;
 pub mod ratelimit;
+pub mod retention;
 pub mod reports;
 pub mod routes;
 pub mod server;

@@ -218,6 +218,13 @@ impl Store {
         dispatch!(self, s => s.profile_rows(id, keys).await)
     }
 
+    /// Deletes, in one transaction, up to `limit` rows each of the messages received before
+    /// `before`, the touches at or after which were before it, and the identity links last
+    /// seen before it (retention; see `retention.rs`). Consents and carts are state, kept.
+    pub async fn purge(&self, before: String, limit: u32) -> Result<Purged, StoreError> {
+        dispatch!(self, s => s.purge(before, limit).await)
+    }
+
     /// Round-trips a trivial query (health check).
     pub async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.ping().await)
@@ -383,6 +390,21 @@ pub const MAX_TIMELINE_IDS: usize = 64;
 /// Most link rows a timeline reads while walking the graph: the walk is bounded by work, not
 /// only by ids, so one person with 100,000 links costs the same as any other.
 pub const MAX_TIMELINE_LINK_ROWS: usize = 4096;
+
+/// Rows one [`Store::purge`] call deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub messages: u64,
+    pub touches: u64,
+    pub links: u64,
+}
+
+impl Purged {
+    /// Whether some table may hold more rows to purge (a call hit its limit).
+    pub fn more(&self, limit: u32) -> bool {
+        [self.messages, self.touches, self.links].iter().any(|n| *n >= u64::from(limit))
+    }
+}
 
 /// Messages of one (anonymousId, userId) pair: how many, and the latest receive time.
 pub(crate) struct PairCount {

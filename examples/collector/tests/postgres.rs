@@ -269,3 +269,42 @@ fn text_postgresql_cannot_hold_is_stored_not_refused_forever() {
     assert_eq!(stored[0]["event"], "E\u{0}", "raw JSON kept verbatim");
     c.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_purges_old_rows_in_slices_on_postgresql_too() {
+    use omnitrail_collector::retention::{cutoff, purge_before};
+    use omnitrail_collector::store::{IngestBatch, MessageFilter, Purged, Store};
+    use omnitrail_collector::timefmt;
+    if skip() {
+        return;
+    }
+    let url = tokio::task::spawn_blocking(|| pg::shared().fresh_url()).await.unwrap();
+    let (store, _thread) = Store::open(&StoreSpec::parse(&url)).await.unwrap();
+    let batch = |received_at, ids: Vec<String>| IngestBatch {
+        write_key: "demo".into(),
+        received_at,
+        sent_at: None,
+        context: None,
+        integrations: None,
+        messages: ids
+            .iter()
+            .map(|id| {
+                let raw = format!(
+                    r#"{{"type":"identify","messageId":"{id}","anonymousId":"a-{id}","userId":"u","timestamp":"2024-05-01T12:00:00Z",
+                        "context":{{"omnitrail":{{"touch":{{"at":"2024-05-01T12:00:00Z","channel":"email"}}}}}}}}"#
+                );
+                omnitrail_collector::validate::validate(&raw).expect("valid")
+            })
+            .collect(),
+    };
+    let now = timefmt::now();
+    store.ingest(batch(now - time::Duration::days(40), (0..25).map(|i| format!("old{i}")).collect())).await.unwrap();
+    store.ingest(batch(now, vec!["new1".into()])).await.unwrap();
+    let before = cutoff(now, 30);
+    assert_eq!(store.purge(before.clone(), 10).await.unwrap(), Purged { messages: 10, touches: 10, links: 10 });
+    assert_eq!(purge_before(&store, &before).await.unwrap(), Purged { messages: 15, touches: 16, links: 15 });
+    let left = store.messages(MessageFilter::default()).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].contains("new1"));
+    store.close().await;
+}

@@ -399,6 +399,26 @@ impl PgStore {
         run.await.map_err(db_error)
     }
 
+    /// Retention: at most `limit` rows per table per call, in one transaction.
+    pub async fn purge(&self, before: String, limit: u32) -> Result<Purged, StoreError> {
+        let mut client = self.client().await?;
+        let limit = i64::from(limit);
+        let run = async {
+            let tx = client.transaction().await?;
+            let messages = tx
+                .execute("DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE received_at < $1 LIMIT $2)", &[&before, &limit])
+                .await?;
+            let touches =
+                tx.execute("DELETE FROM touches WHERE ctid IN (SELECT ctid FROM touches WHERE at < $1 LIMIT $2)", &[&before, &limit]).await?;
+            let links = tx
+                .execute("DELETE FROM identities WHERE ctid IN (SELECT ctid FROM identities WHERE last_seen < $1 LIMIT $2)", &[&before, &limit])
+                .await?;
+            tx.commit().await?;
+            Ok::<_, tokio_postgres::Error>(Purged { messages, touches, links })
+        };
+        run.await.map_err(db_error)
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(db_error)?;

@@ -133,6 +133,8 @@ enum Job {
     CartGet(String, String, oneshot::Sender<Result<Option<String>, StoreError>>),
     /// Merge a cart into the stored one (read, merge, write in one transaction).
     CartMerge(String, String, Box<Cart>, oneshot::Sender<Result<String, StoreError>>),
+    /// Delete old rows (retention): before, limit per table.
+    Purge(String, u32, oneshot::Sender<Result<Purged, StoreError>>),
     /// Commit what is queued before it, then stop the writer.
     Close(oneshot::Sender<()>),
 }
@@ -152,6 +154,7 @@ impl Job {
             Job::Profile(..) => "profile",
             Job::CartGet(..) => "cart_get",
             Job::CartMerge(..) => "cart_merge",
+            Job::Purge(..) => "purge",
             Job::Close(_) => "close",
         }
     }
@@ -280,6 +283,12 @@ impl SqliteStore {
     /// What a person's profile is built from (`id`: any of their ids).
     pub async fn profile_rows(&self, id: String, keys: KeyFilter) -> Result<ProfileRows, StoreError> {
         self.read(|r| Job::Profile(id, keys, r)).await
+    }
+
+    /// Retention: deletes old rows on the writer, at most `limit` per table per call so that
+    /// ingests queued meanwhile are not held up long.
+    pub async fn purge(&self, before: String, limit: u32) -> Result<Purged, StoreError> {
+        self.call(|r| Job::Purge(before, limit, r)).await
     }
 
     /// Round-trips a trivial query through the writer (health check).
@@ -618,6 +627,9 @@ fn run_other(conn: &mut Connection, job: Job, stats: &StoreStats) {
         Job::CartGet(key, user, reply) => {
             let _ = reply.send(load_cart(conn, &key, &user).map_err(StoreError::from));
         }
+        Job::Purge(before, limit, reply) => {
+            let _ = reply.send(purge(conn, &before, limit).map_err(StoreError::from));
+        }
         Job::CartMerge(key, user, incoming, reply) => {
             let _ = reply.send(merge_cart(conn, &key, &user, &incoming));
         }
@@ -687,6 +699,26 @@ fn merge_cart(conn: &mut Connection, key: &str, user: &str, incoming: &Cart) -> 
     )?;
     tx.commit()?;
     Ok(state)
+}
+
+fn purge(conn: &mut Connection, before: &str, limit: u32) -> Result<Purged, rusqlite::Error> {
+    let tx = conn.transaction()?;
+    let messages = tx.execute(
+        "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE received_at < ?1 LIMIT ?2)",
+        params![before, limit],
+    )?;
+    let touches = tx.execute(
+        "DELETE FROM touches WHERE (write_key, anonymous_id, user_id, client_at, channel) IN
+           (SELECT write_key, anonymous_id, user_id, client_at, channel FROM touches WHERE at < ?1 LIMIT ?2)",
+        params![before, limit],
+    )?;
+    let links = tx.execute(
+        "DELETE FROM identities WHERE (write_key, anonymous_id, user_id) IN
+           (SELECT write_key, anonymous_id, user_id FROM identities WHERE last_seen < ?1 LIMIT ?2)",
+        params![before, limit],
+    )?;
+    tx.commit()?;
+    Ok(Purged { messages: messages as u64, touches: touches as u64, links: links as u64 })
 }
 
 fn query_messages(conn: &Connection, f: &MessageFilter) -> Result<Vec<String>, rusqlite::Error> {
