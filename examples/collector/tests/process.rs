@@ -146,3 +146,21 @@ fn sigterm_finishes_in_flight_requests() {
     drop(p);
     let _ = std::fs::remove_dir_all(db.parent().unwrap());
 }
+
+#[test]
+fn an_unreachable_postgresql_store_at_start_is_an_error_that_hides_the_password() {
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_omnitrail-collector"))
+        .args(["--addr", "127.0.0.1:0"])
+        .env("OMNITRAIL_STORE", "postgres://u:hunter2@127.0.0.1:1/db")
+        .env_remove("OMNITRAIL_DB")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run collector");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing on stdout: {:?}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("postgres://u:***@127.0.0.1:1/db"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(15), "took {:?}", t.elapsed());
+}
