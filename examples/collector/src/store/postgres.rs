@@ -238,7 +238,7 @@ impl PgStore {
                 "SELECT raw FROM messages
                  WHERE ($1::text IS NULL OR write_key = $1) AND ($2::text IS NULL OR type = $2)
                  ORDER BY id LIMIT $3",
-                &[&f.write_key, &f.kind, &f.limit.map(i64::from)],
+                &[&clean_opt(&f.write_key), &clean_opt(&f.kind), &f.limit.map(i64::from)],
             )
             .await
             .map_err(db_error)?;
@@ -806,6 +806,8 @@ async fn events(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<Vec<EventRow>, tokio_postgres::Error> {
+    // Names come from a query string: PostgreSQL text cannot hold NUL (nor would one match).
+    let names: Vec<String> = names.iter().map(|n| clean(n).into_owned()).collect();
     let rows = client
         .query(
             "SELECT COALESCE(anonymous_id, ''), COALESCE(user_id, ''), corrected_timestamp, event, raw
