@@ -308,3 +308,87 @@ async fn retention_purges_old_rows_in_slices_on_postgresql_too() {
     assert!(left[0].contains("new1"));
     store.close().await;
 }
+
+/// The real binary, as a child process, on `url`.
+struct Proc {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_binary(url: &str) -> Proc {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_omnitrail-collector"))
+        .args(["--addr", "127.0.0.1:0", "--quiet", "--test-control", "--store", url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn collector");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read stdout");
+    let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("unexpected {line:?}")).parse().unwrap();
+    Proc { child, addr }
+}
+
+#[test]
+fn kill_9_of_one_instance_under_load_loses_no_acknowledged_message_and_the_other_goes_on() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    if skip() {
+        return;
+    }
+    let url = pg::shared().fresh_url();
+    let (a, b) = (spawn_binary(&url), spawn_binary(&url));
+    let addrs = [a.addr, b.addr];
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let failed_on_a = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Four clients, each posting to both instances in turn; a failed request moves on to the
+    // other instance (as a load balancer would), its messages unacknowledged.
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (acked, stop, failed_on_a) = (acked.clone(), stop.clone(), failed_on_a.clone());
+            std::thread::spawn(move || {
+                for n in 0..100_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let ids: Vec<String> = (0..20).map(|i| format!("w{w}-b{n}-m{i}")).collect();
+                    let body = batch(ids.iter().map(|id| track(id, "a", "E")).collect()).to_string();
+                    let target = addrs[n % 2];
+                    match try_request(target, "POST", "/v1/batch", &[], body.as_bytes()) {
+                        Ok(r) if r.status == 200 => acked.lock().unwrap().extend(ids),
+                        _ => failed_on_a.store(true, Ordering::Relaxed),
+                    }
+                }
+            })
+        })
+        .collect();
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while acked.lock().unwrap().len() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(800);
+    drop(a); // SIGKILL while requests are in flight
+    let after_kill = acked.lock().unwrap().len();
+    wait_for(after_kill + 800); // the other instance goes on serving
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= after_kill + 800, "the surviving instance stopped serving: {} acked", acked.len());
+    assert!(failed_on_a.load(Ordering::Relaxed), "requests to the killed instance failed");
+    let stored: std::collections::HashSet<String> =
+        messages(b.addr).iter().filter_map(|m| m["messageId"].as_str().map(str::to_string)).collect();
+    let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(lost.is_empty(), "{} acknowledged messages lost, e.g. {:?}", lost.len(), lost.first());
+}
