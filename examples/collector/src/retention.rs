@@ -33,6 +33,7 @@ pub async fn purge_before(store: &Store, before: &str) -> Result<Purged, StoreEr
         total.messages += p.messages;
         total.touches += p.touches;
         total.links += p.links;
+        total.keys += p.keys;
         if !p.more(PURGE_SLICE) {
             return Ok(total);
         }
@@ -49,7 +50,7 @@ pub fn spawn(store: Store, retention: Retention, logging: bool) -> tokio::task::
             match purge_before(&store, &before).await {
                 Ok(p) if logging && p != Purged::default() => log::info(
                     "retention purge",
-                    crate::fields! {"before" => before, "messages" => p.messages, "touches" => p.touches, "links" => p.links},
+                    crate::fields! {"before" => before, "messages" => p.messages, "touches" => p.touches, "links" => p.links, "keys" => p.keys},
                 ),
                 Ok(_) => {}
                 Err(e) if logging => log::warn("retention purge failed; retried at the next run", crate::fields! {"error" => e.to_string()}),
@@ -99,10 +100,10 @@ mod tests {
         // Slices of 10: three calls for 25 rows.
         let p = store.purge(before.clone(), 10).await.unwrap();
         // (Touches go by their own time, 2024 here: the new message's touch is old too.)
-        assert_eq!(p, Purged { messages: 10, touches: 10, links: 10 });
+        assert_eq!(p, Purged { messages: 10, touches: 10, links: 10, keys: 0 });
         assert!(p.more(10));
         let p = purge_before(&store, &before).await.unwrap();
-        assert_eq!(p, Purged { messages: 15, touches: 16, links: 15 });
+        assert_eq!(p, Purged { messages: 15, touches: 16, links: 15, keys: 0 });
         let left = store.messages(MessageFilter::default()).await.unwrap();
         assert_eq!(left.len(), 1);
         assert!(left[0].contains("new1"));

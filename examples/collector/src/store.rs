@@ -397,12 +397,14 @@ pub struct Purged {
     pub messages: u64,
     pub touches: u64,
     pub links: u64,
+    /// Dedup keys (PostgreSQL keeps them apart from the partitioned messages; 0 on SQLite).
+    pub keys: u64,
 }
 
 impl Purged {
     /// Whether some table may hold more rows to purge (a call hit its limit).
     pub fn more(&self, limit: u32) -> bool {
-        [self.messages, self.touches, self.links].iter().any(|n| *n >= u64::from(limit))
+        [self.messages, self.touches, self.links, self.keys].iter().any(|n| *n >= u64::from(limit))
     }
 }
 

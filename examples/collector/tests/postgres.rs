@@ -50,7 +50,7 @@ fn instances_starting_together_migrate_once_and_restart_cleanly() {
     let schema = url.rsplit("%3D").next().unwrap().to_string();
     let cs = start_many(&url, 3);
     let versions = cl.psql(&format!("SELECT string_agg(version::text, ',') FROM {schema}.schema_migrations")).unwrap();
-    assert_eq!(versions.trim(), "1");
+    assert_eq!(versions.trim(), "1,2");
     let r = post(cs[0].addr, "/v1/batch", &batch(vec![track("m1", "a1", "E")]));
     assert_eq!(r.status, 200, "{}", r.text());
     for c in cs {
@@ -301,8 +301,8 @@ async fn retention_purges_old_rows_in_slices_on_postgresql_too() {
     store.ingest(batch(now - time::Duration::days(40), (0..25).map(|i| format!("old{i}")).collect())).await.unwrap();
     store.ingest(batch(now, vec!["new1".into()])).await.unwrap();
     let before = cutoff(now, 30);
-    assert_eq!(store.purge(before.clone(), 10).await.unwrap(), Purged { messages: 10, touches: 10, links: 10 });
-    assert_eq!(purge_before(&store, &before).await.unwrap(), Purged { messages: 15, touches: 16, links: 15 });
+    assert_eq!(store.purge(before.clone(), 10).await.unwrap(), Purged { messages: 10, touches: 10, links: 10, keys: 10 });
+    assert_eq!(purge_before(&store, &before).await.unwrap(), Purged { messages: 15, touches: 16, links: 15, keys: 15 });
     let left = store.messages(MessageFilter::default()).await.unwrap();
     assert_eq!(left.len(), 1);
     assert!(left[0].contains("new1"));
@@ -391,4 +391,76 @@ fn kill_9_of_one_instance_under_load_loses_no_acknowledged_message_and_the_other
         messages(b.addr).iter().filter_map(|m| m["messageId"].as_str().map(str::to_string)).collect();
     let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
     assert!(lost.is_empty(), "{} acknowledged messages lost, e.g. {:?}", lost.len(), lost.first());
+}
+
+#[test]
+fn a_version_1_database_is_upgraded_to_day_partitions_keeping_rows_and_dedup() {
+    use omnitrail_collector::store::postgres::MIGRATIONS;
+    if skip() {
+        return;
+    }
+    let cl = pg::shared();
+    let url = cl.fresh_url();
+    let schema = url.rsplit("%3D").next().unwrap().to_string();
+    // The schema as version 1 left it, with a stored message.
+    let v1 = MIGRATIONS[0].1;
+    cl.psql(&format!(
+        "SET search_path TO {schema}; {v1};
+         CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+         INSERT INTO schema_migrations (version) VALUES (1);
+         INSERT INTO messages (write_key, message_id, type, anonymous_id, timestamp, corrected_timestamp, received_at, raw)
+         VALUES ('demo', 'old-1', 'track', 'a', '{TS}', '{TS}', '{TS}', '{{\"messageId\":\"old-1\"}}');"
+    ))
+    .unwrap();
+    let c = Background::start(config(&url)).unwrap();
+    assert_eq!(stats(c.addr)["stored"], 1);
+    // Still deduplicated after the move, and new messages go to today's partition.
+    let r = post(c.addr, "/v1/batch", &batch(vec![track("old-1", "a", "E"), track("new-1", "a", "E")])).json();
+    assert_eq!((r["stored"].as_u64(), r["duplicates"].as_u64()), (Some(1), Some(1)), "{r}");
+    let today = omnitrail_collector::timefmt::format(omnitrail_collector::timefmt::now())[..10].replace('-', "");
+    let n = cl.psql(&format!("SELECT count(*) FROM {schema}.messages_p{today}")).unwrap();
+    assert_eq!(n.trim(), "1");
+    let n = cl.psql(&format!("SELECT count(*) FROM {schema}.messages_default")).unwrap();
+    assert_eq!(n.trim(), "1", "the 2024 row has no partition of its own");
+    c.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_drops_whole_day_partitions() {
+    use omnitrail_collector::retention::{cutoff, purge_before};
+    use omnitrail_collector::store::Store;
+    if skip() {
+        return;
+    }
+    let (url, schema) = tokio::task::spawn_blocking(|| {
+        let url = pg::shared().fresh_url();
+        let schema = url.rsplit("%3D").next().unwrap().to_string();
+        (url, schema)
+    })
+    .await
+    .unwrap();
+    let (store, _thread) = Store::open(&StoreSpec::parse(&url)).await.unwrap();
+    let s2 = schema.clone();
+    tokio::task::spawn_blocking(move || {
+        pg::shared()
+            .psql(&format!(
+                "SET search_path TO {s2};
+                 CREATE TABLE messages_p20200101 PARTITION OF messages FOR VALUES FROM ('2020-01-01') TO ('2020-01-02');
+                 INSERT INTO messages (write_key, message_id, type, timestamp, corrected_timestamp, received_at, raw, received_on)
+                 VALUES ('demo', 'x', 'track', '2020-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z', '{{}}', '2020-01-01');"
+            ))
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    purge_before(&store, &cutoff(omnitrail_collector::timefmt::now(), 30)).await.unwrap();
+    let left = tokio::task::spawn_blocking(move || {
+        pg::shared().psql(&format!("SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}' AND tablename = 'messages_p20200101'")).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(left.trim(), "0", "the old day's partition is dropped");
+    // Today's partitions are kept.
+    assert!(store.ping().await.is_ok());
+    store.close().await;
 }

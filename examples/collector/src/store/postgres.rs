@@ -54,10 +54,11 @@ pub const DEFAULT_POOL_TIMEOUT_MS: u64 = 2000;
 const MIGRATION_LOCK: i64 = 0x6f6d_6e69_7472_6169; // "omnitrai"
 
 /// The schema's versions, applied in order, each once (recorded in `schema_migrations`).
-/// Never edit a released one: add a new version.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    r#"
+/// Never edit a released one: add a new version. (Public for the upgrade tests.)
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE messages (
     id                  BIGSERIAL PRIMARY KEY,
     write_key           TEXT NOT NULL,
@@ -125,7 +126,68 @@ CREATE TABLE carts (
     PRIMARY KEY (write_key, user_id)
 );
 "#,
-)];
+    ),
+    (
+        2,
+        // Messages partitioned by receive day (retention drops a day's partition instead of
+        // deleting its rows); the dedup key moves to its own table, since a unique constraint
+        // on a partitioned table must include the partition key.
+        r#"
+CREATE TABLE message_keys (
+    write_key   TEXT NOT NULL,
+    message_id  TEXT NOT NULL,
+    received_on DATE NOT NULL,
+    PRIMARY KEY (write_key, message_id)
+);
+CREATE INDEX message_keys_received_on ON message_keys (received_on);
+INSERT INTO message_keys (write_key, message_id, received_on)
+    SELECT write_key, message_id, CAST(left(received_at, 10) AS date) FROM messages;
+ALTER SEQUENCE messages_id_seq OWNED BY NONE;
+ALTER TABLE messages RENAME TO messages_v1;
+CREATE TABLE messages (
+    id                  BIGINT NOT NULL DEFAULT nextval('messages_id_seq'),
+    write_key           TEXT NOT NULL,
+    message_id          TEXT NOT NULL,
+    type                TEXT NOT NULL,
+    event               TEXT,
+    name                TEXT,
+    anonymous_id        TEXT,
+    user_id             TEXT,
+    session_id          TEXT,
+    timestamp           TEXT NOT NULL,
+    corrected_timestamp TEXT NOT NULL,
+    sent_at             TEXT,
+    received_at         TEXT NOT NULL,
+    raw                 TEXT NOT NULL,
+    batch_context       TEXT,
+    batch_integrations  TEXT,
+    received_on         DATE NOT NULL,
+    CONSTRAINT messages_by_day_pkey PRIMARY KEY (id, received_on)
+) PARTITION BY RANGE (received_on);
+CREATE TABLE messages_default PARTITION OF messages DEFAULT;
+INSERT INTO messages (id, write_key, message_id, type, event, name, anonymous_id, user_id, session_id,
+        timestamp, corrected_timestamp, sent_at, received_at, raw, batch_context, batch_integrations, received_on)
+    SELECT id, write_key, message_id, type, event, name, anonymous_id, user_id, session_id,
+        timestamp, corrected_timestamp, sent_at, received_at, raw, batch_context, batch_integrations,
+        CAST(left(received_at, 10) AS date)
+    FROM messages_v1;
+DROP TABLE messages_v1;
+ALTER SEQUENCE messages_id_seq OWNED BY messages.id;
+CREATE INDEX messages_anonymous_id ON messages (anonymous_id, corrected_timestamp);
+CREATE INDEX messages_user_id ON messages (user_id, corrected_timestamp);
+CREATE INDEX messages_type_event ON messages (type, event);
+CREATE INDEX messages_session_id ON messages (session_id);
+CREATE INDEX messages_received_at ON messages (received_at);
+CREATE INDEX messages_message_id ON messages (write_key, message_id);
+"#,
+    ),
+];
+
+/// The advisory lock key held while creating partitions.
+const PARTITION_LOCK: i64 = 0x6f6d_6e69_7061_7274; // "omnipart"
+/// Daily partitions of `messages` are kept ready this many days ahead (and one behind).
+const PARTITIONS_AHEAD: i64 = 3;
+const PARTITION_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 /// Transactions that meet a serialization failure or a deadlock are retried this many times.
 const RETRIES: usize = 3;
@@ -200,6 +262,23 @@ impl PgStore {
         let store = PgStore { pool, stats: Arc::new(StoreStats::default()) };
         let mut client = store.client().await.map_err(|e| StoreError::Open(e.to_string()))?;
         migrate(&mut client).await.map_err(|e| StoreError::Open(format!("migrations: {e}")))?;
+        ensure_partitions(&mut client, timefmt::now()).await.map_err(|e| StoreError::Open(format!("partitions: {}", db_error(e))))?;
+        drop(client);
+        // Keeps the coming days' partitions ready (hourly); ends once the pool is closed.
+        let pool = store.pool.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PARTITION_CHECK_EVERY).await;
+                if pool.is_closed() {
+                    return;
+                }
+                if let Ok(mut client) = pool.get().await {
+                    if let Err(e) = ensure_partitions(&mut client, timefmt::now()).await {
+                        crate::log::warn("cannot create the coming days' partitions", crate::fields! {"error" => db_error(e).to_string()});
+                    }
+                }
+            }
+        });
         Ok((store, StoreThread::new(Vec::new())))
     }
 
@@ -265,7 +344,7 @@ impl PgStore {
 
     pub async fn reset(&self) -> Result<u64, StoreError> {
         let client = self.client().await?;
-        client.batch_execute("TRUNCATE messages, identities, touches, consents, carts").await.map_err(db_error)?;
+        client.batch_execute("TRUNCATE messages, message_keys, identities, touches, consents, carts").await.map_err(db_error)?;
         Ok(self.stats.generation.fetch_add(1, Relaxed) + 1)
     }
 
@@ -399,14 +478,43 @@ impl PgStore {
         run.await.map_err(db_error)
     }
 
-    /// Retention: at most `limit` rows per table per call, in one transaction.
+    /// Retention, in one transaction: drops the daily partitions wholly before the cutoff
+    /// (their rows counted from the planner's estimate), then deletes at most `limit` rows per
+    /// table of what is left (rows in the default partition, the cutoff day's older rows,
+    /// touches, links, and dedup keys of days before the cutoff day).
     pub async fn purge(&self, before: String, limit: u32) -> Result<Purged, StoreError> {
         let mut client = self.client().await?;
         let limit = i64::from(limit);
+        let before_day = before.get(..10).unwrap_or("").to_string();
         let run = async {
             let tx = client.transaction().await?;
+            let mut dropped = 0u64;
+            let parts = tx
+                .query(
+                    "SELECT c.relname::text, GREATEST(c.reltuples, 0)::bigint FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                     WHERE i.inhparent = 'messages'::regclass AND c.relname ~ '^messages_p[0-9]{8}$'",
+                    &[],
+                )
+                .await?;
+            for p in parts {
+                let name: String = p.get(0);
+                let d = &name[10..];
+                let day = format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..8]);
+                // The partition holds [day, day + 1): all of it is older than a cutoff on a later day.
+                if day < before_day {
+                    tx.batch_execute(&format!("DROP TABLE {name}")).await?;
+                    dropped += p.get::<_, i64>(1) as u64;
+                }
+            }
             let messages = tx
                 .execute("DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE received_at < $1 LIMIT $2)", &[&before, &limit])
+                .await?;
+            let keys = tx
+                .execute(
+                    "DELETE FROM message_keys WHERE ctid IN
+                       (SELECT ctid FROM message_keys WHERE received_on < CAST($1::text AS date) LIMIT $2)",
+                    &[&before_day, &limit],
+                )
                 .await?;
             let touches =
                 tx.execute("DELETE FROM touches WHERE ctid IN (SELECT ctid FROM touches WHERE at < $1 LIMIT $2)", &[&before, &limit]).await?;
@@ -414,7 +522,7 @@ impl PgStore {
                 .execute("DELETE FROM identities WHERE ctid IN (SELECT ctid FROM identities WHERE last_seen < $1 LIMIT $2)", &[&before, &limit])
                 .await?;
             tx.commit().await?;
-            Ok::<_, tokio_postgres::Error>(Purged { messages, touches, links })
+            Ok::<_, tokio_postgres::Error>(Purged { messages: messages + dropped, touches, links, keys })
         };
         run.await.map_err(db_error)
     }
@@ -457,6 +565,34 @@ async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
     result.and(unlock.map(|_| ()))
 }
 
+/// `YYYY-MM-DD` of a time.
+fn day(t: time::OffsetDateTime) -> String {
+    timefmt::format(t).get(..10).unwrap_or("1970-01-01").to_string()
+}
+
+/// Creates the daily partitions of `messages` from yesterday to [`PARTITIONS_AHEAD`] days
+/// ahead, under an advisory lock (instances doing it at once wait for each other). A day whose
+/// rows already went to the default partition (no partition was ready) keeps them there: its
+/// partition cannot be created, which is logged, and retention deletes those rows by age.
+async fn ensure_partitions(client: &mut Client, now: time::OffsetDateTime) -> Result<(), tokio_postgres::Error> {
+    let mut tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK]).await?;
+    for d in -1..=PARTITIONS_AHEAD {
+        let from = day(now + time::Duration::days(d));
+        let to = day(now + time::Duration::days(d + 1));
+        let name = format!("messages_p{}", from.replace('-', ""));
+        let sp = tx.transaction().await?;
+        match sp.batch_execute(&format!("CREATE TABLE IF NOT EXISTS {name} PARTITION OF messages FOR VALUES FROM ('{from}') TO ('{to}')")).await {
+            Ok(()) => sp.commit().await?,
+            Err(e) => {
+                crate::log::warn("cannot create a partition; its day stays in the default one", crate::fields! {"partition" => name, "error" => db_error(e).to_string()});
+                sp.rollback().await?;
+            }
+        }
+    }
+    tx.commit().await
+}
+
 /// One request's messages in one transaction: a multi-row insert that skips duplicates and
 /// returns the new ones, then the new messages' identity links, touches and consents.
 async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<IngestOutcome, tokio_postgres::Error> {
@@ -485,25 +621,45 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
             col.push(v);
         }
     }
+    let received_on = received_at.get(..10).unwrap_or("1970-01-01").to_string();
     let tx = client.transaction().await?;
-    let insert = tx
+    // The dedup key first: each (writeKey, messageId) is claimed once, by whichever
+    // transaction inserts it first (another instance's copy waits for that one to end).
+    let claim = tx
         .prepare_cached(
-            "INSERT INTO messages (write_key, message_id, type, event, name, anonymous_id, user_id,
-                session_id, timestamp, corrected_timestamp, sent_at, received_at, raw,
-                batch_context, batch_integrations)
-             SELECT $1, m.message_id, m.type, m.event, m.name, m.anonymous_id, m.user_id,
-                m.session_id, m.timestamp, m.corrected_timestamp, $2, $3, m.raw, $4, $5
-             FROM UNNEST($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                         $12::text[], $13::text[], $14::text[], $15::text[])
-                  WITH ORDINALITY AS m(message_id, type, event, name, anonymous_id, user_id,
-                                       session_id, timestamp, corrected_timestamp, raw, ord)
-             ORDER BY m.ord
+            "INSERT INTO message_keys (write_key, message_id, received_on)
+             SELECT $1, k.id, CAST($2::text AS date) FROM UNNEST($3::text[]) WITH ORDINALITY AS k(id, ord)
+             ORDER BY k.ord
              ON CONFLICT (write_key, message_id) DO NOTHING
              RETURNING message_id",
         )
         .await?;
-    let inserted = tx
-        .query(
+    let claimed = tx.query(&claim, &[&key, &received_on, &message_ids]).await?;
+    // The first copy of an id in the batch is the new one (as on SQLite); later copies are
+    // duplicates.
+    let mut new_ids: HashSet<String> = claimed.iter().map(|r| r.get(0)).collect();
+    let outcome: Vec<bool> = message_ids.iter().map(|id| new_ids.remove(id)).collect();
+    if outcome.iter().any(|new| *new) {
+        let pick = |col: &Vec<Option<String>>| -> Vec<Option<String>> {
+            col.iter().zip(&outcome).filter(|(_, new)| **new).map(|(v, _)| v.clone()).collect()
+        };
+        let ids: Vec<&String> = message_ids.iter().zip(&outcome).filter(|(_, new)| **new).map(|(id, _)| id).collect();
+        let cols: Vec<Vec<Option<String>>> = cols.iter().map(pick).collect();
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO messages (write_key, message_id, type, event, name, anonymous_id, user_id,
+                    session_id, timestamp, corrected_timestamp, sent_at, received_at, raw,
+                    batch_context, batch_integrations, received_on)
+                 SELECT $1, m.message_id, m.type, m.event, m.name, m.anonymous_id, m.user_id,
+                    m.session_id, m.timestamp, m.corrected_timestamp, $2, $3, m.raw, $4, $5, CAST($16::text AS date)
+                 FROM UNNEST($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                             $12::text[], $13::text[], $14::text[], $15::text[])
+                      WITH ORDINALITY AS m(message_id, type, event, name, anonymous_id, user_id,
+                                           session_id, timestamp, corrected_timestamp, raw, ord)
+                 ORDER BY m.ord",
+            )
+            .await?;
+        tx.execute(
             &insert,
             &[
                 &key,
@@ -511,7 +667,7 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
                 &received_at,
                 &context,
                 &integrations,
-                &message_ids,
+                &ids,
                 &cols[0],
                 &cols[1],
                 &cols[2],
@@ -521,13 +677,11 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
                 &cols[6],
                 &cols[7],
                 &cols[8],
+                &received_on,
             ],
         )
         .await?;
-    // The first copy of an id in the batch is the new one (as on SQLite); later copies are
-    // duplicates.
-    let mut new_ids: HashSet<String> = inserted.iter().map(|r| r.get(0)).collect();
-    let outcome: Vec<bool> = message_ids.iter().map(|id| new_ids.remove(id)).collect();
+    }
 
     // The new messages' identity links, touches and consents: one statement each.
     let mut links: Vec<(String, String, &'static str)> = Vec::new();

@@ -718,7 +718,7 @@ fn purge(conn: &mut Connection, before: &str, limit: u32) -> Result<Purged, rusq
         params![before, limit],
     )?;
     tx.commit()?;
-    Ok(Purged { messages: messages as u64, touches: touches as u64, links: links as u64 })
+    Ok(Purged { messages: messages as u64, touches: touches as u64, links: links as u64, keys: 0 })
 }
 
 fn query_messages(conn: &Connection, f: &MessageFilter) -> Result<Vec<String>, rusqlite::Error> {
