@@ -178,7 +178,6 @@ CREATE INDEX messages_user_id ON messages (user_id, corrected_timestamp);
 CREATE INDEX messages_type_event ON messages (type, event);
 CREATE INDEX messages_session_id ON messages (session_id);
 CREATE INDEX messages_received_at ON messages (received_at);
-CREATE INDEX messages_message_id ON messages (write_key, message_id);
 "#,
     ),
 ];
@@ -502,7 +501,8 @@ impl PgStore {
                 let day = format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..8]);
                 // The partition holds [day, day + 1): all of it is older than a cutoff on a later day.
                 if day < before_day {
-                    tx.batch_execute(&format!("DROP TABLE {name}")).await?;
+                    // IF EXISTS: another instance's purge may have dropped it meanwhile.
+                    tx.batch_execute(&format!("DROP TABLE IF EXISTS {name}")).await?;
                     dropped += p.get::<_, i64>(1) as u64;
                 }
             }
