@@ -565,6 +565,9 @@ async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
     result.and(unlock.map(|_| ()))
 }
 
+/// (anonymousId, userId, at, analytics, marketing) of a consent to upsert.
+type ConsentUpsert = (String, String, String, Option<bool>, Option<bool>);
+
 /// `YYYY-MM-DD` of a time.
 fn day(t: time::OffsetDateTime) -> String {
     timefmt::format(t).get(..10).unwrap_or("1970-01-01").to_string()
@@ -689,7 +692,7 @@ async fn insert_batch(client: &mut Client, batch: &IngestBatch) -> Result<Ingest
     let mut touches: [Vec<Option<String>>; 8] = Default::default();
     // Consents: the latest per (anonymousId, userId) of the batch (a later one on a tie), as
     // SQLite's upserts in message order keep.
-    let mut consents: Vec<(String, String, String, Option<bool>, Option<bool>)> = Vec::new();
+    let mut consents: Vec<ConsentUpsert> = Vec::new();
     let mut consent_at: HashMap<(String, String), usize> = HashMap::new();
     for (m, new) in batch.messages.iter().zip(&outcome) {
         if !*new {
