@@ -2,8 +2,8 @@
 # Installs, idempotently, everything the build, the demo and the tests need on a fresh
 # machine of this kind (Debian 12, rustup, node 20): the wasm32 target, the pinned
 # wasm-bindgen CLI, a wasm-opt that reads today's rustc output (npm binaryen), Debian's
-# Chromium + chromedriver, and the npm packages of js/, tests/, tests/packaging/ and
-# examples/spa/.
+# Chromium + chromedriver, Debian's PostgreSQL server (for the collector's tests), and the npm
+# packages of js/, tests/, tests/packaging/ and examples/spa/.
 # Each step checks first and skips when already satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +30,16 @@ if ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# PostgreSQL server binaries: the collector's suites also run against a private throwaway
+# cluster (examples/collector/tests/common/pg.rs starts it as `nobody` on its own port).
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+  log "installing Debian postgresql (server binaries for the collector's PostgreSQL tests)"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 
 npm_ci() { # $1 = directory with package.json + package-lock.json; $2 = install (see below)

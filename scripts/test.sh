@@ -3,7 +3,8 @@
 #   0. the SDK crate's guard rails: rustfmt, clippy (warnings are errors), and in the wasm
 #      build the size rules of scripts/clippy-wasm/clippy.toml (no format!, str::find,
 #      str::parse, to_string, panicking index/slice);
-#   1. the Rust workspace natively (the pure core, the collector), with every feature;
+#   1. the Rust workspace natively (the pure core, the collector), with every feature, then the
+#      collector's key suites again on PostgreSQL;
 #   2. the browser build (cargo -> wasm-bindgen -> wasm-opt -> esbuild) and its size budget;
 #   3. the end-to-end suites in real headless Chromium against the collector on 127.0.0.1.
 set -euo pipefail
@@ -18,6 +19,16 @@ CLIPPY_CONF_DIR=scripts/clippy-wasm cargo clippy -q -p omnitrail --target wasm32
 
 echo "== cargo test (native: core + collector)"
 cargo test --workspace --all-features
+
+echo "== cargo test (collector on PostgreSQL: a private throwaway cluster)"
+if [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+  pg_start=$(date +%s)
+  OMNITRAIL_TEST_STORE=postgres cargo test -p omnitrail-collector \
+    --test ingest --test cart --test control --test security --test marketing --test process --test postgres
+  echo "== collector on PostgreSQL: $(( $(date +%s) - pg_start )) s"
+else
+  echo "SKIPPED: collector on PostgreSQL (no /usr/lib/postgresql/15/bin/initdb; scripts/setup.sh installs it)"
+fi
 
 echo "== build (wasm) and size budget"
 ./scripts/build.sh

@@ -150,7 +150,7 @@ fn main() {
     }
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = Config::for_tests();
-    config.db = dir.join("bench.db").to_string_lossy().into_owned();
+    config.store = omnitrail_collector::config::StoreSpec::Sqlite(dir.join("bench.db").to_string_lossy().into_owned());
     config.test_control = false;
     let server = Background::start(config).expect("collector starts");
     let now = 1_780_000_000_000i64; // a fixed "now" (2026-05-28), so runs are comparable
@@ -200,8 +200,9 @@ fn main() {
     let _ = std::fs::write(out, serde_json::to_string_pretty(&result).unwrap_or_default());
     drop(server);
     // Where the report's time goes: loading the rows vs computing the credit.
-    let (store, thread) = omnitrail_collector::store::Store::open(&dir.join("bench.db").to_string_lossy()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let spec = omnitrail_collector::store::StoreSpec::Sqlite(dir.join("bench.db").to_string_lossy().into_owned());
+    let (store, thread) = rt.block_on(omnitrail_collector::store::Store::open(&spec)).unwrap();
     let q = omnitrail_collector::store::AttributionQuery {
         keys: None,
         events: vec!["Order Completed".into()],

@@ -11,13 +11,17 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::admin::{AdminToken, AdminTokenError, Scope};
+pub use crate::store::StoreSpec;
+
+/// The store when neither `--store` nor `--db` is given: a SQLite file in the working directory.
+pub const DEFAULT_STORE: &str = "omnitrail.db";
 
 /// Everything the collector needs to run. Build it with [`Config::for_tests`] in tests.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub addr: SocketAddr,
-    /// SQLite path, or `:memory:`.
-    pub db: String,
+    /// Where events are stored: a SQLite path (or `:memory:`), or a PostgreSQL URL.
+    pub store: StoreSpec,
     pub write_keys: Vec<WriteKey>,
     pub test_control: bool,
     /// Connections counted against the global cap (see `conn_limits`): at the cap the
@@ -54,9 +58,18 @@ pub struct Config {
     /// Never mark the re-issued identity cookie `Secure`, even off localhost (plain-http
     /// deployments and tests only).
     pub cookie_insecure: bool,
+    /// Delete events older than this (received time), and the rows derived from them;
+    /// `None`: keep everything. See `retention.rs`.
+    pub retention: Option<Retention>,
 }
 
-/// A per-write-key message rate.
+/// How long events are kept (`--retention-days`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub days: u32,
+    /// How often the purge runs (it also runs shortly after start).
+    pub every: Duration,
+}
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateLimit {
     pub per_sec: f64,
@@ -72,7 +85,7 @@ impl Config {
     pub fn for_tests() -> Config {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            db: ":memory:".into(),
+            store: StoreSpec::Sqlite(":memory:".into()),
             write_keys: vec![WriteKey::any_origin("demo")],
             test_control: true,
             max_connections: 256,
@@ -88,6 +101,7 @@ impl Config {
             cart_secret: None,
             admin_tokens: vec![AdminToken { token: TEST_ADMIN_TOKEN.into(), scope: Scope::All }],
             rate_limit: None,
+            retention: None,
             cookie_insecure: false,
         }
     }
@@ -221,15 +235,33 @@ impl std::error::Error for ConfigError {}
 
 /// Command-line flags; each has an `OMNITRAIL_*` environment equivalent.
 #[derive(Parser, Debug)]
-#[command(name = "omnitrail-collector", version, about = "Omnitrail reference collector (Segment-compatible, SQLite)")]
+#[command(name = "omnitrail-collector", version, about = "Omnitrail reference collector (Segment-compatible, SQLite or PostgreSQL)")]
 pub struct Cli {
     /// Address to listen on; port 0 picks a free port (the bound address is printed).
     #[arg(long, env = "OMNITRAIL_ADDR", default_value = "127.0.0.1:8787")]
     pub addr: SocketAddr,
 
-    /// SQLite database path, or `:memory:`.
-    #[arg(long, env = "OMNITRAIL_DB", default_value = "omnitrail.db")]
-    pub db: String,
+    /// Where to store events: a SQLite database path (or `:memory:`), or a `postgres://` /
+    /// `postgresql://` URL. Default: `omnitrail.db`.
+    #[arg(long, env = "OMNITRAIL_STORE")]
+    pub store: Option<String>,
+
+    /// PostgreSQL store: most connections this instance holds.
+    #[arg(long, env = "OMNITRAIL_PG_POOL_SIZE", default_value_t = crate::store::postgres::DEFAULT_POOL_SIZE)]
+    pub pg_pool_size: usize,
+
+    /// PostgreSQL store: longest wait for a free connection before answering 503.
+    #[arg(long, env = "OMNITRAIL_PG_POOL_TIMEOUT_MS", default_value_t = crate::store::postgres::DEFAULT_POOL_TIMEOUT_MS)]
+    pub pg_pool_timeout_ms: u64,
+
+    /// Delete events received more than this many days ago (and their touches and identity
+    /// links; consents and carts are kept); 0 = keep everything.
+    #[arg(long, env = "OMNITRAIL_RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+
+    /// The older name of `--store` (kept for compatibility; `--store` wins when both are set).
+    #[arg(long, env = "OMNITRAIL_DB")]
+    pub db: Option<String>,
 
     /// Write key, optionally with its origin allowlist: `KEY`, `KEY=*`,
     /// `KEY=https://shop.example.com,https://*.example.com`. Repeatable; in the env var separate
@@ -327,9 +359,15 @@ impl Cli {
         for spec in self.admin_tokens.iter().filter(|s| !s.trim().is_empty()) {
             admin_tokens.push(AdminToken::parse(spec).map_err(ConfigError::Admin)?);
         }
+        let mut store = StoreSpec::parse(self.store.as_deref().or(self.db.as_deref()).unwrap_or(DEFAULT_STORE));
+        if let StoreSpec::Postgres(pg) = &mut store {
+            pg.pool_size = self.pg_pool_size.max(1);
+            pg.pool_timeout = Duration::from_millis(self.pg_pool_timeout_ms.max(1));
+        }
         let config = Config {
             addr: self.addr,
-            db: self.db,
+            store,
+            retention: (self.retention_days > 0).then_some(Retention { days: self.retention_days, every: Duration::from_secs(3600) }),
             write_keys,
             test_control: self.test_control,
             max_connections: self.max_connections.max(1),
@@ -358,6 +396,35 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("omnitrail-collector").chain(args.iter().copied())).expect("parses")
+    }
+
+    #[test]
+    fn store_flag_selects_the_backend_and_db_stays_an_alias() {
+        // Only flags here: the env vars may be set by whoever runs the tests.
+        let store = |args: &[&str]| {
+            let c = cli(args);
+            StoreSpec::parse(c.store.as_deref().or(c.db.as_deref()).unwrap_or(DEFAULT_STORE))
+        };
+        assert_eq!(store(&["--store", "x.db"]), StoreSpec::Sqlite("x.db".into()));
+        assert_eq!(store(&["--db", "y.db"]), StoreSpec::Sqlite("y.db".into()));
+        assert_eq!(store(&["--db", "y.db", "--store", ":memory:"]), StoreSpec::Sqlite(":memory:".into()));
+        let pg = |url: &str| StoreSpec::Postgres(crate::store::postgres::PgConfig::new(url));
+        assert_eq!(store(&["--store", "postgres://u@h/db"]), pg("postgres://u@h/db"));
+        assert_eq!(store(&["--store", "PostgreSQL://h/db"]), pg("PostgreSQL://h/db"));
+        // A path that merely mentions postgres is still a file.
+        assert_eq!(store(&["--store", "./postgres://x"]), StoreSpec::Sqlite("./postgres://x".into()));
+        assert_eq!(pg("postgres://u:secret@h:5/db?sslmode=disable").display(), "postgres://u:***@h:5/db");
+    }
+
+    #[test]
+    fn retention_days_zero_keeps_everything() {
+        let c = cli(&["--retention-days", "7"]).into_config().unwrap();
+        assert_eq!(c.retention, Some(Retention { days: 7, every: Duration::from_secs(3600) }));
+        assert_eq!(cli(&["--retention-days", "0"]).into_config().unwrap().retention, None);
+    }
 
     #[test]
     fn parses_write_key_specs() {

@@ -1,5 +1,5 @@
 //! Omnitrail reference collector: Segment-compatible ingestion (`POST /v1/batch` and friends)
-//! into SQLite, with dedup on `messageId`, a first-party identity cookie endpoint, a journey
+//! into SQLite or PostgreSQL, with dedup on `messageId`, a first-party identity cookie endpoint, a journey
 //! viewer, Prometheus metrics and (opt-in) test-control endpoints for the SDK's e2e tests.
 //!
 //! The binary (`src/main.rs`) only parses flags and runs [`server::Collector`]; tests and the
@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod ops;
 pub mod people;
 pub mod ratelimit;
+pub mod retention;
 pub mod reports;
 pub mod routes;
 pub mod server;

@@ -31,7 +31,7 @@ async fn main() -> ExitCode {
         Err(_) => {}
     }
     let keys: Vec<String> = config.write_keys.iter().map(|k| k.key.clone()).collect();
-    let (db, test_control) = (config.db.clone(), config.test_control);
+    let (store, test_control) = (config.store.display(), config.test_control);
     let collector = match Collector::bind(config).await {
         Ok(c) => c,
         Err(e) => {
@@ -47,7 +47,7 @@ async fn main() -> ExitCode {
     }
     log::info(
         "started",
-        fields! {"addr" => addr.to_string(), "db" => db, "writeKeys" => keys, "testControl" => test_control},
+        fields! {"addr" => addr.to_string(), "store" => store, "writeKeys" => keys, "testControl" => test_control},
     );
     collector.run(shutdown_signal()).await;
     ExitCode::SUCCESS

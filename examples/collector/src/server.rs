@@ -77,7 +77,7 @@ pub struct Collector {
 impl Collector {
     /// Opens the store and binds the listener.
     pub async fn bind(config: Config) -> Result<Collector, StartError> {
-        let (store, store_thread) = Store::open(&config.db).map_err(StartError::Store)?;
+        let (store, store_thread) = Store::open(&config.store).await.map_err(StartError::Store)?;
         let listener = TcpListener::bind(config.addr).await.map_err(|e| StartError::Bind(config.addr, e))?;
         let state = Arc::new(AppState {
             limiter: crate::ratelimit::RateLimiter::new(config.rate_limit),
@@ -103,6 +103,8 @@ impl Collector {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Collector { listener, state, store_thread } = self;
         let router = routes::router(state.clone());
+        let retention =
+            state.config.retention.map(|r| crate::retention::spawn(state.store.clone(), r, state.config.logging));
         let table = ConnTable::new(state.config.max_connections, state.config.max_connections_per_ip);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         // Shedding is logged at most every SHED_LOG_EVERY (an attack must not flood the log).
@@ -167,6 +169,9 @@ impl Collector {
         let drained = tokio::time::timeout(state.config.shutdown_grace, graceful.shutdown()).await.is_ok();
         if !drained && logging {
             log::warn("grace period over; abandoning open connections", fields! {});
+        }
+        if let Some(task) = retention {
+            task.abort();
         }
         // Everything acknowledged so far is committed; commit what is queued and stop.
         state.store.close().await;

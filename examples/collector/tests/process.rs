@@ -67,8 +67,9 @@ fn env_vars_configure_the_binary() {
 #[test]
 fn kill_9_after_2xx_loses_nothing() {
     let db = temp_db("kill9");
-    let db_arg = db.to_str().unwrap().to_string();
-    let p = spawn(&["--db", &db_arg, "--test-control"], &[]);
+    // On PostgreSQL (OMNITRAIL_TEST_STORE=postgres) the same test through `--store URL`.
+    let db_arg = if on_postgres() { pg::shared().fresh_url() } else { db.to_str().unwrap().to_string() };
+    let p = spawn(&["--store", &db_arg, "--test-control"], &[]);
     let addr = p.addr;
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -103,7 +104,7 @@ fn kill_9_after_2xx_loses_nothing() {
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 400, "only {} acknowledged", acked.len());
 
-    let p = spawn(&["--db", &db_arg, "--test-control"], &[]);
+    let p = spawn(&["--store", &db_arg, "--test-control"], &[]);
     let stored: std::collections::HashSet<String> = messages(p.addr)
         .iter()
         .filter_map(|m| m["messageId"].as_str().map(str::to_string))
@@ -144,4 +145,22 @@ fn sigterm_finishes_in_flight_requests() {
     assert_eq!(messages(p.addr).len(), 1);
     drop(p);
     let _ = std::fs::remove_dir_all(db.parent().unwrap());
+}
+
+#[test]
+fn an_unreachable_postgresql_store_at_start_is_an_error_that_hides_the_password() {
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_omnitrail-collector"))
+        .args(["--addr", "127.0.0.1:0"])
+        .env("OMNITRAIL_STORE", "postgres://u:hunter2@127.0.0.1:1/db")
+        .env_remove("OMNITRAIL_DB")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run collector");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing on stdout: {:?}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("postgres://u:***@127.0.0.1:1/db"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(15), "took {:?}", t.elapsed());
 }

@@ -322,7 +322,7 @@ fn a_stored_cart_that_no_longer_decodes_is_recovered_not_refused_forever() {
     let db = dir.join("c.db").to_string_lossy().into_owned();
     let config = || {
         let mut cfg = Config::for_tests();
-        cfg.db = db.clone();
+        cfg.store = omnitrail_collector::config::StoreSpec::Sqlite(db.clone());
         cfg.cart_secret = Some("s3cret".into());
         cfg
     };

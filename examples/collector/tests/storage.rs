@@ -20,7 +20,7 @@ type Row = (String, String, Option<String>, Option<String>, Option<String>, Stri
 #[test]
 fn columns_batch_context_and_identity_graph() {
     let db = temp_db("columns");
-    let c = start_with(|cfg| cfg.db = db.to_string_lossy().into_owned());
+    let c = start_with(|cfg| cfg.store = omnitrail_collector::config::StoreSpec::Sqlite(db.to_string_lossy().into_owned()));
     let body = json!({
         "batch": [
             {"type":"track","event":"E","messageId":"c1","anonymousId":"a1","timestamp":"2024-05-01T12:00:00.000Z"},
@@ -85,7 +85,7 @@ fn upgrades_a_database_from_before_batch_context() {
         )
         .unwrap();
     }
-    let c = start_with(|cfg| cfg.db = db.to_string_lossy().into_owned());
+    let c = start_with(|cfg| cfg.store = omnitrail_collector::config::StoreSpec::Sqlite(db.to_string_lossy().into_owned()));
     let r = post(c.addr, "/v1/batch", &json!({"batch":[track("new","a","E")],"writeKey":"demo","context":{"x":1}}));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(post(c.addr, "/v1/batch", &json!({"batch":[{"type":"page","messageId":"old","anonymousId":"a","timestamp":TS}],"writeKey":"demo"})).json()["duplicates"], 1);
@@ -123,7 +123,7 @@ fn an_older_database_gets_its_touches_and_consents_backfilled_once() {
         )
         .unwrap();
     }
-    let c = start_with(|cfg| cfg.db = db.to_string_lossy().into_owned());
+    let c = start_with(|cfg| cfg.store = omnitrail_collector::config::StoreSpec::Sqlite(db.to_string_lossy().into_owned()));
     c.stop();
     let conn = rusqlite::Connection::open(&db).unwrap();
     let touches: Vec<(String, String, String, Option<String>)> = conn

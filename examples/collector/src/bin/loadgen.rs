@@ -274,7 +274,7 @@ fn main() {
                 p.to_string_lossy().into_owned()
             });
             let mut c = Config::for_tests();
-            c.db = db;
+            c.store = omnitrail_collector::config::StoreSpec::parse(&db);
             c.test_control = false;
             c.write_keys = vec![WriteKey::any_origin(&args.write_key)];
             c.max_connections = args.concurrency.max(1) * 2;

@@ -8,7 +8,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use omnitrail_collector::config::Config;
+pub mod pg;
+
+use omnitrail_collector::config::{Config, StoreSpec};
 use omnitrail_collector::server::Background;
 use serde_json::{json, Value};
 
@@ -18,8 +20,19 @@ pub fn start() -> Background {
     start_with(|_| {})
 }
 
+/// Which store the suites run on: `OMNITRAIL_TEST_STORE=postgres` runs them on a private
+/// PostgreSQL cluster (see `pg.rs`; each collector gets its own schema), else SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("OMNITRAIL_TEST_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"))
+}
+
+/// A collector with the test config, on the store [`on_postgres`] picks (before `f`, so a test
+/// that needs a SQLite file still sets its own).
 pub fn start_with(f: impl FnOnce(&mut Config)) -> Background {
     let mut c = Config::for_tests();
+    if on_postgres() {
+        c.store = StoreSpec::parse(&pg::shared().fresh_url());
+    }
     f(&mut c);
     Background::start(c).expect("collector starts")
 }
