@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use gloo_timers::callback::Timeout;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -22,8 +23,10 @@ pub type Core = Tracker<LocalStorage, DateClock, CryptoIds>;
 
 pub struct Runtime {
     pub core: Core,
-    tick_queued: bool,
-    pub timer: Option<(i32, f64)>,
+    /// The queued tick (`setTimeout 0`), until it has run.
+    tick_queued: Option<Timeout>,
+    /// The wake-up timer and the time it was armed for.
+    pub timer: Option<(Timeout, f64)>,
     /// `flush()` promises waiting for the outbox to drain.
     flush_waiters: Vec<js_sys::Function>,
     pub callbacks: Option<Callbacks>,
@@ -40,7 +43,6 @@ pub struct Runtime {
 
 /// JS functions created once and reused (no allocation per call or per request).
 pub struct Callbacks {
-    pub tick: js_sys::Function,
     pub on_response: js_sys::Function,
     pub on_failure: js_sys::Function,
     /// Runs the delivery-role election (at start, and when restored from the bfcache).
@@ -76,7 +78,7 @@ impl Runtime {
     pub fn start(core: Core) -> Shared {
         let rt = Rc::new(RefCell::new(Runtime {
             core,
-            tick_queued: false,
+            tick_queued: None,
             timer: None,
             flush_waiters: Vec::new(),
             callbacks: None,
@@ -88,17 +90,11 @@ impl Runtime {
         }));
         let weak = Rc::downgrade(&rt);
 
-        let w = weak.clone();
-        let tick = leak(Closure::<dyn FnMut()>::new(move || {
-            if let Some(rt) = w.upgrade() {
-                tick_now(&rt);
-            }
-        }));
         let (on_response, on_failure) = super::transport::answer_callbacks(&weak);
         let ignore = leak(Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {}));
         let elect = super::election::election(&weak, &ignore);
         if let Ok(mut r) = rt.try_borrow_mut() {
-            r.callbacks = Some(Callbacks { tick, on_response, on_failure, elect: elect.clone(), ignore });
+            r.callbacks = Some(Callbacks { on_response, on_failure, elect: elect.clone(), ignore });
             r.core.set_online(super::env::online());
         }
         super::cart_runtime::start(&rt);
@@ -146,23 +142,28 @@ pub fn notify_consent(rt: &Shared) {
 /// task costs one persist and one send decision, and that work never lengthens the page's
 /// own task.
 pub fn schedule(rt: &Shared) {
-    let cb = with(rt, |r| {
-        if r.tick_queued {
-            return None;
+    with(rt, |r| {
+        if r.tick_queued.is_none() {
+            r.tick_queued = Some(tick_after(rt, 0));
         }
-        r.tick_queued = true;
-        r.callbacks.as_ref().map(|c| c.tick.clone())
+    });
+}
+
+/// A tick in `ms` (cancelled when the `Timeout` is dropped).
+fn tick_after(rt: &Shared, ms: u32) -> Timeout {
+    let w = Rc::downgrade(rt);
+    Timeout::new(ms, move || {
+        if let Some(rt) = w.upgrade() {
+            tick_now(&rt);
+        }
     })
-    .flatten();
-    if let (Some(cb), Some(window)) = (cb, web_sys::window()) {
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&cb, 0);
-    }
 }
 
 /// Persist, send what is due, arm the wake-up timer, settle `flush()` promises.
 pub fn tick_now(rt: &Shared) {
     let Some((sends, cart)) = with(rt, |r| {
-        r.tick_queued = false;
+        // Run now: a queued tick would only repeat this one (a call after it queues anew).
+        r.tick_queued = None;
         r.core.send_auto_page();
         r.core.persist();
         if let (Some((url, body)), Some(cb)) = (r.core.take_identity_refresh(), r.callbacks.as_ref()) {
@@ -172,7 +173,7 @@ pub fn tick_now(rt: &Shared) {
         while let Some(s) = r.core.poll() {
             sends.push(s);
         }
-        arm_timer(r);
+        arm_timer(r, rt);
         let cart = super::cart_runtime::collect(r);
         if let Some(m) = r.core.take_session_start_message() {
             super::native_bridge::post(&m);
@@ -195,20 +196,18 @@ pub fn tick_now(rt: &Shared) {
     }
 }
 
-fn arm_timer(r: &mut Runtime) {
+fn arm_timer(r: &mut Runtime, rt: &Shared) {
     let wake = r.core.next_wake();
-    if r.timer.map(|(_, at)| Some(at)) == Some(wake) {
-        return;
+    if let (Some((_, armed)), Some(at)) = (&r.timer, wake) {
+        if *armed == at {
+            return;
+        }
     }
-    let Some(window) = web_sys::window() else { return };
-    if let Some((handle, _)) = r.timer.take() {
-        window.clear_timeout_with_handle(handle);
-    }
-    let (Some(at), Some(cb)) = (wake, r.callbacks.as_ref()) else { return };
+    // Dropping the previous timer clears it.
+    r.timer = None;
+    let Some(at) = wake else { return };
     let delay = (at - js_sys::Date::now()).clamp(0.0, 2_147_483_647.0);
-    if let Ok(handle) = window.set_timeout_with_callback_and_timeout_and_arguments_0(&cb.tick, delay.ceil() as i32) {
-        r.timer = Some((handle, at));
-    }
+    r.timer = Some((tick_after(rt, delay.ceil() as u32), at));
 }
 
 pub fn add_listener(target: &JsValue, event: &str, f: &js_sys::Function) {

@@ -70,8 +70,10 @@ pub fn send(rt: &Shared, s: BatchRequest) {
         return;
     }
     let Some((on_ok, on_err, timeout, gzip)) = with(rt, |r| {
-        // The timer fired or is superseded; the next tick re-arms it.
-        r.timer = None;
+        // The timer fired or is superseded; the next tick re-arms it (a pending one still fires).
+        if let Some((timer, _)) = r.timer.take() {
+            timer.forget();
+        }
         let gzip = r.core.compress(&s);
         r.callbacks.as_ref().map(|c| (c.on_response.clone(), c.on_failure.clone(), r.core.config().request_timeout_ms, gzip))
     })
