@@ -306,7 +306,7 @@ mod tests {
         assert!(s.body.len() <= 8 * 1024 && s.events > 1, "{} bytes, {} events", s.body.len(), s.events);
         assert!(t.config().compression.applies(s.body.len(), s.keepalive, false));
         // What is left goes out on pagehide: within the keepalive budget, and plain.
-        let hidden = t.on_hidden();
+        let hidden = t.on_hidden(true);
         assert!(!hidden.is_empty());
         for s in hidden {
             assert!(s.keepalive && s.body.len() <= crate::wire::KEEPALIVE_BYTES);

@@ -453,12 +453,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.delivery.settle_flush(quiet)
     }
 
-    /// The page is being hidden (maybe for good): persist synchronously and return what should
-    /// go out with `keepalive` now, within the browser's 64 KB keepalive budget.
-    pub fn on_hidden(&mut self) -> Vec<BatchRequest> {
+    /// The page is being hidden (`leaving`: `pagehide`, maybe for good): persist synchronously
+    /// and return what should go out with `keepalive` now, within the browser's 64 KB
+    /// keepalive budget (see [`delivery::Delivery::on_hidden`] for gzipped batches).
+    pub fn on_hidden(&mut self, leaving: bool) -> Vec<BatchRequest> {
         let now = self.clock.now_ms();
         let collection = self.store.collection();
-        self.delivery.on_hidden(now, collection, self.store.collecting()).into_iter().collect()
+        self.delivery.on_hidden(now, collection, self.store.collecting(), leaving).into_iter().collect()
     }
 }
 

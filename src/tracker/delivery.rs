@@ -283,7 +283,9 @@ impl Delivery {
 
     /// `compression: "auto"`: a 2xx says whether the endpoint reads gzip (its
     /// `Accept-Encoding`); a change is remembered for the next page loads.
+    /// After a refusal on this page it is not learnt again before the next page load.
     fn learn_encoding(&mut self, accepts_gzip: bool, storage: &mut dyn Storage) {
+        let accepts_gzip = accepts_gzip && !self.compression_refused;
         if self.set.compression != Compression::Auto || accepts_gzip == self.gzip_advertised {
             return;
         }
@@ -384,12 +386,15 @@ impl Delivery {
         }
     }
 
-    /// The page is being hidden: persist synchronously (when `storage` may write) and return
-    /// what should go out with `keepalive` now, within the 64 KB keepalive budget. A batch
-    /// still being gzipped would leave too late (or never): its events go in this plain
-    /// keepalive request instead, first, and the gzipped one is not sent
-    /// ([`Delivery::compressed`]).
-    pub fn on_hidden(&mut self, now: f64, collection: Collection, storage: &mut dyn Storage) -> Option<BatchRequest> {
+    /// The page is being hidden (`leaving`: `pagehide`): persist synchronously (when `storage`
+    /// may write) and return what should go out with `keepalive` now, within the 64 KB
+    /// keepalive budget. A batch still being gzipped would leave too late (or never): its
+    /// events go in this plain keepalive request instead, first, and the gzipped one is not
+    /// sent ([`Delivery::compressed`]). When the page is leaving, so do the events of a gzipped
+    /// request that left but is unanswered: the browser cancels it with the page (only
+    /// keepalive requests outlive it, and those cannot be aborted on `requestTimeout`); if it
+    /// reached the collector anyway, the copy is a duplicate the collector drops by messageId.
+    pub fn on_hidden(&mut self, now: f64, collection: Collection, storage: &mut dyn Storage, leaving: bool) -> Option<BatchRequest> {
         if collection == Collection::Allowed {
             let _ = self.outbox.persist_now(storage, now);
         }
@@ -399,7 +404,7 @@ impl Delivery {
         if self.role == Role::Undecided || !self.online || collection == Collection::Pending {
             return None;
         }
-        while let Some(pos) = self.in_flight.iter().position(|f| f.compressing) {
+        while let Some(pos) = self.in_flight.iter().position(|f| f.compressing || leaving && f.compressed) {
             let flight = self.in_flight.swap_remove(pos);
             self.outbox.release(&flight.entries);
         }

@@ -194,7 +194,7 @@ fn reload_resends_what_was_not_acknowledged_and_keeps_identity() {
     a.become_leader();
     a.identify(Some("user-1"), Some(r#"{"plan":"pro"}"#), &CallOptions::default()).unwrap();
     track_n(&mut a, 49);
-    let sent = a.on_hidden();
+    let sent = a.on_hidden(true);
     assert_eq!(sent.len(), 1);
     assert!(sent[0].keepalive);
     assert!(sent[0].body.len() <= crate::wire::KEEPALIVE_BYTES);
@@ -220,7 +220,7 @@ fn unload_respects_the_keepalive_budget() {
     for _ in 0..200 {
         t.track("E", Some(&pad), &CallOptions::default()).unwrap();
     }
-    let sent = t.on_hidden();
+    let sent = t.on_hidden(true);
     let bytes: usize = sent.iter().map(|s| s.body.len()).sum();
     assert!(bytes <= crate::wire::KEEPALIVE_BYTES, "{bytes}");
     assert!(sent[0].events > 10);
@@ -334,7 +334,7 @@ fn undecided_tab_queues_and_persists_but_sends_nothing() {
     track_n(&mut t, 25);
     t.persist();
     assert_eq!(t.poll(), None);
-    assert!(t.on_hidden().is_empty());
+    assert!(t.on_hidden(true).is_empty());
     assert_eq!(st.keys("ot1.q.U.").len(), 1);
     t.become_leader();
     assert_eq!(t.poll().unwrap().events, 25, "its own events are not adopted twice");
@@ -547,7 +547,7 @@ fn opt_in_stores_and_sends_nothing_before_consent_then_releases_the_buffer() {
     t.flush();
     assert_eq!(t.poll(), None, "nothing sent before consent");
     assert_eq!(t.next_wake(), None, "no timer: nothing happens until the visitor decides");
-    assert!(t.on_hidden().is_empty());
+    assert!(t.on_hidden(true).is_empty());
     assert!(st.dump().is_empty(), "no storage write at all: {:?}", st.dump());
     assert!(st.cookie_attempts().is_empty(), "no cookie at all");
     let out = t.set_consent(&grant(true));
