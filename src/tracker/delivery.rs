@@ -303,25 +303,20 @@ impl Delivery {
     /// and the endpoint is no longer remembered as reading gzip. An answer to a batch no
     /// longer in flight (expired, or sent again on `pagehide`) is ignored.
     pub fn on_answer(&mut self, batch_id: u64, answer: Answer<'_>, now: f64, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
-        if !self.in_flight.iter().any(|f| f.batch_id == batch_id) {
-            return;
-        }
+        let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) else { return };
         let outcome = match answer {
             Answer::Http { status, retry_after, accept_encoding } => {
                 let ok = (200..300).contains(&status);
                 self.attempt_failed |= !ok;
-                if ok {
-                    self.learn_encoding(accept_encoding.is_some_and(crate::wire::advertises_gzip), storage);
+                let refused = matches!(status, 400 | 415) && self.in_flight.get(pos).is_some_and(|f| f.compressed);
+                self.compression_refused |= refused;
+                if ok || refused {
+                    self.learn_encoding(ok && accept_encoding.is_some_and(crate::wire::advertises_gzip), storage);
                 }
-                let compressed = self.in_flight.iter().any(|f| f.batch_id == batch_id && f.compressed);
-                if compressed && matches!(status, 400 | 415) {
-                    self.compression_refused = true;
-                    self.learn_encoding(false, storage);
-                    if let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) {
-                        let flight = self.in_flight.swap_remove(pos);
-                        self.outbox.release(&flight.entries);
-                        self.flush_requested = true;
-                    }
+                if refused {
+                    let flight = self.in_flight.swap_remove(pos);
+                    self.outbox.release(&flight.entries);
+                    self.flush_requested = true;
                     return;
                 }
                 Outcome::from_status(status, retry_after)
