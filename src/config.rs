@@ -23,22 +23,31 @@ impl Default for RetryConfig {
 /// How batch bodies travel (`compression`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Compression {
-    /// Plain JSON text: every Segment-compatible collector reads it.
-    #[default]
+    /// Plain JSON text, always: every Segment-compatible collector reads it.
     None,
+    /// Negotiated (the default): plain until the endpoint advertised that it reads gzip
+    /// (`Accept-Encoding: gzip` on a 2xx, RFC 7694, as the reference collector answers), then
+    /// as [`Compression::Gzip`]. Remembered per endpoint across page loads.
+    #[default]
+    Auto,
     /// Gzip (the browser's `CompressionStream`), marked with `?compression=gzip` and the gzip
-    /// magic bytes: for collectors that read those (the reference collector does).
+    /// magic bytes, without asking: for collectors known to read those.
     Gzip,
 }
 
 impl Compression {
-    /// Whether a batch body of `len` bytes (uncompressed) goes gzipped: only when configured,
-    /// never for a `keepalive` send (the page is going away: the request must leave
-    /// synchronously, and compressing is asynchronous), and only from
-    /// [`wire::GZIP_MIN_BYTES`](crate::wire::GZIP_MIN_BYTES) on. The batch limits
-    /// (`maxBatchBytes`, the keepalive budget) apply to the uncompressed body either way.
-    pub fn applies(self, len: usize, keepalive: bool) -> bool {
-        self == Compression::Gzip && !keepalive && len >= crate::wire::GZIP_MIN_BYTES
+    /// Whether a batch body of `len` bytes (uncompressed) goes gzipped: only when configured
+    /// (`Auto`: once the endpoint `advertised` gzip), never for a `keepalive` send (the page
+    /// is going away: the request must leave synchronously, and compressing is asynchronous),
+    /// and only from [`wire::GZIP_MIN_BYTES`](crate::wire::GZIP_MIN_BYTES) on. The batch
+    /// limits (`maxBatchBytes`, the keepalive budget) apply to the uncompressed body either way.
+    pub fn applies(self, len: usize, keepalive: bool, advertised: bool) -> bool {
+        let wanted = match self {
+            Compression::None => false,
+            Compression::Auto => advertised,
+            Compression::Gzip => true,
+        };
+        wanted && !keepalive && len >= crate::wire::GZIP_MIN_BYTES
     }
 }
 
@@ -155,7 +164,7 @@ impl Config {
             cookieless: false,
             cart: crate::cart_sync::CartConfig::default(),
             native_events: false,
-            compression: Compression::None,
+            compression: Compression::Auto,
         }
     }
 
@@ -259,13 +268,17 @@ mod tests {
     #[test]
     fn gzip_only_when_configured_not_keepalive_and_worth_it() {
         use crate::wire::GZIP_MIN_BYTES as MIN;
-        assert_eq!(Config::new("k", "http://x").compression, Compression::None, "off by default");
-        assert!(!Compression::None.applies(500_000, false));
-        assert!(Compression::Gzip.applies(MIN, false));
-        assert!(Compression::Gzip.applies(500 * 1024, false));
-        assert!(!Compression::Gzip.applies(MIN - 1, false), "a body this small is not worth it");
+        assert_eq!(Config::new("k", "http://x").compression, Compression::Auto, "negotiated by default");
+        assert!(!Compression::None.applies(500_000, false, true));
+        assert!(Compression::Gzip.applies(MIN, false, false), "gzip: without asking");
+        assert!(Compression::Gzip.applies(500 * 1024, false, false));
+        assert!(!Compression::Gzip.applies(MIN - 1, false, true), "a body this small is not worth it");
+        assert!(!Compression::Auto.applies(500_000, false, false), "auto: plain until advertised");
+        assert!(Compression::Auto.applies(MIN, false, true));
+        assert!(!Compression::Auto.applies(MIN - 1, false, true));
         // pagehide / visibilitychange: the keepalive request goes out plain, synchronously.
-        assert!(!Compression::Gzip.applies(60_000, true));
+        assert!(!Compression::Gzip.applies(60_000, true, true));
+        assert!(!Compression::Auto.applies(60_000, true, true));
     }
 
     #[test]
@@ -291,13 +304,13 @@ mod tests {
         t.flush();
         let s = t.poll().expect("a batch");
         assert!(s.body.len() <= 8 * 1024 && s.events > 1, "{} bytes, {} events", s.body.len(), s.events);
-        assert!(t.config().compression.applies(s.body.len(), s.keepalive));
+        assert!(t.config().compression.applies(s.body.len(), s.keepalive, false));
         // What is left goes out on pagehide: within the keepalive budget, and plain.
-        let hidden = t.on_hidden();
+        let hidden = t.on_hidden(true);
         assert!(!hidden.is_empty());
         for s in hidden {
             assert!(s.keepalive && s.body.len() <= crate::wire::KEEPALIVE_BYTES);
-            assert!(!t.config().compression.applies(s.body.len(), s.keepalive));
+            assert!(!t.config().compression.applies(s.body.len(), s.keepalive, true));
         }
     }
 }

@@ -170,7 +170,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let visitor = Visitor::new(identity, session, tab, cfg.identity_endpoint.is_some());
         let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, store.read());
         let attribution = Attribution::new(&cfg, journey);
-        let delivery = Delivery::new(&cfg, tab);
+        let delivery = Delivery::new(&cfg, tab, store.read());
         let cart = CartComponent::new(&cfg, tab, &store);
         let page = PageContext::default();
         let context = ContextTemplate::new(&page, &env);
@@ -418,15 +418,24 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         times.into_iter().flatten().reduce(f64::min)
     }
 
-    /// Whether to send `send` gzipped (the `compression` rule, unless the collector refused a
-    /// compressed batch before); records it for [`Tracker::on_response`].
+    /// Whether to send `send` gzipped (the `compression` rule with what the endpoint
+    /// advertised, unless the collector refused a compressed batch before); records it for
+    /// [`Tracker::on_response`]. The gzipped request leaves only if [`Tracker::compressed`]
+    /// still agrees when the body is ready.
     pub fn compress(&mut self, send: &BatchRequest) -> bool {
         self.delivery.compress(send)
     }
 
-    /// The HTTP answer to a request: status (0 for no answer) and the `Retry-After` header.
-    pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>) {
-        let answer = if status == 0 { Answer::NoAnswer } else { Answer::Http { status, retry_after } };
+    /// A batch's body is gzipped (or compression failed): whether its request may leave now
+    /// (no once `pagehide` sent its events plain).
+    pub fn compressed(&mut self, batch_id: u64) -> bool {
+        self.delivery.compressed(batch_id)
+    }
+
+    /// The HTTP answer to a request: status (0 for no answer), the `Retry-After` and
+    /// `Accept-Encoding` headers.
+    pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>, accept_encoding: Option<&str>) {
+        let answer = if status == 0 { Answer::NoAnswer } else { Answer::Http { status, retry_after, accept_encoding } };
         self.on_delivery(batch_id, answer);
     }
 
@@ -444,12 +453,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.delivery.settle_flush(quiet)
     }
 
-    /// The page is being hidden (maybe for good): persist synchronously and return what should
-    /// go out with `keepalive` now, within the browser's 64 KB keepalive budget.
-    pub fn on_hidden(&mut self) -> Vec<BatchRequest> {
+    /// The page is being hidden (`leaving`: `pagehide`, maybe for good): persist synchronously
+    /// and return what should go out with `keepalive` now, within the browser's 64 KB
+    /// keepalive budget (see [`delivery::Delivery::on_hidden`] for gzipped batches).
+    pub fn on_hidden(&mut self, leaving: bool) -> Vec<BatchRequest> {
         let now = self.clock.now_ms();
         let collection = self.store.collection();
-        self.delivery.on_hidden(now, collection, self.store.collecting()).into_iter().collect()
+        self.delivery.on_hidden(now, collection, self.store.collecting(), leaving).into_iter().collect()
     }
 }
 

@@ -23,6 +23,12 @@ pub const KEEPALIVE_BYTES: usize = 64 * 1024;
 /// also starts with gzip's magic bytes, which the reference collector detects as well; being
 /// bytes, it carries no `Content-Type` (still CORS-simple).
 pub const GZIP_QUERY: &str = "compression=gzip";
+/// Whether an `Accept-Encoding` response header (RFC 7694: the request codings a server
+/// reads; the reference collector sends `gzip` on every 2xx and exposes it through CORS)
+/// lists gzip, e.g. `gzip`, `br, gzip;q=0.8`.
+pub fn advertises_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|c| c.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("gzip"))
+}
 /// Smallest batch body (bytes, uncompressed) worth gzipping: below it (a single small event)
 /// gzip saves under ~350 bytes, less than the request's own headers, for an extra
 /// asynchronous step before the request can leave.

@@ -23,7 +23,7 @@ fn bodies(t: &mut Tracker<MemoryStorage, ManualClock, SeqIds>) -> Vec<serde_json
     let mut out = Vec::new();
     while let Some(s) = t.poll() {
         out.push(serde_json::from_str(&s.body).expect("every batch body is valid JSON"));
-        t.on_response(s.batch_id, 200, None);
+        t.on_response(s.batch_id, 200, None, None);
     }
     out
 }

@@ -46,8 +46,8 @@ export interface OmnitrailConfig {
   requestTimeout?: number;
   /** Exponential backoff with full jitter, capped; `Retry-After` is a floor. */
   retry?: RetryOptions;
-  /** `"gzip"`: batches of 1 KB or more leave gzipped (CompressionStream), marked `?compression=gzip`, for collectors that read that mark (the reference collector does); default `"none"`. See README.md. */
-  compression?: "gzip" | "none";
+  /** `"auto"` (default): plain until the collector advertised that it reads gzip (`Accept-Encoding: gzip` on a 2xx, exposed through CORS; the reference collector does), then batches of 1 KB or more leave gzipped (CompressionStream), marked `?compression=gzip`; remembered per endpoint. `"gzip"`: always, without asking, for collectors known to read that mark. `"none"`: never. See README.md. */
+  compression?: "auto" | "gzip" | "none";
   /** Namespace (and version) of every localStorage key (default `ot1`). */
   storagePrefix?: string;
   /** ms of inactivity that end a session (default 30 minutes). */

@@ -175,7 +175,7 @@ fn no_component_writes_through_the_tracker_before_consent() {
     t.become_leader();
     t.persist();
     let _ = t.poll();
-    let _ = t.on_hidden();
+    let _ = t.on_hidden(true);
     t.reset();
     t.persist();
     assert_untouched(&st);

@@ -3,8 +3,9 @@
 //!
 //! Owns: the outbox (its chunks `{prefix}.q.{writer}.{seq}`, consent category: collection),
 //! this tab's [`Role`], the one normal batch in flight plus keepalive batches, backoff and
-//! the batch-size split after a 413, the offline pause, the gzip decision, and the delivery
-//! counters. Outcomes enter as data ([`Delivery::on_outcome`]).
+//! the batch-size split after a 413, the offline pause, the gzip decision (negotiated: the
+//! endpoint that advertised gzip is remembered in `{prefix}.gz`, same category), and the
+//! delivery counters. Outcomes enter as data ([`Delivery::on_answer`]).
 //! Must never: send while consent is pending, send a persisted event another tab may be
 //! sending (followers hand theirs over), or write storage other than through its handle.
 
@@ -38,14 +39,17 @@ struct InFlight {
     keepalive: bool,
     /// Sent gzipped (see [`Delivery::compress`]).
     compressed: bool,
+    /// Being gzipped: the request has not left yet ([`Delivery::compressed`]). The page
+    /// going away sends these entries plain with keepalive instead ([`Delivery::on_hidden`]).
+    compressing: bool,
 }
 
 /// How a delivery attempt ended, as the web layer observed it: the core decides what it
 /// means ([`Delivery::on_answer`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer<'a> {
-    /// The collector answered (`Retry-After` as sent).
-    Http { status: u16, retry_after: Option<&'a str> },
+    /// The collector answered (`Retry-After` and `Accept-Encoding` as sent).
+    Http { status: u16, retry_after: Option<&'a str>, accept_encoding: Option<&'a str> },
     /// No answer: a network error, CORS failure, timeout or abort.
     NoAnswer,
     /// Handed to the native app (`nativeEvents`): whether the app's bridge took it.
@@ -90,6 +94,11 @@ pub struct Delivery {
     split_events: usize,
     /// The collector refused a gzipped batch: send plain from now on.
     compression_refused: bool,
+    /// `compression: "auto"`: the endpoint advertised gzip (in the last 2xx, or remembered
+    /// in [`Delivery::gzip_key`] from an earlier page load).
+    gzip_advertised: bool,
+    /// `{prefix}.gz`: holds the batch URL of the endpoint that advertised gzip.
+    gzip_key: String,
     /// An attempt failed since `flush()` last asked ([`Delivery::settle_flush`]).
     attempt_failed: bool,
     stats: DeliveryStats,
@@ -97,10 +106,13 @@ pub struct Delivery {
 
 impl Delivery {
     #[inline(always)]
-    pub fn new(cfg: &Config, tab: &str) -> Delivery {
+    pub fn new(cfg: &Config, tab: &str, storage: &dyn Storage) -> Delivery {
+        let url = cfg.batch_url();
+        let gzip_key = [cfg.storage_prefix.as_str(), ".gz"].concat();
+        let gzip_advertised = cfg.compression == Compression::Auto && storage.get(&gzip_key).is_some_and(|v| v == url);
         Delivery {
             set: Settings {
-                url: cfg.batch_url(),
+                url,
                 write_key: cfg.write_key.clone(),
                 flush_at: cfg.flush_at,
                 flush_interval_ms: cfg.flush_interval_ms,
@@ -121,6 +133,8 @@ impl Delivery {
             online: true,
             split_events: cfg.max_batch_events,
             compression_refused: false,
+            gzip_advertised,
+            gzip_key,
             attempt_failed: false,
             stats: DeliveryStats::default(),
         }
@@ -232,7 +246,7 @@ impl Delivery {
         let batch_id = self.next_batch_id;
         self.next_batch_id += 1;
         let events = taken.ids.len();
-        self.in_flight.push(InFlight { batch_id, entries: taken.ids, started: now, keepalive, compressed: false });
+        self.in_flight.push(InFlight { batch_id, entries: taken.ids, started: now, keepalive, compressed: false, compressing: false });
         self.stats.batches += 1;
         Some(BatchRequest { batch_id, url: self.set.url.clone(), body, keepalive, events })
     }
@@ -246,31 +260,63 @@ impl Delivery {
         }
     }
 
-    /// Whether to send `send` gzipped (the `compression` rule, unless the collector refused a
-    /// compressed batch before); records it for [`Delivery::on_response`].
+    /// Whether to send `send` gzipped (the `compression` rule with what the endpoint
+    /// advertised, unless the collector refused a compressed batch before); records it for
+    /// [`Delivery::on_answer`]. A gzipped request leaves only once [`Delivery::compressed`]
+    /// says so.
     pub fn compress(&mut self, send: &BatchRequest) -> bool {
-        let yes = !self.compression_refused && self.set.compression.applies(send.body.len(), send.keepalive);
+        let yes = !self.compression_refused && self.set.compression.applies(send.body.len(), send.keepalive, self.gzip_advertised);
         if let Some(f) = self.in_flight.iter_mut().find(|f| f.batch_id == send.batch_id) {
             f.compressed = yes;
+            f.compressing = yes;
         }
         yes
     }
 
+    /// The body of a batch being gzipped is ready (or compressing failed and the plain body is
+    /// ready to go): whether the request may leave now. No once the page going away has sent
+    /// its events plain ([`Delivery::on_hidden`]), so they are not sent twice.
+    pub fn compressed(&mut self, batch_id: u64) -> bool {
+        let f = self.in_flight.iter_mut().find(|f| f.batch_id == batch_id && f.compressing);
+        f.map(|f| f.compressing = false).is_some()
+    }
+
+    /// `compression: "auto"`: a 2xx says whether the endpoint reads gzip (its
+    /// `Accept-Encoding`); a change is remembered for the next page loads.
+    /// After a refusal on this page it is not learnt again before the next page load.
+    fn learn_encoding(&mut self, accepts_gzip: bool, storage: &mut dyn Storage) {
+        let accepts_gzip = accepts_gzip && !self.compression_refused;
+        if self.set.compression != Compression::Auto || accepts_gzip == self.gzip_advertised {
+            return;
+        }
+        self.gzip_advertised = accepts_gzip;
+        if accepts_gzip {
+            let _ = storage.set(&self.gzip_key, &self.set.url);
+        } else {
+            storage.remove(&self.gzip_key);
+        }
+    }
+
     /// The answer to a batch request. A 2xx (or the app taking the batch) acknowledges it;
     /// anything else counts as a failed attempt for `flush()`. A compressed batch refused as
-    /// unreadable (400, 415) is sent again plain, and nothing is compressed any more.
+    /// unreadable (400, 415) is sent again plain, nothing is compressed any more on this page,
+    /// and the endpoint is no longer remembered as reading gzip. An answer to a batch no
+    /// longer in flight (expired, or sent again on `pagehide`) is ignored.
     pub fn on_answer(&mut self, batch_id: u64, answer: Answer<'_>, now: f64, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
+        let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) else { return };
         let outcome = match answer {
-            Answer::Http { status, retry_after } => {
-                self.attempt_failed |= !(200..300).contains(&status);
-                let compressed = self.in_flight.iter().any(|f| f.batch_id == batch_id && f.compressed);
-                if compressed && matches!(status, 400 | 415) {
-                    self.compression_refused = true;
-                    if let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) {
-                        let flight = self.in_flight.swap_remove(pos);
-                        self.outbox.release(&flight.entries);
-                        self.flush_requested = true;
-                    }
+            Answer::Http { status, retry_after, accept_encoding } => {
+                let ok = (200..300).contains(&status);
+                self.attempt_failed |= !ok;
+                let refused = matches!(status, 400 | 415) && self.in_flight.get(pos).is_some_and(|f| f.compressed);
+                self.compression_refused |= refused;
+                if ok || refused {
+                    self.learn_encoding(ok && accept_encoding.is_some_and(crate::wire::advertises_gzip), storage);
+                }
+                if refused {
+                    let flight = self.in_flight.swap_remove(pos);
+                    self.outbox.release(&flight.entries);
+                    self.flush_requested = true;
                     return;
                 }
                 Outcome::from_status(status, retry_after)
@@ -335,9 +381,15 @@ impl Delivery {
         }
     }
 
-    /// The page is being hidden: persist synchronously (when `storage` may write) and return
-    /// what should go out with `keepalive` now, within the 64 KB keepalive budget.
-    pub fn on_hidden(&mut self, now: f64, collection: Collection, storage: &mut dyn Storage) -> Option<BatchRequest> {
+    /// The page is being hidden (`leaving`: `pagehide`): persist synchronously (when `storage`
+    /// may write) and return what should go out with `keepalive` now, within the 64 KB
+    /// keepalive budget. A batch still being gzipped would leave too late (or never): its
+    /// events go in this plain keepalive request instead, first, and the gzipped one is not
+    /// sent ([`Delivery::compressed`]). When the page is leaving, so do the events of a gzipped
+    /// request that left but is unanswered: the browser cancels it with the page (only
+    /// keepalive requests outlive it, and those cannot be aborted on `requestTimeout`); if it
+    /// reached the collector anyway, the copy is a duplicate the collector drops by messageId.
+    pub fn on_hidden(&mut self, now: f64, collection: Collection, storage: &mut dyn Storage, leaving: bool) -> Option<BatchRequest> {
         if collection == Collection::Allowed {
             let _ = self.outbox.persist_now(storage, now);
         }
@@ -346,6 +398,10 @@ impl Delivery {
         }
         if self.role == Role::Undecided || !self.online || collection == Collection::Pending {
             return None;
+        }
+        while let Some(pos) = self.in_flight.iter().position(|f| f.compressing || leaving && f.compressed) {
+            let flight = self.in_flight.swap_remove(pos);
+            self.outbox.release(&flight.entries);
         }
         let budget = KEEPALIVE_BYTES - 1024 - message::BATCH_OVERHEAD - self.set.write_key.len();
         self.take_batch(now, self.set.max_batch_events, budget, true)
@@ -398,6 +454,11 @@ impl<S: Storage> Component<S> for Delivery {
     }
 
     fn on_storage_change(&mut self, key: &str, value: Option<&str>, store: &mut Store<S>, now: f64) -> bool {
+        if key == self.gzip_key {
+            // Another tab learnt what the endpoint reads.
+            self.gzip_advertised = self.set.compression == Compression::Auto && value == Some(self.set.url.as_str());
+            return true;
+        }
         if !self.outbox.is_chunk_key(key) {
             return false;
         }

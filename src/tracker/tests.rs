@@ -68,7 +68,7 @@ fn one_batch_in_flight_and_ack_removes_from_storage() {
     let first = t.poll().unwrap();
     assert_eq!(first.events, 45, "one batch takes everything waiting up to the limits");
     assert_eq!(t.poll(), None, "only one batch in flight");
-    t.on_response(first.batch_id, 200, None);
+    t.on_response(first.batch_id, 200, None, None);
     assert!(t.is_idle());
     assert!(st.keys("ot1.q.").is_empty(), "acknowledged events leave storage");
     assert_eq!(t.stats().delivered, 45);
@@ -80,7 +80,7 @@ fn retries_with_backoff_and_honours_retry_after() {
     track_n(&mut t, 20);
     let s = t.poll().unwrap();
     let ids = ids_of(&s.body);
-    t.on_response(s.batch_id, 503, Some("5"));
+    t.on_response(s.batch_id, 503, Some("5"), None);
     assert_eq!(t.poll(), None);
     assert!(t.next_wake().unwrap() >= 1_005_000.0);
     clock.advance(4_999.0);
@@ -88,13 +88,13 @@ fn retries_with_backoff_and_honours_retry_after() {
     clock.advance(1.0);
     let again = t.poll().unwrap();
     assert_eq!(ids_of(&again.body), ids, "same events, same messageIds, same order");
-    t.on_response(again.batch_id, 0, None); // network error
+    t.on_response(again.batch_id, 0, None, None); // network error
     let wake = t.next_wake().unwrap();
     let now = 1_005_000.0;
     assert!(wake >= now && wake <= now + 2_000.0, "second failure: jitter within 2 s, got {}", wake - now);
     clock.set(wake);
     let third = t.poll().unwrap();
-    t.on_response(third.batch_id, 200, None);
+    t.on_response(third.batch_id, 200, None, None);
     assert_eq!(t.stats().delivered, 20);
     assert_eq!(t.stats().retries, 2);
 }
@@ -106,7 +106,7 @@ fn drops_on_non_retryable_status() {
         track_n(&mut t, 20);
         t.persist();
         let s = t.poll().unwrap();
-        t.on_response(s.batch_id, status, None);
+        t.on_response(s.batch_id, status, None, None);
         assert!(t.is_idle(), "{status}");
         assert_eq!(t.stats().rejected, 20);
         assert!(st.keys("ot1.q.").is_empty());
@@ -118,11 +118,11 @@ fn splits_on_413() {
     let (mut t, _, _) = leader();
     track_n(&mut t, 20);
     let s = t.poll().unwrap();
-    t.on_response(s.batch_id, 413, None);
+    t.on_response(s.batch_id, 413, None, None);
     let half = t.poll().unwrap();
     assert_eq!(half.events, 10);
     assert_eq!(ids_of(&half.body), ids_of(&s.body)[..10].to_vec());
-    t.on_response(half.batch_id, 200, None);
+    t.on_response(half.batch_id, 200, None, None);
     let rest = t.poll().unwrap();
     assert_eq!(rest.events, 10);
 }
@@ -139,7 +139,7 @@ fn batches_stay_under_500kb() {
     while let Some(s) = t.poll() {
         assert!(s.body.len() <= crate::wire::MAX_BATCH_BYTES, "{}", s.body.len());
         total += s.events;
-        t.on_response(s.batch_id, 200, None);
+        t.on_response(s.batch_id, 200, None, None);
     }
     assert_eq!(total, 40);
 }
@@ -181,7 +181,7 @@ fn storage_full_keeps_events_in_memory_and_delivers_them() {
     t.persist();
     let s = t.poll().unwrap();
     assert_eq!(s.events, 20);
-    t.on_response(s.batch_id, 200, None);
+    t.on_response(s.batch_id, 200, None, None);
     assert!(t.is_idle());
     assert_eq!(t.stats().outbox.storage_failures, 1);
 }
@@ -194,7 +194,7 @@ fn reload_resends_what_was_not_acknowledged_and_keeps_identity() {
     a.become_leader();
     a.identify(Some("user-1"), Some(r#"{"plan":"pro"}"#), &CallOptions::default()).unwrap();
     track_n(&mut a, 49);
-    let sent = a.on_hidden();
+    let sent = a.on_hidden(true);
     assert_eq!(sent.len(), 1);
     assert!(sent[0].keepalive);
     assert!(sent[0].body.len() <= crate::wire::KEEPALIVE_BYTES);
@@ -209,7 +209,7 @@ fn reload_resends_what_was_not_acknowledged_and_keeps_identity() {
     b.flush();
     let s = b.poll().unwrap();
     assert_eq!(ids_of(&s.body), beaconed, "everything not acknowledged goes again, same ids");
-    b.on_response(s.batch_id, 200, None);
+    b.on_response(s.batch_id, 200, None, None);
     assert!(st.keys("ot1.q.").is_empty());
 }
 
@@ -220,7 +220,7 @@ fn unload_respects_the_keepalive_budget() {
     for _ in 0..200 {
         t.track("E", Some(&pad), &CallOptions::default()).unwrap();
     }
-    let sent = t.on_hidden();
+    let sent = t.on_hidden(true);
     let bytes: usize = sent.iter().map(|s| s.body.len()).sum();
     assert!(bytes <= crate::wire::KEEPALIVE_BYTES, "{bytes}");
     assert!(sent[0].events > 10);
@@ -252,7 +252,7 @@ fn followers_hand_over_and_exactly_one_tab_sends_each_event() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 40);
-    lead.on_response(s.batch_id, 200, None);
+    lead.on_response(s.batch_id, 200, None, None);
     assert!(st.keys("ot1.q.").is_empty());
 }
 
@@ -295,7 +295,7 @@ fn a_late_storage_event_for_an_acknowledged_chunk_does_not_bring_it_back() {
     next.flush();
     let s = next.poll().unwrap();
     assert_eq!(s.events, 5);
-    next.on_response(s.batch_id, 200, None);
+    next.on_response(s.batch_id, 200, None, None);
     assert!(st.keys("ot1.q.").is_empty(), "acknowledged: removed from storage");
     for (k, v) in &written {
         next.on_storage_change(k, Some(v)); // the event of F's write, late
@@ -334,7 +334,7 @@ fn undecided_tab_queues_and_persists_but_sends_nothing() {
     track_n(&mut t, 25);
     t.persist();
     assert_eq!(t.poll(), None);
-    assert!(t.on_hidden().is_empty());
+    assert!(t.on_hidden(true).is_empty());
     assert_eq!(st.keys("ot1.q.U.").len(), 1);
     t.become_leader();
     assert_eq!(t.poll().unwrap().events, 25, "its own events are not adopted twice");
@@ -398,7 +398,7 @@ fn stuck_requests_time_out_and_are_retried() {
     });
     assert_eq!(ids_of(&again.unwrap().body), ids_of(&s.body));
     // A late answer for the expired batch changes nothing.
-    t.on_response(s.batch_id, 200, None);
+    t.on_response(s.batch_id, 200, None, None);
     assert_eq!(t.stats().delivered, 0);
 }
 
@@ -414,7 +414,7 @@ fn burst_of_10000_is_one_storage_write_and_all_delivered() {
     let mut delivered = 0;
     while let Some(s) = t.poll() {
         delivered += s.events;
-        t.on_response(s.batch_id, 200, None);
+        t.on_response(s.batch_id, 200, None, None);
         t.persist();
     }
     assert_eq!(delivered, 10_000);
@@ -425,7 +425,7 @@ fn burst_of_10000_is_one_storage_write_and_all_delivered() {
 fn batch_of(t: &mut T) -> serde_json::Value {
     t.flush();
     let s = t.poll().expect("a batch");
-    t.on_response(s.batch_id, 200, None);
+    t.on_response(s.batch_id, 200, None, None);
     serde_json::from_str(&s.body).unwrap()
 }
 
@@ -547,7 +547,7 @@ fn opt_in_stores_and_sends_nothing_before_consent_then_releases_the_buffer() {
     t.flush();
     assert_eq!(t.poll(), None, "nothing sent before consent");
     assert_eq!(t.next_wake(), None, "no timer: nothing happens until the visitor decides");
-    assert!(t.on_hidden().is_empty());
+    assert!(t.on_hidden(true).is_empty());
     assert!(st.dump().is_empty(), "no storage write at all: {:?}", st.dump());
     assert!(st.cookie_attempts().is_empty(), "no cookie at all");
     let out = t.set_consent(&grant(true));
@@ -562,7 +562,7 @@ fn opt_in_stores_and_sends_nothing_before_consent_then_releases_the_buffer() {
     // Buffered before the choice, so they carry the preferences of their time.
     assert_eq!(v["batch"][0]["context"]["consent"]["categoryPreferences"]["analytics"], false);
     track_n(&mut t, 1);
-    t.on_response(s.batch_id, 200, None);
+    t.on_response(s.batch_id, 200, None, None);
     t.flush();
     let later: serde_json::Value = serde_json::from_str(&t.poll().unwrap().body).unwrap();
     assert_eq!(later["batch"][0]["context"]["consent"]["categoryPreferences"]["analytics"], true);
@@ -616,7 +616,7 @@ fn revoking_deletes_everything_stored_and_sends_one_final_record() {
     assert_eq!(s.events, 1);
     assert_eq!(v["batch"][0]["event"], "Consent Changed");
     assert_eq!(v["batch"][0]["properties"]["categoryPreferences"]["analytics"], false);
-    t.on_response(s.batch_id, 200, None);
+    t.on_response(s.batch_id, 200, None, None);
     assert!(t.is_idle());
     assert_ne!(t.identity().user_id.as_deref(), Some("ada"), "the visitor is forgotten");
 }
@@ -694,11 +694,11 @@ fn a_collector_that_refuses_gzip_gets_the_batch_again_plain() {
     track_n(&mut t, 20);
     let s = t.poll().unwrap();
     assert!(t.compress(&s), "a 20-event batch is over the threshold");
-    t.on_response(s.batch_id, 400, None);
+    t.on_response(s.batch_id, 400, None, None);
     assert_eq!(t.stats().rejected, 0, "not dropped");
     let again = t.poll().expect("sent again at once");
     assert_eq!(ids_of(&again.body), ids_of(&s.body));
     assert!(!t.compress(&again), "plain from now on");
-    t.on_response(again.batch_id, 400, None);
+    t.on_response(again.batch_id, 400, None, None);
     assert_eq!(t.stats().rejected, 20, "a plain 400 is a real rejection");
 }

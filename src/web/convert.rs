@@ -223,9 +223,10 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
     let compression = get(v, "compression");
     if !compression.is_undefined() {
         c.compression = match compression.as_string().as_deref() {
+            Some("auto") => crate::config::Compression::Auto,
             Some("gzip") => crate::config::Compression::Gzip,
             Some("none") => crate::config::Compression::None,
-            _ => return Err(wrong("compression", "\"gzip\" or \"none\"")),
+            _ => return Err(wrong("compression", "\"auto\", \"gzip\" or \"none\"")),
         };
     }
     let consent = get(v, "consent");

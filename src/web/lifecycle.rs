@@ -34,7 +34,7 @@ pub fn listen(weak: &Weak<RefCell<Runtime>>) {
             super::native_bridge::post(&m);
         }
         let (sends, release) = with(&rt, |r| {
-            let sends = r.core.on_hidden();
+            let sends = r.core.on_hidden(leaving);
             let mut release = None;
             if leaving {
                 // Holding a Web Lock keeps a page out of the back/forward cache: let it go, and

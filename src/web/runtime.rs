@@ -45,6 +45,8 @@ pub struct Runtime {
 pub struct Callbacks {
     pub on_response: js_sys::Function,
     pub on_failure: js_sys::Function,
+    /// Whether a gzipped batch may still leave (`Tracker::compressed`).
+    pub compressed: js_sys::Function,
     /// Runs the delivery-role election (at start, and when restored from the bfcache).
     pub elect: js_sys::Function,
     /// Does nothing: settles promises whose outcome does not matter.
@@ -90,11 +92,11 @@ impl Runtime {
         }));
         let weak = Rc::downgrade(&rt);
 
-        let (on_response, on_failure) = super::transport::answer_callbacks(&weak);
+        let (on_response, on_failure, compressed) = super::transport::answer_callbacks(&weak);
         let ignore = leak(Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {}));
         let elect = super::election::election(&weak, &ignore);
         if let Ok(mut r) = rt.try_borrow_mut() {
-            r.callbacks = Some(Callbacks { on_response, on_failure, elect: elect.clone(), ignore });
+            r.callbacks = Some(Callbacks { on_response, on_failure, compressed, elect: elect.clone(), ignore });
             r.core.set_online(super::env::online());
         }
         super::cart_runtime::start(&rt);

@@ -25,28 +25,37 @@ extern "C" {
 
 // `fetch(url + "?" + query, init)` with `init.body` gzipped by the browser's CompressionStream
 // (native and asynchronous: the page's task never waits for it); `fetch(url, init)` with the
-// plain body where the API is missing or compression fails. A few lines of JS rather than
-// the same calls through `Reflect` from Rust, which shipped four times the bytes (measured).
-#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "export function gzipFetch(u,q,i){return new Promise(r=>\
+// plain body where the API is missing or compression fails. Either leaves only if `go(batch)`
+// (the core, `Tracker::compressed`) still says so: a page that went away meanwhile sent the
+// events plain with keepalive, and the promise then resolves with nothing (ignored). A few
+// lines of JS rather than the same calls through `Reflect` from Rust, which shipped four
+// times the bytes (measured).
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "export function gzipFetch(u,q,i,g,n){return new Promise(r=>\
 r(new Response(new Response(i.body).body.pipeThrough(new CompressionStream('gzip'))).arrayBuffer()))\
-.then(b=>(i.body=b,fetch(u+'?'+q,i)),()=>fetch(u,i))}")]
+.then(b=>g(n)?(i.body=b,fetch(u+'?'+q,i)):0,()=>g(n)?fetch(u,i):0)}")]
 extern "C" {
     #[wasm_bindgen(js_name = gzipFetch)]
-    fn gzip_fetch(url: &str, query: &str, init: &web_sys::RequestInit) -> JsValue;
+    fn gzip_fetch(url: &str, query: &str, init: &web_sys::RequestInit, go: &js_sys::Function, batch: f64) -> JsValue;
 }
 
 /// The functions every batch request settles with (created once, bound per request): the
 /// collector's answer, or none. Each hands what the browser saw to the core as an [`Answer`].
-pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_sys::Function) {
+/// The third asks the core whether a gzipped batch may still leave ([`gzip_fetch`]).
+pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_sys::Function, js_sys::Function) {
     let w = weak.clone();
     let on_response = leak(Closure::<dyn FnMut(f64, JsValue)>::new(move |batch: f64, resp: JsValue| {
         let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
         let headers = get(&resp, "headers");
-        let retry_after = headers.dyn_ref::<web_sys::Headers>().and_then(|h| h.get("retry-after").ok().flatten());
+        let header = |name: &str| headers.dyn_ref::<web_sys::Headers>().and_then(|h| h.get(name).ok().flatten());
+        let (retry_after, accept_encoding) = (header("retry-after"), header("accept-encoding"));
         if let Some(rt) = w.upgrade() {
-            with(&rt, |r| r.core.on_response(batch as u64, status, retry_after.as_deref()));
+            with(&rt, |r| r.core.on_response(batch as u64, status, retry_after.as_deref(), accept_encoding.as_deref()));
             tick_now(&rt);
         }
+    }));
+    let w = weak.clone();
+    let compressed = leak(Closure::<dyn FnMut(f64) -> bool>::new(move |batch: f64| {
+        w.upgrade().and_then(|rt| with(&rt, |r| r.core.compressed(batch as u64))).unwrap_or(false)
     }));
     let w = weak.clone();
     let on_failure = leak(Closure::<dyn FnMut(f64)>::new(move |batch: f64| {
@@ -55,7 +64,7 @@ pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_
             tick_now(&rt);
         }
     }));
-    (on_response, on_failure)
+    (on_response, on_failure, compressed)
 }
 
 /// Performs one request: `fetch` (with `keepalive` when the page is going away), or
@@ -75,7 +84,8 @@ pub fn send(rt: &Shared, s: BatchRequest) {
             timer.forget();
         }
         let gzip = r.core.compress(&s);
-        r.callbacks.as_ref().map(|c| (c.on_response.clone(), c.on_failure.clone(), r.core.config().request_timeout_ms, gzip))
+        let timeout = r.core.config().request_timeout_ms;
+        r.callbacks.as_ref().map(|c| (c.on_response.clone(), c.on_failure.clone(), timeout, gzip.then(|| c.compressed.clone())))
     })
     .flatten() else {
         return;
@@ -87,8 +97,10 @@ pub fn send(rt: &Shared, s: BatchRequest) {
     let init = request_init("POST", &s.body, s.keepalive, timeout);
     let has_fetch = get(&global(), "fetch").is_function();
     if has_fetch {
-        let promise =
-            if gzip { gzip_fetch(&s.url, crate::wire::GZIP_QUERY, &init) } else { window.fetch_with_str_and_init(&s.url, &init).into() };
+        let promise = match gzip {
+            Some(go) => gzip_fetch(&s.url, crate::wire::GZIP_QUERY, &init, &go, s.batch_id as f64),
+            None => window.fetch_with_str_and_init(&s.url, &init).into(),
+        };
         let _ = promise.unchecked_ref::<Thenable>().then_fns(on_ok.unchecked_ref(), on_err.unchecked_ref());
         return;
     }

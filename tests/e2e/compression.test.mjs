@@ -1,27 +1,60 @@
-// End-to-end: `compression: "gzip"` in real Chromium against the reference collector. Batches
+// End-to-end: compression in real Chromium against the reference collector. `"gzip"`: batches
 // leave gzipped by the browser's CompressionStream and marked `?compression=gzip`; every event
 // still arrives exactly once; keepalive sends on pagehide stay plain; without the API, or when
-// it fails, the plain body goes.
+// it fails, the plain body goes. `"auto"` (the default): plain until the collector advertised
+// gzip (`Accept-Encoding` on a 2xx), then gzip, remembered per endpoint; an endpoint that never
+// advertises it only ever receives plain bodies. Unload: a batch still being compressed when the
+// page goes away leaves plain with keepalive in the same event, and the gzipped one never.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { gunzipSync } from "node:zlib";
 import { startCollector, startSite, launchBrowser, openPage, waitFor, idCounts } from "./harness.mjs";
 
 const GZIP_MIN_BYTES = 1024; // src/wire.rs
-let collector, gzipSite, plainSite, waitingSite, browser;
+let collector, sink, gzipSite, plainSite, autoSite, sinkSite, waitingSite, browser;
+
+/** A Segment-compatible endpoint that accepts batches and never advertises gzip (like
+ *  RudderStack's or Segment's: they read gzip only with `Content-Encoding`). It exposes
+ *  `Accept-Encoding` through CORS but never sends it; it records every request. */
+async function startSink() {
+  const requests = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      requests.push({ method: req.method, url: req.url, gzip: body.length > 2 && body[0] === 0x1f && body[1] === 0x8b, body });
+      res.writeHead(req.method === "OPTIONS" ? 204 : 200, {
+        "access-control-allow-origin": "*",
+        "access-control-expose-headers": "Retry-After, Accept-Encoding",
+        "content-type": "application/json",
+      });
+      res.end(req.method === "OPTIONS" ? undefined : '{"success":true}');
+    });
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return { url: `http://127.0.0.1:${server.address().port}`, requests,
+    stop: () => new Promise((ok) => { server.closeAllConnections?.(); server.close(ok); }) };
+}
 
 before(async () => {
   collector = await startCollector();
+  sink = await startSink();
   const base = { writeKey: "demo", endpoint: collector.url, flushInterval: 200 };
   gzipSite = await startSite({ config: { ...base, compression: "gzip" } });
-  plainSite = await startSite({ config: base }); // the default
+  plainSite = await startSite({ config: { ...base, compression: "none" } });
+  // The default ("auto"); no automatic page view, so the first batch is the test's own.
+  autoSite = await startSite({ config: { ...base, autoPage: false } });
+  sinkSite = await startSite({ config: { ...base, endpoint: sink.url, autoPage: false } });
   // Events wait (no count or age trigger within the test): only pagehide sends them.
   waitingSite = await startSite({ config: { ...base, compression: "gzip", flushAt: 1000, flushInterval: 600000 } });
   browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
-  for (const s of [gzipSite, plainSite, waitingSite]) await s?.stop();
+  for (const s of [gzipSite, plainSite, autoSite, sinkSite, waitingSite]) await s?.stop();
+  await sink?.stop();
   await collector?.stop();
 });
 beforeEach(async () => {
@@ -88,7 +121,7 @@ test("gzip: batches arrive compressed and marked, every event exactly once", asy
   await ctx.close();
 });
 
-test("default: nothing is compressed", async () => {
+test("none: nothing is compressed", async () => {
   const ctx = await browser.newContext();
   const seen = recordBatches(ctx);
   const page = await openPage(ctx, plainSite.url + "/");
@@ -150,7 +183,7 @@ test("an unknown compression is a configuration error, not a silent fallback", a
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
   await page.goto(bad.url + "/");
   await waitFor(() => logs.find((l) => l.includes("config.compression")), "the configuration error");
-  assert.ok(logs.some((l) => l === 'error: omnitrail: config.compression must be "gzip" or "none"'), logs.join("\n"));
+  assert.ok(logs.some((l) => l === 'error: omnitrail: config.compression must be "auto", "gzip" or "none"'), logs.join("\n"));
   assert.equal((await collector.stats()).requests, 0);
   await ctx.close();
   await bad.stop();
@@ -171,5 +204,168 @@ test("a collector that refuses a gzipped batch (400) gets it again plain, and pl
   await burst(page, "Then plain", 40);
   assert.ok(fromBurst().slice(1).every((b) => !b.gzip));
   assert.equal((await page.evaluate(() => omnitrail.stats())).rejected, 0);
+  await ctx.close();
+});
+
+const gzKey = (page) => page.evaluate(() => localStorage.getItem("ot1.gz"));
+/** The batch requests that carried events named `name`. */
+const carrying = (seen, name) => seen.filter((r) => r.batch.some((m) => m.event === name));
+
+test("auto (default): the first batch plain, gzip once the collector advertised it, remembered across page loads", async () => {
+  const ctx = await browser.newContext();
+  const seen = recordBatches(ctx);
+  const page = await openPage(ctx, autoSite.url + "/");
+  assert.equal(await gzKey(page), null, "nothing known yet");
+  await burst(page, "Nego 1", 40);
+  await burst(page, "Nego 2", 40);
+  assert.equal(await gzKey(page), collector.url + "/v1/batch", "remembered for this endpoint");
+  // The next page load (the first one closed: it no longer holds the delivery lock)
+  // compresses its first batch already.
+  const pageErrors = errors(page);
+  await page.close();
+  const next = await openPage(ctx, autoSite.url + "/");
+  await burst(next, "Nego 3", 40);
+  const shape = (r) => ({ gzip: r.gzip, marked: r.url.endsWith("?compression=gzip"), large: r.plain >= GZIP_MIN_BYTES });
+  assert.deepEqual(seen.map(shape), [
+    { gzip: false, marked: false, large: true }, // before any answer: plain, though over the threshold
+    { gzip: true, marked: true, large: true },
+    { gzip: true, marked: true, large: true },
+  ]);
+  for (const [i, name] of ["Nego 1", "Nego 2", "Nego 3"].entries()) assert.deepEqual(carrying(seen, name), [seen[i]]);
+  let s = await collector.stats();
+  assert.deepEqual([s.requests, s.compressed, s.duplicates], [3, 2, 0]);
+  // A 400 to a gzipped batch: sent again plain, forgotten, plain for the rest of the page.
+  await collector.fault({ status: 400, count: 1 });
+  await burst(next, "Refused", 40);
+  await burst(next, "After", 40);
+  assert.deepEqual(carrying(seen, "Refused").map((r) => r.gzip), [true, false]);
+  assert.deepEqual(carrying(seen, "After").map((r) => r.gzip), [false]);
+  assert.equal(await gzKey(next), null, "the remembered flag is cleared");
+  s = await collector.stats();
+  // Six requests; the collector decoded two gzipped ones (the fault answered the third first).
+  assert.deepEqual([seen.length, seen.filter((r) => r.gzip).length], [6, 3]);
+  assert.deepEqual([s.requests, s.compressed, s.duplicates], [6, 2, 0]);
+  // The browser logs the 400 itself; nothing else is an error.
+  assert.deepEqual([...pageErrors, ...errors(next)].filter((l) => !l.includes("status of 400")), []);
+  await ctx.close();
+});
+
+test("auto (default) against an endpoint that never advertises gzip: only plain bodies, no preflight", async () => {
+  sink.requests.length = 0;
+  const ctx = await browser.newContext();
+  const page = await openPage(ctx, sinkSite.url + "/");
+  for (const round of [1, 2, 3]) {
+    await page.evaluate(async (round) => {
+      for (let i = 0; i < 40; i++) omnitrail.track(`Sink ${round}`, { i, sku: "tee-blue", price: 19.0 });
+      await omnitrail.flush();
+    }, round);
+  }
+  const pageErrors = errors(page);
+  await page.close();
+  const next = await openPage(ctx, sinkSite.url + "/");
+  await next.evaluate(async () => {
+    for (let i = 0; i < 40; i++) omnitrail.track("Sink 4", { i, sku: "tee-blue", price: 19.0 });
+    await omnitrail.flush();
+  });
+  const sinkEvents = () => sink.requests.filter((r) => r.method === "POST").flatMap((r) => JSON.parse(r.body.toString("utf8")).batch).filter((m) => m.event?.startsWith("Sink "));
+  const events = await waitFor(() => sinkEvents().length >= 160 && sinkEvents(), "160 events at the sink");
+  assert.equal(events.length, 160);
+  assert.equal(idCounts(events).duplicated, 0);
+  assert.deepEqual(sink.requests.map((r) => [r.method, r.url, r.gzip]), Array(4).fill(["POST", "/v1/batch", false]));
+  assert.equal(await gzKey(next), null);
+  assert.deepEqual([...pageErrors, ...errors(next)], []);
+  await ctx.close();
+});
+
+// Issue 17: with compression on, 50 track calls and a navigation in one task used to leave
+// nothing until the page was opened again (the batch was still in the CompressionStream, or
+// its gzipped request was cancelled with the page). The page navigated to (about:blank) has no
+// SDK, so what arrives was sent by the page that left.
+for (const mode of ["gzip", "auto"]) {
+  test(`${mode}: 50 track calls and location.href in the same task: all 50 arrive from the unload, none stored twice`, async () => {
+    const site = mode === "gzip" ? gzipSite : autoSite;
+    const ctx = await browser.newContext();
+    const page = await openPage(ctx, site.url + "/");
+    if (mode === "auto") {
+      await burst(page, "Negotiated", 40);
+      assert.equal(await gzKey(page), collector.url + "/v1/batch");
+    } else {
+      assert.equal(await page.evaluate(() => omnitrail.flush()), true);
+    }
+    await collector.reset();
+    await page.evaluate((to) => {
+      for (let i = 0; i < 50; i++) omnitrail.track("Leave", { i, sku: "tee-blue", price: 19.0 });
+      location.href = to;
+    }, "about:blank");
+    const msgs = await waitFor(async () => {
+      const m = tracked(await collector.messages(), "Leave");
+      return m.length >= 50 && m;
+    }, "50 events sent by the page that left", { timeout: 5000 });
+    await new Promise((ok) => setTimeout(ok, 500)); // anything late would show now
+    assert.equal(tracked(await collector.messages(), "Leave").length, 50);
+    assert.equal(idCounts(msgs).duplicated, 0);
+    const s = await collector.stats();
+    console.log(`# ${mode} same-task navigation: ${msgs.length}/50 stored, requests ${s.requests}, gzipped ${s.compressed}, duplicates discarded ${s.duplicates}`);
+    // pagehide sent the 50 plain with keepalive, whether their batch was still being gzipped
+    // (that request then never leaves) or its gzipped request had left unanswered (the browser
+    // cancels it with the page; if it reached the collector anyway, the plain copy is 50
+    // duplicates the collector drops by messageId).
+    assert.equal(s.compressed, s.requests - 1, "one plain request, and at most the gzipped one before it");
+    assert.equal(s.duplicates, 50 * s.compressed, "a copy only where the gzipped request was stored too");
+    // Reopening the site: the next page finds the 50 still persisted (at-least-once: the left
+    // page never saw the answer) and sends them again; the collector stores them once.
+    const back = await openPage(ctx, site.url + "/");
+    await back.evaluate(() => omnitrail.flush());
+    const again = await collector.stats();
+    console.log(`# ${mode} after reopening: stored ${tracked(await collector.messages(), "Leave").length}, duplicates discarded ${again.duplicates}`);
+    assert.equal(tracked(await collector.messages(), "Leave").length, 50);
+    assert.equal(idCounts(tracked(await collector.messages(), "Leave")).duplicated, 0);
+    await ctx.close();
+  });
+}
+
+test("a batch still being gzipped when the page is hidden leaves plain with keepalive at once; the gzipped one never", async () => {
+  const ctx = await browser.newContext();
+  // A CompressionStream that takes 800 ms: the batch is still in it when the page is hidden.
+  await ctx.addInitScript(() => {
+    const Real = window.CompressionStream;
+    window.CompressionStream = class {
+      constructor(format) {
+        const real = new Real(format);
+        const slow = new TransformStream({ async transform(chunk, c) { await new Promise((ok) => setTimeout(ok, 800)); c.enqueue(chunk); } });
+        this.writable = real.writable;
+        this.readable = real.readable.pipeThrough(slow);
+      }
+    };
+  });
+  const seen = recordBatches(ctx);
+  const page = await openPage(ctx, gzipSite.url + "/");
+  assert.equal(await page.evaluate(() => omnitrail.flush()), true);
+  await collector.reset();
+  const from = seen.length;
+  await page.evaluate(async () => {
+    for (let i = 0; i < 50; i++) omnitrail.track("Stalled", { i, sku: "tee-blue", price: 19.0 });
+    await new Promise((ok) => setTimeout(ok, 50)); // the tick ran: the batch is in the stream
+    Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  const msgs = await waitFor(async () => {
+    const m = tracked(await collector.messages(), "Stalled");
+    return m.length >= 50 && m;
+  }, "50 events sent when hidden");
+  await new Promise((ok) => setTimeout(ok, 1500)); // the stream is done by now
+  const sent = carrying(seen.slice(from), "Stalled");
+  assert.deepEqual(sent.map((r) => [r.gzip, r.batch.length]), [[false, 50]], "one plain request, no gzipped one");
+  const s = await collector.stats();
+  assert.deepEqual([s.requests, s.compressed, s.duplicates, msgs.length], [1, 0, 0, 50]);
+  // Visible again: delivery goes on (gzipped), nothing of the above is sent again.
+  await page.evaluate(() => {
+    Object.defineProperty(document, "visibilityState", { value: "visible", configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  await burst(page, "Visible again", 40);
+  assert.equal(tracked(await collector.messages(), "Stalled").length, 50);
+  assert.equal((await collector.stats()).duplicates, 0);
+  assert.deepEqual(errors(page), []);
   await ctx.close();
 });

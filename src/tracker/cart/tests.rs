@@ -24,7 +24,7 @@ fn tab(st: &MemoryStorage, clock: &ManualClock, name: &str, seed: u8) -> T {
 fn events(t: &mut T) -> Vec<(String, serde_json::Value)> {
     t.flush();
     let Some(s) = t.poll() else { return Vec::new() };
-    t.on_response(s.batch_id, 200, None);
+    t.on_response(s.batch_id, 200, None, None);
     let v: serde_json::Value = serde_json::from_str(&s.body).unwrap();
     v["batch"]
         .as_array()

@@ -1,6 +1,7 @@
 //! The delivery component alone, with the fakes: no tracker, no consent beyond the store.
 
 use super::*;
+use crate::config::Compression;
 use crate::consent::Signals;
 use crate::testing::{MemoryStorage, SeqIds};
 
@@ -8,7 +9,7 @@ fn setup() -> (Delivery, Store<MemoryStorage>, MemoryStorage, SeqIds) {
     let cfg = Config::new("wk", "http://127.0.0.1:9").validated().unwrap();
     let st = MemoryStorage::default();
     let store = Store::new(st.clone(), &cfg.storage_prefix, &cfg.consent, Signals::default());
-    (Delivery::new(&cfg, "A"), store, st, SeqIds::seeded(1))
+    (Delivery::new(&cfg, "A", &st), store, st, SeqIds::seeded(1))
 }
 
 fn queue_n(d: &mut Delivery, store: &mut Store<MemoryStorage>, n: usize, now: f64) {
@@ -41,7 +42,7 @@ fn retries_back_off_and_a_413_splits_the_batch() {
     d.become_leader(&mut store.scope(Category::Collection), 0.0);
     queue_n(&mut d, &mut store, 20, 0.0);
     let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
-    let answer = Answer::Http { status: 503, retry_after: Some("10") };
+    let answer = Answer::Http { status: 503, retry_after: Some("10"), accept_encoding: None };
     d.on_answer(b.batch_id, answer, 0.0, &mut store.scope(Category::Collection), &mut ids);
     assert_eq!(d.stats().retries, 1);
     assert!(d.poll(5_000.0, A, &mut store.scope(Category::Collection), &mut ids).is_none(), "Retry-After is a floor");
@@ -69,7 +70,7 @@ fn the_hidden_page_persists_and_sends_with_keepalive() {
     let (mut d, mut store, st, _) = setup();
     d.become_leader(&mut store.scope(Category::Collection), 0.0);
     queue_n(&mut d, &mut store, 3, 0.0);
-    let b = d.on_hidden(1.0, A, &mut store.scope(Category::Collection)).unwrap();
+    let b = d.on_hidden(1.0, A, &mut store.scope(Category::Collection), true).unwrap();
     assert!(b.keepalive);
     assert_eq!(b.events, 3);
     assert!(!st.dump().is_empty());
@@ -99,7 +100,172 @@ fn a_rejected_batch_settles_flush_as_not_delivered() {
     queue_n(&mut d, &mut store, 1, 0.0);
     d.flush();
     let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
-    d.on_answer(b.batch_id, Answer::Http { status: 400, retry_after: None }, 1.0, &mut store.scope(Category::Collection), &mut ids);
+    d.on_answer(
+        b.batch_id,
+        Answer::Http { status: 400, retry_after: None, accept_encoding: None },
+        1.0,
+        &mut store.scope(Category::Collection),
+        &mut ids,
+    );
     assert!(d.is_idle());
     assert_eq!(d.settle_flush(d.wake(A).is_none()), Some(false));
+}
+
+fn with_compression(c: Compression, endpoint: &str, st: &MemoryStorage) -> Delivery {
+    let mut cfg = Config::new("wk", endpoint).validated().unwrap();
+    cfg.compression = c;
+    Delivery::new(&cfg, "A", st)
+}
+
+/// Queues 20 events (over the gzip threshold) and takes them as a batch.
+fn big_batch(d: &mut Delivery, store: &mut Store<MemoryStorage>, ids: &mut SeqIds, now: f64) -> BatchRequest {
+    for _ in 0..20 {
+        let json = ["{\"type\":\"track\",\"pad\":\"", &"x".repeat(60), "\"}"].concat();
+        d.queue(json, now, Collection::Allowed, &mut store.scope(Category::Collection));
+    }
+    let b = d.poll(now, A, &mut store.scope(Category::Collection), ids).expect("flushAt reached");
+    assert!(b.body.len() >= crate::wire::GZIP_MIN_BYTES, "{} B", b.body.len());
+    b
+}
+
+fn answer(d: &mut Delivery, store: &mut Store<MemoryStorage>, ids: &mut SeqIds, b: &BatchRequest, status: u16, enc: Option<&str>) {
+    let a = Answer::Http { status, retry_after: None, accept_encoding: enc };
+    d.on_answer(b.batch_id, a, 1.0, &mut store.scope(Category::Collection), ids);
+}
+
+#[test]
+fn accept_encoding_lists_gzip() {
+    use crate::wire::advertises_gzip;
+    for yes in ["gzip", "GZIP", "br, gzip", " deflate , gzip;q=0.5", "gzip,br"] {
+        assert!(advertises_gzip(yes), "{yes}");
+    }
+    for no in ["", "br", "x-gzip", "gzipped", "identity, deflate", ";gzip"] {
+        assert!(!advertises_gzip(no), "{no}");
+    }
+}
+
+#[test]
+fn auto_is_plain_until_the_endpoint_advertises_gzip_and_remembers_it_per_endpoint() {
+    let (_, mut store, st, mut ids) = setup();
+    let mut d = with_compression(Compression::Auto, "http://127.0.0.1:9", &st);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
+    assert!(!d.compress(&b), "nothing advertised yet: plain");
+    assert!(!d.compressed(b.batch_id), "a plain request has nothing to wait for");
+    answer(&mut d, &mut store, &mut ids, &b, 200, Some("gzip"));
+    assert_eq!(st.dump().get("ot1.gz").map(String::as_str), Some("http://127.0.0.1:9/v1/batch"));
+    let b = big_batch(&mut d, &mut store, &mut ids, 1.0);
+    assert!(d.compress(&b), "advertised: gzip");
+    assert!(d.compressed(b.batch_id), "the gzipped request leaves");
+    answer(&mut d, &mut store, &mut ids, &b, 200, Some("gzip"));
+    assert_eq!(d.stats().delivered, 40);
+
+    // The next page load remembers it for this endpoint, not for another one.
+    let mut next = with_compression(Compression::Auto, "http://127.0.0.1:9", &st);
+    next.become_leader(&mut store.scope(Category::Collection), 2.0);
+    let b = big_batch(&mut next, &mut store, &mut ids, 2.0);
+    assert!(next.compress(&b), "remembered across page loads");
+    let mut other = with_compression(Compression::Auto, "http://127.0.0.1:8", &st);
+    other.become_leader(&mut store.scope(Category::Collection), 2.0);
+    let b2 = big_batch(&mut other, &mut store, &mut ids, 2.0);
+    assert!(!other.compress(&b2), "another endpoint said nothing");
+
+    // A 2xx that no longer advertises it (another collector behind the same URL): plain again.
+    answer(&mut next, &mut store, &mut ids, &b, 200, None);
+    assert_eq!(st.dump().get("ot1.gz"), None);
+    let b = big_batch(&mut next, &mut store, &mut ids, 3.0);
+    assert!(!next.compress(&b));
+}
+
+#[test]
+fn auto_never_compresses_for_an_endpoint_that_never_advertised() {
+    let (_, mut store, st, mut ids) = setup();
+    let mut d = with_compression(Compression::Auto, "http://127.0.0.1:9", &st);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    for i in 0..5 {
+        let b = big_batch(&mut d, &mut store, &mut ids, i as f64 * 100_000.0);
+        assert!(!d.compress(&b), "batch {i}");
+        // Errors do not teach anything either, whatever they carry.
+        answer(&mut d, &mut store, &mut ids, &b, if i == 2 { 503 } else { 200 }, if i == 2 { Some("gzip") } else { Some("br") });
+    }
+    assert!(!st.dump().keys().any(|k| k == "ot1.gz"));
+}
+
+#[test]
+fn a_refused_gzip_batch_goes_again_plain_and_the_endpoint_is_forgotten() {
+    let (_, mut store, st, mut ids) = setup();
+    st.clone().set("ot1.gz", "http://127.0.0.1:9/v1/batch").unwrap();
+    let mut d = with_compression(Compression::Auto, "http://127.0.0.1:9", &st);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
+    assert!(d.compress(&b), "remembered from an earlier page");
+    assert!(d.compressed(b.batch_id));
+    answer(&mut d, &mut store, &mut ids, &b, 415, None);
+    assert_eq!(st.dump().get("ot1.gz"), None, "forgotten");
+    let again = d.poll(1.0, A, &mut store.scope(Category::Collection), &mut ids).expect("sent again at once");
+    assert_eq!(again.events, 20);
+    assert!(!d.compress(&again));
+    answer(&mut d, &mut store, &mut ids, &again, 200, Some("gzip"));
+    assert_eq!((d.stats().delivered, d.stats().rejected), (20, 0));
+    assert_eq!(st.dump().get("ot1.gz"), None, "not learnt again on this page");
+    let b = big_batch(&mut d, &mut store, &mut ids, 2.0);
+    assert!(!d.compress(&b), "not on this page any more, whatever it advertises");
+}
+
+#[test]
+fn gzip_and_none_ask_nothing_and_store_nothing() {
+    for (c, gz) in [(Compression::Gzip, true), (Compression::None, false)] {
+        let (_, mut store, st, mut ids) = setup();
+        let mut d = with_compression(c, "http://127.0.0.1:9", &st);
+        d.become_leader(&mut store.scope(Category::Collection), 0.0);
+        for i in 0..2 {
+            let b = big_batch(&mut d, &mut store, &mut ids, i as f64);
+            assert_eq!(d.compress(&b), gz, "{c:?}");
+            answer(&mut d, &mut store, &mut ids, &b, 200, Some("gzip"));
+        }
+        assert!(!st.dump().keys().any(|k| k == "ot1.gz"), "{c:?}");
+    }
+}
+
+#[test]
+fn a_batch_still_being_gzipped_goes_plain_with_keepalive_when_the_page_is_hidden() {
+    let (_, mut store, st, mut ids) = setup();
+    let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
+    assert!(d.compress(&b));
+    queue_n(&mut d, &mut store, 3, 1.0);
+    // pagehide in the same task (the body is still in the CompressionStream).
+    let k = d.on_hidden(2.0, A, &mut store.scope(Category::Collection), false).expect("a keepalive send");
+    assert!(k.keepalive && k.events == 23, "{} events", k.events);
+    assert_eq!(&k.body[..b.body.len() - 60], &b.body[..b.body.len() - 60], "the batch's events first, in order");
+    assert!(!d.compress(&k), "keepalive: plain");
+    assert!(!d.compressed(b.batch_id), "the gzipped request must not leave too");
+    // Its (absent) answer changes nothing; the keepalive answer acknowledges all 23.
+    d.on_answer(b.batch_id, Answer::NoAnswer, 3.0, &mut store.scope(Category::Collection), &mut ids);
+    assert_eq!(d.stats().retries, 0);
+    answer(&mut d, &mut store, &mut ids, &k, 200, None);
+    assert_eq!(d.stats().delivered, 23);
+    assert!(d.is_idle());
+}
+
+#[test]
+fn a_gzipped_request_that_left_is_sent_again_plain_only_when_the_page_leaves() {
+    let (_, mut store, st, mut ids) = setup();
+    let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
+    assert!(d.compress(&b) && d.compressed(b.batch_id));
+    // Hidden, not leaving (another tab, the app in the background): the page lives on and
+    // so does its request.
+    assert_eq!(d.on_hidden(1.0, A, &mut store.scope(Category::Collection), false), None, "in flight, nothing else waits");
+    // pagehide: the browser will cancel it; its events leave plain with keepalive now.
+    let k = d.on_hidden(2.0, A, &mut store.scope(Category::Collection), true).expect("sent again");
+    assert!(k.keepalive && k.events == 20 && !d.compress(&k));
+    // A late answer to the gzipped one changes nothing; the keepalive answer acknowledges.
+    answer(&mut d, &mut store, &mut ids, &b, 200, None);
+    assert_eq!(d.stats().delivered, 0);
+    answer(&mut d, &mut store, &mut ids, &k, 200, None);
+    assert_eq!(d.stats().delivered, 20);
+    assert!(d.is_idle());
 }
