@@ -58,14 +58,16 @@ psql_db() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$1" -qAtX 
 PG_VERSION="$(psql_ 'SHOW server_version')"
 
 # Starts a collector on store $1; sets COLLECTOR_URL and COLLECTOR_PID.
+STARTED=0
 start_collector() {
-  local log="$DIR/collector-${#PIDS[@]}"
+  STARTED=$((STARTED + 1))
+  local log="$DIR/collector-$STARTED" # a new file each time: never read a stopped one's address
   "$BIN/omnitrail-collector" --addr 127.0.0.1:0 --store "$1" --write-key demo --quiet \
     --rate-limit 0 --max-connections-per-ip 0 >"$log.out" 2>"$log.err" &
   COLLECTOR_PID=$!
   PIDS+=("$COLLECTOR_PID")
   for _ in $(seq 200); do
-    COLLECTOR_URL="$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$log.out")"
+    COLLECTOR_URL="$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$log.out" 2>/dev/null || true)"
     [ -n "$COLLECTOR_URL" ] && return 0
     kill -0 "$COLLECTOR_PID" 2>/dev/null || break
     sleep 0.05
@@ -151,6 +153,10 @@ run_loadgen "3×PostgreSQL behind nginx" pg3 "http://127.0.0.1:$NGINX_PORT" \
 echo
 echo "rows stored: bench1 $(psql_db bench1 "SELECT count(*) FROM messages"), bench3 $(psql_db bench3 "SELECT count(*) FROM messages")"
 stop_all_collectors
+if [ -s "$DIR/nginx/error.log" ]; then echo "nginx error log (last 20 lines):"; tail -20 "$DIR/nginx/error.log"; fi
+for f in "$DIR"/collector-*.err; do
+  if grep -q '"level":"\(error\|warn\)"' "$f" 2>/dev/null; then echo "$(basename "$f"): $(grep -c '"level":"\(error\|warn\)"' "$f") warnings/errors, e.g.:"; grep -m3 '"level":"\(error\|warn\)"' "$f"; fi
+done
 
 # Summary (markdown) and the combined JSON.
 node - "$DIR" "$OUT" "$PG_VERSION" <<'EOF'

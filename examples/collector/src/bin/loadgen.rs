@@ -74,6 +74,11 @@ struct ScenarioResult {
     seconds: f64,
     requests: u64,
     errors: u64,
+    /// Errors by kind: an HTTP status with the collector's error code, `connect`, `handshake`,
+    /// `send` or `body`.
+    error_kinds: std::collections::BTreeMap<String, u64>,
+    /// Keep-alive connections the server ended with an answer (`Connection: close`), reopened.
+    reconnects: u64,
     messages_acked: u64,
     stored: u64,
     duplicates: u64,
@@ -156,9 +161,19 @@ struct WorkerStats {
     latencies_us: Vec<u32>,
     requests: u64,
     errors: u64,
+    error_kinds: std::collections::BTreeMap<String, u64>,
+    /// Connections the server closed with an answer (`Connection: close`), reopened.
+    reconnects: u64,
     acked: u64,
     stored: u64,
     duplicates: u64,
+}
+
+impl WorkerStats {
+    fn error(&mut self, kind: &str) {
+        self.errors += 1;
+        *self.error_kinds.entry(kind.to_string()).or_default() += 1;
+    }
 }
 
 /// Tiny xorshift PRNG: reproducible, no dependency.
@@ -224,7 +239,7 @@ async fn worker(
         let stream = match tokio::net::TcpStream::connect(&addr).await {
             Ok(s) => s,
             Err(_) => {
-                stats.errors += 1;
+                stats.error("connect");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -233,7 +248,7 @@ async fn worker(
         let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
             Ok(x) => x,
             Err(_) => {
-                stats.errors += 1;
+                stats.error("handshake");
                 continue;
             }
         };
@@ -257,7 +272,7 @@ async fn worker(
             {
                 Ok(r) => r,
                 Err(_) => {
-                    stats.errors += 1;
+                    stats.error("request");
                     continue;
                 }
             };
@@ -265,15 +280,19 @@ async fn worker(
             let resp = match sender.send_request(req).await {
                 Ok(r) => r,
                 Err(_) => {
-                    stats.errors += 1;
+                    stats.error("send");
                     continue 'reconnect;
                 }
             };
             let status = resp.status();
+            // A server (or nginx after `keepalive_requests`, 1,000 by default) may end a
+            // keep-alive connection with its answer: reconnect before the next request rather
+            // than count its failed send as an error.
+            let closing = resp.headers().get(hyper::header::CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
             let bytes = match resp.into_body().collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(_) => {
-                    stats.errors += 1;
+                    stats.error("body");
                     continue 'reconnect;
                 }
             };
@@ -285,7 +304,13 @@ async fn worker(
                 stats.stored += v["stored"].as_u64().unwrap_or(0);
                 stats.duplicates += v["duplicates"].as_u64().unwrap_or(0);
             } else {
-                stats.errors += 1;
+                // The status and the collector's error code (`503 storage_unavailable`), or nginx's page.
+                let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                stats.error(&format!("{} {}", status.as_str(), v["error"].as_str().unwrap_or("(not JSON)")));
+            }
+            if closing {
+                stats.reconnects += 1;
+                continue 'reconnect;
             }
         }
     }
@@ -307,6 +332,10 @@ async fn scenario(name: &str, args: &Args, target: &str, dup_ratio: f64, groups:
             all.latencies_us.extend(s.latencies_us);
             all.requests += s.requests;
             all.errors += s.errors;
+            all.reconnects += s.reconnects;
+            for (k, n) in s.error_kinds {
+                *all.error_kinds.entry(k).or_default() += n;
+            }
             all.acked += s.acked;
             all.stored += s.stored;
             all.duplicates += s.duplicates;
@@ -335,6 +364,8 @@ async fn scenario(name: &str, args: &Args, target: &str, dup_ratio: f64, groups:
         seconds: secs,
         requests: all.requests,
         errors: all.errors,
+        error_kinds: all.error_kinds,
+        reconnects: all.reconnects,
         messages_acked: all.acked,
         stored: all.stored,
         duplicates: all.duplicates,
@@ -429,6 +460,9 @@ fn main() {
             r.name, r.dup_ratio * 100.0, r.requests, r.messages_per_sec, r.stored_per_sec, r.requests_per_sec,
             r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, r.errors
         );
+    }
+    for r in results.iter().filter(|r| r.errors > 0 || r.reconnects > 0) {
+        println!("{}: errors by kind {:?}, connections closed by the server and reopened: {}", r.name, r.error_kinds, r.reconnects);
     }
     if !groups.is_empty() {
         // CPU per group as a share of one core over the scenario, and msgs per CPU-second.
