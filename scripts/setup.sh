@@ -2,7 +2,8 @@
 # Installs, idempotently, everything the build, the demo and the tests need on a fresh
 # machine of this kind (Debian 12, rustup, node 20): the wasm32 target, the pinned
 # wasm-bindgen CLI, a wasm-opt that reads today's rustc output (npm binaryen), Debian's
-# Chromium + chromedriver, Debian's PostgreSQL server (for the collector's tests), and the npm
+# Chromium + chromedriver, Debian's PostgreSQL server (for the collector's tests), Debian's nginx
+# (the load balancer of the cluster e2e test and benchmark), and the npm
 # packages of js/, tests/, tests/packaging/ and examples/spa/.
 # Each step checks first and skips when already satisfied.
 set -euo pipefail
@@ -40,6 +41,27 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
+# nginx: the load balancer in front of three collectors (tests/e2e/cluster.test.mjs,
+# examples/collector/bench-cluster.sh). Those run their own unprivileged nginx on a high port
+# with their own config (`-p DIR -c CONF`); the package's system service is not needed, so it
+# is kept from starting during the install (policy-rc.d answers "denied", as in containers).
+if [ ! -x /usr/sbin/nginx ]; then
+  log "installing Debian nginx (the load balancer of the cluster test and benchmark; its service is not started)"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  policy_rc_d_added=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    policy_rc_d_added=1
+  fi
+  $SUDO apt-get update -qq
+  status=0
+  $SUDO apt-get install -y -qq nginx >/dev/null || status=$?
+  if [ -n "$policy_rc_d_added" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+  [ "$status" = 0 ] || exit "$status"
 fi
 
 npm_ci() { # $1 = directory with package.json + package-lock.json; $2 = install (see below)

@@ -17,11 +17,14 @@ export const CHROMIUM_FLAGS = [
   "--disable-component-update", "--disable-sync", "--no-first-run",
 ];
 
-/** Starts the reference collector; resolves with { url, stop(), stats(), messages(), fault(), reset() }. */
-export async function startCollector({ profile = "debug", extraArgs = [] } = {}) {
+/**
+ * Starts the reference collector; resolves with { url, pid, stop(), stats(), messages(), fault(), reset() }.
+ * `store`: `--store` (default an in-memory SQLite database; a `postgres://` URL for PostgreSQL).
+ */
+export async function startCollector({ profile = "debug", store = ":memory:", extraArgs = [] } = {}) {
   const bin = join(ROOT, "target", profile, "omnitrail-collector");
   if (!existsSync(bin)) throw new Error(`collector binary missing: ${bin} (cargo build -p omnitrail-collector)`);
-  const child = spawn(bin, ["--addr", "127.0.0.1:0", "--db", ":memory:", "--test-control", ...extraArgs], {
+  const child = spawn(bin, ["--addr", "127.0.0.1:0", "--store", store, "--test-control", ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -43,6 +46,7 @@ export async function startCollector({ profile = "debug", extraArgs = [] } = {})
   };
   return {
     url,
+    pid: child.pid,
     stats: () => api("/test/stats"),
     messages: async () => (await api("/test/messages")).messages,
     fault: (spec) => api("/test/fault", spec),

@@ -4,8 +4,11 @@
 //! reports sustained messages/s and request latency percentiles, for unique traffic and for
 //! dedup-heavy traffic (a share of the batches are replays of batches already sent, as after
 //! SDK retries). By default it starts an in-process collector on a fresh on-disk SQLite file
-//! (WAL, `synchronous=FULL`, i.e. the real durability cost); `--url` targets a running one.
-//! Prints a table and writes a JSON result.
+//! (WAL, `synchronous=FULL`, i.e. the real durability cost); `--url` targets a running one
+//! (a collector on either store, or a load balancer in front of several). With `--cpu
+//! NAME=PID` it also reads the CPU time (utime + stime, from `/proc`) each named process and its
+//! child processes (PostgreSQL's backends, nginx's workers) used during each scenario, and
+//! reports messages per CPU-second. Prints a table and writes a JSON result.
 //!
 //! Owns: traffic generation and measurement. Must never: be run by `cargo test`.
 
@@ -47,6 +50,21 @@ struct Args {
     /// Where to write the JSON result.
     #[arg(long, default_value = "loadgen-result.json")]
     json: String,
+    /// Measure a process's CPU time per scenario: `NAME=PID` (repeatable; the same NAME sums,
+    /// e.g. `--cpu collector=101 --cpu collector=102 --cpu postgres=200 --cpu nginx=300`). The
+    /// process's children count too (a postmaster's backends, nginx's workers); Linux only.
+    #[arg(long = "cpu", value_name = "NAME=PID")]
+    cpu: Vec<String>,
+    /// Names of `--cpu` groups that do the serving (their sum is the denominator of
+    /// msgs per CPU-second); default every group.
+    #[arg(long, value_delimiter = ',')]
+    server_cpu: Vec<String>,
+    /// A label for this configuration (e.g. "3×PostgreSQL behind nginx"), printed and in the JSON.
+    #[arg(long, default_value = "")]
+    label: String,
+    /// Only these scenarios (`unique`, `dedup-heavy`); default both.
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -56,6 +74,11 @@ struct ScenarioResult {
     seconds: f64,
     requests: u64,
     errors: u64,
+    /// Errors by kind: an HTTP status with the collector's error code, `connect`, `handshake`,
+    /// `send` or `body`.
+    error_kinds: std::collections::BTreeMap<String, u64>,
+    /// Keep-alive connections the server ended with an answer (`Connection: close`), reopened.
+    reconnects: u64,
     messages_acked: u64,
     stored: u64,
     duplicates: u64,
@@ -66,6 +89,71 @@ struct ScenarioResult {
     p90_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// CPU seconds per `--cpu` group during the scenario (and `loadgen` itself).
+    cpu_secs: std::collections::BTreeMap<String, f64>,
+    /// Messages acknowledged per CPU-second of the serving groups (`--server-cpu`).
+    msgs_per_server_cpu_sec: Option<f64>,
+}
+
+/// CPU time from `/proc/<pid>/stat` (Linux): (utime + stime, cutime + cstime) in seconds.
+fn proc_cpu(pid: u32) -> Option<(f64, f64, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `comm` is in parentheses and may contain spaces: the fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    // SAFETY: sysconf has no preconditions.
+    let tick = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+        t if t > 0 => t as f64,
+        _ => 100.0,
+    };
+    let ppid = f.get(1)?.parse().ok()?;
+    // After ')': state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
+    Some(((n(11)? + n(12)?) / tick, (n(13)? + n(14)?) / tick, ppid))
+}
+
+/// CPU seconds used so far by `root` and its direct children: the root's own time, the time of
+/// children it has already reaped (cutime + cstime: e.g. PostgreSQL backends that exited), and
+/// the time of the children alive now. Sampled before and after a scenario, the difference is
+/// what the process tree used in between (a child started in between begins at 0).
+fn tree_cpu(root: u32) -> f64 {
+    let Some((own, reaped, _)) = proc_cpu(root) else { return 0.0 };
+    let mut total = own + reaped;
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if let Some((t, _, ppid)) = proc_cpu(pid) {
+                if ppid == root {
+                    total += t;
+                }
+            }
+        }
+    }
+    total
+}
+
+/// `--cpu NAME=PID` groups: name → pids.
+fn cpu_groups(specs: &[String]) -> Result<Vec<(String, Vec<u32>)>, String> {
+    let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
+    for spec in specs {
+        let (name, pid) = spec.split_once('=').ok_or_else(|| format!("--cpu {spec}: expected NAME=PID"))?;
+        let pid: u32 = pid.trim().parse().map_err(|_| format!("--cpu {spec}: PID is not a number"))?;
+        if proc_cpu(pid).is_none() {
+            return Err(format!("--cpu {spec}: no such process (or no /proc)"));
+        }
+        match groups.iter_mut().find(|(n, _)| n == name) {
+            Some((_, pids)) => pids.push(pid),
+            None => groups.push((name.to_string(), vec![pid])),
+        }
+    }
+    Ok(groups)
+}
+
+fn sample_cpu(groups: &[(String, Vec<u32>)]) -> std::collections::BTreeMap<String, f64> {
+    let mut m: std::collections::BTreeMap<String, f64> =
+        groups.iter().map(|(name, pids)| (name.clone(), pids.iter().map(|&p| tree_cpu(p)).sum())).collect();
+    m.insert("loadgen".into(), proc_cpu(std::process::id()).map(|(t, _, _)| t).unwrap_or(0.0));
+    m
 }
 
 #[derive(Default)]
@@ -73,9 +161,19 @@ struct WorkerStats {
     latencies_us: Vec<u32>,
     requests: u64,
     errors: u64,
+    error_kinds: std::collections::BTreeMap<String, u64>,
+    /// Connections the server closed with an answer (`Connection: close`), reopened.
+    reconnects: u64,
     acked: u64,
     stored: u64,
     duplicates: u64,
+}
+
+impl WorkerStats {
+    fn error(&mut self, kind: &str) {
+        self.errors += 1;
+        *self.error_kinds.entry(kind.to_string()).or_default() += 1;
+    }
 }
 
 /// Tiny xorshift PRNG: reproducible, no dependency.
@@ -141,7 +239,7 @@ async fn worker(
         let stream = match tokio::net::TcpStream::connect(&addr).await {
             Ok(s) => s,
             Err(_) => {
-                stats.errors += 1;
+                stats.error("connect");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -150,7 +248,7 @@ async fn worker(
         let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
             Ok(x) => x,
             Err(_) => {
-                stats.errors += 1;
+                stats.error("handshake");
                 continue;
             }
         };
@@ -174,7 +272,7 @@ async fn worker(
             {
                 Ok(r) => r,
                 Err(_) => {
-                    stats.errors += 1;
+                    stats.error("request");
                     continue;
                 }
             };
@@ -182,15 +280,19 @@ async fn worker(
             let resp = match sender.send_request(req).await {
                 Ok(r) => r,
                 Err(_) => {
-                    stats.errors += 1;
+                    stats.error("send");
                     continue 'reconnect;
                 }
             };
             let status = resp.status();
+            // A server (or nginx after `keepalive_requests`, 1,000 by default) may end a
+            // keep-alive connection with its answer: reconnect before the next request rather
+            // than count its failed send as an error.
+            let closing = resp.headers().get(hyper::header::CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
             let bytes = match resp.into_body().collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(_) => {
-                    stats.errors += 1;
+                    stats.error("body");
                     continue 'reconnect;
                 }
             };
@@ -202,16 +304,23 @@ async fn worker(
                 stats.stored += v["stored"].as_u64().unwrap_or(0);
                 stats.duplicates += v["duplicates"].as_u64().unwrap_or(0);
             } else {
-                stats.errors += 1;
+                // The status and the collector's error code (`503 storage_unavailable`), or nginx's page.
+                let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                stats.error(&format!("{} {}", status.as_str(), v["error"].as_str().unwrap_or("(not JSON)")));
+            }
+            if closing {
+                stats.reconnects += 1;
+                continue 'reconnect;
             }
         }
     }
     stats
 }
 
-async fn scenario(name: &str, args: &Args, target: &str, dup_ratio: f64) -> ScenarioResult {
+async fn scenario(name: &str, args: &Args, target: &str, dup_ratio: f64, groups: &[(String, Vec<u32>)]) -> ScenarioResult {
     let addr = target.trim_start_matches("http://").trim_end_matches('/').to_string();
     let run = format!("{name}-{}", std::process::id());
+    let cpu_before = sample_cpu(groups);
     let started = Instant::now();
     let until = started + Duration::from_secs(args.duration_secs);
     let handles: Vec<_> = (0..args.concurrency)
@@ -223,12 +332,24 @@ async fn scenario(name: &str, args: &Args, target: &str, dup_ratio: f64) -> Scen
             all.latencies_us.extend(s.latencies_us);
             all.requests += s.requests;
             all.errors += s.errors;
+            all.reconnects += s.reconnects;
+            for (k, n) in s.error_kinds {
+                *all.error_kinds.entry(k).or_default() += n;
+            }
             all.acked += s.acked;
             all.stored += s.stored;
             all.duplicates += s.duplicates;
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu_after = sample_cpu(groups);
+    let cpu_secs: std::collections::BTreeMap<String, f64> =
+        cpu_after.iter().map(|(k, v)| (k.clone(), (v - cpu_before.get(k).copied().unwrap_or(0.0)).max(0.0))).collect();
+    let server_cpu: f64 = cpu_secs
+        .iter()
+        .filter(|(k, _)| *k != "loadgen" && (args.server_cpu.is_empty() || args.server_cpu.iter().any(|s| s == *k)))
+        .map(|(_, v)| v)
+        .sum();
     all.latencies_us.sort_unstable();
     let pct = |p: f64| -> f64 {
         if all.latencies_us.is_empty() {
@@ -243,6 +364,8 @@ async fn scenario(name: &str, args: &Args, target: &str, dup_ratio: f64) -> Scen
         seconds: secs,
         requests: all.requests,
         errors: all.errors,
+        error_kinds: all.error_kinds,
+        reconnects: all.reconnects,
         messages_acked: all.acked,
         stored: all.stored,
         duplicates: all.duplicates,
@@ -253,6 +376,8 @@ async fn scenario(name: &str, args: &Args, target: &str, dup_ratio: f64) -> Scen
         p90_ms: pct(0.90),
         p99_ms: pct(0.99),
         max_ms: pct(1.0),
+        msgs_per_server_cpu_sec: (!groups.is_empty() && server_cpu > 0.0).then(|| all.acked as f64 / server_cpu),
+        cpu_secs,
     }
 }
 
@@ -263,6 +388,13 @@ fn loadavg() -> Option<f64> {
 
 fn main() {
     let args = Args::parse();
+    let groups = match cpu_groups(&args.cpu) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::exit(2);
+        }
+    };
     let mut _server = None;
     let mut temp_db = None;
     let target = match &args.url {
@@ -299,12 +431,23 @@ fn main() {
         }
     };
     eprintln!(
-        "loadgen: {} connections, {} messages/batch, {} s per scenario against {target}",
-        args.concurrency, args.batch_size, args.duration_secs
+        "loadgen: {} connections, {} messages/batch, {} s per scenario against {target}{}",
+        args.concurrency,
+        args.batch_size,
+        args.duration_secs,
+        if args.label.is_empty() { String::new() } else { format!(" ({})", args.label) }
     );
+    let wanted = |n: &str| args.scenarios.is_empty() || args.scenarios.iter().any(|s| s == n);
     let load_before = loadavg();
     let results: Vec<ScenarioResult> = rt.block_on(async {
-        vec![scenario("unique", &args, &target, 0.0).await, scenario("dedup-heavy", &args, &target, args.dup_ratio).await]
+        let mut v = Vec::new();
+        if wanted("unique") {
+            v.push(scenario("unique", &args, &target, 0.0, &groups).await);
+        }
+        if wanted("dedup-heavy") {
+            v.push(scenario("dedup-heavy", &args, &target, args.dup_ratio, &groups).await);
+        }
+        v
     });
 
     println!(
@@ -318,14 +461,36 @@ fn main() {
             r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, r.errors
         );
     }
+    for r in results.iter().filter(|r| r.errors > 0 || r.reconnects > 0) {
+        println!("{}: errors by kind {:?}, connections closed by the server and reopened: {}", r.name, r.error_kinds, r.reconnects);
+    }
+    if !groups.is_empty() {
+        // CPU per group as a share of one core over the scenario, and msgs per CPU-second.
+        let names: Vec<String> = results.first().map(|r| r.cpu_secs.keys().cloned().collect()).unwrap_or_default();
+        print!("{:<12}", "CPU (cores)");
+        for n in &names {
+            print!(" {n:>10}");
+        }
+        println!(" {:>18}", "msgs/server-CPU-s");
+        for r in &results {
+            print!("{:<12}", r.name);
+            for n in &names {
+                print!(" {:>10.2}", r.cpu_secs.get(n).copied().unwrap_or(0.0) / r.seconds);
+            }
+            println!(" {:>18.0}", r.msgs_per_server_cpu_sec.unwrap_or(0.0));
+        }
+    }
     let out = json!({
+        "label": args.label,
         "target": target,
         "inProcessCollector": args.url.is_none(),
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "concurrency": args.concurrency,
         "batchSize": args.batch_size,
         "durationSecs": args.duration_secs,
-        "durability": "SQLite WAL, synchronous=FULL, group commit",
+        "durability": if args.url.is_none() { "in-process collector: SQLite WAL, synchronous=FULL, group commit" } else { "the target's (see label)" },
+        "cpuGroups": groups.iter().map(|(n, p)| json!({"name": n, "pids": p})).collect::<Vec<_>>(),
+        "serverCpuGroups": args.server_cpu,
         // Other work on the machine skews the figures: the 1-minute load average before/after.
         "loadavgBefore": load_before,
         "loadavgAfter": loadavg(),
