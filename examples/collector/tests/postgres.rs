@@ -387,9 +387,18 @@ fn kill_9_of_one_instance_under_load_loses_no_acknowledged_message_and_the_other
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= after_kill + 800, "the surviving instance stopped serving: {} acked", acked.len());
     assert!(failed_on_a.load(Ordering::Relaxed), "requests to the killed instance failed");
-    let stored: std::collections::HashSet<String> =
-        messages(b.addr).iter().filter_map(|m| m["messageId"].as_str().map(str::to_string)).collect();
+    let rows = messages(b.addr);
+    let stored: std::collections::HashSet<String> = rows.iter().filter_map(|m| m["messageId"].as_str().map(str::to_string)).collect();
     let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    eprintln!(
+        "kill -9 of one of two instances: {} acknowledged ({after_kill} before the kill), {} rows stored, {} distinct, {} stored twice, {} acknowledged lost",
+        acked.len(),
+        rows.len(),
+        stored.len(),
+        rows.len() - stored.len(),
+        lost.len()
+    );
+    assert_eq!(rows.len(), stored.len(), "a message stored twice");
     assert!(lost.is_empty(), "{} acknowledged messages lost, e.g. {:?}", lost.len(), lost.first());
 }
 
