@@ -391,6 +391,55 @@ pub const MAX_TIMELINE_IDS: usize = 64;
 /// only by ids, so one person with 100,000 links costs the same as any other.
 pub const MAX_TIMELINE_LINK_ROWS: usize = 4096;
 
+/// The bounded breadth-first walk of the identity graph that both stores run for timelines
+/// and profiles: the rule (each id once, at most [`MAX_TIMELINE_IDS`] ids and
+/// [`MAX_TIMELINE_LINK_ROWS`] link rows read) lives here; a store only reads an id's neighbours.
+pub struct Walk {
+    ids: Vec<String>,
+    seen: std::collections::HashSet<String>,
+    queue: std::collections::VecDeque<String>,
+    rows_read: usize,
+    done: bool,
+}
+
+impl Walk {
+    pub fn new(id: &str) -> Walk {
+        Walk {
+            ids: vec![id.to_string()],
+            seen: std::collections::HashSet::from([id.to_string()]),
+            queue: std::collections::VecDeque::from([id.to_string()]),
+            rows_read: 0,
+            done: false,
+        }
+    }
+
+    /// The next id to expand and how many link rows it may still read; `None` when the walk
+    /// is over.
+    pub fn next(&mut self) -> Option<(String, i64)> {
+        if self.done {
+            return None;
+        }
+        let cur = self.queue.pop_front()?;
+        Some((cur, (MAX_TIMELINE_LINK_ROWS - self.rows_read) as i64))
+    }
+
+    /// One neighbour read; `false` when the walk has reached a bound (stop reading).
+    pub fn visit(&mut self, v: String) -> bool {
+        self.rows_read += 1;
+        if self.seen.insert(v.clone()) {
+            self.ids.push(v.clone());
+            self.queue.push_back(v);
+        }
+        self.done = self.ids.len() >= MAX_TIMELINE_IDS || self.rows_read >= MAX_TIMELINE_LINK_ROWS;
+        !self.done
+    }
+
+    /// The ids reached, the asked one first.
+    pub fn into_ids(self) -> Vec<String> {
+        self.ids
+    }
+}
+
 /// Rows one [`Store::purge`] call deleted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Purged {

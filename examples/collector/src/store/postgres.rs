@@ -11,7 +11,7 @@
 //! `ON CONFLICT DO NOTHING`), merge a cart outside a row lock (`SELECT … FOR UPDATE`), wait
 //! for a connection longer than the pool timeout, or know about HTTP.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -857,10 +857,6 @@ async fn merge_cart(client: &mut Client, key: &str, user: &str, incoming: &Cart)
 /// The identity-graph walk of the SQLite store (breadth first, both directions), with the same
 /// bounds: [`MAX_TIMELINE_IDS`] ids or [`MAX_TIMELINE_LINK_ROWS`] rows read.
 async fn linked_ids(client: &Client, id: &str, keys: &KeyFilter) -> Result<Vec<String>, tokio_postgres::Error> {
-    let id = clean(id).into_owned();
-    let mut ids: Vec<String> = vec![id.clone()];
-    let mut seen: HashSet<String> = HashSet::from([id.clone()]);
-    let mut queue: VecDeque<String> = VecDeque::from([id]);
     let next_ids = client
         .prepare(
             "SELECT user_id FROM identities WHERE anonymous_id = $1
@@ -870,25 +866,15 @@ async fn linked_ids(client: &Client, id: &str, keys: &KeyFilter) -> Result<Vec<S
              LIMIT $3",
         )
         .await?;
-    let mut rows_read = 0usize;
-    'walk: while let Some(cur) = queue.pop_front() {
-        let budget = (MAX_TIMELINE_LINK_ROWS - rows_read) as i64;
+    let mut walk = super::Walk::new(&clean(id));
+    while let Some((cur, budget)) = walk.next() {
         for row in client.query(&next_ids, &[&cur, keys, &budget]).await? {
-            let v: String = row.get(0);
-            rows_read += 1;
-            if seen.insert(v.clone()) {
-                ids.push(v.clone());
-                queue.push_back(v);
-                if ids.len() >= MAX_TIMELINE_IDS {
-                    break 'walk;
-                }
-            }
-            if rows_read >= MAX_TIMELINE_LINK_ROWS {
-                break 'walk;
+            if !walk.visit(row.get(0)) {
+                break;
             }
         }
     }
-    Ok(ids)
+    Ok(walk.into_ids())
 }
 
 async fn links(client: &Client, keys: &KeyFilter) -> Result<Vec<Link>, tokio_postgres::Error> {

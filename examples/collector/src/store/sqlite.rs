@@ -807,11 +807,7 @@ fn query_identities(conn: &Connection, limit: u32, keys: &KeyFilter) -> Result<V
 /// [`MAX_TIMELINE_LINK_ROWS`] rows read, whichever comes first; each id is looked up once (a
 /// hash set), so its cost is linear in the rows read.
 fn linked_ids(conn: &Connection, id: &str, keys: &KeyFilter) -> Result<Vec<String>, rusqlite::Error> {
-    use std::collections::{HashSet, VecDeque};
     let keys = key_list(keys);
-    let mut ids: Vec<String> = vec![id.to_string()];
-    let mut seen: HashSet<String> = HashSet::from([id.to_string()]);
-    let mut queue: VecDeque<String> = VecDeque::from([id.to_string()]);
     let mut next_ids = conn.prepare_cached(
         "SELECT user_id FROM identities WHERE anonymous_id = ?1
            AND (?2 IS NULL OR write_key IN (SELECT value FROM json_each(?2)))
@@ -819,25 +815,15 @@ fn linked_ids(conn: &Connection, id: &str, keys: &KeyFilter) -> Result<Vec<Strin
            AND (?2 IS NULL OR write_key IN (SELECT value FROM json_each(?2)))
          LIMIT ?3",
     )?;
-    let mut rows_read = 0usize;
-    'walk: while let Some(cur) = queue.pop_front() {
-        let budget = (MAX_TIMELINE_LINK_ROWS - rows_read) as i64;
+    let mut walk = super::Walk::new(id);
+    while let Some((cur, budget)) = walk.next() {
         for row in next_ids.query_map(params![cur, keys, budget], |r| r.get::<_, String>(0))? {
-            let v = row?;
-            rows_read += 1;
-            if seen.insert(v.clone()) {
-                ids.push(v.clone());
-                queue.push_back(v);
-                if ids.len() >= MAX_TIMELINE_IDS {
-                    break 'walk;
-                }
-            }
-            if rows_read >= MAX_TIMELINE_LINK_ROWS {
-                break 'walk;
+            if !walk.visit(row?) {
+                break;
             }
         }
     }
-    Ok(ids)
+    Ok(walk.into_ids())
 }
 
 /// The messages of every id linked to `id` (see [`linked_ids`]), newest first.
