@@ -3,15 +3,14 @@
 //! so that viewer and test queries never delay ingestion; WAL lets it read while the writer
 //! commits).
 //!
-//! Owns: the SQLite schema and its migrations, the connections and their pragmas (WAL,
-//! `synchronous=FULL`), group commit (every ingest job waiting in the queue goes into one
+//! Owns (the schema, pragmas and migrations are in `sqlite/schema.rs`, the marketer rows in
+//! `sqlite/marketing.rs`): the writer and reader threads, group commit (every ingest job waiting in the queue goes into one
 //! transaction, each job in its own savepoint, and nobody is answered before the commit
 //! returns — so a 2xx means durable), the blast radius of a bug (a panicking job is answered
 //! with an error and the thread goes on), and the SQLite read queries. Must never: be called
 //! from async code except through the [`SqliteStore`] handle, know about HTTP, or answer an
 //! ingest before commit.
 
-use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -25,90 +24,13 @@ use super::*;
 use crate::timefmt;
 
 mod marketing;
+mod schema;
+
+use schema::{open_connection, open_reader};
 
 /// Most ingest jobs committed together in one transaction.
 const MAX_GROUP: usize = 256;
 const QUEUE: usize = 1024;
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS messages (
-    id                  INTEGER PRIMARY KEY,
-    write_key           TEXT NOT NULL,
-    message_id          TEXT NOT NULL,
-    type                TEXT NOT NULL,
-    event               TEXT,
-    name                TEXT,
-    anonymous_id        TEXT,
-    user_id             TEXT,
-    session_id          TEXT,
-    timestamp           TEXT NOT NULL,
-    corrected_timestamp TEXT NOT NULL,
-    sent_at             TEXT,
-    received_at         TEXT NOT NULL,
-    raw                 TEXT NOT NULL,
-    -- Segment applies a batch's top-level `context` / `integrations` to all its messages;
-    -- `raw` stays verbatim, so they are kept here (JSON text, NULL when absent).
-    batch_context       TEXT,
-    batch_integrations  TEXT,
-    UNIQUE (write_key, message_id)
-);
-CREATE INDEX IF NOT EXISTS messages_anonymous_id ON messages (anonymous_id, corrected_timestamp);
-CREATE INDEX IF NOT EXISTS messages_user_id ON messages (user_id, corrected_timestamp);
-CREATE INDEX IF NOT EXISTS messages_type_event ON messages (type, event);
-CREATE INDEX IF NOT EXISTS messages_session_id ON messages (session_id);
-CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);
--- The identity graph: one row per (anonymousId or previousId) <-> userId link seen in an
--- identify or alias message, or an anonymousId and a userId sent together (source 'message').
-CREATE TABLE IF NOT EXISTS identities (
-    write_key    TEXT NOT NULL,
-    anonymous_id TEXT NOT NULL,
-    user_id      TEXT NOT NULL,
-    source       TEXT NOT NULL,
-    first_seen   TEXT NOT NULL,
-    last_seen    TEXT NOT NULL,
-    PRIMARY KEY (write_key, anonymous_id, user_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS identities_user_id ON identities (user_id);
-CREATE INDEX IF NOT EXISTS identities_anonymous_id ON identities (anonymous_id, last_seen);
--- One row per distinct marketing touch seen on a message (`context.omnitrail.touch`): the
--- attribution report, profiles and segments read these, not the raw JSON.
--- `client_at` is the touch's time as the SDK sent it (the same on every message of the touch:
--- the key), `at` the first copy's time with its batch's skew correction (what views compare).
-CREATE TABLE IF NOT EXISTS touches (
-    write_key    TEXT NOT NULL,
-    anonymous_id TEXT NOT NULL DEFAULT '',
-    user_id      TEXT NOT NULL DEFAULT '',
-    client_at    TEXT NOT NULL,
-    channel      TEXT NOT NULL,
-    at           TEXT NOT NULL,
-    source       TEXT,
-    medium       TEXT,
-    campaign     TEXT,
-    PRIMARY KEY (write_key, anonymous_id, user_id, client_at, channel)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS touches_at ON touches (write_key, at);
-CREATE INDEX IF NOT EXISTS touches_user_id ON touches (user_id);
-CREATE INDEX IF NOT EXISTS touches_anonymous_id ON touches (anonymous_id);
--- The latest consent each (anonymousId, userId) pair was seen with: segments exported for
--- marketing keep only people who allowed it.
-CREATE TABLE IF NOT EXISTS consents (
-    write_key    TEXT NOT NULL,
-    anonymous_id TEXT NOT NULL DEFAULT '',
-    user_id      TEXT NOT NULL DEFAULT '',
-    at           TEXT NOT NULL,
-    analytics    INTEGER,
-    marketing    INTEGER,
-    PRIMARY KEY (write_key, anonymous_id, user_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS carts (
-    write_key   TEXT NOT NULL,
-    user_id     TEXT NOT NULL,
-    state       TEXT NOT NULL,
-    updated_at  TEXT NOT NULL,
-    PRIMARY KEY (write_key, user_id)
-) WITHOUT ROWID;
-"#;
-
 
 /// The filter as the JSON array text the queries' `json_each(?)` reads (`NULL` = all).
 pub(crate) fn key_list(keys: &KeyFilter) -> Option<String> {
@@ -295,98 +217,6 @@ impl SqliteStore {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.call(Job::Ping).await
     }
-}
-
-fn open_connection(path: &str) -> Result<Connection, StoreError> {
-    let conn = if path == ":memory:" {
-        Connection::open_in_memory()
-    } else {
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
-        }
-        Connection::open(path)
-    }
-    .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
-    // WAL: readers never block the writer; FULL: the WAL is fsynced at every commit, so a
-    // committed transaction survives power loss, not only a process kill.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.execute_batch(SCHEMA)?;
-    migrate(&conn)?;
-    Ok(conn)
-}
-
-/// Brings a database created by an older collector up to [`SCHEMA`]: columns added later.
-fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
-    backfill_touches(conn)?;
-    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('messages')")?;
-    let columns: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    for column in ["batch_context", "batch_integrations"] {
-        if !columns.iter().any(|c| c == column) {
-            conn.execute_batch(&format!("ALTER TABLE messages ADD COLUMN {column} TEXT"))?;
-        }
-    }
-    Ok(())
-}
-
-/// Databases from before the `touches` and `consents` tables (`user_version` 0) get them
-/// filled once from the stored messages, and those from before message links (< 2) get those;
-/// `user_version` records what was done.
-fn backfill_touches(conn: &Connection) -> Result<(), rusqlite::Error> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version < 1 {
-        conn.execute_batch(
-            "BEGIN;
-             INSERT INTO touches (write_key, anonymous_id, user_id, client_at, channel, at, source, medium, campaign)
-             SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''),
-                    json_extract(raw, '$.context.omnitrail.touch.at'),
-                    json_extract(raw, '$.context.omnitrail.touch.channel'),
-                    json_extract(raw, '$.context.omnitrail.touch.at'),
-                    json_extract(raw, '$.context.omnitrail.touch.campaign.source'),
-                    json_extract(raw, '$.context.omnitrail.touch.campaign.medium'),
-                    json_extract(raw, '$.context.omnitrail.touch.campaign.name')
-             FROM messages
-             WHERE json_valid(raw)
-               AND typeof(json_extract(raw, '$.context.omnitrail.touch.at')) = 'text'
-               AND typeof(json_extract(raw, '$.context.omnitrail.touch.channel')) = 'text'
-             ON CONFLICT DO NOTHING;
-             INSERT INTO consents (write_key, anonymous_id, user_id, at, analytics, marketing)
-             SELECT write_key, COALESCE(anonymous_id, ''), COALESCE(user_id, ''), MAX(corrected_timestamp),
-                    json_extract(raw, '$.context.consent.categoryPreferences.analytics'),
-                    json_extract(raw, '$.context.consent.categoryPreferences.marketing')
-             FROM messages
-             WHERE json_valid(raw) AND json_type(raw, '$.context.consent.categoryPreferences') = 'object'
-             GROUP BY write_key, anonymous_id, user_id
-             ON CONFLICT DO NOTHING;
-             PRAGMA user_version = 1;
-             COMMIT;",
-        )?;
-    }
-    if version < 2 {
-        // Version 2: ids sent together on a message are identity links (source 'message').
-        conn.execute_batch(
-            "BEGIN;
-             INSERT INTO identities (write_key, anonymous_id, user_id, source, first_seen, last_seen)
-             SELECT write_key, anonymous_id, user_id, 'message', MIN(received_at), MAX(received_at)
-             FROM messages WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL
-             GROUP BY write_key, anonymous_id, user_id
-             ON CONFLICT DO NOTHING;
-             PRAGMA user_version = 2;
-             COMMIT;",
-        )?;
-    }
-    Ok(())
-}
-
-/// A read-only connection on the same file (opened after the writer created the schema).
-fn open_reader(path: &str) -> Result<Connection, StoreError> {
-    use rusqlite::OpenFlags;
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| StoreError::Open(format!("{path} (reader): {e}")))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    Ok(conn)
 }
 
 /// Serves jobs in arrival order until closed. Runs both the writer and the reader thread
@@ -639,13 +469,13 @@ fn run_other(conn: &mut Connection, job: Job, stats: &StoreStats) {
             let _ = reply.send(query_timeline(conn, &id, limit, &keys).map_err(StoreError::from));
         }
         Job::Attribution(q, reply) => {
-            let _ = reply.send(attribution_rows(conn, &q).map_err(StoreError::from));
+            let _ = reply.send(marketing::attribution_rows(conn, &q).map_err(StoreError::from));
         }
         Job::Segment(q, reply) => {
-            let _ = reply.send(segment_rows(conn, &q).map_err(StoreError::from));
+            let _ = reply.send(marketing::segment_rows(conn, &q).map_err(StoreError::from));
         }
         Job::Profile(id, keys, reply) => {
-            let _ = reply.send(profile_rows(conn, &id, &keys).map_err(StoreError::from));
+            let _ = reply.send(marketing::profile_rows(conn, &id, &keys).map_err(StoreError::from));
         }
         Job::Ping(reply) => {
             let r = conn.query_row("SELECT 1", [], |_| Ok(()));
@@ -661,40 +491,6 @@ fn run_other(conn: &mut Connection, job: Job, stats: &StoreStats) {
             let _ = reply.send(merge_cart(conn, &key, &user, &incoming));
         }
     }
-}
-
-
-fn attribution_rows(conn: &Connection, q: &AttributionQuery) -> Result<AttributionRows, rusqlite::Error> {
-    Ok(AttributionRows {
-        links: marketing::links(conn, &q.keys)?,
-        touches: marketing::touch_times(conn, &q.keys, &q.touches_from, &q.to)?,
-        conversions: marketing::events(conn, &q.keys, &q.events, Some(&q.from), Some(&q.to))?,
-    })
-}
-
-
-fn segment_rows(conn: &Connection, q: &SegmentQuery) -> Result<SegmentRows, rusqlite::Error> {
-    Ok(SegmentRows {
-        links: marketing::links(conn, &q.keys)?,
-        touches: marketing::touches(conn, &q.keys, None, None)?,
-        events: marketing::events(conn, &q.keys, &q.events, q.since.as_deref(), None)?,
-        consents: marketing::consents(conn, &q.keys)?,
-    })
-}
-
-
-fn profile_rows(conn: &Connection, id: &str, keys: &KeyFilter) -> Result<ProfileRows, rusqlite::Error> {
-    let ids = linked_ids(conn, id, keys)?;
-    let messages = marketing::messages_of(conn, keys, &ids, PROFILE_MESSAGES)?;
-    let touches = marketing::touches_of(conn, keys, &ids)?;
-    let user_ids: Vec<String> = messages.iter().filter_map(|m| m.user_id.clone()).collect();
-    Ok(ProfileRows {
-        aliases: marketing::aliases_of(conn, keys, &ids)?,
-        carts: marketing::carts_of(conn, keys, &user_ids)?,
-        ids,
-        messages,
-        touches,
-    })
 }
 
 

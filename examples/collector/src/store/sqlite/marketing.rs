@@ -1,4 +1,5 @@
-//! The rows of the marketer views (see `store/marketing.rs`), read from SQLite.
+//! The rows of the marketer views (see `store/marketing.rs`), read from SQLite: the queries,
+//! and the attribution, segment and profile rows assembled from them.
 //!
 //! Owns: the marketer views' SQLite SQL. Must never: write, compute credit or decide who is
 //! one person.
@@ -7,7 +8,7 @@ use rusqlite::{params, Connection};
 
 use super::key_list;
 use crate::store::marketing::{ConsentRow, EventRow, Link, MessageRow, TouchRow};
-use crate::store::KeyFilter;
+use crate::store::{AttributionQuery, AttributionRows, KeyFilter, ProfileRows, SegmentQuery, SegmentRows, PROFILE_MESSAGES};
 
 /// Every link of the write keys `keys` lets through.
 pub fn links(conn: &Connection, keys: &KeyFilter) -> Result<Vec<Link>, rusqlite::Error> {
@@ -163,4 +164,37 @@ pub fn aliases_of(conn: &Connection, keys: &KeyFilter, ids: &[String]) -> Result
     )?;
     let rows = stmt.query_map(params![list, key_list(keys)], |r| r.get(0))?;
     rows.collect()
+}
+
+pub(super) fn attribution_rows(conn: &Connection, q: &AttributionQuery) -> Result<AttributionRows, rusqlite::Error> {
+    Ok(AttributionRows {
+        links: links(conn, &q.keys)?,
+        touches: touch_times(conn, &q.keys, &q.touches_from, &q.to)?,
+        conversions: events(conn, &q.keys, &q.events, Some(&q.from), Some(&q.to))?,
+    })
+}
+
+
+pub(super) fn segment_rows(conn: &Connection, q: &SegmentQuery) -> Result<SegmentRows, rusqlite::Error> {
+    Ok(SegmentRows {
+        links: links(conn, &q.keys)?,
+        touches: touches(conn, &q.keys, None, None)?,
+        events: events(conn, &q.keys, &q.events, q.since.as_deref(), None)?,
+        consents: consents(conn, &q.keys)?,
+    })
+}
+
+
+pub(super) fn profile_rows(conn: &Connection, id: &str, keys: &KeyFilter) -> Result<ProfileRows, rusqlite::Error> {
+    let ids = super::linked_ids(conn, id, keys)?;
+    let messages = messages_of(conn, keys, &ids, PROFILE_MESSAGES)?;
+    let touches = touches_of(conn, keys, &ids)?;
+    let user_ids: Vec<String> = messages.iter().filter_map(|m| m.user_id.clone()).collect();
+    Ok(ProfileRows {
+        aliases: aliases_of(conn, keys, &ids)?,
+        carts: carts_of(conn, keys, &user_ids)?,
+        ids,
+        messages,
+        touches,
+    })
 }
