@@ -36,6 +36,8 @@ node scripts/check-size.mjs
 
 echo "== end-to-end (Chromium + collector)"
 cargo build -q -p omnitrail-collector
-(cd tests && node --test --test-concurrency=1 --test-reporter=spec e2e/)
+# --test-force-exit: a browser a failed test left open cannot hang the run; --test-timeout
+# bounds any one test (the longest take ~10 s).
+(cd tests && node --test --test-concurrency=1 --test-force-exit --test-timeout=180000 --test-reporter=spec e2e/)
 
 echo "== all tests passed in $(( $(date +%s) - start )) s"

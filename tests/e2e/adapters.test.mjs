@@ -188,25 +188,33 @@ test("calls made before the SDK loads are replayed in order with their original 
 test("the page stays eligible for the back/forward cache and delivers after being restored", async () => {
   // Playwright disables the bfcache by default; this test needs the browser's real behaviour.
   const bfBrowser = await launchBrowser({ launch: { ignoreDefaultArgs: ["--disable-back-forward-cache"] } });
-  const ctx = await bfBrowser.newContext();
-  const page = await openPage(ctx, site.url + "/");
-  await page.evaluate(() => {
-    window.__restored = false;
-    addEventListener("pageshow", (e) => { if (e.persisted) window.__restored = true; });
-  });
-  await trackN(page, "BeforeBf ", 3);
-  await page.goto(site.url + "/checkout.html");
-  await page.evaluate(() => window.omnitrail.ready);
-  await page.goBack({ waitUntil: "commit" }); // a bfcache restore fires no load event
-  const restored = await page.waitForFunction(() => window.__restored === true, null, { timeout: 5000 })
-    .then(() => true, () => false);
-  const reasons = await page.evaluate(() => JSON.stringify(performance.getEntriesByType("navigation")[0]?.notRestoredReasons ?? null));
-  assert.equal(restored, true, `not restored from bfcache: ${reasons}`);
-  await waitFor(async () => (await page.evaluate(() => omnitrail.stats().role)) !== "undecided", "re-elected after restore");
-  await trackN(page, "AfterBf ", 5);
-  await waitFor(async () => (await events("AfterBf ")).length === 5, "5 events after restore");
-  await waitFor(async () => new Set((await events("BeforeBf ")).map((m) => m.messageId)).size === 3, "3 events before");
-  await bfBrowser.close();
+  try {
+    const ctx = await bfBrowser.newContext();
+    const page = await openPage(ctx, site.url + "/");
+    await page.evaluate(() => {
+      window.__restored = false;
+      addEventListener("pageshow", (e) => { if (e.persisted) window.__restored = true; });
+    });
+    await trackN(page, "BeforeBf ", 3);
+    await page.goto(site.url + "/checkout.html");
+    await page.evaluate(() => window.omnitrail.ready);
+    // Going back while this page is still loading can cancel the restore on a loaded machine
+    // ("navigation-canceled"): let it finish loading and its first tick run first.
+    await page.waitForLoadState("load");
+    await page.evaluate(() => new Promise((ok) => setTimeout(ok, 100)));
+    await page.goBack({ waitUntil: "commit" }); // a bfcache restore fires no load event
+    const restored = await page.waitForFunction(() => window.__restored === true, null, { timeout: 5000 })
+      .then(() => true, () => false);
+    const reasons = await page.evaluate(() => JSON.stringify(performance.getEntriesByType("navigation")[0]?.notRestoredReasons ?? null));
+    assert.equal(restored, true, `not restored from bfcache: ${reasons}`);
+    await waitFor(async () => (await page.evaluate(() => omnitrail.stats().role)) !== "undecided", "re-elected after restore");
+    await trackN(page, "AfterBf ", 5);
+    await waitFor(async () => (await events("AfterBf ")).length === 5, "5 events after restore");
+    await waitFor(async () => new Set((await events("BeforeBf ")).map((m) => m.messageId)).size === 3, "3 events before");
+  } finally {
+    // Always: a browser left open keeps the test file (and the whole suite) from ending.
+    await bfBrowser.close();
+  }
 });
 
 test("if the SDK is blocked the snippet's stub stays harmless: calls queue up to its bound, nothing throws", async () => {
