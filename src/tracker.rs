@@ -328,6 +328,19 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.page_view(None, None, None, &CallOptions::default()).is_ok()
     }
 
+    /// Whether the page is at a route (`href`) whose page view has not been sent yet: a call
+    /// made now must first send it ([`Tracker::on_route_change`]), so that the call carries
+    /// the page it was made on and is stored after that page's view (an app that tracks in
+    /// the same task as its `history.pushState`). One string comparison.
+    pub fn is_new_route(&self, href: &str) -> bool {
+        self.attribution.is_new_route(href)
+    }
+
+    /// An explicit `page()` at `href`: it is that route's page view (no automatic one follows).
+    pub fn page_view_at(&mut self, href: &str) {
+        let _ = self.attribution.route_change(href);
+    }
+
     /// The customer journey so far.
     pub fn journey(&self) -> &Journey {
         &self.attribution.journey

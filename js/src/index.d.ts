@@ -70,7 +70,7 @@ export interface OmnitrailConfig {
   autoDecorate?: boolean;
   /** A page view when the SDK starts, unless the page calls `page()` first (default true). */
   autoPage?: boolean;
-  /** A page view on `history.pushState`/`replaceState`/`popstate` to a new URL (default true). */
+  /** A page view on `history.pushState`/`replaceState`/`popstate` to a new URL (default true); a call made on the new route before it sends it first, so the call carries its page; a `page()` of your own on the route replaces it. */
   spaPageViews?: boolean;
   /** Fragment changes count as new URLs, for hash routers (default false). */
   hashPageViews?: boolean;

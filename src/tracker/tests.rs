@@ -702,3 +702,22 @@ fn a_collector_that_refuses_gzip_gets_the_batch_again_plain() {
     t.on_response(again.batch_id, 400, None, None);
     assert_eq!(t.stats().rejected, 20, "a plain 400 is a real rejection");
 }
+
+#[test]
+fn a_route_is_new_until_its_page_view_whether_automatic_or_explicit() {
+    let (mut t, _, _) = leader();
+    let page = |url: &str| PageContext { url: url.to_owned(), path: url.to_owned(), ..PageContext::default() };
+    t.set_page(page("https://shop.test/"));
+    assert!(!t.is_new_route("https://shop.test/#top"), "a fragment is the same route");
+    assert!(t.is_new_route("https://shop.test/tee"));
+    // The web layer sends the route's page view before a call made on it.
+    assert!(t.on_route_change(page("https://shop.test/tee"), "https://shop.test/tee"));
+    track_n(&mut t, 1);
+    let v = batch_of(&mut t);
+    assert_eq!(v["batch"][0]["type"], "page");
+    assert_eq!(v["batch"][1]["context"]["page"]["url"], "https://shop.test/tee");
+    assert!(!t.is_new_route("https://shop.test/tee"));
+    // An explicit page() on a new route is its page view: no automatic one after it.
+    t.page_view_at("https://shop.test/cart");
+    assert!(!t.is_new_route("https://shop.test/cart"));
+}

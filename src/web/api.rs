@@ -289,7 +289,16 @@ fn convert_call(m: Method, a: &[JsValue; 4]) -> Result<(Call, Options), InputErr
 impl Omnitrail {
     fn call(&self, m: Method, args: [JsValue; 4], replay_ts: Option<f64>) {
         // Convert before borrowing: a getter in the arguments may call back into the SDK.
-        let page = matches!(m, Method::Page).then(env::page);
+        let is_page = matches!(m, Method::Page);
+        let href = env::href();
+        // The app changed its route in this task (`history.pushState`) and the route's page
+        // view is still to come (dom.rs sends it a task later, once the title is set): send it
+        // now, so that this call carries the page it was made on and is stored after it.
+        if !is_page && with(&self.rt, |r| r.core.is_new_route(&href)).unwrap_or(false) {
+            let page = env::page();
+            with(&self.rt, |r| r.core.on_route_change(page, &href));
+        }
+        let page = is_page.then(env::page);
         let result = convert_call(m, &args).and_then(|(call, opts)| {
             let o = CallOptions {
                 timestamp_ms: opts.timestamp_ms.or(replay_ts),
@@ -302,6 +311,7 @@ impl Omnitrail {
                     Call::Track { event, properties } => core.track(event, properties.as_deref(), &o),
                     Call::Page { category, name, properties } => {
                         if let Some(p) = page {
+                            core.page_view_at(&href);
                             core.set_page(p);
                         }
                         core.page_view(category.as_deref(), name.as_deref(), properties.as_deref(), &o)
