@@ -198,6 +198,16 @@ export interface Cart {
 /** Consent categories and their state, e.g. `{ necessary: true, analytics: false, marketing: false }`. */
 export type ConsentPreferences = Record<string, boolean>;
 
+/** `sdk.consent` (and `omnitrail.consent` of the script tag): the visitor's consent choice. */
+export interface Consent {
+  /** Records the visitor's choice, e.g. `{ analytics: true, marketing: false }` (other categories keep theirs). */
+  set(choices: ConsentPreferences): void;
+  /** The preferences now, e.g. `{ necessary: true, analytics: false, marketing: false }`; `null` off the browser, while the SDK is busy, and from the script-tag snippet before `ready`. */
+  get(): ConsentPreferences | null;
+  /** Calls `callback(preferences)` after every consent change: here, in another tab, or in the app around the web view. */
+  onChange(callback: (preferences: ConsentPreferences) => void): void;
+}
+
 export interface ConsentOptions {
   /** `"opt-in"`: nothing is stored or sent before consent; `"opt-out"`: allowed until denied. */
   mode?: "opt-in" | "opt-out";
@@ -290,7 +300,7 @@ export interface Stats {
 /** The names `replay` accepts (the calls the script-tag snippet queues). */
 export type ReplayMethod =
   | "track" | "page" | "screen" | "identify" | "group" | "alias" | "reset" | "flush" | "setAnonymousId"
-  | "setConsent" | "cartAdd" | "cartRemove" | "cartSetQuantity" | "cartUpdate" | "cartApplyCoupon"
+  | "consentSet" | "consentOnChange" | "setConsent" | "cartAdd" | "cartRemove" | "cartSetQuantity" | "cartUpdate" | "cartApplyCoupon"
   | "cartRemoveCoupon" | "cartSetCurrency" | "cartClear" | "cartView" | "cartCheckout" | "cartOrderCompleted"
   | "cartConnect" | "cartOnChange";
 
@@ -345,12 +355,8 @@ export declare class Omnitrail {
   /** Sends now; `true` once everything is acknowledged, `false` if an attempt failed first (it is retried) or a batch was rejected (dropped). */
   flush(): Promise<boolean>;
 
-  /** Records the visitor's consent choices, e.g. `{ analytics: true, marketing: false }`. */
-  setConsent(choices: ConsentPreferences): void;
-  /** The current consent preferences (`null` while the SDK is busy or off the browser). */
-  getConsent(): ConsentPreferences | null;
-  /** Calls `callback(preferences)` after every consent change, here or in another tab. */
-  onConsentChange(callback: (preferences: ConsentPreferences) => void): void;
+  /** The visitor's consent: `sdk.consent.set(choices)`, `sdk.consent.get()`, `sdk.consent.onChange(fn)`. */
+  readonly consent: Consent;
 
   /** The shared cart: `sdk.cart.add(product)`, `sdk.cart.get()`, … */
   readonly cart: Cart;

@@ -133,39 +133,6 @@ impl Omnitrail {
         }
     }
 
-    /// `consent.set({ analytics: true, marketing: false })`: records the visitor's choice.
-    #[wasm_bindgen(js_name = setConsent)]
-    pub fn set_consent(&self, choices: JsValue) {
-        let choices = match convert::consent_choices(&choices) {
-            Ok(c) => c,
-            Err(e) => return self.warn(e),
-        };
-        let outcome = with(&self.rt, |r| r.core.set_consent(&choices));
-        if outcome.is_some_and(|o| o.changed) {
-            super::runtime::notify_consent(&self.rt);
-            // A choice made in the web view applies to the app too.
-            if let Some(m) = with(&self.rt, |r| r.core.consent_message()) {
-                super::native_bridge::post(&m);
-            }
-        }
-        tick_now(&self.rt);
-    }
-
-    /// `consent.get()`: `{ necessary: true, analytics: …, … }`.
-    #[wasm_bindgen(js_name = getConsent)]
-    pub fn get_consent(&self) -> JsValue {
-        with(&self.rt, |r| super::runtime::consent_object(&r.core)).unwrap_or(JsValue::NULL)
-    }
-
-    /// `consent.onChange(fn)`: `fn(preferences)` after every change (here or in another tab).
-    #[wasm_bindgen(js_name = onConsentChange)]
-    pub fn on_consent_change(&self, callback: JsValue) {
-        match callback.dyn_into::<js_sys::Function>() {
-            Ok(f) => drop(with(&self.rt, |r| r.consent_listeners.push(f))),
-            Err(_) => self.warn(InputError::NotAnObject("consent.onChange(): callback")),
-        }
-    }
-
     /// `{ anonymousId, userId, groupId }`
     pub fn user(&self) -> JsValue {
         let o = js_sys::Object::new();
@@ -210,10 +177,11 @@ impl Omnitrail {
             "reset" => self.reset(),
             "flush" => drop(self.flush()),
             "setAnonymousId" => self.set_anonymous_id(arg(0)),
-            "setConsent" => self.set_consent(arg(0)),
             other => {
                 if let Some(op) = super::cart_api::parse_queued(other) {
                     self.cart_op(op, &arg(0), &arg(1), ts);
+                } else if let Some(op) = super::consent_api::parse_queued(other) {
+                    self.consent_op(op, arg(0));
                 }
             }
         }

@@ -10,6 +10,7 @@
 mod api;
 mod cart_api;
 mod cart_runtime;
+mod consent_api;
 mod convert;
 mod dom;
 mod election;
