@@ -164,6 +164,18 @@ impl Outbox {
         id
     }
 
+    /// Replaces the bytes at `at` of a waiting, unpersisted event (its `context.consent`
+    /// member, the only part of an encoded event that is ever rewritten) with `text`. Does
+    /// nothing if the event is gone, in flight, persisted, or `at` is not within it.
+    pub fn restamp(&mut self, id: EntryId, at: std::ops::Range<usize>, text: &str) {
+        let Some(e) = self.entries.iter_mut().find(|e| e.id == id && !e.in_flight && e.chunk.is_none()) else { return };
+        if e.json.get(at.clone()).is_none() {
+            return;
+        }
+        self.queued_bytes = self.queued_bytes + text.len() - at.len();
+        e.json.replace_range(at, text);
+    }
+
     /// Evicts oldest waiting events while over the memory budget. Returns how many.
     /// Called by the tracker after pushes (cheap when under budget).
     pub fn enforce_budget(&mut self, storage: &mut dyn Storage) -> usize {

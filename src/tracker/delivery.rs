@@ -101,6 +101,9 @@ pub struct Delivery {
     gzip_key: String,
     /// An attempt failed since `flush()` last asked ([`Delivery::settle_flush`]).
     attempt_failed: bool,
+    /// Events queued while consent is pending, and where their `context.consent` member is:
+    /// granting stamps them with the consent they are sent under ([`Delivery::on_consent`]).
+    unstamped: Vec<(EntryId, std::ops::Range<usize>)>,
     stats: DeliveryStats,
 }
 
@@ -136,6 +139,7 @@ impl Delivery {
             gzip_advertised,
             gzip_key,
             attempt_failed: false,
+            unstamped: Vec::new(),
             stats: DeliveryStats::default(),
         }
     }
@@ -154,11 +158,17 @@ impl Delivery {
         self.outbox.is_empty()
     }
 
-    /// Queues an encoded message; bounds the pre-consent buffer and the memory budget.
+    /// Queues an encoded message (`consent`: where its `context.consent` member is); bounds
+    /// the pre-consent buffer and the memory budget.
     #[inline(always)]
-    pub fn queue(&mut self, json: String, now: f64, collection: Collection, storage: &mut dyn Storage) {
-        self.outbox.push(json, now);
+    pub fn queue(&mut self, json: String, consent: std::ops::Range<usize>, now: f64, collection: Collection, storage: &mut dyn Storage) {
+        let id = self.outbox.push(json, now);
         if collection == Collection::Pending {
+            self.unstamped.push((id, consent));
+            if self.unstamped.len() > self.set.buffer.max_events {
+                // The buffer holds at most that many: the oldest record's event is gone.
+                self.unstamped.drain(..1);
+            }
             self.trim_buffer(now, storage);
         }
         if self.outbox.stats().queued_bytes > self.set.max_queue_bytes {
@@ -437,7 +447,16 @@ impl<S: Storage> Component<S> for Delivery {
     }
 
     fn on_consent(&mut self, change: ConsentChange, store: &mut Store<S>, _ids: &mut dyn IdSource, now: f64) {
+        let decided = change.now != Collection::Pending;
+        let unstamped = if decided { std::mem::take(&mut self.unstamped) } else { Vec::new() };
         if change.granted() {
+            // What waited for the choice is sent under it: each event carries the consent it
+            // is sent with, so a downstream consent filter keeps what the visitor allowed.
+            let mut members = String::new();
+            store.consent().push_context_member(&mut members);
+            for (id, at) in unstamped {
+                self.outbox.restamp(id, at, &members);
+            }
             let _ = self.outbox.persist_now(store.collecting(), now);
         } else if change.refused() {
             self.outbox.purge(store.collecting());

@@ -559,8 +559,11 @@ fn opt_in_stores_and_sends_nothing_before_consent_then_releases_the_buffer() {
     let s = t.poll().expect("the buffer goes out");
     assert_eq!(s.events, 5);
     let v: serde_json::Value = serde_json::from_str(&s.body).unwrap();
-    // Buffered before the choice, so they carry the preferences of their time.
-    assert_eq!(v["batch"][0]["context"]["consent"]["categoryPreferences"]["analytics"], false);
+    // Buffered before the choice, they carry the consent they are sent under (a downstream
+    // consent filter would drop exactly what the visitor allowed otherwise).
+    for m in v["batch"].as_array().unwrap() {
+        assert_eq!(m["context"]["consent"]["categoryPreferences"], serde_json::json!({"necessary": true, "analytics": true, "marketing": false}));
+    }
     track_n(&mut t, 1);
     t.on_response(s.batch_id, 200, None, None);
     t.flush();
@@ -720,4 +723,22 @@ fn a_route_is_new_until_its_page_view_whether_automatic_or_explicit() {
     // An explicit page() on a new route is its page view: no automatic one after it.
     t.page_view_at("https://shop.test/cart");
     assert!(!t.is_new_route("https://shop.test/cart"));
+}
+
+#[test]
+fn buffered_events_are_stamped_once_with_the_consent_they_are_sent_under_even_when_properties_look_like_it() {
+    use crate::consent::Mode;
+    let (mut t, _, _) = consenting(Mode::OptIn, false);
+    // A property that is byte-for-byte the pending consent member must stay as it is.
+    let lookalike = r#"{"consent":{"categoryPreferences":{"necessary":true,"analytics":false,"marketing":false}}}"#;
+    t.track("Lookalike", Some(lookalike), &CallOptions::default()).unwrap();
+    track_n(&mut t, 1);
+    t.set_consent(&[("analytics".to_owned(), true), ("marketing".to_owned(), true)]);
+    let v = batch_of(&mut t);
+    let batch = v["batch"].as_array().unwrap();
+    assert_eq!(batch.len(), 2);
+    for m in batch {
+        assert_eq!(m["context"]["consent"]["categoryPreferences"], serde_json::json!({"necessary": true, "analytics": true, "marketing": true}));
+    }
+    assert_eq!(batch[0]["properties"]["consent"]["categoryPreferences"]["analytics"], false, "the properties are untouched");
 }

@@ -39,7 +39,9 @@ test("opt-in: before consent nothing is stored or sent; granting sends what wait
 
   await page.evaluate(() => { omnitrail.consent.set({ analytics: true }); return omnitrail.flush(); });
   const got = await waitFor(async () => { const m = (await collector.messages()).filter((x) => x.event?.startsWith("Waiting ")); return m.length === 5 && m; }, "5 buffered events");
-  assert.ok(got.every((m) => m.context.consent.categoryPreferences.necessary === true));
+  // Buffered before the choice, sent after it: each carries the consent it was sent under, so a
+  // downstream consent filter keeps exactly what the visitor allowed.
+  assert.deepEqual(got.map((m) => m.context.consent.categoryPreferences), Array(5).fill({ necessary: true, analytics: true, marketing: true }));
   assert.ok((await stored(page)).includes("ot1.aid"));
   assert.equal((await ourCookies(ctx)).length, 1);
   await ctx.close();
@@ -188,7 +190,7 @@ test("consent.set/get/onChange and cart.get/sync are safe before the SDK has loa
   assert.deepEqual(later, { get: { necessary: true, analytics: true, marketing: true }, n: 2 });
   await page.evaluate(() => omnitrail.flush());
   const m = await waitFor(async () => (await collector.messages()).find((x) => x.event === "Before Load"), "the event tracked before load");
-  //STAMP
+  assert.equal(m.context.consent.categoryPreferences.analytics, true, "stamped with the consent it was sent under");
   assert.deepEqual(logs.filter((l) => l.startsWith("pageerror") || l.startsWith("error")), []);
   await ctx.close();
 });
