@@ -169,11 +169,11 @@ impl Outbox {
     /// nothing if the event is gone, in flight, persisted, or `at` is not within it.
     pub fn restamp(&mut self, id: EntryId, at: std::ops::Range<usize>, text: &str) {
         let Some(e) = self.entries.iter_mut().find(|e| e.id == id && !e.in_flight && e.chunk.is_none()) else { return };
-        if e.json.get(at.clone()).is_none() {
-            return;
-        }
-        self.queued_bytes = self.queued_bytes + text.len() - at.len();
-        e.json.replace_range(at, text);
+        let (Some(head), Some(_), Some(tail)) = (e.json.get(..at.start), e.json.get(at.clone()), e.json.get(at.end..)) else { return };
+        // Rebuilt rather than `replace_range`, whose char-boundary panic brings core::fmt.
+        let json = [head, text, tail].concat();
+        self.queued_bytes = self.queued_bytes + json.len() - e.json.len();
+        e.json = json;
     }
 
     /// Evicts oldest waiting events while over the memory budget. Returns how many.

@@ -447,9 +447,17 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// The HTTP answer to a request: status (0 for no answer), the `Retry-After` and
     /// `Accept-Encoding` headers.
-    pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>, accept_encoding: Option<&str>) {
+    /// Returns a refusal the page's developer must be told about (once per status).
+    pub fn on_response(
+        &mut self,
+        batch_id: u64,
+        status: u16,
+        retry_after: Option<&str>,
+        accept_encoding: Option<&str>,
+    ) -> Option<crate::delivery::Refusal> {
         let answer = if status == 0 { Answer::NoAnswer } else { Answer::Http { status, retry_after, accept_encoding } };
         self.on_delivery(batch_id, answer);
+        self.delivery.take_refusal()
     }
 
     /// How a batch's delivery ended (the collector's answer, none, or the app's bridge): the

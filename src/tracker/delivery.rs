@@ -13,7 +13,7 @@ use super::component::{Component, ConsentChange};
 use super::Role;
 use crate::config::{Compression, Config, RetryConfig};
 use crate::consent::{BufferLimits, Collection};
-use crate::delivery::{due, Backoff, Outcome, Readiness, Triggers};
+use crate::delivery::{due, Backoff, Outcome, Readiness, Refusal, Triggers};
 use crate::message;
 use crate::outbox::{EntryId, Outbox, OutboxStats};
 use crate::ports::{IdSource, Storage};
@@ -103,7 +103,11 @@ pub struct Delivery {
     attempt_failed: bool,
     /// Events queued while consent is pending, and where their `context.consent` member is:
     /// granting stamps them with the consent they are sent under ([`Delivery::on_consent`]).
-    unstamped: Vec<(EntryId, std::ops::Range<usize>)>,
+    unstamped: std::collections::VecDeque<(EntryId, std::ops::Range<usize>)>,
+    /// The statuses of refusals already reported, and the one to report now
+    /// ([`Delivery::take_refusal`]).
+    refused: Vec<u16>,
+    refusal: Option<Refusal>,
     stats: DeliveryStats,
 }
 
@@ -139,7 +143,9 @@ impl Delivery {
             gzip_advertised,
             gzip_key,
             attempt_failed: false,
-            unstamped: Vec::new(),
+            unstamped: std::collections::VecDeque::new(),
+            refused: Vec::new(),
+            refusal: None,
             stats: DeliveryStats::default(),
         }
     }
@@ -164,10 +170,10 @@ impl Delivery {
     pub fn queue(&mut self, json: String, consent: std::ops::Range<usize>, now: f64, collection: Collection, storage: &mut dyn Storage) {
         let id = self.outbox.push(json, now);
         if collection == Collection::Pending {
-            self.unstamped.push((id, consent));
+            self.unstamped.push_back((id, consent));
             if self.unstamped.len() > self.set.buffer.max_events {
                 // The buffer holds at most that many: the oldest record's event is gone.
-                self.unstamped.drain(..1);
+                self.unstamped.pop_front();
             }
             self.trim_buffer(now, storage);
         }
@@ -329,7 +335,13 @@ impl Delivery {
                     self.flush_requested = true;
                     return;
                 }
-                Outcome::from_status(status, retry_after)
+                let outcome = Outcome::from_status(status, retry_after);
+                if outcome == Outcome::Reject && !self.refused.contains(&status) {
+                    self.refused.push(status);
+                    let events = self.in_flight.get(pos).map_or(0, |f| f.entries.len());
+                    self.refusal = Some(Refusal { status, events });
+                }
+                outcome
             }
             Answer::App { accepted: true } => Outcome::Ack,
             Answer::NoAnswer | Answer::App { accepted: false } => {
@@ -338,6 +350,11 @@ impl Delivery {
             }
         };
         self.on_outcome(batch_id, outcome, now, storage, ids);
+    }
+
+    /// A refusal to tell the page's developer about: the first for its status on this page.
+    pub fn take_refusal(&mut self) -> Option<Refusal> {
+        self.refusal.take()
     }
 
     /// What `flush()` promises learn at the end of a tick (`quiet`: nothing went out in it and
@@ -448,7 +465,7 @@ impl<S: Storage> Component<S> for Delivery {
 
     fn on_consent(&mut self, change: ConsentChange, store: &mut Store<S>, _ids: &mut dyn IdSource, now: f64) {
         let decided = change.now != Collection::Pending;
-        let unstamped = if decided { std::mem::take(&mut self.unstamped) } else { Vec::new() };
+        let unstamped = if decided { std::mem::take(&mut self.unstamped) } else { std::collections::VecDeque::new() };
         if change.granted() {
             // What waited for the choice is sent under it: each event carries the consent it
             // is sent with, so a downstream consent filter keeps what the visitor allowed.

@@ -742,3 +742,19 @@ fn buffered_events_are_stamped_once_with_the_consent_they_are_sent_under_even_wh
     }
     assert_eq!(batch[0]["properties"]["consent"]["categoryPreferences"]["analytics"], false, "the properties are untouched");
 }
+
+#[test]
+fn a_refused_batch_is_reported_once_per_status_and_counted() {
+    let (mut t, _, _) = leader();
+    let mut answer = |t: &mut T, status: u16| {
+        track_n(t, 2);
+        t.flush();
+        let s = t.poll().expect("a batch");
+        t.on_response(s.batch_id, status, None, None)
+    };
+    assert_eq!(answer(&mut t, 401), Some(crate::delivery::Refusal { status: 401, events: 2 }));
+    assert_eq!(answer(&mut t, 401), None, "once per status");
+    assert_eq!(answer(&mut t, 403).map(|r| r.status), Some(403));
+    assert_eq!(answer(&mut t, 500), None, "retried, not refused");
+    assert_eq!(t.stats().rejected, 6);
+}
