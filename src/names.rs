@@ -62,14 +62,7 @@ operations!(
     Sync = "sync",
 );
 
-operations!(
-    ConsentOp,
-    CONSENT_OPERATIONS,
-    "A `consent.*` call.",
-    Set = "set",
-    Get = "get",
-    OnChange = "onChange",
-);
+operations!(ConsentOp, CONSENT_OPERATIONS, "A `consent.*` call.", Set = "set", Get = "get", OnChange = "onChange",);
 
 impl ConsentOp {
     /// It answers something (`get`): the snippet answers it `null` before the SDK has loaded.

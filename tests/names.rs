@@ -90,7 +90,10 @@ fn the_consent_namespace_is_the_rust_list_in_every_copy() {
     let queued = between(&snippet, "ns(\"consent\", \"", "\")");
     assert_eq!(set(queued.split(' ')), queued_consent(), "the snippet queues consent.* but get");
     // The snippet answers the calls it cannot queue, in both namespaces.
-    assert!(snippet.contains("{ get: nil }") && snippet.contains("function nil() { return null; }"), "the snippet's namespaces answer get() with null");
+    assert!(
+        snippet.contains("{ get: nil }") && snippet.contains("function nil() { return null; }"),
+        "the snippet's namespaces answer get() with null"
+    );
     replay_has("consent", &queued_consent());
     let dts = read("js/src/index.d.ts");
     assert_eq!(members(between(&dts, "export interface Consent {\n", "\n}")), rust_consent(), "interface Consent in index.d.ts");

@@ -313,7 +313,8 @@ export declare class Omnitrail {
   constructor(config: OmnitrailConfig);
 
   /**
-   * Loads the wasm (once per page) and starts the SDK. On the server (no `window`/`document`)
+   * Loads the wasm (once per page) and starts the SDK, or shares the instance already running
+   * in this page with the same `storagePrefix` (React StrictMode loads twice). On the server (no `window`/`document`)
    * it resolves to an inert instance: calls do nothing, `flush()` resolves `true`, and
    * `stats().role` is `"noop"`. Rejects only if the wasm cannot be fetched or compiled, or the
    * configuration is invalid.
@@ -373,7 +374,7 @@ export declare class Omnitrail {
   /** Replays a call queued before the SDK loaded, with its original time (ms since the epoch). */
   replay(method: ReplayMethod, args: unknown[], timestamp?: number): void;
 
-  /** Releases this handle's wasm memory; calls made through it afterwards do nothing. */
+  /** Releases this handle; calls made through it afterwards do nothing. The instance it shared lives on as long as the page (other handles, a later `load`). */
   free(): void;
 }
 

@@ -562,7 +562,10 @@ fn opt_in_stores_and_sends_nothing_before_consent_then_releases_the_buffer() {
     // Buffered before the choice, they carry the consent they are sent under (a downstream
     // consent filter would drop exactly what the visitor allowed otherwise).
     for m in v["batch"].as_array().unwrap() {
-        assert_eq!(m["context"]["consent"]["categoryPreferences"], serde_json::json!({"necessary": true, "analytics": true, "marketing": false}));
+        assert_eq!(
+            m["context"]["consent"]["categoryPreferences"],
+            serde_json::json!({"necessary": true, "analytics": true, "marketing": false})
+        );
     }
     track_n(&mut t, 1);
     t.on_response(s.batch_id, 200, None, None);
@@ -738,7 +741,10 @@ fn buffered_events_are_stamped_once_with_the_consent_they_are_sent_under_even_wh
     let batch = v["batch"].as_array().unwrap();
     assert_eq!(batch.len(), 2);
     for m in batch {
-        assert_eq!(m["context"]["consent"]["categoryPreferences"], serde_json::json!({"necessary": true, "analytics": true, "marketing": true}));
+        assert_eq!(
+            m["context"]["consent"]["categoryPreferences"],
+            serde_json::json!({"necessary": true, "analytics": true, "marketing": true})
+        );
     }
     assert_eq!(batch[0]["properties"]["consent"]["categoryPreferences"]["analytics"], false, "the properties are untouched");
 }
@@ -746,7 +752,7 @@ fn buffered_events_are_stamped_once_with_the_consent_they_are_sent_under_even_wh
 #[test]
 fn a_refused_batch_is_reported_once_per_status_and_counted() {
     let (mut t, _, _) = leader();
-    let mut answer = |t: &mut T, status: u16| {
+    let answer = |t: &mut T, status: u16| {
         track_n(t, 2);
         t.flush();
         let s = t.poll().expect("a batch");

@@ -26,10 +26,19 @@ fn is_name(v: &JsValue) -> bool {
 
 #[wasm_bindgen]
 impl Omnitrail {
-    /// Starts the SDK. Throws only for an invalid configuration.
+    /// Starts the SDK, or shares the one already running in this page with the same
+    /// `storagePrefix` (see `instances.rs`). Throws only for an invalid configuration.
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<Omnitrail, JsError> {
         let cfg = convert::config(&config).map_err(|e| JsError::new(&e.message()))?;
+        if let Some(rt) = super::instances::running(&cfg.storage_prefix) {
+            let same = with(&rt, |r| r.core.config().write_key == cfg.write_key && r.core.config().batch_url() == cfg.batch_url());
+            if same == Some(false) {
+                web_sys::console::warn_1(&JsValue::from_str(&crate::config::already_running(&cfg.storage_prefix)));
+            }
+            return Ok(Omnitrail { rt });
+        }
+        let prefix = cfg.storage_prefix.clone();
         let mut ids = ports::CryptoIds::new();
         let tab = crate::ports::IdSource::uuid(&mut ids);
         let tab = tab.get(..13).unwrap_or(&tab).replace('-', "");
@@ -56,7 +65,9 @@ impl Omnitrail {
             env::replace_url(&clean);
         }
         core.set_page(env::page());
-        Ok(Omnitrail { rt: Runtime::start(core) })
+        let rt = Runtime::start(core);
+        super::instances::register(&prefix, &rt);
+        Ok(Omnitrail { rt })
     }
 
     /// `url` with this visitor's identity for a linked site (`_ot=<anonymousId>.<time>`),

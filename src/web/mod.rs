@@ -15,6 +15,7 @@ mod convert;
 mod dom;
 mod election;
 mod env;
+mod instances;
 mod lifecycle;
 mod native_bridge;
 mod ports;

@@ -41,7 +41,9 @@ extern "C" {
 // `console.warn(message + the response's text)`: a refused batch's warning ends with what the
 // collector said (its first 300 characters), read asynchronously. Adapts only: the message is
 // the core's (`Refusal::message`).
-#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "export function warnWithText(r,m){r.text().then(t=>t,()=>'').then(t=>console.warn(m+t.slice(0,300)))}")]
+#[wasm_bindgen::prelude::wasm_bindgen(
+    inline_js = "export function warnWithText(r,m){r.text().then(t=>t,()=>'').then(t=>console.warn(m+t.slice(0,300)))}"
+)]
 extern "C" {
     #[wasm_bindgen(js_name = warnWithText)]
     fn warn_with_text(response: &JsValue, message: &str);

@@ -1,9 +1,13 @@
 // What a developer meets in the first hour, in real Chromium against the real collector: a
 // wrong write key or a refused origin is said in the console, once per cause, with the
-// collector's own words (issue 20).
+// collector's own words; a React StrictMode app that loads the SDK twice gets one instance
+// (issue 20).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startCollector, startSite, launchBrowser, openPage, waitFor } from "./harness.mjs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, startCollector, startSite, launchBrowser, openPage, waitFor } from "./harness.mjs";
 
 let collector, browser;
 const sites = [];
@@ -49,3 +53,37 @@ for (const [writeKey, status, code, hint] of [["wrong-key", 401, "unknown_write_
     await ctx.close();
   });
 }
+
+test("React StrictMode loads the SDK twice: one shared instance, one page view, events acknowledged when flush() resolves", async () => {
+  // The app of tests/packaging/apps/react, bundled with esbuild (JSX, React 19) against the
+  // package as installed there (node_modules/omnitrail -> js/); the wasm next to the bundle.
+  const { build } = await import(join(ROOT, "tests/packaging/node_modules/esbuild/lib/main.js"));
+  const dir = mkdtempSync(join(tmpdir(), "omnitrail-react-"));
+  await build({ entryPoints: [join(ROOT, "tests/packaging/apps/react/main.jsx")], bundle: true, format: "esm", minify: true,
+    jsx: "automatic", outfile: join(dir, "main.js"), logLevel: "warning", define: { "process.env.NODE_ENV": '"development"' } });
+  copyFileSync(join(ROOT, "js/dist/omnitrail_bg.wasm"), join(dir, "omnitrail_bg.wasm"));
+  writeFileSync(join(dir, "index.html"), '<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">' +
+    '<title>React</title><script src="/config.js"></script></head><body><div id="root"></div><script type="module" src="./main.js"></script></body></html>');
+  const s = await startSite({ root: dir, config: { writeKey: "demo", endpoint: collector.url } });
+  sites.push(s);
+  await collector.reset();
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const logs = [];
+  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(s.url + "/");
+  const result = await waitFor(() => page.evaluate(() => window.result), "the app's result");
+  assert.equal(result.loads, 2, "StrictMode ran the effect twice: two Omnitrail.load calls");
+  assert.equal(result.flushed, true);
+  assert.equal(result.stats.role, "leader", "the instance the app kept delivers");
+  assert.deepEqual(result.waiting, [], "nothing left waiting in localStorage");
+  // flush() resolved true: the collector has them now, not after a later page load.
+  const got = await collector.messages();
+  const names = got.map((m) => m.type === "track" ? m.event : m.type).sort();
+  assert.deepEqual(names, ["Product Added", "Product Viewed", "identify", "page"], "one automatic page view, every event once");
+  assert.equal(got.find((m) => m.event === "Product Viewed").userId, "strict-user");
+  assert.deepEqual(logs.filter((l) => l.startsWith("pageerror") || l.startsWith("error") || l.includes("omnitrail:")), []);
+  await ctx.close();
+  rmSync(dir, { recursive: true, force: true });
+});

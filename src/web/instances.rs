@@ -1,0 +1,33 @@
+//! The SDKs running in this page: one per `storagePrefix`.
+//!
+//! Owns: finding the instance a new `Omnitrail(config)` must share. Loading twice in one page
+//! (React StrictMode runs an effect twice; an app and a widget both load it) gives one shared
+//! instance: a second one on the same keys would lose the delivery election to the first,
+//! follow it, and hand its events to storage where the first never sees them (a page does not
+//! hear its own `storage` events) until a later page load.
+//! Must never: drop a running instance (it lives as long as the page, as the script tag's
+//! does: `free()` releases only a handle), or share one across different storage prefixes.
+
+use std::cell::RefCell;
+
+use super::runtime::Shared;
+
+thread_local! {
+    static RUNNING: RefCell<Vec<(String, Shared)>> = const { RefCell::new(Vec::new()) };
+}
+
+// `try_with`/`try_borrow`, not `with`/`borrow`: no panic path (nor its `Debug`) in the wasm.
+
+/// The instance running with `prefix`, if any.
+pub fn running(prefix: &str) -> Option<Shared> {
+    RUNNING.try_with(|r| r.try_borrow().ok()?.iter().find(|(p, _)| p == prefix).map(|(_, rt)| rt.clone())).ok().flatten()
+}
+
+/// Records a new instance (the first with its prefix).
+pub fn register(prefix: &str, rt: &Shared) {
+    let _ = RUNNING.try_with(|r| {
+        if let Ok(mut list) = r.try_borrow_mut() {
+            list.push((prefix.to_owned(), rt.clone()));
+        }
+    });
+}
