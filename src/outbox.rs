@@ -81,6 +81,9 @@ pub struct Outbox {
     persist_paused_until: f64,
     in_flight_n: usize,
     in_flight_bytes: usize,
+    /// Chunks this writer handed to the delivering tab ([`Outbox::release_persisted`]) that
+    /// are still in storage: the delivering tab removes a chunk once it is acknowledged.
+    handed: Vec<String>,
     stats: OutboxStats,
 }
 
@@ -111,6 +114,7 @@ impl Outbox {
             persist_paused_until: f64::NEG_INFINITY,
             in_flight_n: 0,
             in_flight_bytes: 0,
+            handed: Vec::new(),
             stats: OutboxStats::default(),
         }
     }
@@ -414,6 +418,19 @@ impl Outbox {
     }
 
     /// True when `key` is an outbox chunk key (of any writer).
+    /// Events this writer handed over wait for the delivering tab's acknowledgement.
+    pub fn awaits_handed(&self) -> bool {
+        !self.handed.is_empty()
+    }
+
+    /// A chunk left storage: if this writer had handed it over, it was acknowledged (or, if
+    /// this tab takes over delivery, [`Outbox::adopt_all`] makes it its own again).
+    pub fn chunk_removed(&mut self, key: &str) -> bool {
+        let before = self.handed.len();
+        self.handed.retain(|k| k != key);
+        before != self.handed.len()
+    }
+
     pub fn is_chunk_key(&self, key: &str) -> bool {
         key.starts_with(&self.queue_prefix)
     }
@@ -455,6 +472,8 @@ impl Outbox {
 
     /// Ingests every chunk in storage not known yet (on becoming the delivering tab).
     pub fn adopt_all(&mut self, storage: &mut dyn Storage, now: f64) {
+        // What this writer handed over is its own to deliver again.
+        self.handed.clear();
         let mut keys = storage.keys(&self.queue_prefix);
         // Insertion sort: a handful of keys, and one less sort routine in the wasm.
         for i in 1..keys.len() {
@@ -492,6 +511,9 @@ impl Outbox {
             if slot.is_some() && !still.contains(&Some(c)) {
                 if let Some(ch) = slot.take() {
                     self.persisted_bytes -= ch.bytes;
+                    if ch.key.starts_with(&self.own_prefix) {
+                        self.handed.push(ch.key);
+                    }
                 }
             }
         }

@@ -353,7 +353,7 @@ export declare class Omnitrail {
   /** Forgets the user and the group and starts a new anonymous id. */
   reset(): void;
 
-  /** Sends now; `true` once everything is acknowledged, `false` if an attempt failed first (it is retried) or a batch was rejected (dropped). */
+  /** Sends now; `true` once everything is acknowledged (a follower tab: once the delivering tab had its events acknowledged), `false` if an attempt failed first (it is retried) or a batch was rejected (dropped). */
   flush(): Promise<boolean>;
 
   /** The visitor's consent: `sdk.consent.set(choices)`, `sdk.consent.get()`, `sdk.consent.onChange(fn)`. */

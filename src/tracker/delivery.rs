@@ -365,8 +365,11 @@ impl Delivery {
     #[inline(always)]
     pub fn settle_flush(&mut self, quiet: bool) -> Option<bool> {
         let failed = std::mem::take(&mut self.attempt_failed);
-        let idle = self.is_idle();
-        let stalled = quiet && self.role != Role::Undecided;
+        // A follower's events are delivered by the delivering tab: `flush()` waits until that
+        // tab has removed every chunk it was handed (acknowledged), or this tab takes over.
+        let handed = self.role == Role::Follower && self.outbox.awaits_handed();
+        let idle = self.is_idle() && !handed;
+        let stalled = quiet && self.role != Role::Undecided && !handed;
         (idle || stalled || failed).then_some(idle && !failed)
     }
 
@@ -497,6 +500,9 @@ impl<S: Storage> Component<S> for Delivery {
         }
         if !self.outbox.is_chunk_key(key) {
             return false;
+        }
+        if value.is_none() && self.outbox.chunk_removed(key) {
+            return true;
         }
         if self.role == Role::Leader && value.is_some() {
             // The event's value may be stale: events arrive asynchronously, and this tab may

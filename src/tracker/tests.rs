@@ -764,3 +764,51 @@ fn a_refused_batch_is_reported_once_per_status_and_counted() {
     assert_eq!(answer(&mut t, 500), None, "retried, not refused");
     assert_eq!(t.stats().rejected, 6);
 }
+
+#[test]
+fn a_followers_flush_settles_only_once_the_delivering_tab_acknowledged_what_it_handed_over() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut lead = tab(&st, &clock, "L", 1);
+    let mut fol = tab(&st, &clock, "F", 2);
+    lead.become_leader();
+    fol.become_follower();
+    track_n(&mut fol, 3);
+    fol.flush();
+    fol.persist();
+    assert_eq!(fol.poll(), None);
+    assert_eq!(fol.settle_flush(false), None, "handed over, not acknowledged: flush() waits");
+    let keys = st.keys("ot1.q.F.");
+    for k in &keys {
+        lead.on_storage_change(k, st.get(k).as_deref());
+    }
+    lead.flush();
+    let s = lead.poll().unwrap();
+    assert_eq!(fol.settle_flush(false), None, "in flight at the leader: still waiting");
+    lead.on_response(s.batch_id, 200, None, None);
+    assert!(st.keys("ot1.q.").is_empty());
+    // The leader's removal reaches the follower as storage events.
+    for k in &keys {
+        fol.on_storage_change(k, None);
+    }
+    assert_eq!(fol.settle_flush(false), Some(true), "acknowledged by the delivering tab");
+    // Another tab's chunk leaving storage is no news for this one's flush.
+    assert_eq!(fol.settle_flush(false), Some(true));
+}
+
+#[test]
+fn a_follower_that_takes_over_delivers_what_it_had_handed_over() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut fol = tab(&st, &clock, "F", 2);
+    fol.become_follower();
+    track_n(&mut fol, 4);
+    fol.flush();
+    fol.persist();
+    assert_eq!(fol.settle_flush(false), None);
+    fol.become_leader(); // the delivering tab closed without delivering
+    let s = fol.poll().expect("its own events, adopted back");
+    assert_eq!(s.events, 4);
+    fol.on_response(s.batch_id, 200, None, None);
+    assert_eq!(fol.settle_flush(false), Some(true));
+}

@@ -87,3 +87,19 @@ test("React StrictMode loads the SDK twice: one shared instance, one page view, 
   await ctx.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+test("a follower tab's flush() resolves only once the delivering tab has its events acknowledged", async () => {
+  const s = await site({ writeKey: "demo", flushInterval: 300 });
+  await collector.reset();
+  const ctx = await browser.newContext();
+  const leader = await openPage(ctx, s.url + "/about.html");
+  const follower = await openPage(ctx, s.url + "/about.html");
+  await waitFor(async () => (await follower.evaluate(() => omnitrail.stats().role)) === "follower", "the second tab follows");
+  const flushed = await follower.evaluate(() => { omnitrail.track("From The Follower"); return omnitrail.flush(); });
+  assert.equal(flushed, true);
+  // Resolved: the collector has it already.
+  const got = (await collector.messages()).filter((m) => m.event === "From The Follower");
+  assert.equal(got.length, 1, "acknowledged before flush() resolved");
+  assert.equal(await leader.evaluate(() => omnitrail.stats().role), "leader");
+  await ctx.close();
+});
