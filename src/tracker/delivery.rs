@@ -101,9 +101,10 @@ pub struct Delivery {
     gzip_key: String,
     /// An attempt failed since `flush()` last asked ([`Delivery::settle_flush`]).
     attempt_failed: bool,
-    /// Events queued while consent is pending, and where their `context.consent` member is:
-    /// granting stamps them with the consent they are sent under ([`Delivery::on_consent`]).
-    unstamped: std::collections::VecDeque<(EntryId, std::ops::Range<usize>)>,
+    /// The length of the `context.consent` member of the events queued while consent is
+    /// pending (the outbox knows where it is in each): granting stamps them with the consent
+    /// they are sent under ([`Delivery::on_consent`]).
+    pending_stamp_len: usize,
     /// The statuses of refusals already reported, and the one to report now
     /// ([`Delivery::take_refusal`]).
     refused: Vec<u16>,
@@ -143,7 +144,7 @@ impl Delivery {
             gzip_advertised,
             gzip_key,
             attempt_failed: false,
-            unstamped: std::collections::VecDeque::new(),
+            pending_stamp_len: 0,
             refused: Vec::new(),
             refusal: None,
             stats: DeliveryStats::default(),
@@ -168,13 +169,10 @@ impl Delivery {
     /// the pre-consent buffer and the memory budget.
     #[inline(always)]
     pub fn queue(&mut self, json: String, consent: std::ops::Range<usize>, now: f64, collection: Collection, storage: &mut dyn Storage) {
-        let id = self.outbox.push(json, now);
+        self.outbox.push(json, now);
         if collection == Collection::Pending {
-            self.unstamped.push_back((id, consent));
-            if self.unstamped.len() > self.set.buffer.max_events {
-                // The buffer holds at most that many: the oldest record's event is gone.
-                self.unstamped.pop_front();
-            }
+            self.outbox.await_stamp(consent.start);
+            self.pending_stamp_len = consent.len();
             self.trim_buffer(now, storage);
         }
         if self.outbox.stats().queued_bytes > self.set.max_queue_bytes {
@@ -467,16 +465,12 @@ impl<S: Storage> Component<S> for Delivery {
     }
 
     fn on_consent(&mut self, change: ConsentChange, store: &mut Store<S>, _ids: &mut dyn IdSource, now: f64) {
-        let decided = change.now != Collection::Pending;
-        let unstamped = if decided { std::mem::take(&mut self.unstamped) } else { std::collections::VecDeque::new() };
         if change.granted() {
             // What waited for the choice is sent under it: each event carries the consent it
             // is sent with, so a downstream consent filter keeps what the visitor allowed.
             let mut members = String::new();
             store.consent().push_context_member(&mut members);
-            for (id, at) in unstamped {
-                self.outbox.restamp(id, at, &members);
-            }
+            self.outbox.restamp(self.pending_stamp_len, &members);
             let _ = self.outbox.persist_now(store.collecting(), now);
         } else if change.refused() {
             self.outbox.purge(store.collecting());

@@ -38,7 +38,6 @@ impl Omnitrail {
             }
             return Ok(Omnitrail { rt });
         }
-        let prefix = cfg.storage_prefix.clone();
         let mut ids = ports::CryptoIds::new();
         let tab = crate::ports::IdSource::uuid(&mut ids);
         let tab = tab.get(..13).unwrap_or(&tab).replace('-', "");
@@ -66,7 +65,7 @@ impl Omnitrail {
         }
         core.set_page(env::page());
         let rt = Runtime::start(core);
-        super::instances::register(&prefix, &rt);
+        super::instances::register(&rt);
         Ok(Omnitrail { rt })
     }
 

@@ -10,24 +10,25 @@
 
 use std::cell::RefCell;
 
-use super::runtime::Shared;
+use super::runtime::{with, Shared};
 
 thread_local! {
-    static RUNNING: RefCell<Vec<(String, Shared)>> = const { RefCell::new(Vec::new()) };
+    static RUNNING: RefCell<Vec<Shared>> = const { RefCell::new(Vec::new()) };
 }
 
 // `try_with`/`try_borrow`, not `with`/`borrow`: no panic path (nor its `Debug`) in the wasm.
 
 /// The instance running with `prefix`, if any.
 pub fn running(prefix: &str) -> Option<Shared> {
-    RUNNING.try_with(|r| r.try_borrow().ok()?.iter().find(|(p, _)| p == prefix).map(|(_, rt)| rt.clone())).ok().flatten()
+    let same = |rt: &&Shared| with(rt, |r| r.core.config().storage_prefix == prefix) == Some(true);
+    RUNNING.try_with(|r| r.try_borrow().ok()?.iter().find(same).cloned()).ok().flatten()
 }
 
 /// Records a new instance (the first with its prefix).
-pub fn register(prefix: &str, rt: &Shared) {
+pub fn register(rt: &Shared) {
     let _ = RUNNING.try_with(|r| {
         if let Ok(mut list) = r.try_borrow_mut() {
-            list.push((prefix.to_owned(), rt.clone()));
+            list.push(rt.clone());
         }
     });
 }
