@@ -268,14 +268,7 @@ impl Omnitrail {
     fn call(&self, m: Method, args: [JsValue; 4], replay_ts: Option<f64>) {
         // Convert before borrowing: a getter in the arguments may call back into the SDK.
         let is_page = matches!(m, Method::Page);
-        let href = env::href();
-        // The app changed its route in this task (`history.pushState`) and the route's page
-        // view is still to come (dom.rs sends it a task later, once the title is set): send it
-        // now, so that this call carries the page it was made on and is stored after it.
-        if !is_page && with(&self.rt, |r| r.core.is_new_route(&href)).unwrap_or(false) {
-            let page = env::page();
-            with(&self.rt, |r| r.core.on_route_change(page, &href));
-        }
+        let href = if is_page { env::href() } else { self.catch_up_route() };
         let page = is_page.then(env::page);
         let result = convert_call(m, &args).and_then(|(call, opts)| {
             let o = CallOptions {
@@ -311,6 +304,19 @@ impl Omnitrail {
             }
             Err(e) => self.warn(e),
         }
+    }
+
+    /// The app changed its route in this task (`history.pushState`) and the route's page view
+    /// is still to come (dom.rs sends it a task later, once the title is set): sends it now, so
+    /// that a call made now carries the page it was made on and is stored after it. Returns
+    /// the page's URL.
+    pub(super) fn catch_up_route(&self) -> String {
+        let href = env::href();
+        if with(&self.rt, |r| r.core.is_new_route(&href)).unwrap_or(false) {
+            let page = env::page();
+            with(&self.rt, |r| r.core.on_route_change(page, &href));
+        }
+        href
     }
 
     /// Tells a native app hosting this web view about the current identity.

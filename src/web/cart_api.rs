@@ -136,6 +136,8 @@ impl Omnitrail {
             CartOp::Sync => return self.cart_sync().into(),
             _ => {}
         }
+        // A cart event carries the page it was made on, as every call does.
+        self.catch_up_route();
         // Convert before borrowing: a getter in the arguments may call back into the SDK.
         let (ka, wa, kb, wb) = spec(op);
         let result = convert(ka, a, wa).and_then(|(x, _)| Ok((x, convert(kb, b, wb)?))).and_then(|(x, (y, q))| {

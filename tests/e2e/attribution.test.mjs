@@ -96,6 +96,7 @@ test("an event tracked in the same task as history.pushState carries its own pag
     // What a router does: change the URL, then the new route's code tracks, in one task.
     history.pushState({}, "", "/products/tee");
     omnitrail.track("Product Viewed", { product_id: "tee" });
+    omnitrail.cart.add({ product_id: "tee", price: 19 });
     // An app that calls page() itself on a route gets no automatic page view besides it.
     history.pushState({}, "", "/cart");
     omnitrail.page("Cart");
@@ -103,11 +104,11 @@ test("an event tracked in the same task as history.pushState carries its own pag
     return omnitrail.flush();
   });
   await page.evaluate(() => new Promise((r) => setTimeout(r, 100)).then(() => omnitrail.flush()));
-  const got = await waitFor(async () => { const m = await msgs(); return m.length >= 4 && m; }, "4 messages");
+  const got = await waitFor(async () => { const m = await msgs(); return m.length >= 5 && m; }, "5 messages");
   await new Promise((r) => setTimeout(r, 300));
   const seen = (await msgs()).map((m) => [m.type, m.event ?? m.name ?? null, m.context.page.path]);
   assert.deepEqual(seen, [
-    ["page", null, "/products/tee"], ["track", "Product Viewed", "/products/tee"],
+    ["page", null, "/products/tee"], ["track", "Product Viewed", "/products/tee"], ["track", "Product Added", "/products/tee"],
     ["page", "Cart", "/cart"], ["track", "Cart Viewed", "/cart"],
   ]);
   assert.equal(new URL(got[0].context.page.referrer).pathname, "/", "the previous in-app URL is the referrer");
