@@ -242,6 +242,17 @@ fn range(option: &'static str, v: f64, min: f64, max: f64) -> Result<(), ConfigE
     }
 }
 
+/// The warning for a second `Omnitrail(config)` in a page where one already runs with the
+/// same `storagePrefix` but another write key or endpoint: it shares the running one.
+pub fn already_running(prefix: &str) -> String {
+    [
+        "omnitrail: already running in this page with storagePrefix \"",
+        prefix,
+        "\" and another writeKey or endpoint: this instance is that one (its configuration is ignored). Give a separate instance its own storagePrefix.",
+    ]
+    .concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,35 @@ impl Outcome {
     }
 }
 
+/// The collector refused a batch for good (a 4xx other than 408/413/425/429): the events are
+/// dropped, and the page's developer must hear why, once per status (a wrong write key gives
+/// 401 to every batch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub events: usize,
+}
+
+impl Refusal {
+    /// The console warning, up to the collector's own text, which the web layer appends.
+    pub fn message(&self) -> String {
+        let hint = match self.status {
+            401 => "check `writeKey`: the collector does not know it",
+            403 => "check that the collector allows this page's origin for the write key",
+            400 | 422 => "the collector could not accept the batch",
+            _ => "the collector refuses this endpoint's batches",
+        };
+        let mut m = String::from("omnitrail: the collector answered HTTP ");
+        crate::json::push_u64(&mut m, self.status.into());
+        m.push_str(" to a batch (");
+        crate::json::push_u64(&mut m, self.events as u64);
+        m.push_str(" events dropped, counted in stats().rejected; said once per status): ");
+        m.push_str(hint);
+        m.push_str(". It said: ");
+        m
+    }
+}
+
 /// `Retry-After` as delay-seconds (HTTP-dates are rare from collectors and ignored: the
 /// backoff applies instead). Capped at one hour.
 pub fn parse_retry_after(v: &str) -> Option<f64> {
@@ -113,6 +142,14 @@ mod tests {
         assert_eq!(Outcome::from_status(413, None), Outcome::TooLarge);
         assert_eq!(parse_retry_after("-1"), None);
         assert_eq!(parse_retry_after("99999"), Some(3_600_000.0));
+    }
+
+    #[test]
+    fn a_refusal_says_what_to_check() {
+        let m = Refusal { status: 401, events: 3 }.message();
+        assert!(m.starts_with("omnitrail: the collector answered HTTP 401 to a batch (3 events dropped"), "{m}");
+        assert!(m.contains("writeKey") && m.ends_with("It said: "), "{m}");
+        assert!(Refusal { status: 403, events: 1 }.message().contains("origin"));
     }
 
     #[test]

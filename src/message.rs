@@ -140,8 +140,9 @@ pub struct Envelope<'a> {
     pub consent: &'a str,
 }
 
-/// Encodes one message into `out` (appending).
-pub fn encode(out: &mut String, body: &Body<'_>, env: &Envelope<'_>) {
+/// Encodes one message into `out` (appending). Returns where in `out` `env.consent` was
+/// written (so that a message buffered before consent can be stamped again when it is granted).
+pub fn encode(out: &mut String, body: &Body<'_>, env: &Envelope<'_>) -> usize {
     out.push_str("{\"type\":\"");
     out.push_str(body.kind().as_str());
     out.push_str("\",\"messageId\":\"");
@@ -221,6 +222,7 @@ pub fn encode(out: &mut String, body: &Body<'_>, env: &Envelope<'_>) {
             out.push_str(",\"sessionStart\":true");
         }
     }
+    let consent_at = out.len();
     out.push_str(env.consent);
     out.push_str(env.attribution);
     if let Some(extra) = env.extra_context {
@@ -231,6 +233,7 @@ pub fn encode(out: &mut String, body: &Body<'_>, env: &Envelope<'_>) {
     push_key(out, "integrations");
     out.push_str(env.integrations.unwrap_or("{}"));
     out.push('}');
+    consent_at
 }
 
 /// Appends the members of a JSON object text (`{"a":1}` → `,"a":1`); nothing for `{}`.

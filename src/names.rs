@@ -1,26 +1,28 @@
 //! The names the JavaScript surface shares with Rust, listed once.
 //!
-//! Owns: the `cart.*` operation names ([`CartOp`], [`CART_OPERATIONS`]) and the `stats()`
-//! counter names ([`STATS_COUNTERS`], in the order of [`crate::Stats::counters`]).
+//! Owns: the `cart.*` operation names ([`CartOp`], [`CART_OPERATIONS`]), the `consent.*`
+//! ones ([`ConsentOp`], [`CONSENT_OPERATIONS`]), the name the snippet queues a namespaced
+//! call under ([`unqueue`]), and the `stats()` counter names ([`STATS_COUNTERS`], in the
+//! order of [`crate::Stats::counters`]).
 //! js/src/namespaces.js, js/src/snippet.js, js/src/index.d.ts and js/src/index.js repeat
 //! them for the page; tests/names.rs checks every copy against these lists.
 //! Must never: be reordered without the matching Rust (the compiler ties the counts).
 
-/// Declares the cart operations once: the enum, its names in order, and `parse`.
-macro_rules! cart_operations {
-    ($($op:ident = $name:literal),* $(,)?) => {
-        /// A `cart.*` call.
+/// Declares a namespace's operations once: the enum, its names in order, and `parse`.
+macro_rules! operations {
+    ($enum:ident, $list:ident, $doc:literal, $($op:ident = $name:literal),* $(,)?) => {
+        #[doc = $doc]
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum CartOp {
+        pub enum $enum {
             $($op),*
         }
-        /// The `cart.*` names, in [`CartOp`] order.
-        pub const CART_OPERATIONS: &[&str] = &[$($name),*];
-        impl CartOp {
+        /// The names, in the enum's order.
+        pub const $list: &[&str] = &[$($name),*];
+        impl $enum {
             /// By its name in the namespace (`cart.add` → `"add"`).
-            pub fn parse(name: &str) -> Option<CartOp> {
+            pub fn parse(name: &str) -> Option<$enum> {
                 match name {
-                    $($name => Some(CartOp::$op),)*
+                    $($name => Some($enum::$op),)*
                     _ => None,
                 }
             }
@@ -28,7 +30,21 @@ macro_rules! cart_operations {
     };
 }
 
-cart_operations!(
+/// The name within its namespace of a call the snippet queued as `{namespace}{Name}`
+/// (`"cartAdd"` → `"add"`), if `method` has that form.
+pub fn unqueue(method: &str, namespace: &str) -> Option<String> {
+    let rest = method.strip_prefix(namespace).filter(|r| r.starts_with(|c: char| c.is_ascii_uppercase()))?;
+    let mut name = rest.to_owned();
+    if let Some(first) = name.get_mut(..1) {
+        first.make_ascii_lowercase();
+    }
+    Some(name)
+}
+
+operations!(
+    CartOp,
+    CART_OPERATIONS,
+    "A `cart.*` call.",
     Add = "add",
     Remove = "remove",
     SetQuantity = "setQuantity",
@@ -45,6 +61,15 @@ cart_operations!(
     OnChange = "onChange",
     Sync = "sync",
 );
+
+operations!(ConsentOp, CONSENT_OPERATIONS, "A `consent.*` call.", Set = "set", Get = "get", OnChange = "onChange",);
+
+impl ConsentOp {
+    /// It answers something (`get`): the snippet answers it `null` before the SDK has loaded.
+    pub fn answers(self) -> bool {
+        matches!(self, ConsentOp::Get)
+    }
+}
 
 impl CartOp {
     /// It answers something (`get`, `sync`): the snippet cannot queue it.

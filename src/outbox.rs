@@ -39,6 +39,9 @@ struct Entry {
     in_flight: bool,
     /// When it was queued (ms), for the age trigger.
     at: f64,
+    /// Where its `context.consent` member starts, while it waits for a consent decision
+    /// ([`Outbox::restamp`]); 0: not waiting (an encoded message never starts with it).
+    stamp_at: usize,
 }
 
 #[derive(Debug)]
@@ -81,6 +84,10 @@ pub struct Outbox {
     persist_paused_until: f64,
     in_flight_n: usize,
     in_flight_bytes: usize,
+    /// How many chunks this writer handed to the delivering tab ([`Outbox::release_persisted`])
+    /// are still in storage: the delivering tab removes a chunk once it is acknowledged. (A
+    /// writer is one page load, so a chunk key with its prefix that leaves storage is one of them.)
+    handed: usize,
     stats: OutboxStats,
 }
 
@@ -111,6 +118,7 @@ impl Outbox {
             persist_paused_until: f64::NEG_INFINITY,
             in_flight_n: 0,
             in_flight_bytes: 0,
+            handed: 0,
             stats: OutboxStats::default(),
         }
     }
@@ -160,8 +168,31 @@ impl Outbox {
         self.next_id += 1;
         self.queued_bytes += json.len();
         self.unpersisted += 1;
-        self.entries.push_back(Entry { id, json, chunk: None, in_flight: false, at: now });
+        self.entries.push_back(Entry { id, json, chunk: None, in_flight: false, at: now, stamp_at: 0 });
         id
+    }
+
+    /// The event just pushed waits for a consent decision; its `context.consent` member
+    /// starts at `at` ([`Outbox::restamp`]).
+    pub fn await_stamp(&mut self, at: usize) {
+        if let Some(e) = self.entries.back_mut() {
+            e.stamp_at = at;
+        }
+    }
+
+    /// Replaces the `len` bytes of the `context.consent` member of every event that waited for
+    /// the consent decision (the only part of an encoded event that is ever rewritten) with
+    /// `text`. Such events are unpersisted and not in flight: nothing is written or sent
+    /// before the decision.
+    pub fn restamp(&mut self, len: usize, text: &str) {
+        for e in self.entries.iter_mut().filter(|e| e.stamp_at > 0) {
+            let at = std::mem::take(&mut e.stamp_at);
+            let (Some(head), Some(tail)) = (e.json.get(..at), e.json.get(at + len..)) else { continue };
+            // Rebuilt rather than `replace_range`, whose char-boundary panic brings core::fmt.
+            let json = [head, text, tail].concat();
+            self.queued_bytes = self.queued_bytes + json.len() - e.json.len();
+            e.json = json;
+        }
     }
 
     /// Evicts oldest waiting events while over the memory budget. Returns how many.
@@ -402,6 +433,21 @@ impl Outbox {
     }
 
     /// True when `key` is an outbox chunk key (of any writer).
+    /// Events this writer handed over wait for the delivering tab's acknowledgement.
+    pub fn awaits_handed(&self) -> bool {
+        self.handed > 0
+    }
+
+    /// A chunk left storage: if this writer had handed it over, it was acknowledged (or, if
+    /// this tab takes over delivery, [`Outbox::adopt_all`] makes it its own again).
+    pub fn chunk_removed(&mut self, key: &str) -> bool {
+        let ours = self.handed > 0 && key.starts_with(&self.own_prefix);
+        if ours {
+            self.handed -= 1;
+        }
+        ours
+    }
+
     pub fn is_chunk_key(&self, key: &str) -> bool {
         key.starts_with(&self.queue_prefix)
     }
@@ -429,7 +475,7 @@ impl Outbox {
             let id = self.next_id;
             self.next_id += 1;
             self.queued_bytes += line.len();
-            self.entries.push_back(Entry { id, json: line.to_owned(), chunk: Some(c), in_flight: false, at: now });
+            self.entries.push_back(Entry { id, json: line.to_owned(), chunk: Some(c), in_flight: false, at: now, stamp_at: 0 });
             live += 1;
         }
         if live == 0 {
@@ -443,6 +489,8 @@ impl Outbox {
 
     /// Ingests every chunk in storage not known yet (on becoming the delivering tab).
     pub fn adopt_all(&mut self, storage: &mut dyn Storage, now: f64) {
+        // What this writer handed over is its own to deliver again.
+        self.handed = 0;
         let mut keys = storage.keys(&self.queue_prefix);
         // Insertion sort: a handful of keys, and one less sort routine in the wasm.
         for i in 1..keys.len() {
@@ -480,6 +528,9 @@ impl Outbox {
             if slot.is_some() && !still.contains(&Some(c)) {
                 if let Some(ch) = slot.take() {
                     self.persisted_bytes -= ch.bytes;
+                    if ch.key.starts_with(&self.own_prefix) {
+                        self.handed += 1;
+                    }
                 }
             }
         }

@@ -328,6 +328,19 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.page_view(None, None, None, &CallOptions::default()).is_ok()
     }
 
+    /// Whether the page is at a route (`href`) whose page view has not been sent yet: a call
+    /// made now must first send it ([`Tracker::on_route_change`]), so that the call carries
+    /// the page it was made on and is stored after that page's view (an app that tracks in
+    /// the same task as its `history.pushState`). One string comparison.
+    pub fn is_new_route(&self, href: &str) -> bool {
+        self.attribution.is_new_route(href)
+    }
+
+    /// An explicit `page()` at `href`: it is that route's page view (no automatic one follows).
+    pub fn page_view_at(&mut self, href: &str) {
+        let _ = self.attribution.route_change(href);
+    }
+
     /// The customer journey so far.
     pub fn journey(&self) -> &Journey {
         &self.attribution.journey
@@ -434,9 +447,17 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// The HTTP answer to a request: status (0 for no answer), the `Retry-After` and
     /// `Accept-Encoding` headers.
-    pub fn on_response(&mut self, batch_id: u64, status: u16, retry_after: Option<&str>, accept_encoding: Option<&str>) {
+    /// Returns a refusal the page's developer must be told about (once per status).
+    pub fn on_response(
+        &mut self,
+        batch_id: u64,
+        status: u16,
+        retry_after: Option<&str>,
+        accept_encoding: Option<&str>,
+    ) -> Option<crate::delivery::Refusal> {
         let answer = if status == 0 { Answer::NoAnswer } else { Answer::Http { status, retry_after, accept_encoding } };
         self.on_delivery(batch_id, answer);
+        self.delivery.take_refusal()
     }
 
     /// How a batch's delivery ended (the collector's answer, none, or the app's bridge): the

@@ -1,11 +1,11 @@
 //! Every JavaScript copy of a name list the Rust side owns is checked here, natively and in
-//! milliseconds: the `cart.*` operations (src/names.rs) in js/src/namespaces.js, the
-//! snippet, index.d.ts; the `stats()` counters in index.d.ts and the inert instance of
+//! milliseconds: the `cart.*` and `consent.*` operations (src/names.rs) in
+//! js/src/namespaces.js, the snippet, index.d.ts; the `stats()` counters in index.d.ts and the inert instance of
 //! js/src/index.js; and one method filter for the loader and the npm entry.
 
 use std::collections::BTreeSet;
 
-use omnitrail::names::{CartOp, CART_OPERATIONS, STATS_COUNTERS};
+use omnitrail::names::{CartOp, ConsentOp, CART_OPERATIONS, CONSENT_OPERATIONS, STATS_COUNTERS};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/").to_owned() + path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -55,16 +55,50 @@ fn the_cart_namespace_lists_the_rust_operations() {
     assert_eq!(set(list.split(' ')), rust_cart(), "CART in js/src/namespaces.js = CART_OPERATIONS in src/names.rs");
 }
 
+fn rust_consent() -> BTreeSet<String> {
+    set(CONSENT_OPERATIONS.iter().copied())
+}
+
+fn queued_consent() -> BTreeSet<String> {
+    set(CONSENT_OPERATIONS.iter().copied().filter(|n| !ConsentOp::parse(n).unwrap().answers()))
+}
+
+/// Checks that ReplayMethod in index.d.ts has `{namespace}{Name}` for every queued name.
+fn replay_has(namespace: &str, queued: &BTreeSet<String>) {
+    let dts = read("js/src/index.d.ts");
+    let replay = between(&dts, "export type ReplayMethod =", ";");
+    for name in queued {
+        let queued = ["\"", namespace, &name[..1].to_ascii_uppercase(), &name[1..], "\""].concat();
+        assert!(replay.contains(&queued), "ReplayMethod in index.d.ts lacks {queued}");
+    }
+}
+
 #[test]
 fn the_snippet_queues_every_cart_operation_that_answers_nothing() {
     let js = read("js/src/snippet.js");
-    let list = between(&js, "o.cart = {};\n  \"", "\".split");
+    let list = between(&js, "ns(\"cart\", \"", "\")");
     assert_eq!(set(list.split(' ')), queued_cart(), "the snippet's cart names = CART_OPERATIONS without get/sync");
+    replay_has("cart", &queued_cart());
+}
+
+#[test]
+fn the_consent_namespace_is_the_rust_list_in_every_copy() {
+    let js = read("js/src/namespaces.js");
+    let list = between(&js, "export const CONSENT = \"", "\".split");
+    assert_eq!(set(list.split(' ')), rust_consent(), "CONSENT in js/src/namespaces.js = CONSENT_OPERATIONS in src/names.rs");
+    let snippet = read("js/src/snippet.js");
+    let queued = between(&snippet, "ns(\"consent\", \"", "\")");
+    assert_eq!(set(queued.split(' ')), queued_consent(), "the snippet queues consent.* but get");
+    // The snippet answers the calls it cannot queue, in both namespaces.
+    assert!(
+        snippet.contains("{ get: nil }") && snippet.contains("function nil() { return null; }"),
+        "the snippet's namespaces answer get() with null"
+    );
+    replay_has("consent", &queued_consent());
     let dts = read("js/src/index.d.ts");
-    let replay = between(&dts, "export type ReplayMethod =", ";");
-    for name in queued_cart() {
-        let queued = ["\"cart", &name[..1].to_ascii_uppercase(), &name[1..], "\""].concat();
-        assert!(replay.contains(&queued), "ReplayMethod in index.d.ts lacks {queued}");
+    assert_eq!(members(between(&dts, "export interface Consent {\n", "\n}")), rust_consent(), "interface Consent in index.d.ts");
+    for old in ["setConsent(", "getConsent(", "onConsentChange("] {
+        assert!(!dts.contains(old), "index.d.ts still declares {old}: the API is consent.*");
     }
 }
 

@@ -70,7 +70,7 @@ export interface OmnitrailConfig {
   autoDecorate?: boolean;
   /** A page view when the SDK starts, unless the page calls `page()` first (default true). */
   autoPage?: boolean;
-  /** A page view on `history.pushState`/`replaceState`/`popstate` to a new URL (default true). */
+  /** A page view on `history.pushState`/`replaceState`/`popstate` to a new URL (default true); a call made on the new route before it sends it first, so the call carries its page; a `page()` of your own on the route replaces it. */
   spaPageViews?: boolean;
   /** Fragment changes count as new URLs, for hash routers (default false). */
   hashPageViews?: boolean;
@@ -198,6 +198,16 @@ export interface Cart {
 /** Consent categories and their state, e.g. `{ necessary: true, analytics: false, marketing: false }`. */
 export type ConsentPreferences = Record<string, boolean>;
 
+/** `sdk.consent` (and `omnitrail.consent` of the script tag): the visitor's consent choice. */
+export interface Consent {
+  /** Records the visitor's choice, e.g. `{ analytics: true, marketing: false }` (other categories keep theirs). */
+  set(choices: ConsentPreferences): void;
+  /** The preferences now, e.g. `{ necessary: true, analytics: false, marketing: false }`; `null` off the browser, while the SDK is busy, and from the script-tag snippet before `ready`. */
+  get(): ConsentPreferences | null;
+  /** Calls `callback(preferences)` after every consent change: here, in another tab, or in the app around the web view. */
+  onChange(callback: (preferences: ConsentPreferences) => void): void;
+}
+
 export interface ConsentOptions {
   /** `"opt-in"`: nothing is stored or sent before consent; `"opt-out"`: allowed until denied. */
   mode?: "opt-in" | "opt-out";
@@ -290,7 +300,7 @@ export interface Stats {
 /** The names `replay` accepts (the calls the script-tag snippet queues). */
 export type ReplayMethod =
   | "track" | "page" | "screen" | "identify" | "group" | "alias" | "reset" | "flush" | "setAnonymousId"
-  | "setConsent" | "cartAdd" | "cartRemove" | "cartSetQuantity" | "cartUpdate" | "cartApplyCoupon"
+  | "consentSet" | "consentOnChange" | "setConsent" | "cartAdd" | "cartRemove" | "cartSetQuantity" | "cartUpdate" | "cartApplyCoupon"
   | "cartRemoveCoupon" | "cartSetCurrency" | "cartClear" | "cartView" | "cartCheckout" | "cartOrderCompleted"
   | "cartConnect" | "cartOnChange";
 
@@ -303,7 +313,8 @@ export declare class Omnitrail {
   constructor(config: OmnitrailConfig);
 
   /**
-   * Loads the wasm (once per page) and starts the SDK. On the server (no `window`/`document`)
+   * Loads the wasm (once per page) and starts the SDK, or shares the instance already running
+   * in this page with the same `storagePrefix` (React StrictMode loads twice). On the server (no `window`/`document`)
    * it resolves to an inert instance: calls do nothing, `flush()` resolves `true`, and
    * `stats().role` is `"noop"`. Rejects only if the wasm cannot be fetched or compiled, or the
    * configuration is invalid.
@@ -342,15 +353,11 @@ export declare class Omnitrail {
   /** Forgets the user and the group and starts a new anonymous id. */
   reset(): void;
 
-  /** Sends now; `true` once everything is acknowledged, `false` if an attempt failed first (it is retried) or a batch was rejected (dropped). */
+  /** Sends now; `true` once everything is acknowledged (a follower tab: once the delivering tab had its events acknowledged), `false` if an attempt failed first (it is retried) or a batch was rejected (dropped). */
   flush(): Promise<boolean>;
 
-  /** Records the visitor's consent choices, e.g. `{ analytics: true, marketing: false }`. */
-  setConsent(choices: ConsentPreferences): void;
-  /** The current consent preferences (`null` while the SDK is busy or off the browser). */
-  getConsent(): ConsentPreferences | null;
-  /** Calls `callback(preferences)` after every consent change, here or in another tab. */
-  onConsentChange(callback: (preferences: ConsentPreferences) => void): void;
+  /** The visitor's consent: `sdk.consent.set(choices)`, `sdk.consent.get()`, `sdk.consent.onChange(fn)`. */
+  readonly consent: Consent;
 
   /** The shared cart: `sdk.cart.add(product)`, `sdk.cart.get()`, … */
   readonly cart: Cart;
@@ -367,7 +374,7 @@ export declare class Omnitrail {
   /** Replays a call queued before the SDK loaded, with its original time (ms since the epoch). */
   replay(method: ReplayMethod, args: unknown[], timestamp?: number): void;
 
-  /** Releases this handle's wasm memory; calls made through it afterwards do nothing. */
+  /** Releases this handle; calls made through it afterwards do nothing. The instance it shared lives on as long as the page (other handles, a later `load`). */
   free(): void;
 }
 

@@ -8,11 +8,11 @@
 //   or `document`), `Omnitrail.load()` resolves to an inert instance whose calls do nothing,
 //   `flush()` resolves `true` (nothing is waiting) and `stats().role` is `"noop"`.
 import init, { Omnitrail as Wasm } from "../dist/pkg/omnitrail.js";
-import { cartNamespace, wasmMethods } from "./namespaces.js";
+import { CART, CONSENT, namespace, wasmMethods } from "./namespaces.js";
 
 // Every method of the wasm class is forwarded, so this file never lags behind src/web/api.rs
 // (tests/e2e/packaging.test.mjs checks that index.d.ts declares exactly these).
-// `cartCall` is internal: `sdk.cart.*` (below) calls it.
+// `cartCall` and `consentCall` are internal: `sdk.cart.*` and `sdk.consent.*` (below) call them.
 const METHODS = wasmMethods(Wasm.prototype);
 
 const inBrowser = () => typeof window !== "undefined" && typeof document !== "undefined";
@@ -28,7 +28,6 @@ function defaultWasm() {
 const NOOP = {
   flush: () => Promise.resolve(true),
   decorate: (url) => url,
-  getConsent: () => null,
   anonymousId: () => "",
   user: () => ({ anonymousId: "", userId: null, groupId: null }),
   stats: () => ({ tracked: 0, delivered: 0, rejected: 0, batches: 0, retries: 0, invalidCalls: 0, queued: 0,
@@ -36,6 +35,8 @@ const NOOP = {
     cartSyncMerged: 0, cartSyncFailures: 0, role: "noop" }),
   // `cart.get()` and `cart.sync()`; the other `cart.*` calls answer undefined.
   cartCall: (m) => (m === "get" ? null : m === "sync" ? Promise.resolve(false) : undefined),
+  // `consent.get()`; `consent.set` and `consent.onChange` answer undefined.
+  consentCall: (m) => (m === "get" ? null : undefined),
 };
 
 // Calls the wasm method `m`, or answers for the inert instance; never throws.
@@ -100,15 +101,18 @@ for (const m of METHODS) {
     },
   });
 }
-// `sdk.cart.add(…)` etc.: the wasm's `cartCall` under a namespace, made once per instance.
-Object.defineProperty(Omnitrail.prototype, "cart", {
-  configurable: true,
-  get() {
-    const cart = cartNamespace((m, a, b) => forward(this._sdk, "cartCall", [m, a, b]));
-    Object.defineProperty(this, "cart", { value: cart });
-    return cart;
-  },
-});
+// `sdk.cart.add(…)`, `sdk.consent.set(…)` etc.: the wasm's `cartCall` and `consentCall` under
+// namespaces, each made once per instance.
+for (const [name, names, internal] of [["cart", CART, "cartCall"], ["consent", CONSENT, "consentCall"]]) {
+  Object.defineProperty(Omnitrail.prototype, name, {
+    configurable: true,
+    get() {
+      const ns = namespace(names, (m, a, b) => forward(this._sdk, internal, [m, a, b]));
+      Object.defineProperty(this, name, { value: ns });
+      return ns;
+    },
+  });
+}
 if (typeof Symbol === "function" && Symbol.dispose) Omnitrail.prototype[Symbol.dispose] = Omnitrail.prototype.free;
 
 export default Omnitrail;

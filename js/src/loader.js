@@ -2,7 +2,7 @@
 // queue in order (with the original timestamps) and turns window.omnitrail into the real API.
 // Adapts only: every rule lives in the wasm.
 import init, { Omnitrail } from "../dist/pkg/omnitrail.js";
-import { cartNamespace, wasmMethods } from "./namespaces.js";
+import { CART, CONSENT, namespace, wasmMethods } from "./namespaces.js";
 
 // The API is whatever the wasm class exports (defined once, in Rust), minus internals; the
 // page's `window.omnitrail` has no `free` (it lives as long as the page) and no `replay` (the
@@ -40,11 +40,10 @@ async function boot() {
   for (const [m, args, ts] of queued) {
     try { sdk.replay(m, args, ts); } catch (e) { /* ignored: see above */ }
   }
-  // `omnitrail.consent.set/get/onChange` (the snippet may have queued `consent.set` calls as
-  // "setConsent").
-  stub.consent = { set: stub.setConsent, get: stub.getConsent, onChange: stub.onConsentChange };
-  // `omnitrail.cart.add(…)` etc. (the snippet queued them as "cartAdd", …).
-  stub.cart = cartNamespace((m, a, b) => call("cartCall", [m, a, b]));
+  // `omnitrail.consent.set(…)`, `omnitrail.cart.add(…)` etc. (the snippet queued them as
+  // "consentSet", "cartAdd", …, and replay ran them above).
+  stub.consent = namespace(CONSENT, (m, a) => call("consentCall", [m, a]));
+  stub.cart = namespace(CART, (m, a, b) => call("cartCall", [m, a, b]));
   stub.loaded = true;
   stub.sdk = sdk;
   if (stub._ready) stub._ready(stub);

@@ -1,19 +1,24 @@
-// `omnitrail.cart.*`: the wasm class's one cart method, `cartCall(name, a, b)`
-// (src/web/cart_api.rs), under a namespace: `cart.add(a, b)` is `cartCall("add", a, b)`.
-// The names are listed here, not asked of the wasm, because the inert server-side instance
-// (index.js) has no wasm and still answers them. The list is src/names.rs's CART_OPERATIONS:
-// tests/names.rs checks this copy, the snippet's and index.d.ts's against it. Shared by the
-// script-tag loader and the npm entry; adapts only.
+// `omnitrail.cart.*` and `omnitrail.consent.*`: each the wasm class's one method for its
+// namespace, `cartCall(name, a, b)` (src/web/cart_api.rs) and `consentCall(name, a)`
+// (src/web/consent_api.rs): `cart.add(a, b)` is `cartCall("add", a, b)`. The names are listed
+// here, not asked of the wasm, because the inert server-side instance (index.js) has no wasm
+// and still answers them. The lists are src/names.rs's CART_OPERATIONS and
+// CONSENT_OPERATIONS: tests/names.rs checks these copies, the snippet's and index.d.ts's
+// against them. Shared by the script-tag loader and the npm entry; adapts only.
 export const CART = "add remove setQuantity update applyCoupon removeCoupon setCurrency clear view checkout orderCompleted connect get onChange sync".split(" ");
+export const CONSENT = "set get onChange".split(" ");
 
-export function cartNamespace(call) {
-  const cart = {};
-  for (const m of CART) cart[m] = (a, b) => call(m, a, b);
-  return cart;
+// `{ name: (a, b) => call(name, a, b) }` for every name of the list.
+export function namespace(names, call) {
+  const ns = {};
+  for (const m of names) ns[m] = (a, b) => call(m, a, b);
+  return ns;
 }
 
+// The wasm class's internal methods: the namespaces' calls (above).
+const INTERNAL = ["constructor", "cartCall", "consentCall"];
+
 // The wasm class's methods a surface forwards (defined once, in Rust: src/web/api.rs), minus
-// internals (`cartCall` is `cart.*`, above) and what that surface also `hide`s. One filter for
-// the loader and the npm entry.
+// internals and what that surface also `hide`s. One filter for the loader and the npm entry.
 export const wasmMethods = (proto, hide = []) =>
-  Object.getOwnPropertyNames(proto).filter((m) => m !== "constructor" && m !== "cartCall" && !m.startsWith("__") && !hide.includes(m));
+  Object.getOwnPropertyNames(proto).filter((m) => !INTERNAL.includes(m) && !m.startsWith("__") && !hide.includes(m));

@@ -14,15 +14,25 @@
       if (o._q.length < 1000) o._q.push([m, [].slice.call(arguments), Date.now()]);
     };
   }
-  "track page screen identify group alias reset flush setAnonymousId setConsent".split(" ").forEach(function (m) {
+  "track page screen identify group alias reset flush setAnonymousId".split(" ").forEach(function (m) {
     o[m] = q(m);
   });
-  o.consent = { set: o.setConsent };
-  // cart.add(…) is queued as "cartAdd" (the wasm method's name).
-  o.cart = {};
-  "add remove setQuantity update applyCoupon removeCoupon setCurrency clear view checkout orderCompleted connect onChange".split(" ").forEach(function (m) {
-    o.cart[m] = q("cart" + m[0].toUpperCase() + m.slice(1));
-  });
+  // What answers is answered safely until `ready`: `flush()` is queued (undefined),
+  // `anonymousId()`, `user()`, `stats()`, `consent.get()` and `cart.get()` are null,
+  // `decorate(url)` is `url`, `cart.sync()` resolves false.
+  function nil() { return null; }
+  o.anonymousId = o.user = o.stats = nil;
+  o.decorate = function (u) { return u; };
+  // consent.set(…) is queued as "consentSet", cart.add(…) as "cartAdd" (the wasm's names).
+  function ns(n, names) {
+    var x = o[n] = { get: nil };
+    names.split(" ").forEach(function (m) {
+      x[m] = q(n + m[0].toUpperCase() + m.slice(1));
+    });
+    return x;
+  }
+  ns("consent", "set onChange");
+  ns("cart", "add remove setQuantity update applyCoupon removeCoupon setCurrency clear view checkout orderCompleted connect onChange").sync = function () { return Promise.resolve(false); };
   var s = d.createElement("script"), src = config.src;
   // Under Trusted Types (CSP `require-trusted-types-for 'script'`), a script URL must come
   // from a policy: allow `trusted-types omnitrail` in the site's CSP.

@@ -113,15 +113,25 @@ impl Attribution {
     /// `None` when route changes are off or the URL is the same as the last one.
     #[inline(always)]
     pub fn route_change(&mut self, href: &str) -> Option<String> {
-        if !self.page_views.on_route_change {
+        if !self.is_new_route(href) {
             return None;
         }
-        let key = if self.page_views.on_hash_change { href } else { href.split('#').next().unwrap_or(href) };
-        if key == self.route_key {
-            return None;
-        }
-        key.clone_into(&mut self.route_key);
+        self.route_key(href).clone_into(&mut self.route_key);
         Some(self.raw_page.0.clone())
+    }
+
+    /// Whether `href` is a route without its page view yet (route changes on, a new URL).
+    pub fn is_new_route(&self, href: &str) -> bool {
+        self.page_views.on_route_change && self.route_key(href) != self.route_key
+    }
+
+    /// `href` as route changes compare it: without the fragment unless hash changes count.
+    fn route_key<'a>(&self, href: &'a str) -> &'a str {
+        if self.page_views.on_hash_change {
+            href
+        } else {
+            href.split('#').next().unwrap_or(href)
+        }
     }
 
     /// A page view at `at_ms` in the session `mark`: records a touchpoint when due.

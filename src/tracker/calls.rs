@@ -157,7 +157,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         };
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
-        message::encode(&mut out, body, &envelope);
+        let consent_at = message::encode(&mut out, body, &envelope);
+        let consent = consent_at..consent_at + self.consent_members.len();
         drop(attribution);
         if out.len() > MAX_MESSAGE_BYTES {
             self.scratch = out;
@@ -166,7 +167,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         }
         // Hand over an exactly-sized copy; keep the scratch buffer's capacity for next time.
         let collection = self.store.collection();
-        self.delivery.queue(out.as_str().to_owned(), now, collection, self.store.collecting());
+        self.delivery.queue(out.as_str().to_owned(), consent, now, collection, self.store.collecting());
         self.scratch = out;
         self.stats.tracked += 1;
         Ok(())

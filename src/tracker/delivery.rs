@@ -13,7 +13,7 @@ use super::component::{Component, ConsentChange};
 use super::Role;
 use crate::config::{Compression, Config, RetryConfig};
 use crate::consent::{BufferLimits, Collection};
-use crate::delivery::{due, Backoff, Outcome, Readiness, Triggers};
+use crate::delivery::{due, Backoff, Outcome, Readiness, Refusal, Triggers};
 use crate::message;
 use crate::outbox::{EntryId, Outbox, OutboxStats};
 use crate::ports::{IdSource, Storage};
@@ -101,6 +101,14 @@ pub struct Delivery {
     gzip_key: String,
     /// An attempt failed since `flush()` last asked ([`Delivery::settle_flush`]).
     attempt_failed: bool,
+    /// The length of the `context.consent` member of the events queued while consent is
+    /// pending (the outbox knows where it is in each): granting stamps them with the consent
+    /// they are sent under ([`Delivery::on_consent`]).
+    pending_stamp_len: usize,
+    /// The statuses of refusals already reported, and the one to report now
+    /// ([`Delivery::take_refusal`]).
+    refused: Vec<u16>,
+    refusal: Option<Refusal>,
     stats: DeliveryStats,
 }
 
@@ -136,6 +144,9 @@ impl Delivery {
             gzip_advertised,
             gzip_key,
             attempt_failed: false,
+            pending_stamp_len: 0,
+            refused: Vec::new(),
+            refusal: None,
             stats: DeliveryStats::default(),
         }
     }
@@ -154,11 +165,14 @@ impl Delivery {
         self.outbox.is_empty()
     }
 
-    /// Queues an encoded message; bounds the pre-consent buffer and the memory budget.
+    /// Queues an encoded message (`consent`: where its `context.consent` member is); bounds
+    /// the pre-consent buffer and the memory budget.
     #[inline(always)]
-    pub fn queue(&mut self, json: String, now: f64, collection: Collection, storage: &mut dyn Storage) {
+    pub fn queue(&mut self, json: String, consent: std::ops::Range<usize>, now: f64, collection: Collection, storage: &mut dyn Storage) {
         self.outbox.push(json, now);
         if collection == Collection::Pending {
+            self.outbox.await_stamp(consent.start);
+            self.pending_stamp_len = consent.len();
             self.trim_buffer(now, storage);
         }
         if self.outbox.stats().queued_bytes > self.set.max_queue_bytes {
@@ -319,7 +333,13 @@ impl Delivery {
                     self.flush_requested = true;
                     return;
                 }
-                Outcome::from_status(status, retry_after)
+                let outcome = Outcome::from_status(status, retry_after);
+                if outcome == Outcome::Reject && !self.refused.contains(&status) {
+                    self.refused.push(status);
+                    let events = self.in_flight.get(pos).map_or(0, |f| f.entries.len());
+                    self.refusal = Some(Refusal { status, events });
+                }
+                outcome
             }
             Answer::App { accepted: true } => Outcome::Ack,
             Answer::NoAnswer | Answer::App { accepted: false } => {
@@ -330,6 +350,11 @@ impl Delivery {
         self.on_outcome(batch_id, outcome, now, storage, ids);
     }
 
+    /// A refusal to tell the page's developer about: the first for its status on this page.
+    pub fn take_refusal(&mut self) -> Option<Refusal> {
+        self.refusal.take()
+    }
+
     /// What `flush()` promises learn at the end of a tick (`quiet`: nothing went out in it and
     /// no wake-up is pending): `Some(true)` once everything is acknowledged, `Some(false)`
     /// when an attempt failed (it will be retried) or nothing more will happen on its own
@@ -338,8 +363,11 @@ impl Delivery {
     #[inline(always)]
     pub fn settle_flush(&mut self, quiet: bool) -> Option<bool> {
         let failed = std::mem::take(&mut self.attempt_failed);
-        let idle = self.is_idle();
-        let stalled = quiet && self.role != Role::Undecided;
+        // A follower's events are delivered by the delivering tab: `flush()` waits until that
+        // tab has removed every chunk it was handed (acknowledged), or this tab takes over.
+        let handed = self.role == Role::Follower && self.outbox.awaits_handed();
+        let idle = self.is_idle() && !handed;
+        let stalled = quiet && self.role != Role::Undecided && !handed;
         (idle || stalled || failed).then_some(idle && !failed)
     }
 
@@ -438,6 +466,11 @@ impl<S: Storage> Component<S> for Delivery {
 
     fn on_consent(&mut self, change: ConsentChange, store: &mut Store<S>, _ids: &mut dyn IdSource, now: f64) {
         if change.granted() {
+            // What waited for the choice is sent under it: each event carries the consent it
+            // is sent with, so a downstream consent filter keeps what the visitor allowed.
+            let mut members = String::new();
+            store.consent().push_context_member(&mut members);
+            self.outbox.restamp(self.pending_stamp_len, &members);
             let _ = self.outbox.persist_now(store.collecting(), now);
         } else if change.refused() {
             self.outbox.purge(store.collecting());
@@ -461,6 +494,9 @@ impl<S: Storage> Component<S> for Delivery {
         }
         if !self.outbox.is_chunk_key(key) {
             return false;
+        }
+        if value.is_none() && self.outbox.chunk_removed(key) {
+            return true;
         }
         if self.role == Role::Leader && value.is_some() {
             // The event's value may be stale: events arrive asynchronously, and this tab may

@@ -559,8 +559,14 @@ fn opt_in_stores_and_sends_nothing_before_consent_then_releases_the_buffer() {
     let s = t.poll().expect("the buffer goes out");
     assert_eq!(s.events, 5);
     let v: serde_json::Value = serde_json::from_str(&s.body).unwrap();
-    // Buffered before the choice, so they carry the preferences of their time.
-    assert_eq!(v["batch"][0]["context"]["consent"]["categoryPreferences"]["analytics"], false);
+    // Buffered before the choice, they carry the consent they are sent under (a downstream
+    // consent filter would drop exactly what the visitor allowed otherwise).
+    for m in v["batch"].as_array().unwrap() {
+        assert_eq!(
+            m["context"]["consent"]["categoryPreferences"],
+            serde_json::json!({"necessary": true, "analytics": true, "marketing": false})
+        );
+    }
     track_n(&mut t, 1);
     t.on_response(s.batch_id, 200, None, None);
     t.flush();
@@ -701,4 +707,108 @@ fn a_collector_that_refuses_gzip_gets_the_batch_again_plain() {
     assert!(!t.compress(&again), "plain from now on");
     t.on_response(again.batch_id, 400, None, None);
     assert_eq!(t.stats().rejected, 20, "a plain 400 is a real rejection");
+}
+
+#[test]
+fn a_route_is_new_until_its_page_view_whether_automatic_or_explicit() {
+    let (mut t, _, _) = leader();
+    let page = |url: &str| PageContext { url: url.to_owned(), path: url.to_owned(), ..PageContext::default() };
+    t.set_page(page("https://shop.test/"));
+    assert!(!t.is_new_route("https://shop.test/#top"), "a fragment is the same route");
+    assert!(t.is_new_route("https://shop.test/tee"));
+    // The web layer sends the route's page view before a call made on it.
+    assert!(t.on_route_change(page("https://shop.test/tee"), "https://shop.test/tee"));
+    track_n(&mut t, 1);
+    let v = batch_of(&mut t);
+    assert_eq!(v["batch"][0]["type"], "page");
+    assert_eq!(v["batch"][1]["context"]["page"]["url"], "https://shop.test/tee");
+    assert!(!t.is_new_route("https://shop.test/tee"));
+    // An explicit page() on a new route is its page view: no automatic one after it.
+    t.page_view_at("https://shop.test/cart");
+    assert!(!t.is_new_route("https://shop.test/cart"));
+}
+
+#[test]
+fn buffered_events_are_stamped_once_with_the_consent_they_are_sent_under_even_when_properties_look_like_it() {
+    use crate::consent::Mode;
+    let (mut t, _, _) = consenting(Mode::OptIn, false);
+    // A property that is byte-for-byte the pending consent member must stay as it is.
+    let lookalike = r#"{"consent":{"categoryPreferences":{"necessary":true,"analytics":false,"marketing":false}}}"#;
+    t.track("Lookalike", Some(lookalike), &CallOptions::default()).unwrap();
+    track_n(&mut t, 1);
+    t.set_consent(&[("analytics".to_owned(), true), ("marketing".to_owned(), true)]);
+    let v = batch_of(&mut t);
+    let batch = v["batch"].as_array().unwrap();
+    assert_eq!(batch.len(), 2);
+    for m in batch {
+        assert_eq!(
+            m["context"]["consent"]["categoryPreferences"],
+            serde_json::json!({"necessary": true, "analytics": true, "marketing": true})
+        );
+    }
+    assert_eq!(batch[0]["properties"]["consent"]["categoryPreferences"]["analytics"], false, "the properties are untouched");
+}
+
+#[test]
+fn a_refused_batch_is_reported_once_per_status_and_counted() {
+    let (mut t, _, _) = leader();
+    let answer = |t: &mut T, status: u16| {
+        track_n(t, 2);
+        t.flush();
+        let s = t.poll().expect("a batch");
+        t.on_response(s.batch_id, status, None, None)
+    };
+    assert_eq!(answer(&mut t, 401), Some(crate::delivery::Refusal { status: 401, events: 2 }));
+    assert_eq!(answer(&mut t, 401), None, "once per status");
+    assert_eq!(answer(&mut t, 403).map(|r| r.status), Some(403));
+    assert_eq!(answer(&mut t, 500), None, "retried, not refused");
+    assert_eq!(t.stats().rejected, 6);
+}
+
+#[test]
+fn a_followers_flush_settles_only_once_the_delivering_tab_acknowledged_what_it_handed_over() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut lead = tab(&st, &clock, "L", 1);
+    let mut fol = tab(&st, &clock, "F", 2);
+    lead.become_leader();
+    fol.become_follower();
+    track_n(&mut fol, 3);
+    fol.flush();
+    fol.persist();
+    assert_eq!(fol.poll(), None);
+    assert_eq!(fol.settle_flush(false), None, "handed over, not acknowledged: flush() waits");
+    let keys = st.keys("ot1.q.F.");
+    for k in &keys {
+        lead.on_storage_change(k, st.get(k).as_deref());
+    }
+    lead.flush();
+    let s = lead.poll().unwrap();
+    assert_eq!(fol.settle_flush(false), None, "in flight at the leader: still waiting");
+    lead.on_response(s.batch_id, 200, None, None);
+    assert!(st.keys("ot1.q.").is_empty());
+    // The leader's removal reaches the follower as storage events.
+    for k in &keys {
+        fol.on_storage_change(k, None);
+    }
+    assert_eq!(fol.settle_flush(false), Some(true), "acknowledged by the delivering tab");
+    // Another tab's chunk leaving storage is no news for this one's flush.
+    assert_eq!(fol.settle_flush(false), Some(true));
+}
+
+#[test]
+fn a_follower_that_takes_over_delivers_what_it_had_handed_over() {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut fol = tab(&st, &clock, "F", 2);
+    fol.become_follower();
+    track_n(&mut fol, 4);
+    fol.flush();
+    fol.persist();
+    assert_eq!(fol.settle_flush(false), None);
+    fol.become_leader(); // the delivering tab closed without delivering
+    let s = fol.poll().expect("its own events, adopted back");
+    assert_eq!(s.events, 4);
+    fol.on_response(s.batch_id, 200, None, None);
+    assert_eq!(fol.settle_flush(false), Some(true));
 }

@@ -26,10 +26,18 @@ fn is_name(v: &JsValue) -> bool {
 
 #[wasm_bindgen]
 impl Omnitrail {
-    /// Starts the SDK. Throws only for an invalid configuration.
+    /// Starts the SDK, or shares the one already running in this page with the same
+    /// `storagePrefix` (see `instances.rs`). Throws only for an invalid configuration.
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<Omnitrail, JsError> {
         let cfg = convert::config(&config).map_err(|e| JsError::new(&e.message()))?;
+        if let Some(rt) = super::instances::running(&cfg.storage_prefix) {
+            let same = with(&rt, |r| r.core.config().write_key == cfg.write_key && r.core.config().batch_url() == cfg.batch_url());
+            if same == Some(false) {
+                web_sys::console::warn_1(&JsValue::from_str(&crate::config::already_running(&cfg.storage_prefix)));
+            }
+            return Ok(Omnitrail { rt });
+        }
         let mut ids = ports::CryptoIds::new();
         let tab = crate::ports::IdSource::uuid(&mut ids);
         let tab = tab.get(..13).unwrap_or(&tab).replace('-', "");
@@ -56,7 +64,9 @@ impl Omnitrail {
             env::replace_url(&clean);
         }
         core.set_page(env::page());
-        Ok(Omnitrail { rt: Runtime::start(core) })
+        let rt = Runtime::start(core);
+        super::instances::register(&rt);
+        Ok(Omnitrail { rt })
     }
 
     /// `url` with this visitor's identity for a linked site (`_ot=<anonymousId>.<time>`),
@@ -133,39 +143,6 @@ impl Omnitrail {
         }
     }
 
-    /// `consent.set({ analytics: true, marketing: false })`: records the visitor's choice.
-    #[wasm_bindgen(js_name = setConsent)]
-    pub fn set_consent(&self, choices: JsValue) {
-        let choices = match convert::consent_choices(&choices) {
-            Ok(c) => c,
-            Err(e) => return self.warn(e),
-        };
-        let outcome = with(&self.rt, |r| r.core.set_consent(&choices));
-        if outcome.is_some_and(|o| o.changed) {
-            super::runtime::notify_consent(&self.rt);
-            // A choice made in the web view applies to the app too.
-            if let Some(m) = with(&self.rt, |r| r.core.consent_message()) {
-                super::native_bridge::post(&m);
-            }
-        }
-        tick_now(&self.rt);
-    }
-
-    /// `consent.get()`: `{ necessary: true, analytics: …, … }`.
-    #[wasm_bindgen(js_name = getConsent)]
-    pub fn get_consent(&self) -> JsValue {
-        with(&self.rt, |r| super::runtime::consent_object(&r.core)).unwrap_or(JsValue::NULL)
-    }
-
-    /// `consent.onChange(fn)`: `fn(preferences)` after every change (here or in another tab).
-    #[wasm_bindgen(js_name = onConsentChange)]
-    pub fn on_consent_change(&self, callback: JsValue) {
-        match callback.dyn_into::<js_sys::Function>() {
-            Ok(f) => drop(with(&self.rt, |r| r.consent_listeners.push(f))),
-            Err(_) => self.warn(InputError::NotAnObject("consent.onChange(): callback")),
-        }
-    }
-
     /// `{ anonymousId, userId, groupId }`
     pub fn user(&self) -> JsValue {
         let o = js_sys::Object::new();
@@ -210,10 +187,11 @@ impl Omnitrail {
             "reset" => self.reset(),
             "flush" => drop(self.flush()),
             "setAnonymousId" => self.set_anonymous_id(arg(0)),
-            "setConsent" => self.set_consent(arg(0)),
             other => {
                 if let Some(op) = super::cart_api::parse_queued(other) {
                     self.cart_op(op, &arg(0), &arg(1), ts);
+                } else if let Some(op) = super::consent_api::parse_queued(other) {
+                    self.consent_op(op, arg(0));
                 }
             }
         }
@@ -289,7 +267,9 @@ fn convert_call(m: Method, a: &[JsValue; 4]) -> Result<(Call, Options), InputErr
 impl Omnitrail {
     fn call(&self, m: Method, args: [JsValue; 4], replay_ts: Option<f64>) {
         // Convert before borrowing: a getter in the arguments may call back into the SDK.
-        let page = matches!(m, Method::Page).then(env::page);
+        let is_page = matches!(m, Method::Page);
+        let href = if is_page { env::href() } else { self.catch_up_route() };
+        let page = is_page.then(env::page);
         let result = convert_call(m, &args).and_then(|(call, opts)| {
             let o = CallOptions {
                 timestamp_ms: opts.timestamp_ms.or(replay_ts),
@@ -302,6 +282,7 @@ impl Omnitrail {
                     Call::Track { event, properties } => core.track(event, properties.as_deref(), &o),
                     Call::Page { category, name, properties } => {
                         if let Some(p) = page {
+                            core.page_view_at(&href);
                             core.set_page(p);
                         }
                         core.page_view(category.as_deref(), name.as_deref(), properties.as_deref(), &o)
@@ -323,6 +304,19 @@ impl Omnitrail {
             }
             Err(e) => self.warn(e),
         }
+    }
+
+    /// The app changed its route in this task (`history.pushState`) and the route's page view
+    /// is still to come (dom.rs sends it a task later, once the title is set): sends it now, so
+    /// that a call made now carries the page it was made on and is stored after it. Returns
+    /// the page's URL.
+    pub(super) fn catch_up_route(&self) -> String {
+        let href = env::href();
+        if with(&self.rt, |r| r.core.is_new_route(&href)).unwrap_or(false) {
+            let page = env::page();
+            with(&self.rt, |r| r.core.on_route_change(page, &href));
+        }
+        href
     }
 
     /// Tells a native app hosting this web view about the current identity.

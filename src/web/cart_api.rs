@@ -21,12 +21,7 @@ pub use crate::names::CartOp;
 /// By the name the snippet queues it under (`cart.add` → `"cartAdd"`). `get` and `sync`
 /// answer something, so the snippet never queues them.
 pub fn parse_queued(method: &str) -> Option<CartOp> {
-    let rest = method.strip_prefix("cart").filter(|r| r.starts_with(|c: char| c.is_ascii_uppercase()))?;
-    let mut name = rest.to_owned();
-    if let Some(first) = name.get_mut(..1) {
-        first.make_ascii_lowercase();
-    }
-    CartOp::parse(&name).filter(|op| !op.answers())
+    CartOp::parse(&crate::names::unqueue(method, "cart")?).filter(|op| !op.answers())
 }
 
 /// A line argument: a product id (string or number), or an object `{product_id, variant?, …}`;
@@ -141,6 +136,8 @@ impl Omnitrail {
             CartOp::Sync => return self.cart_sync().into(),
             _ => {}
         }
+        // A cart event carries the page it was made on, as every call does.
+        self.catch_up_route();
         // Convert before borrowing: a getter in the arguments may call back into the SDK.
         let (ka, wa, kb, wb) = spec(op);
         let result = convert(ka, a, wa).and_then(|(x, _)| Ok((x, convert(kb, b, wb)?))).and_then(|(x, (y, q))| {

@@ -10,10 +10,12 @@
 mod api;
 mod cart_api;
 mod cart_runtime;
+mod consent_api;
 mod convert;
 mod dom;
 mod election;
 mod env;
+mod instances;
 mod lifecycle;
 mod native_bridge;
 mod ports;

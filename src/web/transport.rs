@@ -38,6 +38,17 @@ extern "C" {
     fn gzip_fetch(url: &str, query: &str, init: &web_sys::RequestInit, go: &js_sys::Function, batch: f64) -> JsValue;
 }
 
+// `console.warn(message + the response's text)`: a refused batch's warning ends with what the
+// collector said (its first 300 characters), read asynchronously. Adapts only: the message is
+// the core's (`Refusal::message`).
+#[wasm_bindgen::prelude::wasm_bindgen(
+    inline_js = "export function warnWithText(r,m){r.text().then(t=>t,()=>'').then(t=>console.warn(m+t.slice(0,300)))}"
+)]
+extern "C" {
+    #[wasm_bindgen(js_name = warnWithText)]
+    fn warn_with_text(response: &JsValue, message: &str);
+}
+
 /// The functions every batch request settles with (created once, bound per request): the
 /// collector's answer, or none. Each hands what the browser saw to the core as an [`Answer`].
 /// The third asks the core whether a gzipped batch may still leave ([`gzip_fetch`]).
@@ -49,7 +60,10 @@ pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_
         let header = |name: &str| headers.dyn_ref::<web_sys::Headers>().and_then(|h| h.get(name).ok().flatten());
         let (retry_after, accept_encoding) = (header("retry-after"), header("accept-encoding"));
         if let Some(rt) = w.upgrade() {
-            with(&rt, |r| r.core.on_response(batch as u64, status, retry_after.as_deref(), accept_encoding.as_deref()));
+            let refusal = with(&rt, |r| r.core.on_response(batch as u64, status, retry_after.as_deref(), accept_encoding.as_deref()));
+            if let Some(refusal) = refusal.flatten() {
+                warn_with_text(&resp, &refusal.message());
+            }
             tick_now(&rt);
         }
     }));

@@ -87,6 +87,34 @@ test("SPA route changes send page views with the previous in-app URL as referrer
   await ctx.close();
 });
 
+test("an event tracked in the same task as history.pushState carries its own page and is stored after that page's view", async () => {
+  const ctx = await browser.newContext();
+  const page = await openPage(ctx, site.url + "/");
+  await page.evaluate(() => omnitrail.flush());
+  await collector.reset();
+  await page.evaluate(() => {
+    // What a router does: change the URL, then the new route's code tracks, in one task.
+    history.pushState({}, "", "/products/tee");
+    omnitrail.track("Product Viewed", { product_id: "tee" });
+    omnitrail.cart.add({ product_id: "tee", price: 19 });
+    // An app that calls page() itself on a route gets no automatic page view besides it.
+    history.pushState({}, "", "/cart");
+    omnitrail.page("Cart");
+    omnitrail.track("Cart Viewed");
+    return omnitrail.flush();
+  });
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 100)).then(() => omnitrail.flush()));
+  const got = await waitFor(async () => { const m = await msgs(); return m.length >= 5 && m; }, "5 messages");
+  await new Promise((r) => setTimeout(r, 300));
+  const seen = (await msgs()).map((m) => [m.type, m.event ?? m.name ?? null, m.context.page.path]);
+  assert.deepEqual(seen, [
+    ["page", null, "/products/tee"], ["track", "Product Viewed", "/products/tee"], ["track", "Product Added", "/products/tee"],
+    ["page", "Cart", "/cart"], ["track", "Cart Viewed", "/cart"],
+  ]);
+  assert.equal(new URL(got[0].context.page.referrer).pathname, "/", "the previous in-app URL is the referrer");
+  await ctx.close();
+});
+
 test("the journey persists across sessions and conversions carry it", async () => {
   const ctx = await browser.newContext();
   const p1 = await openPage(ctx, shortSessions.url + "/?utm_source=newsletter&utm_medium=email&utm_campaign=winter");

@@ -39,7 +39,11 @@ test("opt-in: before consent nothing is stored or sent; granting sends what wait
 
   await page.evaluate(() => { omnitrail.consent.set({ analytics: true }); return omnitrail.flush(); });
   const got = await waitFor(async () => { const m = (await collector.messages()).filter((x) => x.event?.startsWith("Waiting ")); return m.length === 5 && m; }, "5 buffered events");
-  assert.ok(got.every((m) => m.context.consent.categoryPreferences.necessary === true));
+  // Buffered before the choice, sent after it: each carries the consent it was sent under, so a
+  // downstream consent filter keeps exactly what the visitor allowed.
+  const granted = await page.evaluate(() => omnitrail.consent.get());
+  assert.equal(granted.analytics, true);
+  assert.deepEqual(got.map((m) => m.context.consent.categoryPreferences), Array(5).fill(granted));
   assert.ok((await stored(page)).includes("ot1.aid"));
   assert.equal((await ourCookies(ctx)).length, 1);
   await ctx.close();
@@ -144,4 +148,51 @@ test("a strict CSP (no unsafe-eval, hashed inline scripts, Trusted Types) report
   assert.equal(await page.evaluate(() => { try { document.createElement("script").src = "/x.js"; return false; } catch { return true; } }), true);
   await ctx.close();
   await strict.stop();
+});
+
+test("consent.set/get/onChange and cart.get/sync are safe before the SDK has loaded, queued in order, and the same API after", async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const logs = [];
+  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
+  // Hold the SDK's module until the page has made its calls: they meet the snippet's stub.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route("**/omnitrail/omnitrail.js", async (route) => { await held; await route.continue(); });
+  await page.goto(optIn.url + "/about.html", { waitUntil: "domcontentloaded" });
+  const before = await page.evaluate(async () => {
+    window.__changes = [];
+    const r = { loaded: !!omnitrail.loaded };
+    omnitrail.consent.onChange((p) => window.__changes.push(p));
+    omnitrail.track("Before Load");
+    omnitrail.consent.set({ analytics: true, marketing: false });
+    r.get = omnitrail.consent.get();
+    r.cartGet = omnitrail.cart.get();
+    r.sync = await omnitrail.cart.sync();
+    r.flush = omnitrail.flush();
+    r.others = [omnitrail.anonymousId(), omnitrail.user(), omnitrail.stats(), omnitrail.decorate("https://pay.example/")];
+    return r;
+  });
+  assert.deepEqual(before, { loaded: false, get: null, cartGet: null, sync: false, flush: undefined,
+    others: [null, null, null, "https://pay.example/"] }, "the stub answers safely");
+  release();
+  const after = await page.evaluate(async () => {
+    await omnitrail.ready;
+    return { get: omnitrail.consent.get(), changes: window.__changes, keys: Object.keys(omnitrail.consent).sort() };
+  });
+  assert.deepEqual(after.get, { necessary: true, analytics: true, marketing: false }, "the queued consent.set applied");
+  assert.deepEqual(after.changes, [after.get], "the listener registered before load heard the change");
+  assert.deepEqual(after.keys, ["get", "onChange", "set"]);
+  // After load: the same calls, now answered by the SDK.
+  const later = await page.evaluate(() => {
+    omnitrail.consent.set({ marketing: true });
+    return { get: omnitrail.consent.get(), n: window.__changes.length };
+  });
+  assert.deepEqual(later, { get: { necessary: true, analytics: true, marketing: true }, n: 2 });
+  await page.evaluate(() => omnitrail.flush());
+  const m = await waitFor(async () => (await collector.messages()).find((x) => x.event === "Before Load"), "the event tracked before load");
+  assert.equal(m.context.consent.categoryPreferences.analytics, true, "stamped with the consent it was sent under");
+  assert.deepEqual(logs.filter((l) => l.startsWith("pageerror") || l.startsWith("error")), []);
+  await ctx.close();
 });

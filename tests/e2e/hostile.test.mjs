@@ -40,7 +40,7 @@ test("22,000 hostile calls: no exception, no trap, valid events all delivered, w
     };
     const values = Object.values(hostile);
     const methods = ["track", "page", "screen", "identify", "group", "alias", "setAnonymousId", "decorate",
-      "setConsent", "onConsentChange", "user", "stats", "getConsent", "anonymousId", "replay", "flush"];
+      "consent.set", "consent.onChange", "user", "stats", "consent.get", "anonymousId", "replay", "flush"];
     let seed = 12345;
     const rand = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
     let calls = 0, thrown = 0, valid = 0;
@@ -49,7 +49,8 @@ test("22,000 hostile calls: no exception, no trap, valid events all delivered, w
       const m = methods[rand(methods.length)];
       const args = [values[rand(values.length)], values[rand(values.length)], values[rand(values.length)], values[rand(values.length)]];
       try {
-        const r = sdk[m](...args);
+        const [ns, call] = m.includes(".") ? m.split(".") : [null, m];
+        const r = ns ? sdk[ns + "Call"](call, ...args) : sdk[m](...args); // `consent.set(a)` is `consentCall("set", a)`
         if (r && typeof r.then === "function") r.then(() => {}, () => { thrown++; });
       } catch (e) {
         thrown++;

@@ -210,28 +210,34 @@ test("types: index.d.ts matches the wasm class, the README's options and stats()
   // The wasm-bindgen class (imported in Node: the glue touches no browser global at import).
   const glue = await import(new URL("file://" + join(ROOT, "js/dist/pkg/omnitrail.js")).href);
   const glueMethods = Object.getOwnPropertyNames(glue.Omnitrail.prototype).filter((m) => !m.startsWith("__") && m !== "constructor");
-  // `cartCall(name, a, b)` is internal: the `cart` namespace (js/src/namespaces.js) calls it.
+  // `cartCall(name, a, b)` and `consentCall(name, a)` are internal: the `cart` and `consent`
+  // namespaces (js/src/namespaces.js) call them.
   assert.ok(glueMethods.includes("cartCall"), "the wasm class has cartCall (src/web/cart_api.rs)");
-  const wasmMethods = glueMethods.filter((m) => m !== "cartCall");
+  assert.ok(glueMethods.includes("consentCall"), "the wasm class has consentCall (src/web/consent_api.rs)");
+  const wasmMethods = glueMethods.filter((m) => m !== "cartCall" && m !== "consentCall");
   const { Omnitrail } = await import(new URL("file://" + join(ROOT, "js/dist/index.js")).href);
-  const wrapped = Object.getOwnPropertyNames(Omnitrail.prototype).filter((m) => m !== "constructor" && m !== "cart");
+  const wrapped = Object.getOwnPropertyNames(Omnitrail.prototype).filter((m) => m !== "constructor" && m !== "cart" && m !== "consent");
   const declared = members(block(/export declare class Omnitrail \{([\s\S]*?)\n\}/));
-  const statics = ["constructor", "load", "init", "supported", "cart"];
+  const statics = ["constructor", "load", "init", "supported", "cart", "consent"];
   assert.deepEqual([...declared].filter((m) => !statics.includes(m)).sort(), wasmMethods.sort(), "class Omnitrail in js/src/index.d.ts declares exactly the wasm methods (src/web/api.rs): add or remove the difference there");
   assert.deepEqual(wrapped.sort(), wasmMethods.sort(), "the npm class forwards every wasm method");
   for (const s of ["load", "init", "supported"]) assert.ok(s in Omnitrail, `static ${s}`);
 
   // `cart.*`: interface Cart = the names js/src/namespaces.js builds the namespace from = the
   // names CartOp::parse (src/names.rs) accepts; the snippet queues only such names.
-  const { CART } = await import(new URL("file://" + join(ROOT, "js/src/namespaces.js")).href);
-  const cartOps = readFileSync(join(ROOT, "src/names.rs"), "utf8").split("\ncart_operations!(")[1]?.split("\n);")[0];
-  assert.ok(cartOps, "src/names.rs has `cart_operations!(`");
+  const { CART, CONSENT } = await import(new URL("file://" + join(ROOT, "js/src/namespaces.js")).href);
+  const cartOps = readFileSync(join(ROOT, "src/names.rs"), "utf8").split("\n    CART_OPERATIONS,\n")[1]?.split("\n);")[0];
+  assert.ok(cartOps, "src/names.rs has `operations!(CartOp, CART_OPERATIONS, …)`");
   const rustOps = [...cartOps.matchAll(/\w+ = "(\w+)"/g)].map((m) => m[1]);
   const declaredCart = members(block(/export interface Cart \{([\s\S]*?)\n\}/));
   assert.deepEqual([...declaredCart].sort(), [...CART].sort(), "interface Cart in js/src/index.d.ts = CART in js/src/namespaces.js");
   assert.deepEqual(rustOps.sort(), [...CART].sort(), "CART in js/src/namespaces.js = the names CartOp::parse accepts (src/names.rs)");
-  assert.deepEqual(Object.keys(new Omnitrail({ writeKey: "k", endpoint: "http://127.0.0.1:9" }).cart).sort(), [...CART].sort(), "sdk.cart has every call");
-  const snippet = readFileSync(join(ROOT, "js/src/snippet.js"), "utf8").match(/"(add remove [\w ]+)"\.split/)?.[1] ?? assert.fail("the snippet's cart names");
+  const inert = new Omnitrail({ writeKey: "k", endpoint: "http://127.0.0.1:9" });
+  assert.deepEqual(Object.keys(inert.cart).sort(), [...CART].sort(), "sdk.cart has every call");
+  // `consent.*` likewise (the lists are tied to src/names.rs by tests/names.rs).
+  assert.deepEqual(Object.keys(inert.consent).sort(), [...CONSENT].sort(), "sdk.consent has every call");
+  assert.equal(inert.consent.get(), null, "the inert instance answers consent.get() with null");
+  const snippet = readFileSync(join(ROOT, "js/src/snippet.js"), "utf8").match(/ns\("cart", "(add remove [\w ]+)"\)/)?.[1] ?? assert.fail("the snippet's cart names");
   for (const m of snippet.split(" ")) assert.ok(CART.includes(m) && m !== "get" && m !== "sync", `the snippet queues cart.${m}`);
   const replayType = block(/export type ReplayMethod =([\s\S]*?);/);
   for (const m of snippet.split(" ")) assert.ok(replayType.includes(`"cart${m[0].toUpperCase()}${m.slice(1)}"`), `ReplayMethod has cart.${m}'s queued name`);

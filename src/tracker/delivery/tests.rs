@@ -15,7 +15,7 @@ fn setup() -> (Delivery, Store<MemoryStorage>, MemoryStorage, SeqIds) {
 fn queue_n(d: &mut Delivery, store: &mut Store<MemoryStorage>, n: usize, now: f64) {
     for i in 0..n {
         let json = ["{\"type\":\"track\",\"i\":", if i % 2 == 0 { "0" } else { "1" }, "}"].concat();
-        d.queue(json, now, Collection::Allowed, &mut store.scope(Category::Collection));
+        d.queue(json, 0..0, now, Collection::Allowed, &mut store.scope(Category::Collection));
     }
 }
 
@@ -121,7 +121,7 @@ fn with_compression(c: Compression, endpoint: &str, st: &MemoryStorage) -> Deliv
 fn big_batch(d: &mut Delivery, store: &mut Store<MemoryStorage>, ids: &mut SeqIds, now: f64) -> BatchRequest {
     for _ in 0..20 {
         let json = ["{\"type\":\"track\",\"pad\":\"", &"x".repeat(60), "\"}"].concat();
-        d.queue(json, now, Collection::Allowed, &mut store.scope(Category::Collection));
+        d.queue(json, 0..0, now, Collection::Allowed, &mut store.scope(Category::Collection));
     }
     let b = d.poll(now, A, &mut store.scope(Category::Collection), ids).expect("flushAt reached");
     assert!(b.body.len() >= crate::wire::GZIP_MIN_BYTES, "{} B", b.body.len());

@@ -40,9 +40,9 @@ export async function usage(): Promise<void> {
   ot.alias("u2", "u1", { timestamp: "2026-01-01T00:00:00Z" });
   ot.reset();
   const link: string = ot.decorate("https://example.org/");
-  ot.setConsent({ analytics: true, marketing: false });
-  const granted: boolean | undefined = ot.getConsent()?.analytics;
-  ot.onConsentChange((prefs) => { const m: boolean | undefined = prefs.marketing; void m; });
+  ot.consent.set({ analytics: true, marketing: false });
+  const granted: boolean | undefined = ot.consent.get()?.analytics;
+  ot.consent.onChange((prefs) => { const m: boolean | undefined = prefs.marketing; void m; });
   const ok: boolean = await ot.flush();
   const id: string = ot.anonymousId();
   ot.setAnonymousId("a-1");
@@ -63,7 +63,7 @@ export async function usage(): Promise<void> {
   // @ts-expect-error flushAt is a number
   await Omnitrail.load({ ...config, flushAt: "20" });
   // @ts-expect-error consent choices are booleans
-  ot.setConsent({ analytics: "yes" });
+  ot.consent.set({ analytics: "yes" });
   // @ts-expect-error not a consent mode
   await Omnitrail.load({ ...config, consent: { mode: "implied" } });
   // @ts-expect-error not a channel
