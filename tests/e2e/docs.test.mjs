@@ -152,3 +152,12 @@ test("the figures the README quotes are the build's and the tests': snippet size
     }
   }
 });
+
+test("the README starts with exactly the two set-up commands: the demo, then every test (the commands CI and a newcomer run)", () => {
+  const block = README.match(/^# Omnitrail\n\n```sh\n([\s\S]*?)```\n/);
+  assert.ok(block, "the README's first lines after the title must be one ```sh block");
+  const commands = block[1].trim().split("\n").map((l) => l.split("#")[0].trim());
+  assert.deepEqual(commands, ["./scripts/demo.sh", "./scripts/test.sh"]);
+  for (const c of commands) assert.ok(existsSync(join(ROOT, c)), c);
+  assert.match(readFileSync(join(ROOT, ".ci/run"), "utf8"), /scripts\/test\.sh/, ".ci/run calls the README's test command");
+});
