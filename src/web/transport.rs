@@ -48,13 +48,6 @@ pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_
         let headers = get(&resp, "headers");
         let header = |name: &str| headers.dyn_ref::<web_sys::Headers>().and_then(|h| h.get(name).ok().flatten());
         let (retry_after, accept_encoding) = (header("retry-after"), header("accept-encoding"));
-        // The body is not read: cancelling it ends the request, which gives a keepalive
-        // request's bytes of the browser's 64 KB quota back at once (Chromium held them while
-        // bodies were unread, in a trial where every batch went with keepalive).
-        let body = get(&resp, "body");
-        if let Ok(cancel) = get(&body, "cancel").dyn_into::<js_sys::Function>() {
-            let _ = cancel.call0(&body);
-        }
         if let Some(rt) = w.upgrade() {
             with(&rt, |r| r.core.on_response(batch as u64, status, retry_after.as_deref(), accept_encoding.as_deref()));
             tick_now(&rt);
