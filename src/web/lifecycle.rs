@@ -42,6 +42,11 @@ pub fn listen(weak: &Weak<RefCell<Runtime>>) {
             super::native_bridge::post(&m);
         }
         let (sends, release) = with(&rt, |r| {
+            // The rule at unload is decided on `navigator.onLine` now, even if the `offline`
+            // event is still queued.
+            if !super::env::online() {
+                r.core.set_online(false);
+            }
             let sends = r.core.on_hidden(leaving);
             let mut release = None;
             if leaving {
