@@ -1,4 +1,5 @@
-//! The outbox: every event from creation until a 2xx acknowledges its batch.
+//! The outbox: every event from creation until a 2xx acknowledges its batch (or the browser
+//! takes it for delivery that outlives the page: [`Outbox::hand_over`]).
 //!
 //! Owns: the in-memory queue, its byte budget and eviction, and the persisted copy.
 //!
@@ -37,6 +38,9 @@ struct Entry {
     /// Index into `Outbox::chunks` once persisted.
     chunk: Option<usize>,
     in_flight: bool,
+    /// Handed to the browser for delivery after the page is gone ([`Outbox::hand_over`]):
+    /// kept out of storage while in flight.
+    handed: bool,
     /// When it was queued (ms), for the age trigger.
     at: f64,
     /// Where its `context.consent` member starts, while it waits for a consent decision
@@ -168,7 +172,7 @@ impl Outbox {
         self.next_id += 1;
         self.queued_bytes += json.len();
         self.unpersisted += 1;
-        self.entries.push_back(Entry { id, json, chunk: None, in_flight: false, at: now, stamp_at: 0 });
+        self.entries.push_back(Entry { id, json, chunk: None, in_flight: false, handed: false, at: now, stamp_at: 0 });
         id
     }
 
@@ -222,22 +226,26 @@ impl Outbox {
             self.in_flight_bytes -= e.json.len();
         }
         match e.chunk {
-            None => self.unpersisted -= 1,
-            Some(c) => {
-                let done = match self.chunks.get_mut(c).and_then(Option::as_mut) {
-                    Some(chunk) => {
-                        chunk.live -= 1;
-                        chunk.dirty = true;
-                        chunk.live == 0
-                    }
-                    None => false,
-                };
-                if done {
-                    if let Some(chunk) = self.chunks.get_mut(c).and_then(Option::take) {
-                        storage.remove(&chunk.key);
-                        self.persisted_bytes -= chunk.bytes;
-                    }
-                }
+            None => self.unpersisted -= usize::from(!e.handed),
+            Some(c) => self.unlink(c, storage),
+        }
+    }
+
+    /// One line of chunk `c` is no longer to be kept: the chunk is rewritten at the next
+    /// persist, or removed now when that was its last line.
+    fn unlink(&mut self, c: usize, storage: &mut dyn Storage) {
+        let done = match self.chunks.get_mut(c).and_then(Option::as_mut) {
+            Some(chunk) => {
+                chunk.live -= 1;
+                chunk.dirty = true;
+                chunk.live == 0
+            }
+            None => false,
+        };
+        if done {
+            if let Some(chunk) = self.chunks.get_mut(c).and_then(Option::take) {
+                storage.remove(&chunk.key);
+                self.persisted_bytes -= chunk.bytes;
             }
         }
     }
@@ -271,7 +279,7 @@ impl Outbox {
         let mut value = String::new();
         let mut picked = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
-            if e.chunk.is_some() {
+            if e.chunk.is_some() || e.handed {
                 continue;
             }
             if value.len() + e.json.len() + 1 > room {
@@ -359,8 +367,28 @@ impl Outbox {
                 e.in_flight = false;
                 self.in_flight_n -= 1;
                 self.in_flight_bytes -= e.json.len();
+                // Handed over but not delivered after all: persisted again at the next persist.
+                self.unpersisted += usize::from(std::mem::take(&mut e.handed));
             }
         }
+    }
+
+    /// The browser took these in-flight entries (sorted, as returned by `take`) for delivery
+    /// that outlives the page (keepalive on `pagehide`): their persisted copy is removed now,
+    /// so that no later page load sends them again. They stay in memory, in flight: an answer
+    /// still acknowledges them, and a failure ([`Outbox::release`]) persists them again.
+    pub fn hand_over(&mut self, ids: &[EntryId], storage: &mut dyn Storage) {
+        for i in 0..self.entries.len() {
+            let Some(e) = self.entries.get_mut(i).filter(|e| e.in_flight && !e.handed && ids.binary_search(&e.id).is_ok()) else {
+                continue;
+            };
+            e.handed = true;
+            match e.chunk.take() {
+                Some(c) => self.unlink(c, storage),
+                None => self.unpersisted -= 1,
+            }
+        }
+        let _ = self.rewrite_dirty(storage);
     }
 
     /// The batch with these entries was acknowledged (or rejected for good): remove them from
@@ -475,7 +503,15 @@ impl Outbox {
             let id = self.next_id;
             self.next_id += 1;
             self.queued_bytes += line.len();
-            self.entries.push_back(Entry { id, json: line.to_owned(), chunk: Some(c), in_flight: false, at: now, stamp_at: 0 });
+            self.entries.push_back(Entry {
+                id,
+                json: line.to_owned(),
+                chunk: Some(c),
+                in_flight: false,
+                handed: false,
+                at: now,
+                stamp_at: 0,
+            });
             live += 1;
         }
         if live == 0 {

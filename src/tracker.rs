@@ -482,6 +482,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let collection = self.store.collection();
         self.delivery.on_hidden(now, collection, self.store.collecting(), leaving).into_iter().collect()
     }
+
+    /// The requests `on_hidden` returned were handed to the browser: see
+    /// [`delivery::Delivery::hand_over`] (exactly once at unload, and when it stays at least once).
+    pub fn hand_over(&mut self) {
+        self.delivery.hand_over(self.store.collecting());
+    }
 }
 
 /// Validates an optional JSON-object argument; `None` means `{}`.

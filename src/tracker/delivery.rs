@@ -26,7 +26,10 @@ pub struct BatchRequest {
     pub batch_id: u64,
     pub url: String,
     pub body: String,
-    /// Use `fetch(..., {keepalive: true})` (or `sendBeacon`): the page is going away.
+    /// Use `fetch(..., {keepalive: true})` (or `sendBeacon`): the page is going away. Only
+    /// these go with keepalive: Chromium rejects the promise of a keepalive request in flight
+    /// when the page navigates (measured), so for a normal batch it would tell no more than a
+    /// plain request the navigation cancels.
     pub keepalive: bool,
     pub events: usize,
 }
@@ -37,6 +40,10 @@ struct InFlight {
     entries: Vec<EntryId>,
     started: f64,
     keepalive: bool,
+    /// Handed to the browser at unload ([`Delivery::hand_over`]): no persisted copy.
+    handed: bool,
+    /// Plain body bytes (of the keepalive quota while `keepalive`).
+    bytes: usize,
     /// Sent gzipped (see [`Delivery::compress`]).
     compressed: bool,
     /// Being gzipped: the request has not left yet ([`Delivery::compressed`]). The page
@@ -52,8 +59,10 @@ pub enum Answer<'a> {
     Http { status: u16, retry_after: Option<&'a str>, accept_encoding: Option<&'a str> },
     /// No answer: a network error, CORS failure, timeout or abort.
     NoAnswer,
-    /// Handed to the native app (`nativeEvents`): whether the app's bridge took it.
-    App { accepted: bool },
+    /// Handed to what never answers: the native app (`nativeEvents`: whether its bridge took
+    /// it) or the browser's beacon queue (`sendBeacon` where there is no `fetch`: whether it
+    /// queued it). Taken counts as delivered.
+    Handed { accepted: bool },
 }
 
 /// The delivery counters.
@@ -109,6 +118,11 @@ pub struct Delivery {
     /// ([`Delivery::take_refusal`]).
     refused: Vec<u16>,
     refusal: Option<Refusal>,
+    /// `pagehide` came and the page was not elected again since: it may be gone.
+    left: bool,
+    /// The collector's last answer asked for a retry (5xx, 429, …): what the browser takes
+    /// at unload may not be stored, so a copy stays ([`Delivery::hand_over`]).
+    collector_failing: bool,
     stats: DeliveryStats,
 }
 
@@ -147,6 +161,8 @@ impl Delivery {
             pending_stamp_len: 0,
             refused: Vec::new(),
             refusal: None,
+            left: false,
+            collector_failing: false,
             stats: DeliveryStats::default(),
         }
     }
@@ -199,6 +215,7 @@ impl Delivery {
     }
 
     pub fn become_leader(&mut self, storage: &mut dyn Storage, now: f64) {
+        self.left = false;
         if self.role != Role::Leader {
             self.role = Role::Leader;
             self.outbox.adopt_all(storage, now);
@@ -260,9 +277,26 @@ impl Delivery {
         let batch_id = self.next_batch_id;
         self.next_batch_id += 1;
         let events = taken.ids.len();
-        self.in_flight.push(InFlight { batch_id, entries: taken.ids, started: now, keepalive, compressed: false, compressing: false });
+        let bytes = body.len();
+        self.in_flight.push(InFlight {
+            batch_id,
+            entries: taken.ids,
+            started: now,
+            keepalive,
+            handed: false,
+            bytes,
+            compressed: false,
+            compressing: false,
+        });
         self.stats.batches += 1;
         Some(BatchRequest { batch_id, url: self.set.url.clone(), body, keepalive, events })
+    }
+
+    /// What is left of the browser's keepalive quota (64 KB of bodies in flight per page, less
+    /// 1 KB of margin) beside this tab's keepalive requests in flight.
+    fn keepalive_room(&self) -> usize {
+        let used: usize = self.in_flight.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum();
+        (KEEPALIVE_BYTES - 1024).saturating_sub(used)
     }
 
     /// A request whose answer never came is treated as failed.
@@ -334,6 +368,7 @@ impl Delivery {
                     return;
                 }
                 let outcome = Outcome::from_status(status, retry_after);
+                self.collector_failing = matches!(outcome, Outcome::Retry { .. });
                 if outcome == Outcome::Reject && !self.refused.contains(&status) {
                     self.refused.push(status);
                     let events = self.in_flight.get(pos).map_or(0, |f| f.entries.len());
@@ -341,8 +376,11 @@ impl Delivery {
                 }
                 outcome
             }
-            Answer::App { accepted: true } => Outcome::Ack,
-            Answer::NoAnswer | Answer::App { accepted: false } => {
+            Answer::Handed { accepted: true } => Outcome::Ack,
+            // The browser detaches (and may reject) a keepalive request when the page goes:
+            // what it took at unload counts as sent.
+            Answer::NoAnswer if self.left && self.in_flight.get(pos).is_some_and(|f| f.handed) => Outcome::Ack,
+            Answer::NoAnswer | Answer::Handed { accepted: false } => {
                 self.attempt_failed = true;
                 Outcome::Retry { after_ms: None }
             }
@@ -410,13 +448,15 @@ impl Delivery {
     }
 
     /// The page is being hidden (`leaving`: `pagehide`): persist synchronously (when `storage`
-    /// may write) and return what should go out with `keepalive` now, within the 64 KB
-    /// keepalive budget. A batch still being gzipped would leave too late (or never): its
-    /// events go in this plain keepalive request instead, first, and the gzipped one is not
-    /// sent ([`Delivery::compressed`]). When the page is leaving, so do the events of a gzipped
-    /// request that left but is unanswered: the browser cancels it with the page (only
-    /// keepalive requests outlive it, and those cannot be aborted on `requestTimeout`); if it
-    /// reached the collector anyway, the copy is a duplicate the collector drops by messageId.
+    /// may write) and return what should go out with `keepalive` now, within what is left of
+    /// the 64 KB keepalive quota. A batch still being gzipped would leave too late (or never):
+    /// its events go in this plain keepalive request instead, first, and the gzipped one is
+    /// not sent ([`Delivery::compressed`]). When the page is leaving, so do the events of a
+    /// request that left unanswered without keepalive (one too big for the quota): the browser
+    /// cancels it with the page; if it reached the collector anyway, the copy is a duplicate
+    /// the collector drops by messageId.
+    ///
+    /// What it returns is handed to the browser at once; then [`Delivery::hand_over`].
     pub fn on_hidden(&mut self, now: f64, collection: Collection, storage: &mut dyn Storage, leaving: bool) -> Option<BatchRequest> {
         if collection == Collection::Allowed {
             let _ = self.outbox.persist_now(storage, now);
@@ -424,15 +464,40 @@ impl Delivery {
         if self.role == Role::Follower {
             self.outbox.release_persisted();
         }
+        self.left |= leaving;
         if self.role == Role::Undecided || !self.online || collection == Collection::Pending {
             return None;
         }
-        while let Some(pos) = self.in_flight.iter().position(|f| f.compressing || leaving && f.compressed) {
+        while let Some(pos) = self.in_flight.iter().position(|f| f.compressing || leaving && !f.keepalive) {
             let flight = self.in_flight.swap_remove(pos);
             self.outbox.release(&flight.entries);
         }
-        let budget = KEEPALIVE_BYTES - 1024 - message::BATCH_OVERHEAD - self.set.write_key.len();
+        let budget = self.keepalive_room().saturating_sub(message::BATCH_OVERHEAD + self.set.write_key.len());
+        // Too little room left beside the keepalive requests in flight: what waits stays
+        // persisted for the next page (or for this one, shown again).
+        if budget < 1024 {
+            return None;
+        }
         self.take_batch(now, self.set.max_batch_events, budget, true)
+    }
+
+    /// Exactly once at unload: called once the requests [`Delivery::on_hidden`] returned were
+    /// handed to the browser and a refusal had its chance to arrive (over the keepalive quota
+    /// the promise rejects at once, as [`Answer::NoAnswer`]: those events wait again). A
+    /// keepalive request outlives the page, so when the page is online and the collector's
+    /// last answer did not ask for a retry, what the keepalive requests in flight carry
+    /// counts as sent: its persisted copy is removed ([`Outbox::hand_over`]) and the next
+    /// page load does not send it again; once the page has left, their failure too counts as
+    /// sent (the browser detaches them from the page). Offline nothing was sent, and while
+    /// the collector fails (5xx, 429) the copy stays: at least once.
+    pub fn hand_over(&mut self, storage: &mut dyn Storage) {
+        if !self.online || self.collector_failing {
+            return;
+        }
+        for f in self.in_flight.iter_mut().filter(|f| f.keepalive) {
+            f.handed = true;
+            self.outbox.hand_over(&f.entries, storage);
+        }
     }
 
     /// When `poll` is due again (timeouts of requests in flight, the next batch).

@@ -187,18 +187,21 @@ fn storage_full_keeps_events_in_memory_and_delivers_them() {
 }
 
 #[test]
-fn reload_resends_what_was_not_acknowledged_and_keeps_identity() {
+fn what_the_browser_took_at_unload_is_not_sent_again_by_the_next_page() {
     let st = MemoryStorage::default();
     let clock = ManualClock::at(1_000.0);
     let mut a = tab(&st, &clock, "page1", 1);
     a.become_leader();
     a.identify(Some("user-1"), Some(r#"{"plan":"pro"}"#), &CallOptions::default()).unwrap();
     track_n(&mut a, 49);
+    a.persist();
     let sent = a.on_hidden(true);
+    a.hand_over();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].keepalive);
     assert!(sent[0].body.len() <= crate::wire::KEEPALIVE_BYTES);
-    let beaconed = ids_of(&sent[0].body);
+    assert_eq!(sent[0].events, 50);
+    assert!(st.keys("ot1.q.").is_empty(), "handed to the browser while online: no persisted copy");
     let aid = a.identity().anonymous_id.clone();
     drop(a); // navigation: the page is gone before any answer
 
@@ -207,10 +210,91 @@ fn reload_resends_what_was_not_acknowledged_and_keeps_identity() {
     assert_eq!(b.identity().user_id.as_deref(), Some("user-1"));
     b.become_leader();
     b.flush();
-    let s = b.poll().unwrap();
-    assert_eq!(ids_of(&s.body), beaconed, "everything not acknowledged goes again, same ids");
-    b.on_response(s.batch_id, 200, None, None);
-    assert!(st.keys("ot1.q.").is_empty());
+    assert_eq!(b.poll(), None, "nothing sent again");
+}
+
+/// Unloads page 1 after `before` ran on it (`refused`: the browser then refuses its keepalive
+/// request); returns the messageIds page 1 sent and those page 2 sends.
+fn unload_then_reload(refused: bool, before: impl FnOnce(&mut T)) -> (Vec<String>, Vec<String>) {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(1_000.0);
+    let mut a = tab(&st, &clock, "page1", 1);
+    a.become_leader();
+    track_n(&mut a, 30);
+    before(&mut a);
+    let sends = a.on_hidden(true);
+    if refused {
+        // Over the keepalive quota: the promise rejects before the page is gone.
+        a.on_delivery(sends[0].batch_id, Answer::NoAnswer);
+    }
+    a.hand_over();
+    a.persist();
+    drop(a);
+    let mut b = tab(&st, &clock, "page2", 2);
+    b.become_leader();
+    b.flush();
+    let sent = sends.iter().flat_map(|s| ids_of(&s.body)).collect();
+    (sent, b.poll().map(|s| ids_of(&s.body)).unwrap_or_default())
+}
+
+#[test]
+fn unload_stays_at_least_once_offline_after_a_failure_or_when_the_browser_refuses() {
+    // Offline: nothing is handed over; the next page sends everything.
+    let (sent, again) = unload_then_reload(false, |a| a.set_online(false));
+    assert_eq!((sent.len(), again.len()), (0, 30));
+    // The collector's last answer was a failure: sent at unload, and kept for the next page.
+    let (sent, again) = unload_then_reload(false, |a| {
+        let s = a.poll().unwrap();
+        a.on_response(s.batch_id, 503, None, None);
+    });
+    assert_eq!((sent.len(), again.len()), (30, 30));
+    assert_eq!(sent, again);
+    // The browser refused the keepalive request: persisted again.
+    let (sent, again) = unload_then_reload(true, |_| {});
+    assert_eq!((sent.len(), again.len()), (30, 30));
+    assert_eq!(sent, again);
+    // The navigation cancelled the request in flight (no answer: not the collector failing):
+    // it goes again at unload, and not again after.
+    let (sent, again) = unload_then_reload(false, |a| {
+        let s = a.poll().unwrap();
+        a.on_delivery(s.batch_id, Answer::NoAnswer);
+    });
+    assert_eq!((sent.len(), again.len()), (30, 0));
+    // Online, healthy, taken: not again.
+    let (sent, again) = unload_then_reload(false, |_| {});
+    assert_eq!((sent.len(), again.len()), (30, 0));
+}
+
+#[test]
+fn an_unanswered_request_goes_again_with_keepalive_when_the_page_leaves_as_far_as_the_quota_goes() {
+    let (mut t, st, _) = leader();
+    let pad = format!("{{\"pad\":\"{}\"}}", "x".repeat(4_000));
+    for _ in 0..20 {
+        t.track("E", Some(&pad), &CallOptions::default()).unwrap();
+    }
+    let s = t.poll().expect("flushAt");
+    assert!(!s.keepalive, "{} B", s.body.len());
+    track_n(&mut t, 5);
+    // Hidden, not leaving: the request lives on, only the 5 go (handed over).
+    let hidden = t.on_hidden(false);
+    t.hand_over();
+    assert_eq!(hidden.iter().map(|k| k.events).collect::<Vec<_>>(), [5]);
+    // pagehide: the browser cancels the plain request; its first events go with keepalive
+    // now, as many as the quota left beside the 5 holds; the rest stay for the next page.
+    let k = t.on_hidden(true);
+    t.hand_over();
+    assert_eq!(k.len(), 1);
+    let (went, all) = (ids_of(&k[0].body), ids_of(&s.body));
+    assert!(went.len() >= 10 && all.starts_with(&went), "{} of 20", went.len());
+    assert!(k[0].body.len() + hidden[0].body.len() <= crate::wire::KEEPALIVE_BYTES, "within the quota together");
+    let kept: usize = st.keys("ot1.q.").iter().map(|k| st.get(k).unwrap().lines().count()).sum();
+    assert_eq!(kept, 20 - went.len());
+    // A late answer to the cancelled one changes nothing; the keepalive answers count.
+    t.on_response(s.batch_id, 200, None, None);
+    assert_eq!(t.stats().delivered, 0);
+    t.on_response(hidden[0].batch_id, 200, None, None);
+    t.on_response(k[0].batch_id, 200, None, None);
+    assert_eq!(t.stats().delivered, 5 + went.len() as u64);
 }
 
 #[test]
@@ -221,12 +305,13 @@ fn unload_respects_the_keepalive_budget() {
         t.track("E", Some(&pad), &CallOptions::default()).unwrap();
     }
     let sent = t.on_hidden(true);
+    t.hand_over();
     let bytes: usize = sent.iter().map(|s| s.body.len()).sum();
     assert!(bytes <= crate::wire::KEEPALIVE_BYTES, "{bytes}");
     assert!(sent[0].events > 10);
-    // Everything is persisted for the next page, beaconed or not.
+    // What did not fit stays persisted for the next page; what went, does not.
     let lines: usize = st.keys("ot1.q.").iter().map(|k| st.get(k).unwrap().lines().count()).sum();
-    assert_eq!(lines, 200);
+    assert_eq!(lines, 200 - sent[0].events);
 }
 
 #[test]

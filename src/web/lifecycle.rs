@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Weak;
 
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::runtime::{add_listener, get, global, leak, notify_consent, schedule, tick_now, with, Runtime};
 
@@ -18,6 +18,14 @@ pub fn listen(weak: &Weak<RefCell<Runtime>>) {
     let window = global();
     let document = get(&window, "document");
 
+    // After the keepalive sends, once a refusal (its promise rejects at once) has had its
+    // microtask: what the browser took counts as sent (`Tracker::hand_over`).
+    let w = weak.clone();
+    let hand_over = leak(Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
+        if let Some(rt) = w.upgrade() {
+            with(&rt, |r| r.core.hand_over());
+        }
+    }));
     let w = weak.clone();
     let hidden = leak(Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
         let Some(rt) = w.upgrade() else { return };
@@ -34,6 +42,11 @@ pub fn listen(weak: &Weak<RefCell<Runtime>>) {
             super::native_bridge::post(&m);
         }
         let (sends, release) = with(&rt, |r| {
+            // The rule at unload is decided on `navigator.onLine` now, even if the `offline`
+            // event is still queued.
+            if !super::env::online() {
+                r.core.set_online(false);
+            }
             let sends = r.core.on_hidden(leaving);
             let mut release = None;
             if leaving {
@@ -51,6 +64,8 @@ pub fn listen(weak: &Weak<RefCell<Runtime>>) {
         for s in sends {
             super::transport::send(&rt, s);
         }
+        let settled = js_sys::Promise::resolve(&JsValue::UNDEFINED);
+        let _ = settled.unchecked_ref::<super::transport::Thenable>().then_fns(&hand_over, &hand_over);
         if let Some(f) = release {
             let _ = f.call0(&JsValue::UNDEFINED);
         }

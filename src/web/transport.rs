@@ -88,7 +88,7 @@ pub fn send(rt: &Shared, s: BatchRequest) {
     // `nativeEvents` in an app's web view: the app takes the batch (native batching).
     if with(rt, |r| r.core.config().native_events).unwrap_or(false) && super::native_bridge::present() {
         let accepted = super::native_bridge::post(&crate::app_protocol::batch_message(&s.body));
-        with(rt, |r| r.core.on_delivery(s.batch_id, Answer::App { accepted }));
+        with(rt, |r| r.core.on_delivery(s.batch_id, Answer::Handed { accepted }));
         schedule(rt);
         return;
     }
@@ -118,12 +118,11 @@ pub fn send(rt: &Shared, s: BatchRequest) {
         let _ = promise.unchecked_ref::<Thenable>().then_fns(on_ok.unchecked_ref(), on_err.unchecked_ref());
         return;
     }
-    // No fetch: a beacon is fire-and-forget; the events stay in the outbox until a later
-    // page load acknowledges them.
-    let queued = window.navigator().send_beacon_with_opt_str(&s.url, Some(&s.body)).unwrap_or(false);
-    if !queued {
-        let _ = on_err.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
-    }
+    // No fetch: a beacon is fire-and-forget; whether the browser queued it is all there is
+    // to know (the core counts it as delivered).
+    let accepted = window.navigator().send_beacon_with_opt_str(&s.url, Some(&s.body)).unwrap_or(false);
+    with(rt, |r| r.core.on_delivery(s.batch_id, Answer::Handed { accepted }));
+    schedule(rt);
 }
 
 /// A CORS request without credentials: `keepalive` when the page is going away, else aborted

@@ -66,14 +66,32 @@ fn pending_consent_sends_nothing_and_a_follower_hands_persisted_events_over() {
 }
 
 #[test]
-fn the_hidden_page_persists_and_sends_with_keepalive() {
-    let (mut d, mut store, st, _) = setup();
+fn the_hidden_page_sends_with_keepalive_and_keeps_no_copy_unless_refused() {
+    let (mut d, mut store, st, mut ids) = setup();
     d.become_leader(&mut store.scope(Category::Collection), 0.0);
     queue_n(&mut d, &mut store, 3, 0.0);
+    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 0.0);
+    assert_eq!(st.dump().len(), 1, "persisted");
     let b = d.on_hidden(1.0, A, &mut store.scope(Category::Collection), true).unwrap();
     assert!(b.keepalive);
     assert_eq!(b.events, 3);
-    assert!(!st.dump().is_empty());
+    // The browser refused it at once (over the keepalive quota): nothing to hand over.
+    d.on_answer(b.batch_id, Answer::NoAnswer, 1.0, &mut store.scope(Category::Collection), &mut ids);
+    d.hand_over(&mut store.scope(Category::Collection));
+    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 1.0);
+    assert_eq!(st.dump().values().map(|v| v.lines().count()).sum::<usize>(), 3, "kept for the next page");
+    // Shown again and elected: they go again; taken this time.
+    d.become_leader(&mut store.scope(Category::Collection), 2.0);
+    let b = d.on_hidden(3.0, A, &mut store.scope(Category::Collection), true).unwrap();
+    assert_eq!(b.events, 3);
+    d.hand_over(&mut store.scope(Category::Collection));
+    assert!(st.dump().is_empty(), "handed to the browser: no copy for the next page");
+    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 3.0);
+    assert!(st.dump().is_empty(), "and none written back while in flight");
+    // The page is gone: the browser detaches the request (its promise may reject): sent.
+    d.on_answer(b.batch_id, Answer::NoAnswer, 4.0, &mut store.scope(Category::Collection), &mut ids);
+    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 4.0);
+    assert!(st.dump().is_empty() && d.is_idle());
 }
 
 #[test]
@@ -84,11 +102,11 @@ fn flush_settles_on_the_cores_answer_and_the_app_reports_real_outcomes() {
     d.flush();
     let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
     assert_eq!(d.settle_flush(false), None, "in flight");
-    d.on_answer(b.batch_id, Answer::App { accepted: false }, 1.0, &mut store.scope(Category::Collection), &mut ids);
+    d.on_answer(b.batch_id, Answer::Handed { accepted: false }, 1.0, &mut store.scope(Category::Collection), &mut ids);
     assert_eq!(d.settle_flush(d.wake(A).is_none()), Some(false), "the app did not take it: failed, retried later");
     assert_eq!(d.stats().retries, 1);
     let b = d.poll(60_000.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
-    d.on_answer(b.batch_id, Answer::App { accepted: true }, 60_001.0, &mut store.scope(Category::Collection), &mut ids);
+    d.on_answer(b.batch_id, Answer::Handed { accepted: true }, 60_001.0, &mut store.scope(Category::Collection), &mut ids);
     assert_eq!(d.settle_flush(d.wake(A).is_none()), Some(true), "everything acknowledged");
     assert_eq!(d.stats().delivered, 2);
 }
@@ -250,22 +268,51 @@ fn a_batch_still_being_gzipped_goes_plain_with_keepalive_when_the_page_is_hidden
 }
 
 #[test]
-fn a_gzipped_request_that_left_is_sent_again_plain_only_when_the_page_leaves() {
+fn a_gzipped_request_that_left_is_sent_again_plain_when_the_page_leaves_and_kept_by_none() {
     let (_, mut store, st, mut ids) = setup();
     let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
     d.become_leader(&mut store.scope(Category::Collection), 0.0);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
+    assert!(!b.keepalive);
+    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 0.0);
     assert!(d.compress(&b) && d.compressed(b.batch_id));
-    // Hidden, not leaving (another tab, the app in the background): the page lives on and
-    // so does its request.
-    assert_eq!(d.on_hidden(1.0, A, &mut store.scope(Category::Collection), false), None, "in flight, nothing else waits");
-    // pagehide: the browser will cancel it; its events leave plain with keepalive now.
+    // pagehide: the browser cancels it; its events leave plain with keepalive now, and the
+    // next page load finds no copy.
     let k = d.on_hidden(2.0, A, &mut store.scope(Category::Collection), true).expect("sent again");
     assert!(k.keepalive && k.events == 20 && !d.compress(&k));
-    // A late answer to the gzipped one changes nothing; the keepalive answer acknowledges.
+    d.hand_over(&mut store.scope(Category::Collection));
+    assert!(st.dump().is_empty());
     answer(&mut d, &mut store, &mut ids, &b, 200, None);
     assert_eq!(d.stats().delivered, 0);
     answer(&mut d, &mut store, &mut ids, &k, 200, None);
     assert_eq!(d.stats().delivered, 20);
     assert!(d.is_idle());
+}
+
+#[test]
+fn a_big_request_is_sent_again_with_keepalive_only_when_the_page_leaves_as_far_as_the_quota_goes() {
+    let (_, mut store, st, mut ids) = setup();
+    let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    for _ in 0..20 {
+        let json = ["{\"type\":\"track\",\"pad\":\"", &"x".repeat(4_000), "\"}"].concat();
+        d.queue(json, 0..0, 0.0, Collection::Allowed, &mut store.scope(Category::Collection));
+    }
+    let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).expect("flushAt reached");
+    assert!(!b.keepalive, "{} B", b.body.len());
+    assert!(d.compress(&b) && d.compressed(b.batch_id));
+    // Hidden, not leaving (another tab, the app in the background): the page lives on and
+    // so does its request.
+    assert_eq!(d.on_hidden(1.0, A, &mut store.scope(Category::Collection), false), None, "in flight, nothing else waits");
+    assert!(!st.dump().is_empty(), "not handed over: a copy stays");
+    // pagehide: the browser will cancel it; its events leave plain with keepalive now.
+    let k = d.on_hidden(2.0, A, &mut store.scope(Category::Collection), true).expect("sent again");
+    d.hand_over(&mut store.scope(Category::Collection));
+    assert!(k.keepalive && (10..20).contains(&k.events) && !d.compress(&k), "{} events", k.events);
+    assert_eq!(st.dump().values().map(|v| v.lines().count()).sum::<usize>(), 20 - k.events, "the rest stays for the next page");
+    // A late answer to the gzipped one changes nothing; the keepalive answer acknowledges.
+    answer(&mut d, &mut store, &mut ids, &b, 200, None);
+    assert_eq!(d.stats().delivered, 0);
+    answer(&mut d, &mut store, &mut ids, &k, 200, None);
+    assert_eq!(d.stats().delivered, k.events as u64);
 }

@@ -1,0 +1,134 @@
+// End-to-end: unload exactly once (issue 17), in real Chromium against the real collector.
+// What the page hands to the browser at pagehide with keepalive, online, while the collector is
+// not failing, counts as sent: the next page load finds none of it persisted and sends none of
+// it again. Where the browser's acceptance is unknown, delivery stays at least once: offline at
+// unload (nothing is sent; the next page sends it), and a keepalive request the browser refuses
+// (e.g. over its 64 KB quota: the events are persisted again before the page is gone).
+//
+// Each test counts, before the next page's SDK runs (an init script), how many of the left
+// page's events are still persisted in localStorage: that is exactly what the next page sends.
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { startCollector, startSite, launchBrowser, openPage, waitFor, idCounts } from "./harness.mjs";
+
+let collector, site, waitingSite, browser;
+
+before(async () => {
+  collector = await startCollector();
+  // The defaults (compression "auto"), no automatic page view: the only events are the test's.
+  site = await startSite({ config: { writeKey: "demo", endpoint: collector.url, autoPage: false } });
+  // Events wait (no count or age trigger within a test): only the unload sends them.
+  waitingSite = await startSite({ config: { writeKey: "demo", endpoint: collector.url, autoPage: false, flushAt: 1000, flushInterval: 600000 } });
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await site?.stop();
+  await waitingSite?.stop();
+  await collector?.stop();
+});
+beforeEach(async () => {
+  await collector.reset();
+});
+
+const leave = (msgs) => msgs.filter((m) => m.type === "track" && m.event === "Leave");
+
+/** A context whose pages record, before the SDK runs, how many "Leave" events are persisted. */
+async function countingContext() {
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(() => {
+    try {
+      window.__persistedAtStart = Object.keys(localStorage).filter((k) => k.startsWith("ot1.q."))
+        .reduce((n, k) => n + localStorage.getItem(k).split("\n").filter((l) => l.includes('"event":"Leave"')).length, 0);
+    } catch {
+      window.__persistedAtStart = -1; // about:blank
+    }
+  });
+  return ctx;
+}
+
+/** Opens the site, acknowledged and idle, so later counts are the test's own. */
+async function settled(ctx, on = site) {
+  const page = await openPage(ctx, on.url + "/");
+  assert.equal(await page.evaluate(() => omnitrail.flush()), true);
+  return page;
+}
+
+const track50 = (page) => page.evaluate(() => {
+  for (let i = 0; i < 50; i++) omnitrail.track("Leave", { i, sku: "tee-blue", price: 19.0 });
+});
+
+async function all50() {
+  const msgs = await waitFor(async () => { const m = leave(await collector.messages()); return m.length >= 50 && m; }, "50 Leave events");
+  assert.deepEqual(msgs.map((m) => m.properties.i).sort((a, b) => a - b), [...Array(50).keys()]);
+  assert.equal(idCounts(msgs).duplicated, 0, "stored once");
+  return msgs;
+}
+
+test("page.goto to the same site: 50 arrive, the next page finds none of them to send again", async () => {
+  const ctx = await countingContext();
+  const page = await settled(ctx);
+  await track50(page);
+  await page.goto(site.url + "/checkout.html");
+  await page.evaluate(() => omnitrail.ready);
+  assert.equal(await page.evaluate(() => window.__persistedAtStart), 0, "nothing left for the next page");
+  assert.equal(await page.evaluate(() => omnitrail.flush()), true);
+  await all50();
+  const s = await collector.stats();
+  console.log(`# page.goto: 50/50 stored, requests ${s.requests}, duplicates discarded ${s.duplicates}`);
+  // A batch the navigation cancelled may have reached the collector and gone again at
+  // pagehide (acceptance unknown): at most one extra copy of each, never from the next page.
+  assert.ok(s.duplicates <= 50, JSON.stringify(s));
+  await ctx.close();
+});
+
+test("offline at unload: nothing is handed over; the next page (online) sends all 50 once", async () => {
+  const ctx = await countingContext();
+  const page = await settled(ctx);
+  await page.evaluate(() => { window.__offline = new Promise((ok) => addEventListener("offline", ok, { once: true })); });
+  await ctx.setOffline(true);
+  await page.evaluate(() => window.__offline); // the SDK's listener (registered first) has run
+  assert.equal(await page.evaluate(() => navigator.onLine), false);
+  await track50(page);
+  await page.goto("about:blank");
+  await ctx.setOffline(false);
+  assert.equal(leave(await collector.messages()).length, 0, "nothing left while offline");
+  const next = await openPage(ctx, site.url + "/");
+  assert.equal(await next.evaluate(() => window.__persistedAtStart), 50, "all 50 kept for the next page");
+  await next.evaluate(() => omnitrail.flush());
+  await all50();
+  assert.equal((await collector.stats()).duplicates, 0);
+  await ctx.close();
+});
+
+// The browser's refusal (e.g. over its keepalive quota) as Chromium reports it: the promise
+// rejects with a TypeError at once. It could not be provoked reliably here (a trial with a 60 KB
+// keepalive request of the page's own held by a server showed no refusal, but a plain request
+// may have carried the events first), so fetch refuses keepalive requests the same way.
+test("the browser refuses the keepalive request: persisted again before the page is gone, the next page sends all 50 once", async () => {
+  const ctx = await countingContext();
+  await ctx.addInitScript(() => {
+    const real = window.fetch;
+    window.fetch = function (url, init) {
+      if (window.__refuse && init?.keepalive) return Promise.reject(new TypeError("Failed to fetch"));
+      return real.apply(this, arguments);
+    };
+  });
+  const page = await settled(ctx, waitingSite);
+  await page.evaluate((to) => {
+    window.__refuse = true;
+    for (let i = 0; i < 50; i++) omnitrail.track("Leave", { i, sku: "tee-blue", price: 19.0 });
+    location.href = to;
+  }, "about:blank");
+  await page.waitForURL("about:blank");
+  const next = await openPage(ctx, waitingSite.url + "/");
+  const kept = await next.evaluate(() => window.__persistedAtStart);
+  assert.equal(leave(await collector.messages()).length, 0, "the refused request carried them all");
+  assert.equal(kept, 50, "the refused events were persisted again");
+  await next.evaluate(() => omnitrail.flush());
+  await all50();
+  const s = await collector.stats();
+  console.log(`# refused keepalive: persisted for the next page ${kept}, requests ${s.requests}, duplicates discarded ${s.duplicates}`);
+  assert.equal(s.duplicates, 0);
+  await ctx.close();
+});
