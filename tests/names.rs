@@ -51,14 +51,14 @@ fn cart_operations_parse_back_to_distinct_operations() {
 #[test]
 fn the_cart_namespace_lists_the_rust_operations() {
     let js = read("js/src/namespaces.js");
-    let list = between(&js, "export const CART = \"", "\".split");
-    assert_eq!(set(list.split(' ')), rust_cart(), "CART in js/src/namespaces.js = CART_OPERATIONS in src/names.rs");
+    let list = between(&js, "export const CART = [\"", "\"];");
+    assert_eq!(set(list.split("\", \"")), rust_cart(), "CART in js/src/namespaces.js = CART_OPERATIONS in src/names.rs");
 }
 
 #[test]
 fn the_snippet_queues_every_cart_operation_that_answers_nothing() {
     let js = read("js/src/snippet.js");
-    let list = between(&js, "o.cart = {};\n  \"", "\".split");
+    let list = between(&js, "o.cart = {};\n  each(\"", "\", function");
     assert_eq!(set(list.split(' ')), queued_cart(), "the snippet's cart names = CART_OPERATIONS without get/sync");
     let dts = read("js/src/index.d.ts");
     let replay = between(&dts, "export type ReplayMethod =", ";");

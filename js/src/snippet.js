@@ -1,7 +1,9 @@
 // The inline snippet (script-tag users paste its minified form, js/dist/snippet.min.js, into
 // their page). It defines window.omnitrail as a stub that queues every call with its
 // arguments and time, loads the SDK as a module, and exposes `ready`, a promise of the real
-// API. If the SDK never loads, calls keep queueing (bounded) and nothing throws.
+// API. If the SDK never loads, calls keep queueing (bounded) and nothing throws. It uses no
+// method of the page's Array/String prototypes (a host page may have broken them): strings
+// and arguments are walked by index, and the queue is written by index.
 // Configure it by editing the object passed at the end.
 (function (w, d, config) {
   var o = w.omnitrail = w.omnitrail || {};
@@ -11,17 +13,25 @@
   o.ready = new Promise(function (r) { o._ready = r; });
   function q(m) {
     return function () {
-      if (o._q.length < 1000) o._q.push([m, [].slice.call(arguments), Date.now()]);
+      for (var a = [], i = 0; i < arguments.length; i++) a[i] = arguments[i];
+      if (o._q.length < 1000) o._q[o._q.length] = [m, a, Date.now()];
     };
   }
-  "track page screen identify group alias reset flush setAnonymousId setConsent".split(" ").forEach(function (m) {
+  // f(word) for each space-separated word of s.
+  function each(s, f) {
+    for (var i = 0, t = ""; i <= s.length; i++) {
+      if (i < s.length && s[i] != " ") t += s[i];
+      else if (t) f(t), t = "";
+    }
+  }
+  each("track page screen identify group alias reset flush setAnonymousId setConsent", function (m) {
     o[m] = q(m);
   });
   o.consent = { set: o.setConsent };
-  // cart.add(…) is queued as "cartAdd" (the wasm method's name).
+  // cart.add(…) is queued as "cartadd" (src/web/cart_api.rs, parse_queued).
   o.cart = {};
-  "add remove setQuantity update applyCoupon removeCoupon setCurrency clear view checkout orderCompleted connect onChange".split(" ").forEach(function (m) {
-    o.cart[m] = q("cart" + m[0].toUpperCase() + m.slice(1));
+  each("add remove setQuantity update applyCoupon removeCoupon setCurrency clear view checkout orderCompleted connect onChange", function (m) {
+    o.cart[m] = q("cart" + m);
   });
   var s = d.createElement("script"), src = config.src;
   // Under Trusted Types (CSP `require-trusted-types-for 'script'`), a script URL must come

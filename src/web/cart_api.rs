@@ -18,10 +18,11 @@ use crate::tracker::CallOptions;
 
 pub use crate::names::CartOp;
 
-/// By the name the snippet queues it under (`cart.add` → `"cartAdd"`). `get` and `sync`
-/// answer something, so the snippet never queues them.
+/// By the name the snippet queues it under: `"cart"` + the operation (`cart.add` → `"cartadd"`,
+/// built without the page's `String.prototype`; `"cartAdd"` from earlier snippets and the
+/// types' `ReplayMethod`). `get` and `sync` answer something, so the snippet never queues them.
 pub fn parse_queued(method: &str) -> Option<CartOp> {
-    let rest = method.strip_prefix("cart").filter(|r| r.starts_with(|c: char| c.is_ascii_uppercase()))?;
+    let rest = method.strip_prefix("cart")?;
     let mut name = rest.to_owned();
     if let Some(first) = name.get_mut(..1) {
         first.make_ascii_lowercase();
