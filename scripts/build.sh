@@ -12,6 +12,7 @@ mkdir -p "$out/pkg"
 cargo build -q --target wasm32-unknown-unknown --profile wasm-release -p omnitrail
 wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" \
   target/wasm32-unknown-unknown/wasm-release/omnitrail.wasm
+node js/scripts/patch-glue.mjs "$out/pkg/omnitrail.js"
 # Two rounds of flatten + re-loop + -Oz: about 0.8 KB gzip smaller than one -Oz (measured
 # 2026-12-06 on this SDK; docs/size.md), for ~15 s more build time.
 js/node_modules/.bin/wasm-opt --flatten --rereloop -Oz -Oz --flatten --rereloop -Oz -Oz \

@@ -30,10 +30,11 @@ macro_rules! operations {
     };
 }
 
-/// The name within its namespace of a call the snippet queued as `{namespace}{Name}`
-/// (`"cartAdd"` → `"add"`), if `method` has that form.
+/// The name within its namespace of a call the snippet queued as `{namespace}{name}` (today's
+/// snippet: `"cartadd"`, `"consentonChange"`, built without the page's `String.prototype`) or
+/// `{namespace}{Name}` (earlier snippets: `"cartAdd"`) → `"add"`, if `method` has that form.
 pub fn unqueue(method: &str, namespace: &str) -> Option<String> {
-    let rest = method.strip_prefix(namespace).filter(|r| r.starts_with(|c: char| c.is_ascii_uppercase()))?;
+    let rest = method.strip_prefix(namespace).filter(|r| !r.is_empty())?;
     let mut name = rest.to_owned();
     if let Some(first) = name.get_mut(..1) {
         first.make_ascii_lowercase();

@@ -51,8 +51,8 @@ fn cart_operations_parse_back_to_distinct_operations() {
 #[test]
 fn the_cart_namespace_lists_the_rust_operations() {
     let js = read("js/src/namespaces.js");
-    let list = between(&js, "export const CART = \"", "\".split");
-    assert_eq!(set(list.split(' ')), rust_cart(), "CART in js/src/namespaces.js = CART_OPERATIONS in src/names.rs");
+    let list = between(&js, "export const CART = [\"", "\"];");
+    assert_eq!(set(list.split("\", \"")), rust_cart(), "CART in js/src/namespaces.js = CART_OPERATIONS in src/names.rs");
 }
 
 fn rust_consent() -> BTreeSet<String> {
@@ -84,8 +84,8 @@ fn the_snippet_queues_every_cart_operation_that_answers_nothing() {
 #[test]
 fn the_consent_namespace_is_the_rust_list_in_every_copy() {
     let js = read("js/src/namespaces.js");
-    let list = between(&js, "export const CONSENT = \"", "\".split");
-    assert_eq!(set(list.split(' ')), rust_consent(), "CONSENT in js/src/namespaces.js = CONSENT_OPERATIONS in src/names.rs");
+    let list = between(&js, "export const CONSENT = [\"", "\"];");
+    assert_eq!(set(list.split("\", \"")), rust_consent(), "CONSENT in js/src/namespaces.js = CONSENT_OPERATIONS in src/names.rs");
     let snippet = read("js/src/snippet.js");
     let queued = between(&snippet, "ns(\"consent\", \"", "\")");
     assert_eq!(set(queued.split(' ')), queued_consent(), "the snippet queues consent.* but get");

@@ -297,7 +297,11 @@ export interface Stats {
   role: "leader" | "follower" | "undecided" | "noop";
 }
 
-/** The names `replay` accepts (the calls the script-tag snippet queues). */
+/**
+ * The names `replay` accepts (the calls the script-tag snippet queues). `replay` also takes a
+ * cart operation as `"cart"` + its name as is (`"cartadd"`, `"cartsetQuantity"`): the snippet
+ * queues that form, built without the page's `String.prototype`.
+ */
 export type ReplayMethod =
   | "track" | "page" | "screen" | "identify" | "group" | "alias" | "reset" | "flush" | "setAnonymousId"
   | "consentSet" | "consentOnChange" | "setConsent" | "cartAdd" | "cartRemove" | "cartSetQuantity" | "cartUpdate" | "cartApplyCoupon"

@@ -9,6 +9,7 @@
 //   `flush()` resolves `true` (nothing is waiting) and `stats().role` is `"noop"`.
 import init, { Omnitrail as Wasm } from "../dist/pkg/omnitrail.js";
 import { CART, CONSENT, namespace, wasmMethods } from "./namespaces.js";
+import { ownGet, wasmSource } from "./builtins.js";
 
 // Every method of the wasm class is forwarded, so this file never lags behind src/web/api.rs
 // (tests/e2e/packaging.test.mjs checks that index.d.ts declares exactly these).
@@ -43,7 +44,7 @@ const NOOP = {
 function forward(sdk, m, args) {
   if (!sdk) return NOOP[m] ? NOOP[m].apply(null, args) : undefined;
   try {
-    return sdk[m].apply(sdk, args);
+    return Reflect.apply(sdk[m], sdk, args);
   } catch (e) {
     // Never let anything reach the page (the wasm already warned about bad input).
     return m === "flush" ? Promise.resolve(false) : undefined;
@@ -61,7 +62,7 @@ export class Omnitrail {
     if (inBrowser()) {
       if (!initialised) throw new Error("omnitrail: the wasm is not loaded yet: use `await Omnitrail.load(config)` (or `await Omnitrail.init()` first)");
       let cfg = config;
-      if (cfg && typeof cfg === "object" && "wasm" in cfg) {
+      if (cfg && typeof cfg === "object" && ownGet(cfg, "wasm") !== undefined) {
         cfg = Object.assign({}, cfg);
         delete cfg.wasm; // ours, not the SDK's
       }
@@ -74,7 +75,7 @@ export class Omnitrail {
   static init(wasm) {
     if (!inBrowser()) return Promise.resolve(false);
     if (!ready) {
-      ready = init({ module_or_path: wasm ?? defaultWasm() }).then(() => { initialised = true; return true; });
+      ready = init({ module_or_path: wasmSource(wasm ?? defaultWasm()) }).then(() => { initialised = true; return true; });
       ready.catch(() => { ready = null; });
     }
     return ready;
@@ -82,7 +83,7 @@ export class Omnitrail {
 
   /** `await Omnitrail.load({ writeKey, endpoint, ...options, wasm? })`: init + constructor. */
   static async load(options) {
-    await Omnitrail.init(options && typeof options === "object" ? options.wasm : undefined);
+    await Omnitrail.init(options && typeof options === "object" ? ownGet(options, "wasm") : undefined);
     return new Omnitrail(options);
   }
 
@@ -92,7 +93,8 @@ export class Omnitrail {
   }
 }
 
-for (const m of METHODS) {
+for (let i = 0; i < METHODS.length; i++) {
+  const m = METHODS[i];
   Object.defineProperty(Omnitrail.prototype, m, {
     configurable: true,
     writable: true,

@@ -176,8 +176,9 @@ impl Omnitrail {
     /// Replays a call queued by the snippet: `method` is its name, `args` its arguments,
     /// `timestamp` when it was made (ms since the epoch).
     pub fn replay(&self, method: JsValue, args: JsValue, timestamp: JsValue) {
-        let args: Vec<JsValue> = args.dyn_into::<js_sys::Array>().map(|a| a.to_vec()).unwrap_or_default();
-        let arg = |i: usize| args.get(i).cloned().unwrap_or(JsValue::UNDEFINED);
+        // Read by index, not `Array.prototype.slice` (a host page may have broken it).
+        let args = args.dyn_into::<js_sys::Array>().unwrap_or_default();
+        let arg = |i: u32| args.get(i);
         let ts = timestamp.as_f64();
         let name = method.as_string().unwrap_or_default();
         if let Some(m) = Method::parse(&name) {

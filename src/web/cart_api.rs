@@ -18,8 +18,9 @@ use crate::tracker::CallOptions;
 
 pub use crate::names::CartOp;
 
-/// By the name the snippet queues it under (`cart.add` → `"cartAdd"`). `get` and `sync`
-/// answer something, so the snippet never queues them.
+/// By the name the snippet queues it under: `"cart"` + the operation (`cart.add` → `"cartadd"`,
+/// built without the page's `String.prototype`; `"cartAdd"` from earlier snippets and the
+/// types' `ReplayMethod`; [`crate::names::unqueue`]). `get` and `sync` answer something, so the snippet never queues them.
 pub fn parse_queued(method: &str) -> Option<CartOp> {
     CartOp::parse(&crate::names::unqueue(method, "cart")?).filter(|op| !op.answers())
 }

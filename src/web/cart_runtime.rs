@@ -11,7 +11,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::runtime::{leak, schedule, tick_now, with, Runtime, Shared};
-use super::transport::Thenable;
+use super::transport::{bind_first, fetch_own, Thenable};
 use crate::cart_sync::{CartRequest, SyncOutcome, TOKEN_HEADER};
 use crate::tracker::CartSource;
 
@@ -63,7 +63,7 @@ pub fn start(rt: &Shared) {
             if let (Some(p), Some((on_text, on_failure))) = (text, cbs) {
                 let id = JsValue::from_f64(id);
                 let ok = on_text.bind2(&JsValue::UNDEFINED, &id, &JsValue::from_f64(status));
-                let err = on_failure.bind1(&JsValue::UNDEFINED, &id);
+                let err = bind_first(&on_failure, &id);
                 let _ = p.unchecked_ref::<Thenable>().then_fns(ok.unchecked_ref(), err.unchecked_ref());
             }
             return;
@@ -196,15 +196,16 @@ fn send(rt: &Shared, req: CartRequest) {
     else {
         return;
     };
-    let Some(window) = web_sys::window() else { return };
     let init = super::transport::request_init("PUT", &req.body, req.keepalive, timeout);
     let headers = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str("Content-Type"), &JsValue::from_str("text/plain"));
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str(TOKEN_HEADER), &JsValue::from_str(&req.token));
     let _ = js_sys::Reflect::set(&init, &JsValue::from_str("headers"), &headers);
     let id = JsValue::from_f64(req.id as f64);
-    let on_ok = on_ok.bind1(&JsValue::UNDEFINED, &id);
-    let on_err = on_err.bind1(&JsValue::UNDEFINED, &id);
-    let promise = window.fetch_with_str_and_init(&req.url, &init);
-    let _ = promise.unchecked_ref::<Thenable>().then_fns(on_ok.unchecked_ref(), on_err.unchecked_ref());
+    let on_ok = bind_first(&on_ok, &id);
+    let on_err = bind_first(&on_err, &id);
+    match fetch_own(&req.url, &init) {
+        Ok(promise) => drop(promise.unchecked_ref::<Thenable>().then_fns(on_ok.unchecked_ref(), on_err.unchecked_ref())),
+        Err(_) => drop(on_err.call0(&JsValue::UNDEFINED)),
+    }
 }

@@ -1,9 +1,12 @@
 //! Converting JS values at the boundary: names and ids, JSON-object arguments, call options
 //! and the configuration.
 //!
-//! Owns: the rules for what a JS argument may be. Objects are serialised with the engine's
-//! own `JSON.stringify` (fast, native), inside a catch, so cyclic objects, BigInt, throwing
-//! getters and revoked Proxies become an `InputError` instead of an exception.
+//! Owns: the rules for what a JS argument may be. Objects are serialised with the browser's
+//! own `JSON.stringify` (fast, native; js/src/builtins.js gives a clean page's JSON text even
+//! where the page put a `toJSON` on a built-in prototype or replaced `JSON.stringify`), inside
+//! a catch, so cyclic objects, BigInt, throwing getters and revoked Proxies become an
+//! `InputError` instead of an exception. Options and configuration are read from the object's
+//! own properties: a key on a polluted `Object.prototype` is not an option.
 //! Must never: run while the SDK state is borrowed (a hostile getter may call back into the
 //! SDK), or convert a huge string before checking its length.
 
@@ -12,6 +15,16 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::config::Config;
 use crate::error::{ConfigError, InputError};
 use crate::wire::MAX_MESSAGE_BYTES;
+
+#[wasm_bindgen::prelude::wasm_bindgen(raw_module = "../../src/builtins.js")]
+extern "C" {
+    /// The JSON text a clean page's `JSON.stringify(v)` gives; throws where it throws.
+    #[wasm_bindgen(catch)]
+    fn stringify(v: &JsValue) -> Result<JsValue, JsValue>;
+    /// `o[k]` if `o` has its own property `k`, else `undefined`; throws where a Proxy trap does.
+    #[wasm_bindgen(js_name = ownGet, catch)]
+    fn own_get(o: &JsValue, k: &str) -> Result<JsValue, JsValue>;
+}
 
 /// An id or name argument: a string, or a finite number (Segment accepts numeric user ids).
 /// `undefined`/`null` give `None`.
@@ -49,8 +62,12 @@ pub fn opt_object(v: &JsValue, what: &'static str) -> Result<Option<String>, Inp
     if !v.is_object() {
         return if v.is_undefined() || v.is_null() { Ok(None) } else { Err(InputError::NotAnObject(what)) };
     }
-    let text = js_sys::JSON::stringify(v).map_err(|_| InputError::NotAnObject(what))?;
-    if text.length() as usize > MAX_MESSAGE_BYTES {
+    let text = stringify(v).map_err(|_| InputError::NotAnObject(what))?;
+    // A `toJSON` may give `undefined` (no text): not an object.
+    if !text.is_string() {
+        return Err(InputError::NotAnObject(what));
+    }
+    if text.unchecked_ref::<js_sys::JsString>().length() as usize > MAX_MESSAGE_BYTES {
         return Err(InputError::TooLarge);
     }
     let text = text.as_string().ok_or(InputError::NotAnObject(what))?;
@@ -69,7 +86,7 @@ pub struct Options {
 }
 
 fn get(target: &JsValue, key: &str) -> Result<JsValue, InputError> {
-    js_sys::Reflect::get(target, &JsValue::from_str(key)).map_err(|_| InputError::NotAnObject("options"))
+    own_get(target, key).map_err(|_| InputError::NotAnObject("options"))
 }
 
 pub fn options(v: &JsValue) -> Result<Options, InputError> {
@@ -118,7 +135,7 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
     if !v.is_object() {
         return Err(wrong("(config)", "an object"));
     }
-    let get = |target: &JsValue, key: &str| js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    let get = |target: &JsValue, key: &str| own_get(target, key).unwrap_or(JsValue::UNDEFINED);
     let string = |key: &'static str| -> Result<Option<String>, ConfigError> {
         let x = get(v, key);
         if x.is_undefined() || x.is_null() {

@@ -23,19 +23,36 @@ extern "C" {
     pub fn then_fns(this: &Thenable, ok: &js_sys::Function, err: &js_sys::Function) -> JsValue;
 }
 
-// `fetch(url + "?" + query, init)` with `init.body` gzipped by the browser's CompressionStream
-// (native and asynchronous: the page's task never waits for it); `fetch(url, init)` with the
-// plain body where the API is missing or compression fails. Either leaves only if `go(batch)`
-// (the core, `Tracker::compressed`) still says so: a page that went away meanwhile sent the
-// events plain with keepalive, and the promise then resolves with nothing (ignored). A few
-// lines of JS rather than the same calls through `Reflect` from Rust, which shipped four
-// times the bytes (measured).
-#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "export function gzipFetch(u,q,i,g,n){return new Promise(r=>\
-r(new Response(new Response(i.body).body.pipeThrough(new CompressionStream('gzip'))).arrayBuffer()))\
-.then(b=>g(n)?(i.body=b,fetch(u+'?'+q,i)):0,()=>g(n)?fetch(u,i):0)}")]
+// The browser's own fetch and sendBeacon, even on a page that replaced or broke its own
+// (js/src/builtins.js, shared with the loaders: one JS module, one about:blank frame at most).
+// `gzipFetch`: `fetch(url + "?" + query, init)` with `init.body` gzipped by the browser's
+// CompressionStream (native and asynchronous: the page's task never waits for it);
+// `fetch(url, init)` with the plain body where the API is missing or compression fails. Either
+// leaves only if `go(batch)` (the core, `Tracker::compressed`) still says so: a page that went
+// away meanwhile sent the events plain with keepalive, and the promise then resolves with
+// nothing (ignored). A few lines of JS rather than the same calls through `Reflect` from Rust,
+// which shipped four times the bytes (measured).
+#[wasm_bindgen::prelude::wasm_bindgen(raw_module = "../../src/builtins.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = gzipFetch)]
-    fn gzip_fetch(url: &str, query: &str, init: &web_sys::RequestInit, go: &js_sys::Function, batch: f64) -> JsValue;
+    #[wasm_bindgen(js_name = gzipFetch, catch)]
+    fn gzip_fetch(url: &str, query: &str, init: &web_sys::RequestInit, go: &js_sys::Function, batch: f64) -> Result<JsValue, JsValue>;
+    /// `fetch(url, init)` with the browser's own fetch; throws only where there is none.
+    #[wasm_bindgen(js_name = fetchOwn, catch)]
+    pub fn fetch_own(url: &str, init: &web_sys::RequestInit) -> Result<JsValue, JsValue>;
+    /// `navigator.sendBeacon(url, body)` with the browser's own; `false` where it was not queued.
+    #[wasm_bindgen(js_name = beaconOwn)]
+    fn beacon_own(url: &str, body: &str) -> bool;
+    /// `f.bind(null, bound)` without the page's `Function.prototype.bind` (prototype.js's drops
+    /// the bound arguments). Called through a glue shim (`catch`): a function imported
+    /// directly would make the glue import this module as a namespace object, which the
+    /// bundler builds with a `for…in` that a polluted `Object.prototype` breaks.
+    #[wasm_bindgen(js_name = bindFirst, catch)]
+    fn bind_first_js(f: &js_sys::Function, bound: &JsValue) -> Result<js_sys::Function, JsValue>;
+}
+
+/// `f.bind(null, bound)`, without the page's `bind`.
+pub fn bind_first(f: &js_sys::Function, bound: &JsValue) -> js_sys::Function {
+    bind_first_js(f, bound).unwrap_or_else(|_| f.clone())
 }
 
 // `console.warn(message + the response's text)`: a refused batch's warning ends with what the
@@ -105,22 +122,20 @@ pub fn send(rt: &Shared, s: BatchRequest) {
         return;
     };
     let batch = JsValue::from_f64(s.batch_id as f64);
-    let on_ok = on_ok.bind1(&JsValue::UNDEFINED, &batch);
-    let on_err = on_err.bind1(&JsValue::UNDEFINED, &batch);
-    let Some(window) = web_sys::window() else { return };
+    let on_ok = bind_first(&on_ok, &batch);
+    let on_err = bind_first(&on_err, &batch);
     let init = request_init("POST", &s.body, s.keepalive, timeout);
-    let has_fetch = get(&global(), "fetch").is_function();
-    if has_fetch {
-        let promise = match gzip {
-            Some(go) => gzip_fetch(&s.url, crate::wire::GZIP_QUERY, &init, &go, s.batch_id as f64),
-            None => window.fetch_with_str_and_init(&s.url, &init).into(),
-        };
+    let sent = match gzip {
+        Some(go) => gzip_fetch(&s.url, crate::wire::GZIP_QUERY, &init, &go, s.batch_id as f64),
+        None => fetch_own(&s.url, &init),
+    };
+    if let Ok(promise) = sent {
         let _ = promise.unchecked_ref::<Thenable>().then_fns(on_ok.unchecked_ref(), on_err.unchecked_ref());
         return;
     }
-    // No fetch: a beacon is fire-and-forget; whether the browser queued it is all there is
-    // to know (the core counts it as delivered).
-    let accepted = window.navigator().send_beacon_with_opt_str(&s.url, Some(&s.body)).unwrap_or(false);
+    // No fetch at all, not even a fresh frame's: a beacon is fire-and-forget; whether the
+    // browser queued it is all there is to know (the core counts it as delivered).
+    let accepted = beacon_own(&s.url, &s.body);
     with(rt, |r| r.core.on_delivery(s.batch_id, Answer::Handed { accepted }));
     schedule(rt);
 }
@@ -145,14 +160,14 @@ pub fn request_init(method: &str, body: &str, keepalive: bool, timeout_ms: f64) 
 /// (with credentials, so its `Set-Cookie` applies). Fire and forget: the script-set cookie
 /// stays the fallback.
 pub fn refresh_identity_cookie(url: &str, body: &str, ignore: &js_sys::Function) {
-    let Some(window) = web_sys::window() else { return };
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
     init.set_mode(web_sys::RequestMode::Cors);
     init.set_credentials(web_sys::RequestCredentials::Include);
-    let promise = window.fetch_with_str_and_init(url, &init);
-    let _ = promise.unchecked_ref::<Thenable>().then_fns(ignore, ignore);
+    if let Ok(promise) = fetch_own(url, &init) {
+        let _ = promise.unchecked_ref::<Thenable>().then_fns(ignore, ignore);
+    }
 }
 
 /// `AbortSignal.timeout(ms)` where supported.
