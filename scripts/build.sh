@@ -9,9 +9,36 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 out=js/dist
 mkdir -p "$out/pkg"
-cargo build -q --target wasm32-unknown-unknown --profile wasm-release -p omnitrail
-wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" \
-  target/wasm32-unknown-unknown/wasm-release/omnitrail.wasm
+# The wasm is built with the nightly pinned in scripts/wasm-nightly.txt, with panics that abort
+# at once (`-Cpanic=immediate-abort`, std rebuilt with it): no panic formatter, no
+# `core::fmt` kept by it (docs/size.md). Everything else (native tests, the collector, clippy)
+# stays on stable. A machine served another nightly (dated names cannot be installed here)
+# does not get an unchecked build: it builds on stable, says so loudly, and sizes.json records
+# the toolchain, so scripts/check-size.mjs checks it against the stable fallback budget.
+pinned="$(cat scripts/wasm-nightly.txt)"
+served="$(rustup run nightly rustc -V 2>/dev/null || true)"
+# setup.sh adds these; without them the nightly cannot build std for wasm32.
+rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src' || served="$served (without rust-src)"
+rustup target list --toolchain nightly --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || served="$served (without wasm32-unknown-unknown)"
+if [ "${OMNITRAIL_WASM_TOOLCHAIN:-}" != stable ] && [ "$served" = "$pinned" ]; then
+  toolchain=nightly
+  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Csymbol-mangling-version=legacy" CARGO_TARGET_DIR=target/nightly \
+    cargo +nightly build -q -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown \
+    --profile wasm-release -p omnitrail
+  wasm_in=target/nightly/wasm32-unknown-unknown/wasm-release/omnitrail.wasm
+else
+  toolchain=stable
+  if [ "${OMNITRAIL_WASM_TOOLCHAIN:-}" != stable ]; then
+    printf '[build] WARNING: the wasm is built on STABLE (about 4 %% larger), not the pinned nightly:\n' >&2
+    printf '[build]   pinned (scripts/wasm-nightly.txt):    %s\n[build]   served (rustup run nightly rustc -V): %s\n' \
+      "$pinned" "${served:-none}" >&2
+    printf '[build]   to adopt the served nightly: write its version into scripts/wasm-nightly.txt, rebuild,\n' >&2
+    printf '[build]   run the tests and set the budgets from the new js/dist/sizes.json (docs/size.md).\n' >&2
+  fi
+  cargo build -q --target wasm32-unknown-unknown --profile wasm-release -p omnitrail
+  wasm_in=target/wasm32-unknown-unknown/wasm-release/omnitrail.wasm
+fi
+wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" "$wasm_in"
 # Two rounds of flatten + re-loop + -Oz: about 0.8 KB gzip smaller than one -Oz (measured
 # 2026-12-06 on this SDK; docs/size.md), for ~15 s more build time.
 js/node_modules/.bin/wasm-opt --flatten --rereloop -Oz -Oz --flatten --rereloop -Oz -Oz \
@@ -23,5 +50,5 @@ esbuild=js/node_modules/.bin/esbuild
 "$esbuild" js/src/loader.js --bundle --format=esm --minify --target=es2020 \
   --log-level=warning --outfile="$out/omnitrail.js"
 "$esbuild" js/src/snippet.js --minify --target=es2017 --log-level=warning --outfile="$out/snippet.min.js"
-node scripts/sizes.mjs "$out" > "$out/sizes.json"
+node scripts/sizes.mjs "$out" "$toolchain" > "$out/sizes.json"
 node js/scripts/build-npm.mjs

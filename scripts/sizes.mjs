@@ -2,8 +2,11 @@
 import { readFileSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 const dir = process.argv[2] ?? "js/dist";
+// The toolchain the wasm was built with (scripts/build.sh): "nightly" (the pinned one) or
+// "stable" (the fallback); scripts/check-size.mjs picks the budget by it.
+const toolchain = process.argv[3] ?? "stable";
 const files = ["omnitrail.js", "omnitrail_bg.wasm", "snippet.min.js"];
-const sizes = {};
+const sizes = { toolchain };
 let total = { raw: 0, gzip: 0, brotli: 0 };
 for (const f of files) {
   const b = readFileSync(`${dir}/${f}`);
