@@ -13,7 +13,8 @@ export function cartNamespace(call) {
 }
 
 // The wasm class's methods a surface forwards (defined once, in Rust: src/web/api.rs), minus
-// internals (`cartCall` is `cart.*`, above) and what that surface also `hide`s. One filter for
-// the loader and the npm entry.
+// internals (`cartCall` is `cart.*`, above; `retire` hands the small core over to the full
+// build, js/src/loader.js) and what that surface also `hide`s. One filter for the loader and
+// the npm entry. The small core has no `cartCall`: the loader adds `cart.*` itself.
 export const wasmMethods = (proto, hide = []) =>
-  Object.getOwnPropertyNames(proto).filter((m) => m !== "constructor" && m !== "cartCall" && !m.startsWith("__") && !hide.includes(m));
+  Object.getOwnPropertyNames(proto).filter((m) => m !== "constructor" && m !== "cartCall" && m !== "retire" && !m.startsWith("__") && !hide.includes(m));

@@ -133,7 +133,7 @@ for (const bundler of BUNDLERS) {
 
 test("npm pack: the tarball installs offline in a fresh project, type-checks, bundles and delivers", async () => {
   const files = packed.files.map((f) => f.path).sort();
-  for (const f of ["package.json", "dist/index.js", "dist/index.d.ts", "dist/omnitrail_bg.wasm", "dist/omnitrail.js", "dist/snippet.min.js"]) {
+  for (const f of ["package.json", "dist/index.js", "dist/index.d.ts", "dist/omnitrail_bg.wasm", "dist/omnitrail.js", "dist/omnitrail_core.js", "dist/omnitrail_core_bg.wasm", "dist/omnitrail_full.js", "dist/snippet.min.js"]) {
     assert.ok(files.includes(f), `tarball has ${f}: ${files}`);
   }
   assert.ok(!files.some((f) => f.startsWith("dist/pkg/")), "the unoptimized wasm-bindgen output is not shipped");
@@ -210,9 +210,10 @@ test("types: index.d.ts matches the wasm class, the README's options and stats()
   // The wasm-bindgen class (imported in Node: the glue touches no browser global at import).
   const glue = await import(new URL("file://" + join(ROOT, "js/dist/pkg/omnitrail.js")).href);
   const glueMethods = Object.getOwnPropertyNames(glue.Omnitrail.prototype).filter((m) => !m.startsWith("__") && m !== "constructor");
-  // `cartCall(name, a, b)` is internal: the `cart` namespace (js/src/namespaces.js) calls it.
+  // `cartCall(name, a, b)` is internal: the `cart` namespace (js/src/namespaces.js) calls it;
+  // so is `retire()` (the script-tag loader's switch from the small core to the full build).
   assert.ok(glueMethods.includes("cartCall"), "the wasm class has cartCall (src/web/cart_api.rs)");
-  const wasmMethods = glueMethods.filter((m) => m !== "cartCall");
+  const wasmMethods = glueMethods.filter((m) => m !== "cartCall" && m !== "retire");
   const { Omnitrail } = await import(new URL("file://" + join(ROOT, "js/dist/index.js")).href);
   const wrapped = Object.getOwnPropertyNames(Omnitrail.prototype).filter((m) => m !== "constructor" && m !== "cart");
   const declared = members(block(/export declare class Omnitrail \{([\s\S]*?)\n\}/));
