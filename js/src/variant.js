@@ -14,9 +14,9 @@ export const FILES = {
   full: ["omnitrail_full.js", "omnitrail_bg.wasm"],
 };
 
-// The app bridges: window.webkit.messageHandlers.omnitrail, window.OmnitrailAndroid,
-// window.ReactNativeWebView, window.Capacitor.Plugins.Omnitrail (and omnitrailNative).
-export const BRIDGES = ["webkit.messageHandlers.omnitrail", "OmnitrailAndroid", "ReactNativeWebView", "Capacitor.Plugins.Omnitrail", "omnitrailNative"];
+// The app bridges (src/web/native_bridge.rs `endpoint`; tests/names.rs ties the two lists), and the
+// state an app may put on window.omnitrailNative before the page loads.
+export const BRIDGES = ["webkit.messageHandlers.omnitrail", "OmnitrailAndroid", "ReactNativeWebView", "Capacitor.Plugins.Omnitrail"];
 
 const at = (o, path) => path.split(".").reduce((v, k) => (v == null ? v : v[k]), o);
 
@@ -24,7 +24,7 @@ export function variant(w, cfg, queued) {
   try {
     if (cfg.wasm || cfg.cart) return "full";
     if (queued.some((c) => /^cart[A-Z]/.test(c[0]))) return "full";
-    if (BRIDGES.some((p) => at(w, p) != null)) return "full";
+    if (w.omnitrailNative != null || BRIDGES.some((p) => at(w, p) != null)) return "full";
     const prefix = typeof cfg.storagePrefix === "string" ? cfg.storagePrefix : "ot1";
     if (w.localStorage.getItem(prefix + ".c1") != null) return "full";
   } catch (e) {
