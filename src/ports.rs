@@ -50,28 +50,42 @@ pub trait Storage {
 }
 
 /// Formats 16 random bytes as a version-4 UUID.
-#[allow(clippy::indexing_slicing)] // a nibble (0..=15) indexes the 16-byte HEX table
-pub fn uuid_from_bytes(mut b: [u8; 16]) -> String {
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push(HEX[(byte >> 4) as usize] as char);
-        s.push(HEX[(byte & 0xf) as usize] as char);
-    }
-    s
+pub fn uuid_from_bytes(b: [u8; 16]) -> String {
+    let mut buf = uuid::Uuid::encode_buffer();
+    uuid::Builder::from_random_bytes(b).into_uuid().hyphenated().encode_lower(&mut buf).into()
 }
 
-/// True when `s` is a canonical UUID (8-4-4-4-12 hex digits).
+/// True when `s` is a canonical hyphenated UUID (8-4-4-4-12 hex digits): 36 characters, so the
+/// simple, braced and URN forms `Uuid::try_parse` also reads are refused.
 pub fn is_uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_uuid, uuid_from_bytes};
+
+    #[test]
+    fn ids_are_version_4_and_canonical() {
+        let id = uuid_from_bytes([0xff; 16]);
+        assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(uuid_from_bytes([0; 16]), "00000000-0000-4000-8000-000000000000");
+        assert!(is_uuid(&id));
+    }
+
+    #[test]
+    fn only_the_hyphenated_form_is_a_uuid() {
+        assert!(is_uuid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+        for s in [
+            "0f8fad5bd9cb469fa16570867728950e",
+            "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+            "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e",
+            "0f8fad5b-d9cb-469f-a165-70867728950",
+            "0f8fad5b-d9cb-469f-a165-70867728950g",
+            "0f8fad5b+d9cb-469f-a165-70867728950e",
+            "",
+        ] {
+            assert!(!is_uuid(s), "{s}");
+        }
+    }
 }

@@ -128,3 +128,23 @@ test("flush() waits for the delivery role, resolves true once acknowledged and f
   await collector.fault({ clear: true });
   await ctx.close();
 });
+
+test("context.timezone is the device's IANA zone, read through Temporal and, without it, Intl", async () => {
+  for (const [zone, withoutTemporal] of [["America/Los_Angeles", false], ["Asia/Kolkata", true], ["Europe/Paris", true]]) {
+    await collector.reset();
+    const ctx = await browser.newContext({ timezoneId: zone });
+    // A browser without Temporal (Safari, older Chromium): the Intl.DateTimeFormat fallback.
+    if (withoutTemporal) await ctx.addInitScript(() => { delete globalThis.Temporal; });
+    const page = await openPage(ctx, site.url + "/");
+    assert.equal(await page.evaluate(() => typeof Temporal), withoutTemporal ? "undefined" : "object");
+    await page.evaluate(() => { omnitrail.track("Zone"); return omnitrail.flush(); });
+    const msgs = await waitFor(async () => { const m = await collector.messages(); return tracked(m, "Zone").length === 1 && m; }, "Zone");
+    // The browser's own name for the zone (Chromium says the CLDR "Asia/Calcutta" for Kolkata,
+    // through Temporal and Intl alike).
+    const own = await page.evaluate(() => new Intl.DateTimeFormat().resolvedOptions().timeZone);
+    assert.equal(tracked(msgs, "Zone")[0].context.timezone, own, withoutTemporal ? "Intl fallback" : "Temporal");
+    assert.ok(own === zone || (zone === "Asia/Kolkata" && own === "Asia/Calcutta"), own);
+    assert.deepEqual(page.logs.filter((l) => l.startsWith("error") || l.startsWith("pageerror")), []);
+    await ctx.close();
+  }
+});
