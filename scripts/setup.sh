@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything the build, the demo and the tests need on a fresh
-# machine of this kind (Debian 12, rustup, node 20): the wasm32 target, the pinned
+# machine of this kind (Debian 12, rustup, node 20): the wasm32 target, the nightly of the wasm
+# build (+ rust-src and its wasm32 target), the pinned
 # wasm-bindgen CLI, a wasm-opt that reads today's rustc output (npm binaryen), Debian's
 # Chromium + chromedriver, Debian's PostgreSQL server (for the collector's tests), Debian's nginx
 # (the load balancer of the cluster e2e test and benchmark), and the npm
@@ -17,6 +18,27 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
+fi
+
+# The nightly the wasm is built with (scripts/build.sh; its exact version is pinned in
+# scripts/wasm-nightly.txt). Installed only when absent: an installed nightly is never updated
+# here, so the pinned one stays. Dated toolchain names are not served by this machine's mirror,
+# so a fresh machine gets the nightly served today; build.sh compares it with the pin and
+# falls back to stable, loudly, when they differ. A failed install is not fatal for the same
+# reason.
+if ! rustup run nightly rustc -V >/dev/null 2>&1; then
+  log "installing the nightly toolchain (the wasm build; scripts/wasm-nightly.txt pins its version)"
+  rustup toolchain install nightly --profile minimal || log "WARNING: nightly not installed: the wasm will be built on stable"
+fi
+if rustup run nightly rustc -V >/dev/null 2>&1; then
+  if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
+    log "adding rust-src to nightly (-Zbuild-std)"
+    rustup component add rust-src --toolchain nightly || log "WARNING: rust-src not added: the wasm will be built on stable"
+  fi
+  if ! rustup target list --toolchain nightly --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding wasm32-unknown-unknown to nightly"
+    rustup target add wasm32-unknown-unknown --toolchain nightly || log "WARNING: nightly wasm32 target not added: the wasm will be built on stable"
+  fi
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then

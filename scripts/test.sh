@@ -16,6 +16,8 @@ echo "== rustfmt and clippy (the SDK crate omnitrail; the collector keeps its ow
 cargo fmt -p omnitrail --check
 cargo clippy -q -p omnitrail --all-targets --all-features -- -D warnings
 CLIPPY_CONF_DIR=scripts/clippy-wasm cargo clippy -q -p omnitrail --target wasm32-unknown-unknown -- -D warnings
+# The small core the script tag serves to pages without a cart (no `cart` feature).
+CLIPPY_CONF_DIR=scripts/clippy-wasm cargo clippy -q -p omnitrail --no-default-features --target wasm32-unknown-unknown -- -D warnings
 
 echo "== cargo test (native: core + collector)"
 cargo test --workspace --all-features

@@ -27,7 +27,9 @@ use crate::wire::MAX_MESSAGE_BYTES;
 
 mod attribution;
 mod calls;
+#[cfg_attr(not(feature = "cart"), path = "tracker/cart_off.rs")]
 mod cart;
+#[cfg(feature = "cart")]
 mod cart_component;
 mod component;
 mod delivery;
@@ -35,6 +37,7 @@ mod handover;
 mod visitor;
 use attribution::Attribution;
 pub use cart::{CartChanges, CartSource};
+#[cfg(feature = "cart")]
 use cart_component::CartComponent;
 use component::Component;
 pub use component::ConsentChange;
@@ -80,7 +83,17 @@ pub struct Stats {
 /// field here and edits no other component.
 macro_rules! each_component {
     ($me:expr, |$c:ident, $store:ident, $ids:ident| $body:expr) => {{
-        let Tracker { cart, visitor, attribution, delivery, store: $store, ids: $ids, .. } = $me;
+        let Tracker {
+            #[cfg(feature = "cart")]
+            cart,
+            visitor,
+            attribution,
+            delivery,
+            store: $store,
+            ids: $ids,
+            ..
+        } = $me;
+        #[cfg(feature = "cart")]
         {
             let $c = cart;
             $body;
@@ -120,6 +133,7 @@ pub struct Tracker<S: Storage, C: Clock, I: IdSource> {
     /// `,"consent":{"categoryPreferences":{…}}`, rendered on change.
     consent_members: String,
     /// The shared cart and its device sync.
+    #[cfg(feature = "cart")]
     cart: CartComponent,
 }
 
@@ -171,9 +185,11 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let journey = Journey::load(&cfg.storage_prefix, cfg.max_touches, store.read());
         let attribution = Attribution::new(&cfg, journey);
         let delivery = Delivery::new(&cfg, tab, store.read());
+        #[cfg(feature = "cart")]
         let cart = CartComponent::new(&cfg, tab, &store);
         let page = PageContext::default();
         let context = ContextTemplate::new(&page, &env);
+        #[cfg_attr(not(feature = "cart"), allow(unused_mut))]
         let mut me = Tracker {
             cfg,
             clock,
@@ -193,10 +209,14 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
                 s
             },
             store,
+            #[cfg(feature = "cart")]
             cart,
         };
-        let now = me.clock.now_ms();
-        me.cart.load_credentials(&me.store, me.visitor.identity.user_id.as_deref(), now);
+        #[cfg(feature = "cart")]
+        {
+            let now = me.clock.now_ms();
+            me.cart.load_credentials(&me.store, me.visitor.identity.user_id.as_deref(), now);
+        }
         me
     }
 
@@ -294,6 +314,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             batches: d.batches,
             retries: d.retries,
             outbox: self.delivery.outbox_stats(),
+            #[cfg(feature = "cart")]
             cart_sync: self.cart.sync.stats,
             ..self.stats
         }
@@ -360,6 +381,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     pub fn set_online(&mut self, online: bool) {
         self.delivery.set_online(online);
+        #[cfg(feature = "cart")]
         if online {
             self.cart.sync.on_online();
         }
@@ -408,8 +430,8 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
             return;
         }
         let now = self.clock.now_ms();
-        let user_id = self.visitor.identity.user_id.as_deref();
-        if self.cart.on_credentials_change(key, value, user_id, now) {
+        #[cfg(feature = "cart")]
+        if self.cart.on_credentials_change(key, value, self.visitor.identity.user_id.as_deref(), now) {
             return;
         }
         each_component!(self, |c, store, _ids| if Component::<S>::on_storage_change(c, key, value, store, now) {
@@ -427,8 +449,10 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
 
     /// When the web layer should call `poll` again even if nothing else happens.
     pub fn next_wake(&self) -> Option<f64> {
-        let times = [self.delivery.wake(self.store.collection()), self.cart.sync.next_wake()];
-        times.into_iter().flatten().reduce(f64::min)
+        let delivery = self.delivery.wake(self.store.collection());
+        #[cfg(feature = "cart")]
+        let delivery = [delivery, self.cart.sync.next_wake()].into_iter().flatten().reduce(f64::min);
+        delivery
     }
 
     /// Whether to send `send` gzipped (the `compression` rule with what the endpoint

@@ -1,7 +1,8 @@
 //! Every JavaScript copy of a name list the Rust side owns is checked here, natively and in
 //! milliseconds: the `cart.*` and `consent.*` operations (src/names.rs) in
-//! js/src/namespaces.js, the snippet, index.d.ts; the `stats()` counters in index.d.ts and the inert instance of
-//! js/src/index.js; and one method filter for the loader and the npm entry.
+//! js/src/namespaces.js, the snippet, index.d.ts; the `stats()` counters in index.d.ts and the
+//! inert instance of js/src/index.js; one method filter for the loader and the npm entry; the
+//! app bridges the loader looks for (js/src/variant.js).
 
 use std::collections::BTreeSet;
 
@@ -128,4 +129,26 @@ fn the_loader_and_the_npm_entry_share_one_method_filter() {
         assert!(js.contains("= wasmMethods("), "{path} takes its methods from wasmMethods (js/src/namespaces.js)");
         assert!(!js.contains("getOwnPropertyNames"), "{path} filters the wasm's methods itself");
     }
+}
+
+#[test]
+fn the_loader_serves_the_full_build_where_the_bridge_finds_an_app() {
+    let js = read("js/src/variant.js");
+    let list = between(&js, "export const BRIDGES = [", "];");
+    let js: Vec<String> = list.split(", ").map(|s| s.trim_matches('"').to_owned()).collect();
+    // src/web/native_bridge.rs reads each candidate as nested `get(…, "key")` calls, one per
+    // line (a dotted path in the wasm would cost bytes on every page): the quoted keys of each
+    // line, joined by dots.
+    let rust = read("src/web/native_bridge.rs");
+    let candidates = between(&rust, "let candidates = [", "];");
+    let rust: Vec<String> =
+        candidates.lines().filter(|l| l.contains('"')).map(|l| l.split('"').skip(1).step_by(2).collect::<Vec<_>>().join(".")).collect();
+    assert_eq!(js, rust, "BRIDGES in js/src/variant.js = the candidates of src/web/native_bridge.rs, in order");
+}
+
+#[test]
+fn the_loader_looks_for_the_stored_cart_under_its_key() {
+    let js = read("js/src/variant.js");
+    let key = between(&js, "w.localStorage.getItem(prefix + \".", "\")");
+    assert_eq!(key, omnitrail::cart::CART_KEY, "the stored cart's key in js/src/variant.js = CART_KEY in src/cart.rs");
 }

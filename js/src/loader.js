@@ -1,31 +1,55 @@
-// The script-tag loader: instantiates the wasm next to this file, replays the snippet's
-// queue in order (with the original timestamps) and turns window.omnitrail into the real API.
+// The script-tag loader: picks the build the page needs (js/src/variant.js), instantiates its
+// wasm next to this file, replays the snippet's queue in order (with the original timestamps)
+// and turns window.omnitrail into the real API. On a page served the small core, the first
+// `cart.*` call switches to the full build: calls made meanwhile wait, in order, and go to the
+// full build once it runs (the core hands its stored outbox over: `retire`).
 // Adapts only: every rule lives in the wasm. Needs nothing of the page's Array/String
 // prototypes and downloads the wasm with the browser's own fetch (js/src/builtins.js): a host
 // page may have broken its own (tests/e2e/hostile-pages.test.mjs).
-import init, { Omnitrail } from "../dist/pkg/omnitrail.js";
 import { CART, CONSENT, namespace, wasmMethods } from "./namespaces.js";
 import { ownGet, wasmSource } from "./builtins.js";
+import { FILES, variant } from "./variant.js";
 
-// The API is whatever the wasm class exports (defined once, in Rust), minus internals; the
-// page's `window.omnitrail` has no `free` (it lives as long as the page) and no `replay` (the
-// loader replays the snippet's queue itself).
-const METHODS = wasmMethods(Omnitrail.prototype, ["free", "replay"]);
+// The builds' glue imports the browser's own built-ins from here (scripts/build.sh points its
+// import at this file): one copy of js/src/builtins.js per page.
+export * from "./builtins.js";
+
+// Calls that read and change nothing: answered by the running instance even while a switch
+// is under way.
+const reads = (m, args) =>
+  m === "anonymousId" || m === "user" || m === "stats" || m === "decorate" || (m === "consentCall" && args[0] === "get");
+
+// Imports a build's glue and instantiates its wasm (fetched while the glue loads).
+async function load(name, cfg) {
+  const files = FILES[name];
+  const bytes = wasmSource(ownGet(cfg, "wasm") || new URL(files[1], import.meta.url));
+  const glue = await import(new URL(files[0], import.meta.url).href);
+  await glue.default({ module_or_path: await bytes });
+  return glue.Omnitrail;
+}
 
 async function boot() {
   const stub = window.omnitrail;
-  if (!stub || !stub._q || stub.loaded) return;
+  // `_boot`: a second evaluation of this file (the glue's import of "./omnitrail.js" where the
+  // page loaded it as "omnitrail.js?v=…") must not start a second instance.
+  if (!stub || !stub._q || stub.loaded || stub._boot) return;
+  stub._boot = true;
   const cfg = stub.config || {};
-  const wasm = ownGet(cfg, "wasm") || new URL("omnitrail_bg.wasm", import.meta.url);
-  await init({ module_or_path: wasmSource(wasm) });
+  let name = variant(window, cfg, stub._q);
+  const Sdk = await load(name, cfg);
   let sdk;
   try {
-    sdk = new Omnitrail(cfg);
+    sdk = new Sdk(cfg);
   } catch (e) {
     console.error(e && e.message ? e.message : e);
     return;
   }
-  const call = (m, args) => {
+  // The API is whatever the wasm class exports (defined once, in Rust), minus internals; the
+  // page's `window.omnitrail` has no `free` (it lives as long as the page) and no `replay` (the
+  // loader replays the snippet's queue itself).
+  const methods = wasmMethods(Sdk.prototype, ["free", "replay"]);
+  let waiting = null; // during a switch: the calls to make on the full build, in order
+  const direct = (m, args) => {
     try {
       return Reflect.apply(sdk[m], sdk, args);
     } catch (e) {
@@ -33,10 +57,55 @@ async function boot() {
       return undefined;
     }
   };
-  for (let i = 0; i < METHODS.length; i++) {
-    const m = METHODS[i];
+  // A call made during the switch, kept for the full build (replayed with its time).
+  const later = (m, args) => {
+    const ts = Date.now();
+    if (m === "flush" || (m === "cartCall" && args[0] === "sync")) {
+      return new Promise((ok) => { waiting[waiting.length] = () => ok(direct(m, args)); });
+    }
+    if (m === "cartCall" && args[0] === "get") return null;
+    waiting[waiting.length] = () => {
+      // Namespaced calls replay under the name the snippet queues them by ("cartadd").
+      const ns = m === "cartCall" ? "cart" : m === "consentCall" ? "consent" : "";
+      let replayed = false;
+      try {
+        replayed = ns ? sdk.replay(ns + args[0], [args[1], args[2]], ts) : sdk.replay(m, args, ts);
+      } catch (e) { /* see direct */ }
+      if (!replayed) direct(m, args);
+    };
+    return undefined;
+  };
+  const switchToFull = async () => {
+    waiting = [];
+    try {
+      const Full = await load("full", cfg);
+      const full = new Full(Object.assign({}, cfg, { autoPage: false }));
+      sdk.retire();
+      sdk.free();
+      sdk = full;
+      stub.sdk = full;
+    } catch (e) {
+      console.warn("omnitrail: failed to load the cart", e);
+    }
+    const calls = waiting;
+    waiting = null;
+    for (let i = 0; i < calls.length; i++) calls[i]();
+  };
+  const call = (m, args) => {
+    if (waiting && !reads(m, args)) return later(m, args);
+    if (m === "cartCall" && name === "core") {
+      name = "full";
+      switchToFull();
+      return later(m, args);
+    }
+    return direct(m, args);
+  };
+  for (let i = 0; i < methods.length; i++) {
+    const m = methods[i];
     stub[m] = function () {
-      return call(m, arguments);
+      const args = [];
+      for (let j = 0; j < arguments.length; j++) args[j] = arguments[j];
+      return call(m, args);
     };
   }
   const queued = stub._q;

@@ -20,8 +20,10 @@ export function namespace(names, call) {
   return ns;
 }
 
-// The wasm class's internal methods: the namespaces' calls (above).
-const INTERNAL = ["constructor", "cartCall", "consentCall"];
+// The wasm class's internal methods: the namespaces' calls (above), and `retire` (the small
+// core hands over to the full build: js/src/loader.js). The small core has no `cartCall`: the
+// loader adds `cart.*` itself.
+const INTERNAL = ["constructor", "cartCall", "consentCall", "retire"];
 
 // The wasm class's methods a surface forwards (defined once, in Rust: src/web/api.rs), minus
 // internals (`INTERNAL`, `__`-prefixed glue) and what that surface also `hide`s. One filter for

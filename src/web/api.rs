@@ -173,29 +173,57 @@ impl Omnitrail {
         o.into()
     }
 
+    /// Hands this page over to another instance: the script-tag loader switching from the
+    /// small core to the full build at the first `cart.*` call (js/src/loader.js). Runs the
+    /// work that is due (the automatic page view, the persist), then lets go of the delivery
+    /// lock or lease; the next instance adopts the stored outbox as a tab taking over delivery
+    /// does. The loader calls `free()` after it, which stops every listener and timer.
+    pub fn retire(&self) {
+        tick_now(&self.rt);
+        let release = with(&self.rt, |r| {
+            if let Some(lease) = r.lease.as_mut() {
+                lease.release(r.core.lease_storage());
+            }
+            r.core.suspend();
+            r.lock_release.take()
+        })
+        .flatten();
+        if let Some(f) = release {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
+    }
+
     /// Replays a call queued by the snippet: `method` is its name, `args` its arguments,
-    /// `timestamp` when it was made (ms since the epoch).
-    pub fn replay(&self, method: JsValue, args: JsValue, timestamp: JsValue) {
+    /// `timestamp` when it was made (ms since the epoch). Answers whether `method` is one that
+    /// can be replayed (the loader calls any other directly).
+    pub fn replay(&self, method: JsValue, args: JsValue, timestamp: JsValue) -> bool {
         // Read by index, not `Array.prototype.slice` (a host page may have broken it).
         let args = args.dyn_into::<js_sys::Array>().unwrap_or_default();
         let arg = |i: u32| args.get(i);
         let ts = timestamp.as_f64();
         let name = method.as_string().unwrap_or_default();
         if let Some(m) = Method::parse(&name) {
-            return self.call(m, [arg(0), arg(1), arg(2), arg(3)], ts);
+            self.call(m, [arg(0), arg(1), arg(2), arg(3)], ts);
+            return true;
         }
         match name.as_str() {
             "reset" => self.reset(),
             "flush" => drop(self.flush()),
             "setAnonymousId" => self.set_anonymous_id(arg(0)),
             other => {
-                if let Some(op) = super::cart_api::parse_queued(other) {
-                    self.cart_op(op, &arg(0), &arg(1), ts);
-                } else if let Some(op) = super::consent_api::parse_queued(other) {
-                    self.consent_op(op, arg(0));
+                if let Some(op) = super::consent_api::parse_queued(other) {
+                    drop(self.consent_op(op, arg(0)));
+                    return true;
                 }
+                #[cfg(feature = "cart")]
+                if let Some(op) = super::cart_api::parse_queued(other) {
+                    drop(self.cart_op(op, &arg(0), &arg(1), ts));
+                    return true;
+                }
+                return false;
             }
         }
+        true
     }
 }
 

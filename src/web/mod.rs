@@ -8,7 +8,9 @@
 //! invalid configuration at construction), panic, or register `unload`/`beforeunload`.
 
 mod api;
+#[cfg(feature = "cart")]
 mod cart_api;
+#[cfg_attr(not(feature = "cart"), path = "cart_runtime_off.rs")]
 mod cart_runtime;
 mod consent_api;
 mod convert;

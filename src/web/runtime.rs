@@ -38,6 +38,7 @@ pub struct Runtime {
     /// `consent.onChange` callbacks.
     pub consent_listeners: Vec<js_sys::Function>,
     /// Listeners, channel and callbacks of the cart.
+    #[cfg_attr(not(feature = "cart"), allow(dead_code))]
     pub cart: super::cart_runtime::CartRuntime,
 }
 

@@ -56,10 +56,10 @@ pub fn bind_first(f: &js_sys::Function, bound: &JsValue) -> js_sys::Function {
 }
 
 // `console.warn(message + the response's text)`: a refused batch's warning ends with what the
-// collector said (its first 300 characters), read asynchronously. Adapts only: the message is
-// the core's (`Refusal::message`).
+// collector said (its first 300 characters, copied by index: the page's String.prototype may
+// be broken), read asynchronously. Adapts only: the message is the core's (`Refusal::message`).
 #[wasm_bindgen::prelude::wasm_bindgen(
-    inline_js = "export function warnWithText(r,m){r.text().then(t=>t,()=>'').then(t=>console.warn(m+t.slice(0,300)))}"
+    inline_js = "export function warnWithText(r,m){r.text().then(t=>t,()=>'').then(t=>{for(let i=0;i<t.length&&i<300;i++)m+=t[i];console.warn(m)})}"
 )]
 extern "C" {
     #[wasm_bindgen(js_name = warnWithText)]

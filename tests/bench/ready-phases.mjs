@@ -4,15 +4,22 @@
 //   page      navigation start -> the snippet runs (HTML, config.js)
 //   queue     snippet -> the loader's request starts (the module script is queued)
 //   loader    the loader's request (omnitrail.js: fetch to response end)
-//   eval      loader response end -> the wasm's request starts (module evaluation, init())
-//   wasm      the wasm's request (fetch to response end)
+//   eval      loader response end -> the wasm's request starts (module evaluation, picking the
+//             build: js/src/variant.js)
+//   glue      the build's glue module (omnitrail_core.js or omnitrail_full.js: fetch to
+//             response end; requested with the wasm, in parallel)
+//   wasm      the wasm's request (omnitrail_core_bg.wasm or omnitrail_bg.wasm: fetch to
+//             response end)
 //   compile   wasm response end -> instantiate resolved (streaming compile overlaps the fetch;
 //             this is what is left after the last byte)
 //   start     instantiate resolved -> `ready` (the constructor: storage, cookies, locks, the
 //             identity endpoint, the first page view; then the snippet's queue replayed)
 // and, inside `start`, the time and count of the page APIs the SDK calls (localStorage,
 // document.cookie, navigator.locks, fetch, BroadcastChannel), hooked from an init script.
-//   node tests/bench/ready-phases.mjs [--runs 15] [--eager]
+//   node tests/bench/ready-phases.mjs [--runs 15] [--eager] [--paths /about.html,/]
+// --paths: the shop pages to open, one after the other in each round (interleaved), each with
+// its own table: /about.html tracks only (the small core), / queues cart.onChange (the full
+// build). Default: /.
 // --eager starts Chromium with --no-wasm-lazy-compilation: every wasm function is compiled
 // before instantiate resolves, so what `start` loses against the default run is V8 compiling
 // functions on their first call (Liftoff compiles lazily by default).
@@ -25,6 +32,7 @@ import { startCollector, startSite, launchBrowser, ROOT } from "../e2e/harness.m
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i >= 0 ? Number(process.argv[i + 1]) : dflt; };
 const runs = arg("--runs", 15);
 const EAGER = process.argv.includes("--eager");
+const PATHS = (() => { const i = process.argv.indexOf("--paths"); return i >= 0 ? process.argv[i + 1].split(",") : ["/"]; })();
 
 // Runs before any page script: times WebAssembly instantiation, the snippet, `ready`, and
 // every call of the page APIs the SDK uses (their time inside the call, and how many).
@@ -66,28 +74,30 @@ const browser = await launchBrowser(EAGER ? { args: ["--js-flags=--no-wasm-lazy-
 const load = loadavg().map((x) => x.toFixed(2)).join(" / ");
 
 const samples = [];
-for (let i = 0; i < runs; i++) {
+for (let i = 0; i < runs * PATHS.length; i++) {
+  const path = PATHS[i % PATHS.length];
   const ctx = await browser.newContext();
   await ctx.addInitScript(HOOK);
   const page = await ctx.newPage();
-  await page.goto(site.url + "/");
+  await page.goto(site.url + path);
   await page.waitForFunction(() => window.__phase.ready !== undefined, null, { timeout: 20000 });
-  samples.push(await page.evaluate(() => {
+  samples.push(await page.evaluate((path) => {
     const t = window.__phase;
-    const res = (suffix) => performance.getEntriesByType("resource").find((e) => e.name.split("?")[0].endsWith(suffix));
-    const js = res("/omnitrail.js"), wasm = res("/omnitrail_bg.wasm");
+    const res = (re) => performance.getEntriesByType("resource").find((e) => re.test(e.name.split("?")[0]));
+    const js = res(/\/omnitrail\.js$/), wasm = res(/_bg\.wasm$/), glue = res(/\/omnitrail_(core|full)\.js$/);
     const api = {};
     for (const [k, v] of Object.entries(t.apiAtReady)) {
       const before = t.apiAtInstantiate[k] || { n: 0, ms: 0 };
       if (v.n - before.n) api[k] = { n: v.n - before.n, ms: v.ms - before.ms };
     }
     return {
+      path, build: wasm.name.includes("_core_") ? "core" : "full",
       page: t.snippet, queue: js.startTime - t.snippet, loader: js.responseEnd - js.startTime,
-      eval: wasm.startTime - js.responseEnd, wasm: wasm.responseEnd - wasm.startTime,
+      eval: wasm.startTime - js.responseEnd, glue: glue ? glue.responseEnd - glue.startTime : 0, wasm: wasm.responseEnd - wasm.startTime,
       compile: t.instantiateEnd - wasm.responseEnd, start: t.ready - t.instantiateEnd, ready: t.ready,
       wasmBytes: wasm.encodedBodySize, api,
     };
-  }));
+  }, path));
   await ctx.close();
 }
 await browser.close();
@@ -95,18 +105,24 @@ await site.stop();
 await collector.stop();
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-const phases = ["page", "queue", "loader", "eval", "wasm", "compile", "start", "ready"];
-const table = {};
-for (const p of phases) table[p] = { medianMs: +median(samples.map((s) => s[p])).toFixed(1), minMs: +Math.min(...samples.map((s) => s[p])).toFixed(1), maxMs: +Math.max(...samples.map((s) => s[p])).toFixed(1) };
-const apis = {};
-for (const k of new Set(samples.flatMap((s) => Object.keys(s.api)))) {
-  apis[k] = { calls: median(samples.map((s) => s.api[k]?.n ?? 0)), medianMs: +median(samples.map((s) => s.api[k]?.ms ?? 0)).toFixed(2) };
+const phases = ["page", "queue", "loader", "eval", "glue", "wasm", "compile", "start", "ready"];
+const tables = {}, apisByPath = {};
+for (const path of PATHS) {
+  const mine = samples.filter((s) => s.path === path);
+  const table = (tables[`${path} (${mine[0].build})`] = {});
+  for (const p of phases) table[p] = { medianMs: +median(mine.map((s) => s[p])).toFixed(1), minMs: +Math.min(...mine.map((s) => s[p])).toFixed(1), maxMs: +Math.max(...mine.map((s) => s[p])).toFixed(1) };
+  const apis = (apisByPath[path] = {});
+  for (const k of new Set(mine.flatMap((s) => Object.keys(s.api)))) {
+    apis[k] = { calls: median(mine.map((s) => s.api[k]?.n ?? 0)), medianMs: +median(mine.map((s) => s.api[k]?.ms ?? 0)).toFixed(2) };
+  }
 }
 const sizes = JSON.parse(readFileSync(join(ROOT, "js/dist/sizes.json"), "utf8"));
-const result = { date: new Date().toISOString(), runs, eagerWasmCompilation: EAGER, loadAverageAtStart: load, shippedGzip: sizes.total.gzip, phases: table, apisDuringStart: apis, samples };
-console.log(`where the cold time to ready goes, script tag, headless Chromium${EAGER ? " with eager wasm compilation" : ""} (${runs} runs, load ${load}, ${sizes.total.gzip} B gzip):`);
-console.table(table);
+const result = { date: new Date().toISOString(), runs, eagerWasmCompilation: EAGER, loadAverageAtStart: load, pages: sizes.pages, phases: tables, apisDuringStart: apisByPath, samples };
+for (const [name, table] of Object.entries(tables)) {
+  console.log(`where the cold time to ready goes, ${name}, script tag, headless Chromium${EAGER ? " with eager wasm compilation" : ""} (${runs} runs, load ${load}):`);
+  console.table(table);
+}
 console.log("page APIs called between instantiate and ready (median calls, median ms inside them):");
-console.table(apis);
+for (const [path, apis] of Object.entries(apisByPath)) { console.log(path); console.table(apis); }
 mkdirSync(join(ROOT, "tests/out"), { recursive: true });
 writeFileSync(join(ROOT, `tests/out/bench-ready-phases${EAGER ? "-eager" : ""}.json`), JSON.stringify(result, null, 2));

@@ -135,7 +135,7 @@ test("every cookie and localStorage key a real page writes is in the README's st
 });
 
 test("the figures the README quotes are the build's and the tests': snippet size, bundler versions; no link leaves the repository", () => {
-  const sizes = JSON.parse(readFileSync(join(ROOT, "js/dist/sizes.json"), "utf8"))["snippet.min.js"];
+  const sizes = JSON.parse(readFileSync(join(ROOT, "js/dist/sizes.json"), "utf8")).files["snippet.min.js"];
   const fmt = (n) => n.toLocaleString("en-US");
   const quoted = `\`js/dist/snippet.min.js\`, ${fmt(sizes.raw)} bytes, ${fmt(sizes.gzip)} gzipped`;
   assert.ok(README.replace(/\s+/g, " ").includes(quoted), `README.md quotes the snippet as "${quoted}" (js/dist/sizes.json)`);

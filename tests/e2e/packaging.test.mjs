@@ -133,7 +133,7 @@ for (const bundler of BUNDLERS) {
 
 test("npm pack: the tarball installs offline in a fresh project, type-checks, bundles and delivers", async () => {
   const files = packed.files.map((f) => f.path).sort();
-  for (const f of ["package.json", "dist/index.js", "dist/index.d.ts", "dist/omnitrail_bg.wasm", "dist/omnitrail.js", "dist/snippet.min.js"]) {
+  for (const f of ["package.json", "dist/index.js", "dist/index.d.ts", "dist/omnitrail_bg.wasm", "dist/omnitrail.js", "dist/omnitrail_core.js", "dist/omnitrail_core_bg.wasm", "dist/omnitrail_full.js", "dist/snippet.min.js"]) {
     assert.ok(files.includes(f), `tarball has ${f}: ${files}`);
   }
   assert.ok(!files.some((f) => f.startsWith("dist/pkg/")), "the unoptimized wasm-bindgen output is not shipped");
@@ -211,10 +211,11 @@ test("types: index.d.ts matches the wasm class, the README's options and stats()
   const glue = await import(new URL("file://" + join(ROOT, "js/dist/pkg/omnitrail.js")).href);
   const glueMethods = Object.getOwnPropertyNames(glue.Omnitrail.prototype).filter((m) => !m.startsWith("__") && m !== "constructor");
   // `cartCall(name, a, b)` and `consentCall(name, a)` are internal: the `cart` and `consent`
-  // namespaces (js/src/namespaces.js) call them.
+  // namespaces (js/src/namespaces.js) call them; so is `retire()` (the script-tag loader's
+  // switch from the small core to the full build).
   assert.ok(glueMethods.includes("cartCall"), "the wasm class has cartCall (src/web/cart_api.rs)");
   assert.ok(glueMethods.includes("consentCall"), "the wasm class has consentCall (src/web/consent_api.rs)");
-  const wasmMethods = glueMethods.filter((m) => m !== "cartCall" && m !== "consentCall");
+  const wasmMethods = glueMethods.filter((m) => m !== "cartCall" && m !== "consentCall" && m !== "retire");
   const { Omnitrail } = await import(new URL("file://" + join(ROOT, "js/dist/index.js")).href);
   const wrapped = Object.getOwnPropertyNames(Omnitrail.prototype).filter((m) => m !== "constructor" && m !== "cart" && m !== "consent");
   const declared = members(block(/export declare class Omnitrail \{([\s\S]*?)\n\}/));

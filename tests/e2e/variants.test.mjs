@@ -1,0 +1,107 @@
+// Features on demand in real Chromium: which files a page downloads (from the browser's
+// network log) and that a page served the small core switches to the full build at its first
+// `cart.*` call without losing, repeating or reordering an event (js/src/variant.js,
+// js/src/loader.js, docs/size.md).
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startCollector, startSite, launchBrowser, openPage, waitFor } from "./harness.mjs";
+
+let collector, site, browser, root;
+const CORE = ["omnitrail.js", "omnitrail_core.js", "omnitrail_core_bg.wasm"];
+const FULL = ["omnitrail.js", "omnitrail_full.js", "omnitrail_bg.wasm"];
+
+const page = (body) => `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<script src="/config.js"></script><!-- omnitrail:snippet --></head><body>${body}</body></html>`;
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), "omnitrail-variants-"));
+  writeFileSync(join(root, "track.html"), page(`<script>omnitrail.track("Tracked Only");</script>`));
+  writeFileSync(join(root, "cart.html"), page(`<script>omnitrail.cart.add({ product_id: "tee", price: 19 });</script>`));
+  writeFileSync(join(root, "late.html"), page(""));
+  collector = await startCollector();
+  site = await startSite({ root, config: { writeKey: "demo", endpoint: collector.url, flushInterval: 100 } });
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await site?.stop();
+  await collector?.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  await collector.reset();
+});
+
+/** Opens `path` in a fresh context, recording the SDK files the page requests. */
+async function open(path) {
+  const ctx = await browser.newContext();
+  const files = [];
+  ctx.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith("/omnitrail/")) files.push(u.pathname.slice("/omnitrail/".length));
+  });
+  const p = await openPage(ctx, site.url + path);
+  return { ctx, page: p, files };
+}
+
+const named = async (prefix) => (await collector.messages()).filter((m) => (m.event ?? "").startsWith(prefix));
+
+test("a tracking-only page downloads the small core and nothing of the cart", async () => {
+  const { ctx, page, files } = await open("/track.html");
+  await page.evaluate(() => omnitrail.flush());
+  await waitFor(async () => (await named("Tracked Only")).length === 1, "the event");
+  assert.deepEqual(files.sort(), [...CORE].sort());
+  assert.equal(await page.evaluate(() => typeof omnitrail.sdk.cartCall), "undefined", "the core has no cart");
+  assert.deepEqual(page.logs.filter((l) => !l.startsWith("log")), []);
+  await ctx.close();
+});
+
+test("a page that calls cart.* before the SDK loads downloads the full build instead", async () => {
+  const { ctx, page, files } = await open("/cart.html");
+  await page.evaluate(() => omnitrail.flush());
+  await waitFor(async () => (await named("Product Added")).length === 1, "Product Added");
+  assert.deepEqual(files.sort(), [...FULL].sort());
+  assert.equal(await page.evaluate(() => omnitrail.cart.get().quantity), 1);
+  // The next page load of this visitor has a stored cart: the full build again.
+  const next = await ctx.newPage();
+  const later = [];
+  next.on("request", (r) => { const u = new URL(r.url()); if (u.pathname.startsWith("/omnitrail/")) later.push(u.pathname.slice(11)); });
+  await next.goto(site.url + "/late.html");
+  await next.evaluate(() => window.omnitrail.ready);
+  assert.deepEqual(later.filter((f) => f !== "omnitrail.js").sort(), ["omnitrail_bg.wasm", "omnitrail_full.js"], "a stored cart loads the full build");
+  await ctx.close();
+});
+
+test("a first cart.* call on a core page switches to the full build: no event lost, repeated or reordered", async () => {
+  const { ctx, page, files } = await open("/late.html");
+  assert.deepEqual(files.sort(), [...CORE].sort());
+  // Events before, the cart call, and events made while the full build loads, in one task.
+  const flushed = await page.evaluate(async () => {
+    for (let i = 0; i < 5; i++) omnitrail.track("Seq A" + i, { i });
+    omnitrail.cart.add({ product_id: "tee", price: 19 });
+    for (let i = 0; i < 5; i++) omnitrail.track("Seq B" + i, { i });
+    return omnitrail.flush();
+  });
+  assert.equal(flushed, true, "flush() made during the switch resolves with the full build's answer");
+  const order = ["Seq A0", "Seq A1", "Seq A2", "Seq A3", "Seq A4", "Product Added", "Seq B0", "Seq B1", "Seq B2", "Seq B3", "Seq B4"];
+  const got = await waitFor(async () => {
+    const m = (await collector.messages()).filter((m) => order.includes(m.event));
+    return new Set(m.map((x) => x.event)).size === order.length && m;
+  }, "all 11 events");
+  const byEvent = new Map();
+  for (const m of got) byEvent.set(m.event, [...(byEvent.get(m.event) ?? []), m]);
+  for (const e of order) assert.equal(new Set(byEvent.get(e).map((m) => m.messageId)).size, 1, `${e} exactly once`);
+  const times = order.map((e) => Date.parse(byEvent.get(e)[0].timestamp));
+  for (let i = 1; i < times.length; i++) assert.ok(times[i] >= times[i - 1], `${order[i]} not before ${order[i - 1]}: ${times}`);
+  const pageViews = (await collector.messages()).filter((m) => m.type === "page");
+  assert.equal(new Set(pageViews.map((m) => m.messageId)).size, 1, "one automatic page view, not one per build");
+  assert.deepEqual(files.sort(), [...new Set([...CORE, ...FULL])].sort(), "the full build was downloaded once, on demand");
+  assert.equal(await page.evaluate(() => omnitrail.cart.get().quantity), 1);
+  const all = await collector.messages();
+  assert.equal(new Set(all.map((m) => m.anonymousId)).size, 1, "one visitor");
+  assert.deepEqual(page.logs.filter((l) => !l.startsWith("log")), []);
+  await ctx.close();
+});
