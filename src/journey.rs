@@ -22,7 +22,8 @@
 //!   page's `context.campaign` ([`Campaign::push_json`], omitted when empty); `recorded`
 //!   means the cached touch JSON changed;
 //! - every event: [`Journey::push_context_members`] inside `context.omnitrail`, with
-//!   `conversion = cfg.is_conversion(event)` for track calls;
+//!   `conversion = cfg.is_conversion(event)` for track calls and the page's campaign (the
+//!   touch omits a `campaign` equal to the message's `context.campaign`);
 //! - the once-per-task persist: [`Journey::persist`]; a `storage` event:
 //!   [`Journey::on_storage_change`]; consent revoked or `reset()`: [`Journey::clear`];
 //! - `context.page.url`, `referrer` and `search` go through [`AttributionConfig::redact`].
@@ -83,6 +84,11 @@ impl Touchpoint {
     /// "landingUrl":…,"referrerHost":…}` (`referrerHost` only when known; `landingUrl` only
     /// with `landing_url`: the journey has it, the per-event touch does not).
     pub fn push_json(&self, out: &mut String, landing_url: bool) {
+        self.push_fields(out, TouchFields { landing_url, campaign: true });
+    }
+
+    fn push_fields(&self, out: &mut String, f: TouchFields) {
+        let landing_url = f.landing_url;
         out.push('{');
         push_key(out, "channel");
         push_str(out, self.channel.as_str());
@@ -90,9 +96,11 @@ impl Touchpoint {
         push_iso8601(out, self.at_ms);
         out.push_str("\",\"sessionId\":");
         push_u64(out, to_u64(self.session_id));
-        out.push(',');
-        push_key(out, "campaign");
-        self.campaign.push_json(out);
+        if f.campaign {
+            out.push(',');
+            push_key(out, "campaign");
+            self.campaign.push_json(out);
+        }
         if landing_url {
             out.push(',');
             push_key(out, "landingUrl");
@@ -105,6 +113,13 @@ impl Touchpoint {
         }
         out.push('}');
     }
+}
+
+/// Which optional members [`Touchpoint::push_fields`] writes.
+#[derive(Clone, Copy, Debug)]
+struct TouchFields {
+    landing_url: bool,
+    campaign: bool,
 }
 
 /// Attribution settings (the integrator builds them from the SDK configuration).
@@ -363,11 +378,17 @@ impl Journey {
 
     /// Appends the journey's members of `context.omnitrail`: `"touch":{…}` and, for a
     /// conversion, `,"journey":{…}`. Writes nothing (and returns false) before the first
-    /// touch.
-    pub fn push_context_members(&self, out: &mut String, conversion: bool) -> bool {
-        let Some(touch) = self.touch_json() else { return false };
+    /// touch. The touch leaves out its `campaign` when it equals the message's own
+    /// `context.campaign` (`page_campaign`; both empty counts as equal): a reader takes a
+    /// touch without `campaign` to have the message's `context.campaign` (none when absent).
+    pub fn push_context_members(&self, out: &mut String, conversion: bool, page_campaign: &Campaign) -> bool {
+        let (Some(touch), Some(tp)) = (self.touch_json(), self.recent.back()) else { return false };
         push_key(out, "touch");
-        out.push_str(touch);
+        if tp.campaign == *page_campaign {
+            tp.push_fields(out, TouchFields { landing_url: false, campaign: false });
+        } else {
+            out.push_str(touch);
+        }
         if conversion {
             out.push(',');
             push_key(out, "journey");

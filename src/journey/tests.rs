@@ -167,7 +167,7 @@ fn json_for_context() {
     let mut j = Journey::new(10);
     assert_eq!(j.touch_json(), None);
     let mut s = String::new();
-    assert!(!j.push_context_members(&mut s, true));
+    assert!(!j.push_context_members(&mut s, true, &Campaign::default()));
     assert!(s.is_empty());
     j.push_journey_json(&mut s);
     assert_eq!(s, r#"{"touches":[],"touchCount":0}"#);
@@ -188,14 +188,14 @@ fn json_for_context() {
     assert_eq!(validate(touch), Some(Kind::Object));
 
     let mut ctx = String::from("{");
-    assert!(j.push_context_members(&mut ctx, false));
+    assert!(j.push_context_members(&mut ctx, false, &Campaign::default()));
     ctx.push('}');
     let v: serde_json::Value = serde_json::from_str(&ctx).unwrap_or_default();
     assert_eq!(v["touch"]["channel"], "direct");
     assert!(v.get("journey").is_none());
 
     let mut ctx = String::from("{");
-    j.push_context_members(&mut ctx, true);
+    j.push_context_members(&mut ctx, true, &Campaign::default());
     ctx.push('}');
     let v: serde_json::Value = serde_json::from_str(&ctx).unwrap_or_default();
     assert_eq!(v["journey"]["first"]["channel"], "paid_search");
@@ -209,6 +209,30 @@ fn json_for_context() {
     assert_eq!(v["journey"]["touches"][1]["landingUrl"], "https://shop.example.com/\"quoted\"\n");
     assert!(v["touch"].get("landingUrl").is_none());
     assert!(!j.touch_json().unwrap_or_default().contains("landingUrl"));
+}
+
+#[test]
+fn the_touch_leaves_out_only_a_campaign_equal_to_the_messages() {
+    let cfg = AttributionConfig::default();
+    let mut j = Journey::new(10);
+    let landing = "https://shop.example.com/?utm_source=google&utm_medium=cpc";
+    j.on_page_view(&cfg, &pv(landing, "https://www.google.com/", T0, T0, true));
+    let touch = |j: &Journey, page_campaign: &Campaign| {
+        let mut ctx = String::from("{");
+        assert!(j.push_context_members(&mut ctx, false, page_campaign));
+        ctx.push('}');
+        serde_json::from_str::<serde_json::Value>(&ctx).unwrap_or_default()["touch"].clone()
+    };
+    // On the landing page the message's `context.campaign` is the touch's: no copy.
+    let same = touch(&j, &Campaign::from_url(landing));
+    assert_eq!((same["channel"].as_str(), same.get("campaign")), (Some("paid_search"), None));
+    // Elsewhere (no campaign, or another one) the touch keeps its own.
+    assert_eq!(touch(&j, &Campaign::default())["campaign"]["source"], "google");
+    assert_eq!(touch(&j, &Campaign::from_url("https://shop.example.com/?utm_source=news"))["campaign"]["medium"], "cpc");
+    // A touch without campaign data under a page with some says so (`{}`), not by absence.
+    j.on_page_view(&cfg, &pv("https://shop.example.com/", "", T0 + 90.0 * MIN, T0 + 90.0 * MIN, true));
+    assert_eq!(touch(&j, &Campaign::from_url(landing))["campaign"], serde_json::json!({}));
+    assert!(touch(&j, &Campaign::default()).get("campaign").is_none());
 }
 
 #[test]

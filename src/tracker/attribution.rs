@@ -21,8 +21,9 @@ pub struct Attribution {
     pub(super) journey: Journey,
     /// The page's URL and referrer as the browser reported them (redacted before use).
     raw_page: (String, String),
-    /// The redacted page URL the campaign is read from.
-    page_url: String,
+    /// `context.campaign` of the redacted page URL (the touch leaves out a campaign equal
+    /// to it).
+    campaign: crate::campaign::Campaign,
     /// `,"campaign":{…},"omnitrail":{"touch":{…}}` for every message, rendered on change.
     members: String,
     /// The length of the `,"campaign":{…}` part of `members` (conversions replace what
@@ -51,7 +52,7 @@ impl Attribution {
             page_views: cfg.page_views,
             journey,
             raw_page: (String::new(), String::new()),
-            page_url: String::new(),
+            campaign: Default::default(),
             members: String::new(),
             campaign_len: 0,
             auto_page_due: false,
@@ -81,7 +82,7 @@ impl Attribution {
         }
         self.raw_page = (page.url, page.referrer);
         if let Some(url) = clean_url {
-            url.clone_into(&mut self.page_url);
+            self.campaign = crate::campaign::Campaign::from_url(url);
             self.render();
         }
     }
@@ -90,15 +91,14 @@ impl Attribution {
     fn render(&mut self) {
         let mut s = std::mem::take(&mut self.members);
         s.clear();
-        let campaign = crate::campaign::Campaign::from_url(&self.page_url);
-        if !campaign.is_empty() {
+        if !self.campaign.is_empty() {
             s.push_str(",\"campaign\":");
-            campaign.push_json(&mut s);
+            self.campaign.push_json(&mut s);
         }
         self.campaign_len = s.len();
         if self.journey.touch_json().is_some() {
             s.push_str(",\"omnitrail\":{");
-            self.journey.push_context_members(&mut s, false);
+            self.journey.push_context_members(&mut s, false, &self.campaign);
             s.push('}');
         }
         self.members = s;
@@ -162,7 +162,7 @@ impl Attribution {
         // cached members' `,"omnitrail":` (when present) starts right after it.
         s.push_str(self.members.get(..self.campaign_len).unwrap_or_default());
         s.push_str(",\"omnitrail\":{");
-        self.journey.push_context_members(&mut s, true);
+        self.journey.push_context_members(&mut s, true, &self.campaign);
         s.push('}');
         std::borrow::Cow::Owned(s)
     }

@@ -74,13 +74,14 @@ pub struct Touch {
 const MAX_TOUCH_FIELD: usize = 200;
 
 /// `context.omnitrail.touch` → [`Touch`]: `at` must be a valid time and `channel` a short
-/// non-empty string; campaign fields that are not short strings are dropped.
+/// non-empty string; campaign fields that are not short strings are dropped. A touch without
+/// `campaign` has the message's `context.campaign` (the SDK leaves out the copy).
 pub fn touch_of(context: &Map<String, Value>) -> Option<Touch> {
     let t = context.get("omnitrail")?.get("touch")?;
     let short = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty() && s.len() <= MAX_TOUCH_FIELD).map(str::to_string);
     let at = timefmt::parse(t.get("at")?.as_str()?).ok()?;
     let channel = short(t.get("channel"))?;
-    let campaign = t.get("campaign");
+    let campaign = t.get("campaign").or_else(|| context.get("campaign"));
     Some(Touch {
         at,
         channel,
@@ -328,6 +329,36 @@ mod tests {
 
     fn reason(raw: &str) -> &'static str {
         validate(raw).map(|_| "ok").unwrap_or_else(|r| r.code())
+    }
+
+    #[test]
+    fn a_touch_without_campaign_has_the_messages_campaign() {
+        let touch = |ctx: &str| validate(&format!(r#"{{"type":"track","event":"E","messageId":"m1","anonymousId":"a","timestamp":"{TS}","context":{ctx}}}"#)).unwrap().touch.unwrap();
+        let c = r#""campaign":{"source":"news","medium":"email","name":"winter"}"#;
+        let t = r#""omnitrail":{"touch":{"channel":"email","at":"2024-05-01T11:00:00.000Z""#;
+        let left_out = touch(&format!("{{{c},{t}}}}}}}"));
+        let written = touch(&format!("{{{c},{t},{c}}}}}}}"));
+        assert_eq!(left_out, written);
+        assert_eq!(left_out.campaign.as_deref(), Some("winter"));
+        // An explicit empty campaign is the touch's own (e.g. direct, on a page with UTMs).
+        assert_eq!(touch(&format!(r#"{{{c},{t},"campaign":{{}}}}}}}}"#)).source, None);
+    }
+
+    /// The SDK's golden fixtures leave out a touch campaign equal to `context.campaign`: the
+    /// collector reads the same touch as from the message with the copy written out.
+    #[test]
+    fn golden_fixtures_give_the_touch_of_the_full_message() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        for name in ["page", "track", "screen", "identify", "group", "alias", "conversion"] {
+            let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+            let lean: Value = serde_json::from_str(&text).unwrap();
+            assert!(lean["context"]["omnitrail"]["touch"].get("campaign").is_none(), "{name}: the copy is left out");
+            let mut full = lean.clone();
+            full["context"]["omnitrail"]["touch"]["campaign"] = lean["context"]["campaign"].clone();
+            let touch = |v: &Value| validate(&v.to_string()).unwrap().touch.unwrap();
+            assert_eq!(touch(&lean), touch(&full), "{name}");
+            assert_eq!(touch(&lean).campaign.as_deref(), Some("winter"), "{name}");
+        }
     }
 
     #[test]
