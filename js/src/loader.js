@@ -57,9 +57,12 @@ async function boot() {
       return undefined;
     }
   };
-  // A call made during the switch, kept for the full build (replayed with its time).
-  const later = (m, args) => {
+  // A call made during the switch, kept for the full build (replayed with its time). `args`
+  // may be an `arguments` object: copied by index (replay reads a real array).
+  const later = (m, given) => {
     const ts = Date.now();
+    const args = [];
+    for (let j = 0; j < given.length; j++) args[j] = given[j];
     if (m === "flush" || (m === "cartCall" && args[0] === "sync")) {
       return new Promise((ok) => { waiting[waiting.length] = () => ok(direct(m, args)); });
     }
@@ -102,10 +105,10 @@ async function boot() {
   };
   for (let i = 0; i < methods.length; i++) {
     const m = methods[i];
+    // `arguments` as it is (no copy per call: `Reflect.apply` takes it; only a call held
+    // during a switch is copied, in `later`).
     stub[m] = function () {
-      const args = [];
-      for (let j = 0; j < arguments.length; j++) args[j] = arguments[j];
-      return call(m, args);
+      return call(m, arguments);
     };
   }
   const queued = stub._q;
