@@ -42,24 +42,7 @@ impl Omnitrail {
         let tab = crate::ports::IdSource::uuid(&mut ids);
         let tab = tab.get(..13).unwrap_or(&tab).replace('-', "");
         let mut core = Tracker::new(cfg, ports::LocalStorage::open(), ports::DateClock, ids, &tab, env::environment());
-        let native = env::native();
-        if !native.consent.is_undefined() && !native.consent.is_null() {
-            match convert::consent_choices(&native.consent) {
-                Ok(choices) => drop(core.set_consent(&choices)),
-                Err(_) => web_sys::console::warn_1(&JsValue::from_str(
-                    "omnitrail: omnitrailNative.consent must be { category: boolean }; ignored",
-                )),
-            }
-        }
-        core.adopt_native(native.anonymous_id.as_deref(), native.user_id.as_deref());
-        if let Some((id, last)) = native.session {
-            core.adopt_native_session(id, last);
-        }
-        if let Some(state) = &native.cart {
-            if core.cart_merge_remote(state, crate::tracker::CartSource::App).is_none() {
-                web_sys::console::warn_1(&JsValue::from_str("omnitrail: omnitrailNative.cart is not a cart state; ignored"));
-            }
-        }
+        super::native_bridge::adopt(&mut core);
         if let Some(clean) = core.adopt_handover(&env::href()) {
             env::replace_url(&clean);
         }
@@ -350,6 +333,9 @@ impl Omnitrail {
 
     /// Tells a native app hosting this web view about the current identity.
     fn tell_native_identity(&self) {
+        if !super::native_bridge::present() {
+            return;
+        }
         let msg = with(&self.rt, |r| {
             let id = r.core.identity();
             crate::app_protocol::identity_message(&id.anonymous_id, id.user_id.as_deref())

@@ -62,8 +62,10 @@ impl Omnitrail {
         if outcome.is_some_and(|o| o.changed) {
             super::runtime::notify_consent(&self.rt);
             // A choice made in the web view applies to the app too.
-            if let Some(m) = with(&self.rt, |r| r.core.consent_message()) {
-                super::native_bridge::post(&m);
+            if super::native_bridge::present() {
+                if let Some(m) = with(&self.rt, |r| r.core.consent_message()) {
+                    super::native_bridge::post(&m);
+                }
             }
         }
         tick_now(&self.rt);

@@ -84,31 +84,6 @@ pub fn replace_url(url: &str) {
     }
 }
 
-/// What a native app put on `window.omnitrailNative` (`{ anonymousId, userId, sessionId,
-/// lastActivity, consent, cart }`) before loading the web view.
-pub struct Native {
-    pub anonymous_id: Option<String>,
-    pub user_id: Option<String>,
-    /// The app's session: start and last activity (ms).
-    pub session: Option<(f64, f64)>,
-    /// The consent choice made in the app (`{ analytics: true, … }`), unconverted.
-    pub consent: JsValue,
-    /// The app's cart state (the bridge's `state` text).
-    pub cart: Option<String>,
-}
-
-pub fn native() -> Native {
-    let n = get(&js_sys::global().into(), "omnitrailNative");
-    let session = get(&n, "sessionId").as_f64().zip(get(&n, "lastActivity").as_f64());
-    Native {
-        anonymous_id: get(&n, "anonymousId").as_string(),
-        user_id: get(&n, "userId").as_string(),
-        session,
-        consent: get(&n, "consent"),
-        cart: get(&n, "cart").as_string(),
-    }
-}
-
 /// `navigator.onLine`, assumed true when unknown.
 pub fn online() -> bool {
     get(&get(&js_sys::global().into(), "navigator"), "onLine").as_bool().unwrap_or(true)

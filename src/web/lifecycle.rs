@@ -38,8 +38,10 @@ pub fn listen(weak: &Weak<RefCell<Runtime>>) {
         }
         super::cart_runtime::on_hidden(&rt);
         // The app learns how long the web view kept the session alive.
-        if let Some(m) = with(&rt, |r| r.core.session_message()).flatten() {
-            super::native_bridge::post(&m);
+        if super::native_bridge::present() {
+            if let Some(m) = with(&rt, |r| r.core.session_message()).flatten() {
+                super::native_bridge::post(&m);
+            }
         }
         let (sends, release) = with(&rt, |r| {
             // The rule at unload is decided on `navigator.onLine` now, even if the `offline`

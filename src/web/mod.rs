@@ -19,6 +19,7 @@ mod election;
 mod env;
 mod instances;
 mod lifecycle;
+#[cfg_attr(not(feature = "bridge"), path = "native_bridge_off.rs")]
 mod native_bridge;
 mod ports;
 mod runtime;

@@ -6,7 +6,10 @@
 //! `window.ReactNativeWebView`, Capacitor `window.Capacitor.Plugins.Omnitrail`. Messages are
 //! JSON strings (what the first three accept); a Capacitor plugin method takes an options
 //! object, so it gets `{ message: json }`. The other way, the app calls
-//! `window.omnitrailReceive(message)` (every SDK instance on the page receives it).
+//! `window.omnitrailReceive(message)` (every SDK instance on the page receives it). Before the
+//! SDK starts, the app may put its state on `window.omnitrailNative` (`adopt`).
+//! Behind the `bridge` feature: the small core has `native_bridge_off.rs` instead (the loader
+//! serves the full build to every web view with a bridge, js/src/variant.js).
 //! Must never: throw (a broken bridge is ignored), or post when no bridge is present.
 
 use std::cell::RefCell;
@@ -15,7 +18,7 @@ use std::rc::Weak;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::runtime::{leak, schedule, with, Runtime};
+use super::runtime::{leak, schedule, with, Core, Runtime};
 use crate::app_protocol::{self, Incoming};
 use crate::tracker::CartSource;
 
@@ -39,6 +42,54 @@ fn endpoint() -> Option<(JsValue, bool)> {
 /// A native app hosts this page.
 pub fn present() -> bool {
     endpoint().is_some()
+}
+
+/// What a native app put on `window.omnitrailNative` (`{ anonymousId, userId, sessionId,
+/// lastActivity, consent, cart }`) before loading the web view.
+struct Native {
+    anonymous_id: Option<String>,
+    user_id: Option<String>,
+    /// The app's session: start and last activity (ms).
+    session: Option<(f64, f64)>,
+    /// The consent choice made in the app (`{ analytics: true, … }`), unconverted.
+    consent: JsValue,
+    /// The app's cart state (the bridge's `state` text).
+    cart: Option<String>,
+}
+
+fn native() -> Native {
+    let n = get(&js_sys::global().into(), "omnitrailNative");
+    let session = get(&n, "sessionId").as_f64().zip(get(&n, "lastActivity").as_f64());
+    Native {
+        anonymous_id: get(&n, "anonymousId").as_string(),
+        user_id: get(&n, "userId").as_string(),
+        session,
+        consent: get(&n, "consent"),
+        cart: get(&n, "cart").as_string(),
+    }
+}
+
+/// Starts the SDK with what the app put on `window.omnitrailNative`: its consent choice,
+/// identity, session and cart.
+pub fn adopt(core: &mut Core) {
+    let native = native();
+    if !native.consent.is_undefined() && !native.consent.is_null() {
+        match super::convert::consent_choices(&native.consent) {
+            Ok(choices) => drop(core.set_consent(&choices)),
+            Err(_) => {
+                web_sys::console::warn_1(&JsValue::from_str("omnitrail: omnitrailNative.consent must be { category: boolean }; ignored"))
+            }
+        }
+    }
+    core.adopt_native(native.anonymous_id.as_deref(), native.user_id.as_deref());
+    if let Some((id, last)) = native.session {
+        core.adopt_native_session(id, last);
+    }
+    if let Some(state) = &native.cart {
+        if core.cart_merge_remote(state, CartSource::App).is_none() {
+            web_sys::console::warn_1(&JsValue::from_str("omnitrail: omnitrailNative.cart is not a cart state; ignored"));
+        }
+    }
 }
 
 thread_local! {

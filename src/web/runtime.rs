@@ -178,8 +178,11 @@ pub fn tick_now(rt: &Shared) {
         }
         arm_timer(r, rt);
         let cart = super::cart_runtime::collect(r);
-        if let Some(m) = r.core.take_session_start_message() {
-            super::native_bridge::post(&m);
+        // Composed only for an app (the small core has no bridge: nothing of it is compiled).
+        if super::native_bridge::present() {
+            if let Some(m) = r.core.take_session_start_message() {
+                super::native_bridge::post(&m);
+            }
         }
         (sends, cart)
     }) else {
