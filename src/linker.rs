@@ -74,6 +74,14 @@ fn linked(host: &str, cfg: &LinkConfig) -> bool {
     cfg.linked_domains.iter().any(|d| within(host, d))
 }
 
+/// The landing URL without its hand-over, if it had one: what a page without `linkedDomains`
+/// shows (the small core, tracker/cross_domain_off.rs; `examine` rejects the same URL with
+/// the same `clean_url`, tied by a test).
+pub fn without_handover(page_url: &str) -> Option<String> {
+    url::query_get(url::parse(page_url).query, PARAM)?;
+    Some(url::redact(page_url, &[PARAM]).into_owned())
+}
+
 /// Examines the landing URL.
 pub fn examine(page_url: &str, now_ms: f64, cfg: &LinkConfig) -> Handover {
     let parts = url::parse(page_url);
@@ -168,6 +176,27 @@ mod tests {
                 }
                 other => panic!("{v}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_page_without_linked_domains_shows_the_same_url_the_full_check_would() {
+        let unlinked = LinkConfig { linked_domains: Vec::new(), max_age_ms: 120_000.0 };
+        let fresh = decorate("https://pay.test/c?x=1#h", AID, NOW);
+        for u in [
+            fresh.as_str(),
+            "https://pay.test/p?_ot=x&keep=1",
+            "https://pay.test/p?keep=1&_ot=",
+            "https://pay.test/p?a=1",
+            "https://pay.test/p#_ot=1",
+            "not a url ?_ot=1",
+        ] {
+            let full = match examine(u, NOW, &unlinked) {
+                Handover::Absent => None,
+                Handover::Reject { clean_url, .. } => Some(clean_url),
+                Handover::Adopt { .. } => panic!("{u}: adopted without linked domains"),
+            };
+            assert_eq!(without_handover(u), full, "{u}");
         }
     }
 

@@ -7,7 +7,8 @@
 //! `flush()` is settled). It is fed calls, the time (`Clock`), ids (`IdSource`), persisted
 //! state (`Storage`, reached only through the store's consent-scoped handles) and delivery
 //! outcomes as data ([`Answer`]), and answers with [`BatchRequest`]s and a wake-up time.
-//! Hand-over across domains and with the app: `handover.rs`; the `cart.*` calls: `cart.rs`.
+//! Hand-over with the app: `handover.rs`, across domains: `cross_domain.rs`; the `cart.*`
+//! calls: `cart.rs`.
 //!
 //! Must never: perform I/O other than through the ports, write storage inside `track()` and
 //! friends, hand a component storage other than its category's handle, or panic on any input.
@@ -32,6 +33,8 @@ mod cart;
 #[cfg(feature = "cart")]
 mod cart_component;
 mod component;
+#[cfg_attr(not(feature = "handover"), path = "tracker/cross_domain_off.rs")]
+mod cross_domain;
 mod delivery;
 mod handover;
 mod visitor;

@@ -1,13 +1,18 @@
 // Which build of the SDK a page downloads (the script tag; the npm entry always has the full
-// build). Owns: the signals that a page needs the cart, read before anything is fetched.
+// build). Owns: the signals that a page needs the cart, the app bridge or the cross-domain
+// hand-over, read before anything is fetched.
 // Must never: throw (storage may be blocked), read more than the snippet's queue, the
 // config's own properties, one storage key and the app bridges' globals, or call a method of
 // the page's String/Array prototypes.
 //
-// - "core": the small core (no cart: src/tracker/cart_off.rs). Tracking-only pages.
+// - "core": the small core (`--no-default-features`): no cart (src/tracker/cart_off.rs), no
+//   app bridge (src/web/native_bridge_off.rs), no adopting of an incoming hand-over nor
+//   auto-decoration (src/tracker/cross_domain_off.rs: it only removes `_ot` from the URL, as
+//   the full build does on a page without `linkedDomains`; `decorate()` works). Tracking pages.
 // - "full": everything. A cart already stored (`{storagePrefix}.c1`, src/cart.rs CART_KEY),
-//   a `cart.*` call in the snippet's queue, a `cart` option, a site-chosen `wasm`, or a web
-//   view with an app bridge (the app shares its cart; the bridges are the ones
+//   a `cart.*` call in the snippet's queue, a `cart` option, a site-chosen `wasm`, a
+//   non-empty `linkedDomains` (the page adopts hand-overs and may auto-decorate), or a web
+//   view with an app bridge or `window.omnitrailNative` (the bridges are the ones
 //   src/web/native_bridge.rs finds, tied by tests/names.rs).
 // A `cart.*` call made later on a core page switches to "full" then (js/src/loader.js).
 import { ownGet } from "./builtins.js";
@@ -41,6 +46,9 @@ const isCart = (m) => typeof m === "string" && m.length > 4 && m[0] === "c" && m
 export function variant(w, cfg, queued) {
   try {
     if (ownGet(cfg, "wasm") || ownGet(cfg, "cart")) return "full";
+    // Anything but an empty list (a wrong type too: the full build's config check says why).
+    const linked = ownGet(cfg, "linkedDomains");
+    if (linked != null && linked.length !== 0) return "full";
     for (let i = 0; i < queued.length; i++) if (isCart(queued[i][0])) return "full";
     if (w.omnitrailNative != null) return "full";
     for (let i = 0; i < BRIDGES.length; i++) if (at(w, BRIDGES[i]) != null) return "full";

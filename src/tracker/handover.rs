@@ -1,8 +1,9 @@
-//! Hand-over: the visitor's identity across domains (the `_ot` parameter) and between the
-//! native app and its web view (bridge messages), and the identity endpoint's refresh.
+//! Hand-over: the visitor's identity between the native app and its web view (bridge
+//! messages), `decorate` (in every build), and the identity endpoint's refresh. Adopting an
+//! incoming `_ot` and auto-decoration: `cross_domain.rs`.
 //!
-//! Owns: what is adopted from a landing URL or the app, and the bridge messages the tracker
-//! composes (`consent`, `session`). Must never: adopt an invalid or stale id.
+//! Owns: what is adopted from the app, and the bridge messages the tracker composes
+//! (`consent`, `session`). Must never: adopt an invalid id.
 
 use super::*;
 
@@ -22,22 +23,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         Some((url, body))
     }
 
-    /// Examines the landing URL for a cross-domain hand-over and adopts it if it is fresh and
-    /// this site is linked. Returns the URL to show without the parameter, if it had one.
-    pub fn adopt_handover(&mut self, page_url: &str) -> Option<String> {
-        let now = self.clock.now_ms();
-        match crate::linker::examine(page_url, now, &self.cfg.link) {
-            crate::linker::Handover::Absent => None,
-            crate::linker::Handover::Reject { clean_url, .. } => Some(clean_url),
-            crate::linker::Handover::Adopt { anonymous_id, clean_url } => {
-                if anonymous_id != self.visitor.identity.anonymous_id {
-                    self.visitor.identity.set_anonymous_id(&anonymous_id, self.store.collecting());
-                }
-                Some(clean_url)
-            }
-        }
-    }
-
     /// The identity a native app hands to its web view before the SDK starts.
     pub fn adopt_native(&mut self, anonymous_id: Option<&str>, user_id: Option<&str>) {
         if let Some(aid) = anonymous_id.filter(|a| check_id("native anonymousId", a).is_ok()) {
@@ -55,11 +40,6 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     /// `url` carrying this visitor's anonymous id for a linked site.
     pub fn decorate(&self, url: &str) -> String {
         crate::linker::decorate(url, &self.visitor.identity.anonymous_id, self.clock.now_ms())
-    }
-
-    /// Whether auto-decoration should rewrite a clicked link to `href`.
-    pub fn should_decorate(&self, href: &str, current_host: &str) -> bool {
-        self.cfg.auto_decorate && crate::linker::should_decorate(href, current_host, &self.cfg.link)
     }
 
     /// The current session (`id` 0 before the first event).

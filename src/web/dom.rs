@@ -16,6 +16,11 @@ use super::runtime::{add_listener, get, global, leak, schedule, with, Runtime};
 /// Auto-decoration: a link to another linked site gets the hand-over parameter when it is
 /// about to be followed (mousedown for middle clicks, click, keyboard activation).
 pub fn listen_decoration(weak: &Weak<RefCell<Runtime>>) {
+    // Without the `handover` feature (the small core, pages without `linkedDomains`) no link
+    // is decorated: nothing of the listener is compiled.
+    if !cfg!(feature = "handover") {
+        return;
+    }
     let document = get(&global(), "document");
     let auto = weak.upgrade().and_then(|rt| with(&rt, |r| r.core.config().auto_decorate)).unwrap_or(false);
     if !auto {

@@ -1,7 +1,9 @@
 // Features on demand in real Chromium: which files a page downloads (from the browser's
 // network log) and that a page served the small core switches to the full build at its first
-// `cart.*` call without losing, repeating or reordering an event (js/src/variant.js,
-// js/src/loader.js, docs/size.md).
+// `cart.*` call without losing, repeating or reordering an event; that a page with
+// `linkedDomains` gets the full build (adopting a hand-over, auto-decoration) while a page
+// without them stays on the small core, which still decorates and removes an incoming `_ot`
+// (js/src/variant.js, js/src/loader.js, docs/size.md).
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -9,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCollector, startSite, launchBrowser, openPage, waitFor } from "./harness.mjs";
 
-let collector, site, browser, root;
+let collector, site, browser, root, port;
 const CORE = ["omnitrail.js", "omnitrail_core.js", "omnitrail_core_bg.wasm"];
 const FULL = ["omnitrail.js", "omnitrail_full.js", "omnitrail_bg.wasm"];
 
@@ -22,8 +24,12 @@ before(async () => {
   writeFileSync(join(root, "cart.html"), page(`<script>omnitrail.cart.add({ product_id: "tee", price: 19 });</script>`));
   writeFileSync(join(root, "late.html"), page(""));
   collector = await startCollector();
+  // A page of a site whose other domain is pay.test: its own config, inline.
+  const linked = { writeKey: "demo", endpoint: collector.url, flushInterval: 100, linkedDomains: ["shop.test", "pay.test"] };
+  writeFileSync(join(root, "linked.html"), page("").replace(`<script src="/config.js"></script>`, `<script>window.OMNITRAIL_CONFIG=${JSON.stringify({ src: "/omnitrail/omnitrail.js", ...linked })}</script>`));
   site = await startSite({ root, config: { writeKey: "demo", endpoint: collector.url, flushInterval: 100 } });
-  browser = await launchBrowser();
+  port = new URL(site.url).port;
+  browser = await launchBrowser({ args: ["--host-resolver-rules=MAP *.shop.test 127.0.0.1, MAP *.pay.test 127.0.0.1"] });
 });
 after(async () => {
   await browser?.close();
@@ -35,7 +41,7 @@ beforeEach(async () => {
   await collector.reset();
 });
 
-/** Opens `path` in a fresh context, recording the SDK files the page requests. */
+/** Opens `path` (or a full URL) in a fresh context, recording the SDK files the page requests. */
 async function open(path) {
   const ctx = await browser.newContext();
   const files = [];
@@ -43,9 +49,12 @@ async function open(path) {
     const u = new URL(r.url());
     if (u.pathname.startsWith("/omnitrail/")) files.push(u.pathname.slice("/omnitrail/".length));
   });
-  const p = await openPage(ctx, site.url + path);
+  const p = await openPage(ctx, path.startsWith("http") ? path : site.url + path);
   return { ctx, page: p, files };
 }
+
+const at = (host, path) => `http://${host}:${port}${path}`;
+const pageViewOn = (host) => waitFor(async () => (await collector.messages()).find((m) => m.type === "page" && m.context.page.url.includes(host)), `the page view on ${host}`);
 
 const named = async (prefix) => (await collector.messages()).filter((m) => (m.event ?? "").startsWith(prefix));
 
@@ -104,4 +113,44 @@ test("a first cart.* call on a core page switches to the full build: no event lo
   assert.equal(new Set(all.map((m) => m.anonymousId)).size, 1, "one visitor");
   assert.deepEqual(page.logs.filter((l) => !l.startsWith("log")), []);
   await ctx.close();
+});
+
+test("a page with linkedDomains downloads the full build; the identity it decorates a link with is adopted by the linked site, on the full build too", async () => {
+  const shop = await open(at("www.shop.test", "/linked.html"));
+  assert.deepEqual(shop.files.sort(), [...FULL].sort());
+  const aid = await shop.page.evaluate(() => omnitrail.anonymousId());
+  const link = await shop.page.evaluate((u) => omnitrail.decorate(u), at("www.pay.test", "/linked.html?step=1#pay"));
+  assert.match(link, new RegExp(`[?&]_ot=${aid}\\.\\d+`));
+  const pay = await open(link);
+  assert.deepEqual(pay.files.sort(), [...FULL].sort());
+  assert.equal(await pay.page.evaluate(() => omnitrail.anonymousId()), aid, "adopted on the linked site");
+  assert.equal(pay.page.url(), at("www.pay.test", "/linked.html?step=1#pay"), "removed from the address bar");
+  const pv = await pageViewOn("pay.test");
+  assert.equal(pv.anonymousId, aid);
+  assert.ok(!pv.context.page.url.includes("_ot="), pv.context.page.url);
+  for (const p of [shop.page, pay.page]) assert.deepEqual(p.logs.filter((l) => !l.startsWith("log")), []);
+  await shop.ctx.close();
+  await pay.ctx.close();
+});
+
+test("a page without linkedDomains stays on the small core: its decorate() carries the identity, and an incoming hand-over leaves the URL unadopted, as on the full build", async () => {
+  const shop = await open(at("www.shop.test", "/late.html"));
+  assert.deepEqual(shop.files.sort(), [...CORE].sort());
+  const aid = await shop.page.evaluate(() => omnitrail.anonymousId());
+  const link = await shop.page.evaluate((u) => omnitrail.decorate(u), at("www.pay.test", "/linked.html"));
+  assert.match(link, new RegExp(`[?&]_ot=${aid}\\.\\d+`), "the core decorates");
+  const pay = await open(link);
+  assert.deepEqual(pay.files.sort(), [...FULL].sort());
+  assert.equal(await pay.page.evaluate(() => omnitrail.anonymousId()), aid, "adopted by the linked site");
+
+  // Arriving with a fresh, well-formed hand-over on a page that lists no linked domains.
+  const landing = await open(at("www.shop.test", `/late.html?_ot=${aid}.${Math.floor(Date.now() / 1000)}&keep=1`));
+  assert.deepEqual(landing.files.sort(), [...CORE].sort(), "the small core, nothing more");
+  assert.notEqual(await landing.page.evaluate(() => omnitrail.anonymousId()), aid, "not adopted: shop.test is not in this page's linkedDomains");
+  assert.equal(landing.page.url(), at("www.shop.test", "/late.html?keep=1"), "removed from the address bar");
+  const pv = await waitFor(async () => (await collector.messages()).find((m) => m.type === "page" && m.context.page.url.includes("keep=1")), "the landing page view");
+  assert.equal(pv.context.page.url, at("www.shop.test", "/late.html?keep=1"));
+  assert.equal(pv.context.page.search, "?keep=1");
+  for (const p of [shop.page, pay.page, landing.page]) assert.deepEqual(p.logs.filter((l) => !l.startsWith("log")), []);
+  for (const c of [shop.ctx, pay.ctx, landing.ctx]) await c.close();
 });
