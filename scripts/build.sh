@@ -3,7 +3,7 @@
 #   cargo (wasm32, release) -> pinned wasm-bindgen (--target web) -> wasm-opt -Oz -> esbuild
 # Outputs: js/dist/omnitrail.js (the loader: picks a variant, js/src/variant.js), each variant's
 #          glue and wasm: js/dist/omnitrail_core.js + omnitrail_core_bg.wasm (the small core,
-#          no cart) and js/dist/omnitrail_full.js + omnitrail_bg.wasm (everything),
+#          no cart, app bridge or linkedDomains) and js/dist/omnitrail_full.js + omnitrail_bg.wasm (everything),
 #          js/dist/snippet.min.js (the inline snippet), js/dist/sizes.json (raw/gzip/brotli),
 #          js/dist/index.js + index.d.ts (the npm entry, js/scripts/build-npm.mjs; not in sizes.json).
 set -euo pipefail
@@ -37,7 +37,8 @@ fi
 
 # One wasm variant: $1 = the wasm-bindgen output name, then cargo's feature arguments.
 #   omnitrail      the full SDK (default features): pages that use the cart, and the npm entry
-#   omnitrail_core the small core (no `cart`): what the script-tag loader serves by default
+#   omnitrail_core the small core (no `cart`, `bridge`, `handover`): what the script-tag loader
+#                  serves by default
 # js/src/variant.js picks one per page; docs/size.md has the bytes of each.
 variant() {
   local name="$1"; shift

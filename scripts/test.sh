@@ -21,6 +21,9 @@ CLIPPY_CONF_DIR=scripts/clippy-wasm cargo clippy -q -p omnitrail --no-default-fe
 
 echo "== cargo test (native: core + collector)"
 cargo test --workspace --all-features
+# The small core's stand-ins (tracker/cart_off.rs, tracker/cross_domain_off.rs) and every test
+# that holds for it.
+cargo test -q -p omnitrail --no-default-features --lib
 
 echo "== cargo test (collector on PostgreSQL: a private throwaway cluster)"
 if [ -x /usr/lib/postgresql/15/bin/initdb ]; then
