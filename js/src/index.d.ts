@@ -62,7 +62,7 @@ export interface OmnitrailConfig {
   cookieMaxAgeDays?: number;
   /** The collector's identity endpoint (`…/v1/identity`), asked once per session to re-issue the cookie server-side. */
   identityEndpoint?: string;
-  /** Other sites of yours that share this visitor's identity through `decorate(url)`. */
+  /** Other sites of yours that share this visitor's identity through `decorate(url)`; a page adopts a hand-over only if its own domain is listed (the script tag then loads the full build). */
   linkedDomains?: string[];
   /** ms within which a decorated link's identity is adopted by the receiving site (default 120000). */
   handoverMaxAge?: number;

@@ -1,8 +1,7 @@
 //! The cross-domain hand-over (`_ot`, src/linker.rs) in the tracker: adopting an incoming one,
 //! auto-decorating links to linked sites (`decorate` itself is in every build: handover.rs).
-//! Behind the `handover` feature: the small core has
-//! `cross_domain_off.rs` instead (the loader serves the full build to a page with
-//! `linkedDomains`, js/src/variant.js).
+//! Behind the `handover` feature: the small core has `cross_domain_off.rs` instead (the loader
+//! serves the full build to a page with `linkedDomains`, js/src/variant.js).
 //!
 //! Owns: the visitor's side of the hand-over. Must never: adopt an invalid, stale or foreign id.
 
