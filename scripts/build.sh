@@ -13,8 +13,9 @@ out=js/dist
 mkdir -p "$out/pkg"
 # The wasm is built with the nightly pinned in scripts/wasm-nightly.txt, with panics that abort
 # at once (`-Cpanic=immediate-abort`, std rebuilt with it): no panic formatter, no
-# `core::fmt` kept by it (docs/size.md). Everything else (native tests, the collector, clippy)
-# stays on stable. A machine served another nightly (dated names cannot be installed here)
+# `core::fmt` kept by it (docs/size.md); `-Zlocation-detail=none` drops the file names and
+# lines that panic locations (never printed now) kept in the data: −234 B gzip. Everything else
+# (native tests, the collector, clippy) stays on stable. A machine served another nightly (dated names cannot be installed here)
 # does not get an unchecked build: it builds on stable, says so loudly, and sizes.json records
 # the toolchain, so scripts/check-size.mjs checks it against the stable fallback budget.
 pinned="$(cat scripts/wasm-nightly.txt)"
@@ -43,7 +44,7 @@ variant() {
   local name="$1"; shift
   local wasm_in
   if [ "$toolchain" = nightly ]; then
-    RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Csymbol-mangling-version=legacy" CARGO_TARGET_DIR=target/nightly \
+    RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Csymbol-mangling-version=legacy -Zlocation-detail=none" CARGO_TARGET_DIR=target/nightly \
       cargo +nightly build -q -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown \
       --profile wasm-release -p omnitrail "$@"
     wasm_in=target/nightly/wasm32-unknown-unknown/wasm-release/omnitrail.wasm
