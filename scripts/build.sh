@@ -13,8 +13,9 @@ out=js/dist
 mkdir -p "$out/pkg"
 # The wasm is built with the nightly pinned in scripts/wasm-nightly.txt, with panics that abort
 # at once (`-Cpanic=immediate-abort`, std rebuilt with it): no panic formatter, no
-# `core::fmt` kept by it (docs/size.md). Everything else (native tests, the collector, clippy)
-# stays on stable. A machine served another nightly (dated names cannot be installed here)
+# `core::fmt` kept by it (docs/size.md); `-Zlocation-detail=none` drops the file names and
+# lines that panic locations (never printed now) kept in the data: −234 B gzip. Everything else
+# (native tests, the collector, clippy) stays on stable. A machine served another nightly (dated names cannot be installed here)
 # does not get an unchecked build: it builds on stable, says so loudly, and sizes.json records
 # the toolchain, so scripts/check-size.mjs checks it against the stable fallback budget.
 pinned="$(cat scripts/wasm-nightly.txt)"
@@ -44,7 +45,7 @@ variant() {
   local name="$1"; shift
   local wasm_in
   if [ "$toolchain" = nightly ]; then
-    RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Csymbol-mangling-version=legacy" CARGO_TARGET_DIR=target/nightly \
+    RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Csymbol-mangling-version=legacy -Zlocation-detail=none" CARGO_TARGET_DIR=target/nightly \
       cargo +nightly build -q -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown \
       --profile wasm-release -p omnitrail "$@"
     wasm_in=target/nightly/wasm32-unknown-unknown/wasm-release/omnitrail.wasm
@@ -55,12 +56,20 @@ variant() {
   wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" --out-name "$name" "$wasm_in"
   node js/scripts/patch-glue.mjs "$out/pkg/$name.js"
   # Two rounds of flatten + re-loop + -Oz: about 0.8 KB gzip smaller than one -Oz (measured
-  # 2026-12-06 on this SDK; docs/size.md), for ~15 s more build time.
-  js/node_modules/.bin/wasm-opt --flatten --rereloop -Oz -Oz --flatten --rereloop -Oz -Oz \
+  # 2026-12-06 on this SDK; docs/size.md), for ~15 s more build time. Then the imports, their
+  # module and the exports get one- or two-letter names (wasm-opt prints the mapping on stdout)
+  # and js/scripts/minify-glue.mjs renames them in the glue: −3.7 KB gzip per page (docs/size.md).
+  # `--low-memory-unused` (−0.3 KB) lets wasm-opt fold `p + small constant` into a load's offset:
+  # it assumes nothing lives below address 1024, which holds for rustc's wasm32 layout (the
+  # 1 MiB stack sits first and grows down from 1 MiB; static data starts above it), as it does
+  # for Emscripten, which passes the flag by default.
+  js/node_modules/.bin/wasm-opt --low-memory-unused --flatten --rereloop -Oz -Oz --flatten --rereloop -Oz -Oz \
+    --minify-imports-and-exports-and-modules \
     --enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-reference-types --enable-multivalue --enable-mutable-globals \
     --enable-call-indirect-overlong --strip-producers --strip-target-features \
-    "$out/pkg/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
+    "$out/pkg/${name}_bg.wasm" -o "$out/${name}_bg.wasm" > "$out/pkg/${name}.names.json"
+  node js/scripts/minify-glue.mjs "$out/pkg/$name.js" "$out/pkg/${name}.names.json" "$out/${name}_bg.wasm"
 }
 variant omnitrail
 variant omnitrail_core --no-default-features
@@ -77,8 +86,9 @@ for name in omnitrail omnitrail_core; do
     echo "[build] the wasm-bindgen glue no longer imports ../../src/builtins.js: update scripts/build.sh" >&2
     exit 1
   fi
+  # The instance's pointer property, private to the glue, gets a short name (−25 B gzip each).
   "$esbuild" "$out/pkg/$name.tag.js" --bundle --external:./omnitrail.js --format=esm --minify --target=es2020 \
-    --log-level=warning --outfile="$out/$glue.js"
+    --mangle-props='^(__wbg_ptr|__destroy_into_raw)$' --log-level=warning --outfile="$out/$glue.js"
 done
 "$esbuild" js/src/snippet.js --minify --target=es2017 --log-level=warning --outfile="$out/snippet.min.js"
 node scripts/sizes.mjs "$out" "$toolchain" > "$out/sizes.json"

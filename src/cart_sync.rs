@@ -53,7 +53,7 @@ impl Credentials {
         [self.user_id.as_str(), "\t", self.token.as_str()].concat()
     }
     pub fn decode(s: &str) -> Option<Credentials> {
-        let (u, t) = s.rsplit_once('\t')?;
+        let (u, t) = crate::text::rsplit_once(s, b'\t')?;
         (!u.is_empty() && valid_token(t)).then(|| Credentials { user_id: u.to_owned(), token: t.to_owned() })
     }
 }

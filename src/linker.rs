@@ -88,7 +88,7 @@ pub fn examine(page_url: &str, now_ms: f64, cfg: &LinkConfig) -> Handover {
     let Some(value) = url::query_get(parts.query, PARAM) else { return Handover::Absent };
     let clean_url = url::redact(page_url, &[PARAM]).into_owned();
     let reject = |reason| Handover::Reject { reason, clean_url: clean_url.clone() };
-    let Some((aid, ts)) = value.rsplit_once('.') else { return reject("malformed") };
+    let Some((aid, ts)) = crate::text::rsplit_once(&value, b'.') else { return reject("malformed") };
     if !is_uuid(aid) {
         return reject("malformed");
     }

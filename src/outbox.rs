@@ -575,7 +575,7 @@ impl Outbox {
 
 /// Sort key for chunk keys: writer, then numeric sequence (so `x.10` follows `x.9`).
 fn chunk_order(key: &str) -> (&str, u64) {
-    match key.rsplit_once('.') {
+    match crate::text::rsplit_once(key, b'.') {
         Some((writer, seq)) => (writer, crate::json::parse_decimal(seq).map_or(u64::MAX, |n| n as u64)),
         None => (key, 0),
     }

@@ -1,11 +1,20 @@
 //! Text helpers shared by the persisted forms (the cart's `C1` in `cart.rs`, the journey in
-//! `journey.rs`): backslash escaping of tab-separated fields and strict decimal parsing. One
-//! copy of each in the wasm instead of one per module.
+//! `journey.rs`): backslash escaping of tab-separated fields and strict decimal parsing; and
+//! `rsplit_once` at an ASCII byte for the whole crate. One copy of each in the wasm instead of
+//! one per module.
 //!
 //! Owns: the escape alphabet (`\\`, `\t`, `\n`, `\r`), which both stored formats depend on.
 //! Must never: panic on any input, or change the alphabet (stored values would stop reading).
 
 /// Appends `s` with `\`, tab, LF and CR escaped (`\\`, `\t`, `\n`, `\r`).
+/// `s` split at its last `sep`, an ASCII byte (so both sides are `str`s): what
+/// `str::rsplit_once(char)` does, without the reverse `CharSearcher` it brings into the wasm
+/// (its UTF-8 matching is ~700 B raw).
+pub fn rsplit_once(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().rposition(|b| b == sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
 pub fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
@@ -83,6 +92,17 @@ mod tests {
         assert_eq!(parse_u64("999999999999999999", 18), Some(999_999_999_999_999_999));
         for bad in ["", "-1", "+1", " 1", "1a", "١"] {
             assert_eq!(parse_u64(bad, 18), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn splits_at_the_last_byte_as_str_rsplit_once_does() {
+        #[allow(clippy::disallowed_methods)] // the std behaviour it replaces
+        fn std(s: &str, c: char) -> Option<(&str, &str)> {
+            s.rsplit_once(c)
+        }
+        for (s, c) in [("a.b.c", '.'), ("abc", '.'), ("", '.'), (".", '.'), ("é.ü€.ø", '.'), ("u\tt", '\t'), ("x@y@z", '@')] {
+            assert_eq!(rsplit_once(s, c as u8), std(s, c), "{s:?}");
         }
     }
 }

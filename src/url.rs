@@ -83,7 +83,7 @@ fn is_scheme(s: &str) -> bool {
 /// `user:pass@host:port` → `host` (IPv6 literals keep their brackets).
 #[allow(clippy::disallowed_methods)] // `find` with a char pattern (CharSearcher; no StrSearcher)
 fn host_of_authority(auth: &str) -> &str {
-    let host_port = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
+    let host_port = crate::text::rsplit_once(auth, b'@').map_or(auth, |(_, h)| h);
     if host_port.starts_with('[') {
         return match host_port.find(']') {
             Some(i) => host_port.get(..=i).unwrap_or(host_port),
@@ -111,10 +111,10 @@ pub fn normalize_host(host: &str) -> String {
 /// country domains with long labels (`example.gouv.fr`) come out as the suffix. Extra sites
 /// can be declared same-site through `ChannelConfig::internal_hosts`.
 pub fn site(host: &str) -> &str {
-    if host.starts_with('[') || host.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit())) {
+    if host.starts_with('[') || crate::text::rsplit_once(host, b'.').map_or(host, |(_, l)| l).bytes().all(|b| b.is_ascii_digit()) {
         return host; // IPv6 / IPv4 literal (or all-numeric junk)
     }
-    let mut dots = host.rmatch_indices('.').map(|(i, _)| i);
+    let mut dots = (0..host.len()).rev().filter(|&i| host.as_bytes().get(i) == Some(&b'.'));
     let Some(last) = dots.next() else { return host };
     let Some(second) = dots.next() else { return host };
     let tld = host.get(last + 1..).unwrap_or("");

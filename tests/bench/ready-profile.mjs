@@ -4,8 +4,10 @@
 // wasm keeps its name section (wasm-opt -g; scripts/build.sh strips it), e.g.:
 //   wasm-bindgen --target web --no-typescript --out-dir /tmp/pkg \
 //     target/wasm32-unknown-unknown/wasm-release/omnitrail.wasm
-//   js/node_modules/.bin/wasm-opt -g -Oz <the build.sh --enable-* flags> \
-//     /tmp/pkg/omnitrail_bg.wasm -o js/dist/omnitrail_bg.wasm
+//   js/node_modules/.bin/wasm-opt -g -Oz --minify-imports-and-exports-and-modules \
+//     <the build.sh --enable-* flags> /tmp/pkg/omnitrail_bg.wasm -o js/dist/omnitrail_bg.wasm
+// (the glue in js/dist calls the wasm by minified names; wasm-opt gives the same names whenever
+// the wasm-bindgen output is the same: they follow the order of the imports and exports)
 //   node tests/bench/ready-profile.mjs [--runs 8] [--top 40]
 // Prints the top functions (ms per load) and writes tests/out/bench-ready-profile.json.
 // This is how the 17–52 ms `Intl.DateTimeFormat` construction on the way to ready was found
