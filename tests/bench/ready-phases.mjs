@@ -2,10 +2,11 @@
 // browser context each run), in headless Chromium against the reference collector, split into
 // phases from navigation start:
 //   page      navigation start -> the snippet runs (HTML, config.js)
-//   queue     snippet -> the loader's request starts (the module script is queued)
+//   queue     snippet -> the loader's request starts (the module script is queued; negative
+//             where the page's modulepreload hint requested it before the snippet ran)
 //   loader    the loader's request (omnitrail.js: fetch to response end)
-//   eval      loader response end -> the wasm's request starts (module evaluation, picking the
-//             build: js/src/variant.js)
+//   eval      the later of the loader's response end and the snippet -> the wasm's request
+//             starts (module evaluation, picking the build: js/src/variant.js)
 //   glue      the build's glue module (omnitrail_core.js or omnitrail_full.js: fetch to
 //             response end; requested with the wasm, in parallel)
 //   wasm      the wasm's request (omnitrail_core_bg.wasm or omnitrail_bg.wasm: fetch to
@@ -15,11 +16,19 @@
 //   start     instantiate resolved -> `ready` (the constructor: storage, cookies, locks, the
 //             identity endpoint, the first page view; then the snippet's queue replayed)
 // and, inside `start`, the time and count of the page APIs the SDK calls (localStorage,
-// document.cookie, navigator.locks, fetch, BroadcastChannel), hooked from an init script.
+// document.cookie, navigator.locks, BroadcastChannel), hooked from an init script, and the
+// fetches it starts (from resource timing). `fetch` is not wrapped: the SDK would take the
+// wrapper for a page's replacement and fetch through an about:blank frame's fetch instead
+// (js/src/builtins.js), which costs the page a frame (17-20 ms measured in `eval`) that a real
+// page does not pay.
 //   node tests/bench/ready-phases.mjs [--runs 15] [--eager] [--paths /about.html,/]
 // --paths: the shop pages to open, one after the other in each round (interleaved), each with
 // its own table: /about.html tracks only (the small core), / queues cart.onChange (the full
 // build). Default: /.
+// --without-hint: each page also without its modulepreload hint for the loader (README,
+// "Install (script tag)"), interleaved: `<path>?nohint` is the same page with the hint's
+// <link> removed on the way (Playwright routing of that document only, so its `page` phase
+// is longer; compare the phases after it).
 // --eager starts Chromium with --no-wasm-lazy-compilation: every wasm function is compiled
 // before instantiate resolves, so what `start` loses against the default run is V8 compiling
 // functions on their first call (Liftoff compiles lazily by default).
@@ -32,7 +41,8 @@ import { startCollector, startSite, launchBrowser, ROOT } from "../e2e/harness.m
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i >= 0 ? Number(process.argv[i + 1]) : dflt; };
 const runs = arg("--runs", 15);
 const EAGER = process.argv.includes("--eager");
-const PATHS = (() => { const i = process.argv.indexOf("--paths"); return i >= 0 ? process.argv[i + 1].split(",") : ["/"]; })();
+const GIVEN = (() => { const i = process.argv.indexOf("--paths"); return i >= 0 ? process.argv[i + 1].split(",") : ["/"]; })();
+const PATHS = process.argv.includes("--without-hint") ? GIVEN.flatMap((p) => [p, p + "?nohint"]) : GIVEN;
 
 // Runs before any page script: times WebAssembly instantiation, the snippet, `ready`, and
 // every call of the page APIs the SDK uses (their time inside the call, and how many).
@@ -51,7 +61,6 @@ const HOOK = `(() => {
     get() { const s = now(); try { return cookie.get.call(this); } finally { count("cookie.get", now() - s); } },
     set(v) { const s = now(); try { cookie.set.call(this, v); } finally { count("cookie.set", now() - s); } } });
   if (navigator.locks) wrap(LockManager.prototype, "request", "locks.request");
-  wrap(window, "fetch", "fetch");
   const BC = window.BroadcastChannel;
   if (BC) window.BroadcastChannel = function (n) { count("BroadcastChannel", 0); return new BC(n); };
   for (const k of ["instantiateStreaming", "instantiate"]) {
@@ -79,6 +88,11 @@ for (let i = 0; i < runs * PATHS.length; i++) {
   const ctx = await browser.newContext();
   await ctx.addInitScript(HOOK);
   const page = await ctx.newPage();
+  await ctx.route((u) => u.searchParams.has("nohint"), async (route) => {
+    const res = await route.fetch();
+    const html = (await res.text()).replace(/<link rel="modulepreload"[^>]*>/, "");
+    await route.fulfill({ response: res, body: html });
+  });
   await page.goto(site.url + path);
   await page.waitForFunction(() => window.__phase.ready !== undefined, null, { timeout: 20000 });
   samples.push(await page.evaluate((path) => {
@@ -90,10 +104,12 @@ for (let i = 0; i < runs * PATHS.length; i++) {
       const before = t.apiAtInstantiate[k] || { n: 0, ms: 0 };
       if (v.n - before.n) api[k] = { n: v.n - before.n, ms: v.ms - before.ms };
     }
+    const fetches = performance.getEntriesByType("resource").filter((e) => e.initiatorType === "fetch" && e.startTime >= t.instantiateEnd && e.startTime <= t.ready).length;
+    if (fetches) api.fetch = { n: fetches, ms: 0 };
     return {
       path, build: wasm.name.includes("_core_") ? "core" : "full",
       page: t.snippet, queue: js.startTime - t.snippet, loader: js.responseEnd - js.startTime,
-      eval: wasm.startTime - js.responseEnd, glue: glue ? glue.responseEnd - glue.startTime : 0, wasm: wasm.responseEnd - wasm.startTime,
+      eval: wasm.startTime - Math.max(js.responseEnd, t.snippet), glue: glue ? glue.responseEnd - glue.startTime : 0, wasm: wasm.responseEnd - wasm.startTime,
       compile: t.instantiateEnd - wasm.responseEnd, start: t.ready - t.instantiateEnd, ready: t.ready,
       wasmBytes: wasm.encodedBodySize, api,
     };

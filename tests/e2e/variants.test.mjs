@@ -15,6 +15,8 @@ let collector, site, browser, root, port;
 const CORE = ["omnitrail.js", "omnitrail_core.js", "omnitrail_core_bg.wasm"];
 const FULL = ["omnitrail.js", "omnitrail_full.js", "omnitrail_bg.wasm"];
 
+// README, "Install (script tag)": the loader's URL exactly as in `src`.
+const HINT = `<link rel="modulepreload" href="/omnitrail/omnitrail.js">`;
 const page = (body) => `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <script src="/config.js"></script><!-- omnitrail:snippet --></head><body>${body}</body></html>`;
 
@@ -23,6 +25,8 @@ before(async () => {
   writeFileSync(join(root, "track.html"), page(`<script>omnitrail.track("Tracked Only");</script>`));
   writeFileSync(join(root, "cart.html"), page(`<script>omnitrail.cart.add({ product_id: "tee", price: 19 });</script>`));
   writeFileSync(join(root, "late.html"), page(""));
+  // The README's install with its hint: the loader requested by the HTML, before the snippet runs.
+  writeFileSync(join(root, "hinted.html"), page(`<script>omnitrail.track("Hinted")</script>`).replace(`<meta charset="utf-8">`, `<meta charset="utf-8">${HINT}`));
   collector = await startCollector();
   // A page of a site whose other domain is pay.test: its own config, inline.
   const linked = { writeKey: "demo", endpoint: collector.url, flushInterval: 100, linkedDomains: ["shop.test", "pay.test"] };
@@ -64,6 +68,15 @@ test("a tracking-only page downloads the small core and nothing of the cart", as
   await waitFor(async () => (await named("Tracked Only")).length === 1, "the event");
   assert.deepEqual(files.sort(), [...CORE].sort());
   assert.equal(await page.evaluate(() => typeof omnitrail.sdk.cartCall), "undefined", "the core has no cart");
+  assert.deepEqual(page.logs.filter((l) => !l.startsWith("log")), []);
+  await ctx.close();
+});
+
+test("a page with the README's modulepreload hint for the loader downloads each file once", async () => {
+  const { ctx, page, files } = await open("/hinted.html");
+  await page.evaluate(() => omnitrail.flush());
+  await waitFor(async () => (await named("Hinted")).length === 1, "the event");
+  assert.deepEqual(files.sort(), [...CORE].sort(), "the hint and the snippet's module script share one request");
   assert.deepEqual(page.logs.filter((l) => !l.startsWith("log")), []);
   await ctx.close();
 });
