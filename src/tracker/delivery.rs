@@ -26,15 +26,11 @@ pub struct BatchRequest {
     pub batch_id: u64,
     pub url: String,
     pub body: String,
-    /// Use `fetch(..., {keepalive: true})`: the request outlives the page. Every unload send,
-    /// and a normal batch that fits in half of what is left of the keepalive quota (unless the
-    /// browser refused or lost one on this page): if the page goes while it is in flight, the
-    /// browser still delivers it, so at unload it counts as handed over
-    /// ([`Delivery::hand_over`]) instead of going again (Chromium rejects its promise when the
-    /// page navigates, measured: the page never learns the answer).
+    /// Use `fetch(..., {keepalive: true})` (or `sendBeacon`): the page is going away. Only
+    /// these go with keepalive: Chromium rejects the promise of a keepalive request in flight
+    /// when the page navigates (measured), so for a normal batch it would tell no more than a
+    /// plain request the navigation cancels.
     pub keepalive: bool,
-    /// Sent by [`Delivery::on_hidden`] (the page is being hidden): plain, no timeout.
-    pub unload: bool,
     pub events: usize,
 }
 
@@ -44,7 +40,6 @@ struct InFlight {
     entries: Vec<EntryId>,
     started: f64,
     keepalive: bool,
-    unload: bool,
     /// Handed to the browser at unload ([`Delivery::hand_over`]): no persisted copy.
     handed: bool,
     /// Plain body bytes (of the keepalive quota while `keepalive`).
@@ -128,9 +123,6 @@ pub struct Delivery {
     /// The collector's last answer asked for a retry (5xx, 429, …): what the browser takes
     /// at unload may not be stored, so a copy stays ([`Delivery::hand_over`]).
     collector_failing: bool,
-    /// A normal batch sent with keepalive got no answer on this page (refused over the quota,
-    /// a network error, a timeout): normal batches go without keepalive from then on.
-    keepalive_lost: bool,
     stats: DeliveryStats,
 }
 
@@ -171,7 +163,6 @@ impl Delivery {
             refusal: None,
             left: false,
             collector_failing: false,
-            keepalive_lost: false,
             stats: DeliveryStats::default(),
         }
     }
@@ -253,7 +244,7 @@ impl Delivery {
         if self.role == Role::Undecided || !self.online || now < self.backoff.not_before {
             return None;
         }
-        if self.in_flight.iter().any(|f| !f.unload) {
+        if self.in_flight.iter().any(|f| !f.keepalive) {
             return None;
         }
         let ready = Readiness {
@@ -277,8 +268,7 @@ impl Delivery {
         self.take_batch(now, self.split_events, max_bytes, false)
     }
 
-    fn take_batch(&mut self, now: f64, max_events: usize, max_bytes: usize, unload: bool) -> Option<BatchRequest> {
-        let room = self.keepalive_room();
+    fn take_batch(&mut self, now: f64, max_events: usize, max_bytes: usize, keepalive: bool) -> Option<BatchRequest> {
         let taken = self.outbox.take(max_events, max_bytes);
         if taken.ids.is_empty() {
             return None;
@@ -288,21 +278,18 @@ impl Delivery {
         self.next_batch_id += 1;
         let events = taken.ids.len();
         let bytes = body.len();
-        // Half the room at most, so that an unload send beside it still has room.
-        let keepalive = unload || !self.keepalive_lost && bytes <= room / 2;
         self.in_flight.push(InFlight {
             batch_id,
             entries: taken.ids,
             started: now,
             keepalive,
-            unload,
             handed: false,
             bytes,
             compressed: false,
             compressing: false,
         });
         self.stats.batches += 1;
-        Some(BatchRequest { batch_id, url: self.set.url.clone(), body, keepalive, unload, events })
+        Some(BatchRequest { batch_id, url: self.set.url.clone(), body, keepalive, events })
     }
 
     /// What is left of the browser's keepalive quota (64 KB of bodies in flight per page, less
@@ -326,7 +313,7 @@ impl Delivery {
     /// [`Delivery::on_answer`]. A gzipped request leaves only once [`Delivery::compressed`]
     /// says so.
     pub fn compress(&mut self, send: &BatchRequest) -> bool {
-        let yes = !self.compression_refused && self.set.compression.applies(send.body.len(), send.unload, self.gzip_advertised);
+        let yes = !self.compression_refused && self.set.compression.applies(send.body.len(), send.keepalive, self.gzip_advertised);
         if let Some(f) = self.in_flight.iter_mut().find(|f| f.batch_id == send.batch_id) {
             f.compressed = yes;
             f.compressing = yes;
@@ -334,21 +321,12 @@ impl Delivery {
         yes
     }
 
-    /// The body of a batch being gzipped is ready, `gzipped` bytes (0: compressing failed and
-    /// the plain body is ready to go): whether the request may leave now (`None`: no once the
-    /// page going away has sent its events plain ([`Delivery::on_hidden`]), so they are not
-    /// sent twice) and whether with keepalive: yes when the gzipped body fits in half of what
-    /// is left of the quota (the quota counts the bytes sent), as for a plain body in
-    /// [`BatchRequest::keepalive`].
-    pub fn compressed(&mut self, batch_id: u64, gzipped: usize) -> Option<bool> {
-        let fits = !self.keepalive_lost && gzipped <= self.keepalive_room() / 2;
-        let f = self.in_flight.iter_mut().find(|f| f.batch_id == batch_id && f.compressing)?;
-        f.compressing = false;
-        if gzipped > 0 && (f.keepalive || fits) {
-            f.keepalive = true;
-            f.bytes = gzipped;
-        }
-        Some(f.keepalive)
+    /// The body of a batch being gzipped is ready (or compressing failed and the plain body is
+    /// ready to go): whether the request may leave now. No once the page going away has sent
+    /// its events plain ([`Delivery::on_hidden`]), so they are not sent twice.
+    pub fn compressed(&mut self, batch_id: u64) -> bool {
+        let f = self.in_flight.iter_mut().find(|f| f.batch_id == batch_id && f.compressing);
+        f.map(|f| f.compressing = false).is_some()
     }
 
     /// `compression: "auto"`: a 2xx says whether the endpoint reads gzip (its
@@ -404,7 +382,6 @@ impl Delivery {
             Answer::NoAnswer if self.left && self.in_flight.get(pos).is_some_and(|f| f.handed) => Outcome::Ack,
             Answer::NoAnswer | Answer::Handed { accepted: false } => {
                 self.attempt_failed = true;
-                self.keepalive_lost |= self.in_flight.get(pos).is_some_and(|f| f.keepalive && !f.unload);
                 Outcome::Retry { after_ms: None }
             }
         };
@@ -462,7 +439,7 @@ impl Delivery {
             Outcome::Retry { after_ms } => {
                 self.stats.retries += 1;
                 self.outbox.release(&flight.entries);
-                if !flight.unload {
+                if !flight.keepalive {
                     let unit = ids.unit();
                     self.backoff.fail(now, &self.set.retry, unit, after_ms);
                 }
