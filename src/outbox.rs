@@ -523,28 +523,8 @@ impl Outbox {
         self.persisted_bytes += value.len();
     }
 
-    /// Another tab rewrote or removed chunk `key` (`value`: what storage holds now), one this
-    /// tab knows: its waiting events whose lines are gone were taken care of by that tab (the
-    /// delivering tab before this one acknowledged them, or handed them to the browser as it
-    /// left), so they are forgotten here without touching storage. Chunks only lose lines, so
-    /// a line that is gone never comes back. Returns false for a chunk this tab does not know.
-    pub fn reconcile(&mut self, key: &str, value: Option<&str>, storage: &mut dyn Storage) -> bool {
-        let Some(c) = self.chunks.iter().position(|ch| ch.as_ref().is_some_and(|ch| ch.key == key)) else { return false };
-        let gone: Vec<EntryId> = (self.entries.iter())
-            .filter(|e| e.chunk == Some(c) && !e.in_flight && !value.is_some_and(|v| v.split('\n').any(|l| l == e.json)))
-            .map(|e| e.id)
-            .collect();
-        self.remove(&gone, storage);
-        // What is left of it here is what storage holds: nothing to rewrite.
-        if let Some(ch) = self.chunks.get_mut(c).and_then(Option::as_mut) {
-            ch.dirty = false;
-        }
-        true
-    }
-
-    /// Ingests every chunk in storage not known yet (on becoming the delivering tab). Returns
-    /// whether any was another writer's (another tab's, or an earlier page load's).
-    pub fn adopt_all(&mut self, storage: &mut dyn Storage, now: f64) -> bool {
+    /// Ingests every chunk in storage not known yet (on becoming the delivering tab).
+    pub fn adopt_all(&mut self, storage: &mut dyn Storage, now: f64) {
         // What this writer handed over is its own to deliver again.
         self.handed = 0;
         let mut keys = storage.keys(&self.queue_prefix);
@@ -559,14 +539,11 @@ impl Outbox {
                 j -= 1;
             }
         }
-        let mut others = false;
         for key in keys {
             if let Some(v) = storage.get(&key) {
-                others |= !key.starts_with(&self.own_prefix) && !self.knows_chunk(&key);
                 self.ingest(&key, &v, storage, now);
             }
         }
-        others
     }
 
     /// Hands persisted, waiting events over to the delivering tab: forgets them here without

@@ -20,24 +20,17 @@ use crate::ports::{IdSource, Storage};
 use crate::store::{Category, Store};
 use crate::wire::KEEPALIVE_BYTES;
 
-/// How long a tab that takes delivery over waits before sending what it adopted.
-const ADOPT_GRACE_MS: f64 = 300.0;
-
 /// A batch request to perform.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchRequest {
     pub batch_id: u64,
     pub url: String,
     pub body: String,
-    /// Use `fetch(..., {keepalive: true})`: the request outlives the page. Every unload send,
-    /// and a normal batch that fits in half of what is left of the keepalive quota (unless the
-    /// browser refused or lost one on this page): if the page goes while it is in flight, the
-    /// browser still delivers it, so at unload it counts as handed over
-    /// ([`Delivery::hand_over`]) instead of going again (Chromium rejects its promise when the
-    /// page navigates, measured: the page never learns the answer).
+    /// Use `fetch(..., {keepalive: true})` (or `sendBeacon`): the page is going away. Only
+    /// these go with keepalive: Chromium rejects the promise of a keepalive request in flight
+    /// when the page navigates (measured), so for a normal batch it would tell no more than a
+    /// plain request the navigation cancels.
     pub keepalive: bool,
-    /// Sent by [`Delivery::on_hidden`] (the page is being hidden): plain, no timeout.
-    pub unload: bool,
     pub events: usize,
 }
 
@@ -47,7 +40,6 @@ struct InFlight {
     entries: Vec<EntryId>,
     started: f64,
     keepalive: bool,
-    unload: bool,
     /// Handed to the browser at unload ([`Delivery::hand_over`]): no persisted copy.
     handed: bool,
     /// Plain body bytes (of the keepalive quota while `keepalive`).
@@ -131,9 +123,6 @@ pub struct Delivery {
     /// The collector's last answer asked for a retry (5xx, 429, …): what the browser takes
     /// at unload may not be stored, so a copy stays ([`Delivery::hand_over`]).
     collector_failing: bool,
-    /// A normal batch sent with keepalive got no answer on this page (refused over the quota,
-    /// a network error, a timeout): normal batches go without keepalive from then on.
-    keepalive_lost: bool,
     stats: DeliveryStats,
 }
 
@@ -174,7 +163,6 @@ impl Delivery {
             refusal: None,
             left: false,
             collector_failing: false,
-            keepalive_lost: false,
             stats: DeliveryStats::default(),
         }
     }
@@ -230,13 +218,7 @@ impl Delivery {
         self.left = false;
         if self.role != Role::Leader {
             self.role = Role::Leader;
-            if self.outbox.adopt_all(storage, now) {
-                // The tab that delivered before may have just handed some of these to the
-                // browser as it left; its removals can reach this tab's localStorage after
-                // the lock did (another renderer process: measured in the five-tab e2e).
-                // Wait a little for them ([`Outbox::reconcile`]) before sending.
-                self.backoff.not_before = self.backoff.not_before.max(now + ADOPT_GRACE_MS);
-            }
+            self.outbox.adopt_all(storage, now);
         }
     }
 
@@ -262,7 +244,7 @@ impl Delivery {
         if self.role == Role::Undecided || !self.online || now < self.backoff.not_before {
             return None;
         }
-        if self.in_flight.iter().any(|f| !f.unload) {
+        if self.in_flight.iter().any(|f| !f.keepalive) {
             return None;
         }
         let ready = Readiness {
@@ -286,8 +268,7 @@ impl Delivery {
         self.take_batch(now, self.split_events, max_bytes, false)
     }
 
-    fn take_batch(&mut self, now: f64, max_events: usize, max_bytes: usize, unload: bool) -> Option<BatchRequest> {
-        let room = self.keepalive_room();
+    fn take_batch(&mut self, now: f64, max_events: usize, max_bytes: usize, keepalive: bool) -> Option<BatchRequest> {
         let taken = self.outbox.take(max_events, max_bytes);
         if taken.ids.is_empty() {
             return None;
@@ -297,29 +278,18 @@ impl Delivery {
         self.next_batch_id += 1;
         let events = taken.ids.len();
         let bytes = body.len();
-        // Half the room at most, so that an unload send beside it still has room.
-        let keepalive = unload || !self.keepalive_lost && bytes <= room / 2;
         self.in_flight.push(InFlight {
             batch_id,
             entries: taken.ids,
             started: now,
             keepalive,
-            unload,
             handed: false,
             bytes,
             compressed: false,
             compressing: false,
         });
         self.stats.batches += 1;
-        Some(BatchRequest { batch_id, url: self.set.url.clone(), body, keepalive, unload, events })
-    }
-
-    /// How long a request may go unanswered before it counts as failed: a little more than
-    /// `requestTimeout` (its abort signal answers first), or `requestTimeout` itself for a
-    /// normal batch sent with keepalive, which Chromium does not abort on its signal
-    /// (measured: the request answered after 3.5 s with a 2 s timeout).
-    fn expiry(&self, f: &InFlight) -> f64 {
-        self.set.request_timeout_ms + if f.keepalive && !f.unload { 0.0 } else { 5_000.0 }
+        Some(BatchRequest { batch_id, url: self.set.url.clone(), body, keepalive, events })
     }
 
     /// What is left of the browser's keepalive quota (64 KB of bodies in flight per page, less
@@ -331,7 +301,8 @@ impl Delivery {
 
     /// A request whose answer never came is treated as failed.
     fn expire_stuck(&mut self, now: f64, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
-        let stuck: Vec<u64> = self.in_flight.iter().filter(|f| now - f.started > self.expiry(f)).map(|f| f.batch_id).collect();
+        let limit = self.set.request_timeout_ms + 5_000.0;
+        let stuck: Vec<u64> = self.in_flight.iter().filter(|f| now - f.started > limit).map(|f| f.batch_id).collect();
         for id in stuck {
             self.on_outcome(id, Outcome::Retry { after_ms: None }, now, storage, ids);
         }
@@ -342,7 +313,7 @@ impl Delivery {
     /// [`Delivery::on_answer`]. A gzipped request leaves only once [`Delivery::compressed`]
     /// says so.
     pub fn compress(&mut self, send: &BatchRequest) -> bool {
-        let yes = !self.compression_refused && self.set.compression.applies(send.body.len(), send.unload, self.gzip_advertised);
+        let yes = !self.compression_refused && self.set.compression.applies(send.body.len(), send.keepalive, self.gzip_advertised);
         if let Some(f) = self.in_flight.iter_mut().find(|f| f.batch_id == send.batch_id) {
             f.compressed = yes;
             f.compressing = yes;
@@ -350,21 +321,12 @@ impl Delivery {
         yes
     }
 
-    /// The body of a batch being gzipped is ready, `gzipped` bytes (0: compressing failed and
-    /// the plain body is ready to go): whether the request may leave now (`None`: no once the
-    /// page going away has sent its events plain ([`Delivery::on_hidden`]), so they are not
-    /// sent twice) and whether with keepalive: yes when the gzipped body fits in half of what
-    /// is left of the quota (the quota counts the bytes sent), as for a plain body in
-    /// [`BatchRequest::keepalive`].
-    pub fn compressed(&mut self, batch_id: u64, gzipped: usize) -> Option<bool> {
-        let fits = !self.keepalive_lost && gzipped <= self.keepalive_room() / 2;
-        let f = self.in_flight.iter_mut().find(|f| f.batch_id == batch_id && f.compressing)?;
-        f.compressing = false;
-        if gzipped > 0 && (f.keepalive || fits) {
-            f.keepalive = true;
-            f.bytes = gzipped;
-        }
-        Some(f.keepalive)
+    /// The body of a batch being gzipped is ready (or compressing failed and the plain body is
+    /// ready to go): whether the request may leave now. No once the page going away has sent
+    /// its events plain ([`Delivery::on_hidden`]), so they are not sent twice.
+    pub fn compressed(&mut self, batch_id: u64) -> bool {
+        let f = self.in_flight.iter_mut().find(|f| f.batch_id == batch_id && f.compressing);
+        f.map(|f| f.compressing = false).is_some()
     }
 
     /// `compression: "auto"`: a 2xx says whether the endpoint reads gzip (its
@@ -420,7 +382,6 @@ impl Delivery {
             Answer::NoAnswer if self.left && self.in_flight.get(pos).is_some_and(|f| f.handed) => Outcome::Ack,
             Answer::NoAnswer | Answer::Handed { accepted: false } => {
                 self.attempt_failed = true;
-                self.keepalive_lost |= self.in_flight.get(pos).is_some_and(|f| f.keepalive && !f.unload);
                 Outcome::Retry { after_ms: None }
             }
         };
@@ -478,7 +439,7 @@ impl Delivery {
             Outcome::Retry { after_ms } => {
                 self.stats.retries += 1;
                 self.outbox.release(&flight.entries);
-                if !flight.unload {
+                if !flight.keepalive {
                     let unit = ids.unit();
                     self.backoff.fail(now, &self.set.retry, unit, after_ms);
                 }
@@ -544,7 +505,7 @@ impl Delivery {
         let mut wake: Option<f64> = None;
         let mut at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
         for f in &self.in_flight {
-            at(f.started + self.expiry(f) + 1.0);
+            at(f.started + self.set.request_timeout_ms + 5_001.0);
         }
         let sendable = collection != Collection::Pending;
         if sendable && self.role != Role::Undecided && self.online && self.outbox.waiting() > 0 {
@@ -601,13 +562,6 @@ impl<S: Storage> Component<S> for Delivery {
         }
         if value.is_none() && self.outbox.chunk_removed(key) {
             return true;
-        }
-        // Another tab rewrote or removed a chunk this one adopted: see [`Outbox::reconcile`].
-        if self.role == Role::Leader {
-            let current = store.read().get(key);
-            if self.outbox.reconcile(key, current.as_deref(), store.collecting()) {
-                return true;
-            }
         }
         if self.role == Role::Leader && value.is_some() {
             // The event's value may be stale: events arrive asynchronously, and this tab may

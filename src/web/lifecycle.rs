@@ -19,27 +19,11 @@ pub fn listen(weak: &Weak<RefCell<Runtime>>) {
     let document = get(&window, "document");
 
     // After the keepalive sends, once a refusal (its promise rejects at once) has had its
-    // microtask: what the browser took counts as sent (`Tracker::hand_over`). Then, when the
-    // page is leaving, the delivery lock goes: another tab that takes over adopts the persisted
-    // events, so their handed-over lines must be gone from storage first (released before, the
-    // next delivering tab sent them again: up to 350 duplicates in the five-tab e2e).
+    // microtask: what the browser took counts as sent (`Tracker::hand_over`).
     let w = weak.clone();
     let hand_over = leak(Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
-        let Some(rt) = w.upgrade() else { return };
-        let release = with(&rt, |r| {
-            r.core.hand_over();
-            if !std::mem::take(&mut r.leaving) {
-                return None;
-            }
-            // Holding a Web Lock keeps a page out of the back/forward cache: let it go, and
-            // let another tab deliver. `pageshow` elects again if the page comes back.
-            if let Some(lease) = r.lease.as_mut() {
-                lease.release(r.core.lease_storage());
-            }
-            r.lock_release.take()
-        });
-        if let Some(f) = release.flatten() {
-            let _ = f.call0(&JsValue::UNDEFINED);
+        if let Some(rt) = w.upgrade() {
+            with(&rt, |r| r.core.hand_over());
         }
     }));
     let w = weak.clone();
@@ -57,20 +41,24 @@ pub fn listen(weak: &Weak<RefCell<Runtime>>) {
         if let Some(m) = with(&rt, |r| r.core.session_message()).flatten() {
             super::native_bridge::post(&m);
         }
-        let sends = with(&rt, |r| {
+        let (sends, release) = with(&rt, |r| {
             // The rule at unload is decided on `navigator.onLine` now, even if the `offline`
             // event is still queued.
             if !super::env::online() {
                 r.core.set_online(false);
             }
             let sends = r.core.on_hidden(leaving);
+            let mut release = None;
             if leaving {
-                // Nothing more leaves from this page until it is elected again; the lock goes
-                // after the hand-over (above).
-                r.leaving = true;
+                // Holding a Web Lock keeps a page out of the back/forward cache: let it go, and
+                // let another tab deliver. `pageshow` elects again if the page comes back.
+                release = r.lock_release.take();
+                if let Some(lease) = r.lease.as_mut() {
+                    lease.release(r.core.lease_storage());
+                }
                 r.core.suspend();
             }
-            sends
+            (sends, release)
         })
         .unwrap_or_default();
         for s in sends {
@@ -78,6 +66,9 @@ pub fn listen(weak: &Weak<RefCell<Runtime>>) {
         }
         let settled = js_sys::Promise::resolve(&JsValue::UNDEFINED);
         let _ = settled.unchecked_ref::<super::transport::Thenable>().then_fns(&hand_over, &hand_over);
+        if let Some(f) = release {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
     }));
     add_listener(&document, "visibilitychange", &hidden);
     add_listener(&window, "pagehide", &hidden);

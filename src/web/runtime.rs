@@ -35,8 +35,6 @@ pub struct Runtime {
     pub lock_release: Option<js_sys::Function>,
     /// The storage lease, where Web Locks are missing.
     pub lease: Option<crate::lease::Lease>,
-    /// `pagehide` came: the lock or lease goes once what was handed over left storage.
-    pub leaving: bool,
     /// `consent.onChange` callbacks.
     pub consent_listeners: Vec<js_sys::Function>,
     /// Listeners, channel and callbacks of the cart.
@@ -90,7 +88,6 @@ impl Runtime {
             warnings: [0; InputError::KINDS],
             lock_release: None,
             lease: None,
-            leaving: false,
             consent_listeners: Vec::new(),
             cart: super::cart_runtime::CartRuntime::default(),
         }));

@@ -28,9 +28,9 @@ extern "C" {
 // `gzipFetch`: `fetch(url + "?" + query, init)` with `init.body` gzipped by the browser's
 // CompressionStream (native and asynchronous: the page's task never waits for it);
 // `fetch(url, init)` with the plain body where the API is missing or compression fails. Either
-// leaves only if `go(batch, gzipped bytes or 0)` (the core, `Tracker::compressed`) still says
-// so (2: with keepalive): a page that went away meanwhile sent the events plain with
-// keepalive, and the promise then resolves with nothing (ignored). A few lines of JS rather than the same calls through `Reflect` from Rust,
+// leaves only if `go(batch)` (the core, `Tracker::compressed`) still says so: a page that went
+// away meanwhile sent the events plain with keepalive, and the promise then resolves with
+// nothing (ignored). A few lines of JS rather than the same calls through `Reflect` from Rust,
 // which shipped four times the bytes (measured).
 #[wasm_bindgen::prelude::wasm_bindgen(raw_module = "../../src/builtins.js")]
 extern "C" {
@@ -55,15 +55,11 @@ pub fn bind_first(f: &js_sys::Function, bound: &JsValue) -> js_sys::Function {
     bind_first_js(f, bound).unwrap_or_else(|_| f.clone())
 }
 
-// Reads every answer's body to its end: Chromium counts a keepalive request against the page's
-// 64 KB quota until its response body is read (measured: three 20 KB keepalive requests
-// answered and left unread made the fourth fail at once, and an unload send would too);
-// cancelling the body frees it as well, but then shows the request as failed. With a
-// `message` (a refused batch): `console.warn(message + the response's text)`, the warning
-// ending with what the collector said (its first 300 characters, copied by index: the page's
-// String.prototype may be broken). Adapts only: the message is the core's (`Refusal::message`).
+// `console.warn(message + the response's text)`: a refused batch's warning ends with what the
+// collector said (its first 300 characters, copied by index: the page's String.prototype may
+// be broken), read asynchronously. Adapts only: the message is the core's (`Refusal::message`).
 #[wasm_bindgen::prelude::wasm_bindgen(
-    inline_js = "export function warnWithText(r,m){r.text().then(t=>t,()=>'').then(t=>{if(m){for(let i=0;i<t.length&&i<300;i++)m+=t[i];console.warn(m)}})}"
+    inline_js = "export function warnWithText(r,m){r.text().then(t=>t,()=>'').then(t=>{for(let i=0;i<t.length&&i<300;i++)m+=t[i];console.warn(m)})}"
 )]
 extern "C" {
     #[wasm_bindgen(js_name = warnWithText)]
@@ -82,18 +78,15 @@ pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_
         let (retry_after, accept_encoding) = (header("retry-after"), header("accept-encoding"));
         if let Some(rt) = w.upgrade() {
             let refusal = with(&rt, |r| r.core.on_response(batch as u64, status, retry_after.as_deref(), accept_encoding.as_deref()));
-            // Not a response: a gzipped batch that did not leave (`gzipFetch` resolved with 0).
-            if resp.is_object() {
-                warn_with_text(&resp, &refusal.flatten().map(|r| r.message()).unwrap_or_default());
+            if let Some(refusal) = refusal.flatten() {
+                warn_with_text(&resp, &refusal.message());
             }
             tick_now(&rt);
         }
     }));
     let w = weak.clone();
-    // 0: the request must not leave; 1: it leaves; 2: it leaves with keepalive.
-    let compressed = leak(Closure::<dyn FnMut(f64, f64) -> u32>::new(move |batch: f64, gzipped: f64| {
-        let go = w.upgrade().and_then(|rt| with(&rt, |r| r.core.compressed(batch as u64, gzipped as usize)).flatten());
-        go.map_or(0, |keepalive| 1 + u32::from(keepalive))
+    let compressed = leak(Closure::<dyn FnMut(f64) -> bool>::new(move |batch: f64| {
+        w.upgrade().and_then(|rt| with(&rt, |r| r.core.compressed(batch as u64))).unwrap_or(false)
     }));
     let w = weak.clone();
     let on_failure = leak(Closure::<dyn FnMut(f64)>::new(move |batch: f64| {
@@ -105,10 +98,9 @@ pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_
     (on_response, on_failure, compressed)
 }
 
-/// Performs one request: `fetch` (with `keepalive` when the core says so: at unload, and for
-/// a normal batch that fits the quota), or `sendBeacon` where `fetch` cannot. When the core's
-/// rule says so (`compression`, never at unload) the body is gzipped first and the request
-/// leaves when that is done.
+/// Performs one request: `fetch` (with `keepalive` when the page is going away), or
+/// `sendBeacon` where `fetch` cannot. When the core's rule says so (`compression`, never
+/// with `keepalive`) the body is gzipped first and the request leaves when that is done.
 pub fn send(rt: &Shared, s: BatchRequest) {
     // `nativeEvents` in an app's web view: the app takes the batch (native batching).
     if with(rt, |r| r.core.config().native_events).unwrap_or(false) && super::native_bridge::present() {
@@ -132,7 +124,7 @@ pub fn send(rt: &Shared, s: BatchRequest) {
     let batch = JsValue::from_f64(s.batch_id as f64);
     let on_ok = bind_first(&on_ok, &batch);
     let on_err = bind_first(&on_err, &batch);
-    let init = request_init("POST", &s.body, s.keepalive, (!s.unload).then_some(timeout));
+    let init = request_init("POST", &s.body, s.keepalive, timeout);
     let sent = match gzip {
         Some(go) => gzip_fetch(&s.url, crate::wire::GZIP_QUERY, &init, &go, s.batch_id as f64),
         None => fetch_own(&s.url, &init),
@@ -148,9 +140,9 @@ pub fn send(rt: &Shared, s: BatchRequest) {
     schedule(rt);
 }
 
-/// A CORS request without credentials, with `keepalive` as asked, and aborted after
-/// `timeout_ms` if given (none at unload; where `AbortSignal.timeout` exists).
-pub fn request_init(method: &str, body: &str, keepalive: bool, timeout_ms: Option<f64>) -> web_sys::RequestInit {
+/// A CORS request without credentials: `keepalive` when the page is going away, else aborted
+/// after `timeout_ms` (where `AbortSignal.timeout` exists).
+pub fn request_init(method: &str, body: &str, keepalive: bool, timeout_ms: f64) -> web_sys::RequestInit {
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     init.set_body(&JsValue::from_str(body));
@@ -158,8 +150,7 @@ pub fn request_init(method: &str, body: &str, keepalive: bool, timeout_ms: Optio
     init.set_credentials(web_sys::RequestCredentials::Omit);
     if keepalive {
         let _ = js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
-    }
-    if let Some(signal) = timeout_ms.and_then(timeout_signal) {
+    } else if let Some(signal) = timeout_signal(timeout_ms) {
         let _ = js_sys::Reflect::set(&init, &JsValue::from_str("signal"), &signal);
     }
     init

@@ -182,10 +182,7 @@ test("collector slower than requestTimeout: the SDK times out, retries, and ever
   const t0 = Date.now();
   await trackAll(page, expected);
   const deliveredMs = await expectAllOnce(collector, expected, "R2t ", t0);
-  // The batch goes with keepalive (it fits the quota): the SDK aborts it at the timeout, but
-  // the browser still completes the request, so the collector may store its copy when it gets
-  // to it (after delayMs), before the retries.
-  assert.ok(deliveredMs >= SDK.requestTimeout, `not before the first timeout (${deliveredMs} ms)`);
+  assert.ok(deliveredMs >= 2 * SDK.requestTimeout, `two timeouts before delivery (${deliveredMs} ms)`);
   await sleep(delayMs + 300); // the held requests are processed after the SDK gave up on them
   const s = await collector.stats();
   const sp = await sdkStats(page);
@@ -249,12 +246,10 @@ test("five tabs tracking 200 events each; the delivering tab closes midway: all 
   await sleep(500);
   const s = await collector.stats();
   const st = await Promise.all(followers.map((p) => sdkStats(p)));
-  // Exactly once: the closed tab's batch in flight went with keepalive (gzipped, it fits the
-  // quota), so the browser carries it on and the tab hands it over instead of sending it
-  // again; the tab that takes over waits for the closing tab's removals before sending what
-  // it adopted (it used to send part of them again: 0-463 duplicates in a run).
+  // At least once, never more: what the closed tab had acknowledged is not sent again, and
+  // the rest at most twice (its last plain request, cancelled at close, then the keepalive copy).
   const ackedByLeader = leaderAtClose.delivered - leaderBefore.delivered;
-  assert.equal(s.duplicates, 0, `${brief(s)}; the closed tab had ${ackedByLeader} acknowledged`);
+  assert.ok(s.duplicates <= expected.length - ackedByLeader, `${brief(s)}; the closed tab had ${ackedByLeader} acknowledged`);
   assert.equal(st.reduce((n, x) => n + x.queued, 0), 0, "outboxes empty");
   record("3-five-tabs", { events: expected.length, lost: 0, requests: s.requests, duplicates: s.duplicates,
     sdkRetries: st.reduce((n, x) => n + x.retries, 0), deliveredMs, leaderClosedAtMs: closedAt,

@@ -3,8 +3,7 @@
 // not failing, counts as sent: the next page load finds none of it persisted and sends none of
 // it again. Where the browser's acceptance is unknown, delivery stays at least once: offline at
 // unload (nothing is sent; the next page sends it), and a keepalive request the browser refuses
-// (e.g. over its 64 KB quota: the events are persisted again before the page is gone). A batch
-// in flight at unload went with keepalive where it fitted the quota: handed over as well.
+// (e.g. over its 64 KB quota: the events are persisted again before the page is gone).
 //
 // Each test counts, before the next page's SDK runs (an init script), how many of the left
 // page's events are still persisted in localStorage: that is exactly what the next page sends.
@@ -12,7 +11,7 @@ import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { startCollector, startSite, launchBrowser, openPage, waitFor, idCounts } from "./harness.mjs";
 
-let collector, site, waitingSite, plainSite, browser;
+let collector, site, waitingSite, browser;
 
 before(async () => {
   collector = await startCollector();
@@ -20,15 +19,12 @@ before(async () => {
   site = await startSite({ config: { writeKey: "demo", endpoint: collector.url, autoPage: false } });
   // Events wait (no count or age trigger within a test): only the unload sends them.
   waitingSite = await startSite({ config: { writeKey: "demo", endpoint: collector.url, autoPage: false, flushAt: 1000, flushInterval: 600000 } });
-  // Plain bodies: every batch counts in full against the browser's keepalive quota.
-  plainSite = await startSite({ config: { writeKey: "demo", endpoint: collector.url, autoPage: false, compression: "none" } });
   browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
   await site?.stop();
   await waitingSite?.stop();
-  await plainSite?.stop();
   await collector?.stop();
 });
 beforeEach(async () => {
@@ -80,10 +76,9 @@ test("page.goto to the same site: 50 arrive, the next page finds none of them to
   await all50();
   const s = await collector.stats();
   console.log(`# page.goto: 50/50 stored, requests ${s.requests}, duplicates discarded ${s.duplicates}`);
-  // The batch in flight when the navigation starts went with keepalive (it fits the quota):
-  // the browser carries it on, so the page hands it over at pagehide instead of sending it
-  // again (up to 50 duplicates before).
-  assert.equal(s.duplicates, 0, JSON.stringify(s));
+  // A batch the navigation cancelled may have reached the collector and gone again at
+  // pagehide (acceptance unknown): at most one extra copy of each, never from the next page.
+  assert.ok(s.duplicates <= 50, JSON.stringify(s));
   await ctx.close();
 });
 
@@ -143,35 +138,5 @@ test("the browser refuses the keepalive request: persisted again before the page
   const s = await collector.stats();
   console.log(`# refused keepalive: persisted for the next page ${kept}, requests ${s.requests}, duplicates discarded ${s.duplicates}`);
   assert.equal(s.duplicates, 0);
-  await ctx.close();
-});
-
-// Batches go with keepalive where they fit the quota, and Chromium counts a keepalive request
-// against it until the page reads the response's body (measured: three 20 KB ones left unread
-// made the fourth fail at once). The SDK reads every answer, so after several times the quota
-// of answered batches the unload still has its room.
-test("after 15 keepalive batches on the page (over three times the quota), the unload still goes: 50 of 50 from the page that left", async () => {
-  const ctx = await countingContext();
-  const page = await settled(ctx, plainSite);
-  for (let round = 0; round < 15; round++) {
-    await page.evaluate(async (round) => {
-      for (let i = 0; i < 25; i++) omnitrail.track("Before", { round, i });
-      await omnitrail.flush();
-    }, round);
-  }
-  const before = await collector.stats();
-  assert.equal(before.byEvent?.Before, 375);
-  // Each batch within half the quota (so it went with keepalive), all of them over three times it.
-  assert.ok(before.bodyBytes / before.requests < 31 * 1024 && before.bodyBytes > 3 * 65536, JSON.stringify(before));
-  await page.evaluate(() => {
-    for (let i = 0; i < 50; i++) omnitrail.track("Leave", { i, sku: "tee-blue", price: 19.0 });
-    location.href = "about:blank";
-  });
-  await page.waitForURL("about:blank");
-  await all50();
-  const next = await openPage(ctx, plainSite.url + "/");
-  assert.equal(await next.evaluate(() => window.__persistedAtStart), 0, "nothing left for the next page");
-  // (The 50 left in a plain batch of 41 KB, over half the quota: the browser cancelled it at
-  // unload and they went again with keepalive, so the collector may have dropped 50 copies.)
   await ctx.close();
 });

@@ -28,7 +28,7 @@ fn sends_nothing_until_elected_then_one_batch_at_a_time() {
     assert!(d.poll(1.0, A, &mut store.scope(Category::Collection), &mut ids).is_none(), "undecided");
     d.become_leader(&mut store.scope(Category::Collection), 1.0);
     let b = d.poll(1.0, A, &mut store.scope(Category::Collection), &mut ids).expect("flushAt reached");
-    assert_eq!((b.batch_id, b.events, b.unload), (1, 20, false));
+    assert_eq!((b.batch_id, b.events, b.keepalive), (1, 20, false));
     queue_n(&mut d, &mut store, 20, 2.0);
     assert!(d.poll(2.0, A, &mut store.scope(Category::Collection), &mut ids).is_none(), "one in flight");
     d.on_outcome(b.batch_id, Outcome::Ack, 3.0, &mut store.scope(Category::Collection), &mut ids);
@@ -169,12 +169,12 @@ fn auto_is_plain_until_the_endpoint_advertises_gzip_and_remembers_it_per_endpoin
     d.become_leader(&mut store.scope(Category::Collection), 0.0);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
     assert!(!d.compress(&b), "nothing advertised yet: plain");
-    assert_eq!(d.compressed(b.batch_id, 0), None, "a plain request has nothing to wait for");
+    assert!(!d.compressed(b.batch_id), "a plain request has nothing to wait for");
     answer(&mut d, &mut store, &mut ids, &b, 200, Some("gzip"));
     assert_eq!(st.dump().get("ot1.gz").map(String::as_str), Some("http://127.0.0.1:9/v1/batch"));
     let b = big_batch(&mut d, &mut store, &mut ids, 1.0);
     assert!(d.compress(&b), "advertised: gzip");
-    assert!(d.compressed(b.batch_id, 300).is_some(), "the gzipped request leaves");
+    assert!(d.compressed(b.batch_id), "the gzipped request leaves");
     answer(&mut d, &mut store, &mut ids, &b, 200, Some("gzip"));
     assert_eq!(d.stats().delivered, 40);
 
@@ -217,7 +217,7 @@ fn a_refused_gzip_batch_goes_again_plain_and_the_endpoint_is_forgotten() {
     d.become_leader(&mut store.scope(Category::Collection), 0.0);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
     assert!(d.compress(&b), "remembered from an earlier page");
-    assert!(d.compressed(b.batch_id, 300).is_some());
+    assert!(d.compressed(b.batch_id));
     answer(&mut d, &mut store, &mut ids, &b, 415, None);
     assert_eq!(st.dump().get("ot1.gz"), None, "forgotten");
     let again = d.poll(1.0, A, &mut store.scope(Category::Collection), &mut ids).expect("sent again at once");
@@ -258,7 +258,7 @@ fn a_batch_still_being_gzipped_goes_plain_with_keepalive_when_the_page_is_hidden
     assert!(k.keepalive && k.events == 23, "{} events", k.events);
     assert_eq!(&k.body[..b.body.len() - 60], &b.body[..b.body.len() - 60], "the batch's events first, in order");
     assert!(!d.compress(&k), "keepalive: plain");
-    assert_eq!(d.compressed(b.batch_id, 300), None, "the gzipped request must not leave too");
+    assert!(!d.compressed(b.batch_id), "the gzipped request must not leave too");
     // Its (absent) answer changes nothing; the keepalive answer acknowledges all 23.
     d.on_answer(b.batch_id, Answer::NoAnswer, 3.0, &mut store.scope(Category::Collection), &mut ids);
     assert_eq!(d.stats().retries, 0);
@@ -268,58 +268,25 @@ fn a_batch_still_being_gzipped_goes_plain_with_keepalive_when_the_page_is_hidden
 }
 
 #[test]
-fn a_gzipped_keepalive_request_in_flight_when_the_page_leaves_is_handed_over_not_sent_again() {
+fn a_gzipped_request_that_left_is_sent_again_plain_when_the_page_leaves_and_kept_by_none() {
     let (_, mut store, st, mut ids) = setup();
     let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
     d.become_leader(&mut store.scope(Category::Collection), 0.0);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
-    assert!(b.keepalive && !b.unload, "within half the quota: keepalive");
+    assert!(!b.keepalive);
     Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 0.0);
-    assert!(d.compress(&b) && d.compressed(b.batch_id, 300) == Some(true), "keepalive does not stop compression");
-    // pagehide: the browser keeps the keepalive request going after the page; nothing else
-    // waits, so nothing is sent again, and the next page load finds no copy.
-    assert_eq!(d.on_hidden(2.0, A, &mut store.scope(Category::Collection), true), None);
+    assert!(d.compress(&b) && d.compressed(b.batch_id));
+    // pagehide: the browser cancels it; its events leave plain with keepalive now, and the
+    // next page load finds no copy.
+    let k = d.on_hidden(2.0, A, &mut store.scope(Category::Collection), true).expect("sent again");
+    assert!(k.keepalive && k.events == 20 && !d.compress(&k));
     d.hand_over(&mut store.scope(Category::Collection));
-    assert!(st.dump().is_empty(), "handed over: no copy for the next page");
-    // Chromium rejects its promise when the page navigates: taken, so delivered.
-    d.on_answer(b.batch_id, Answer::NoAnswer, 3.0, &mut store.scope(Category::Collection), &mut ids);
-    assert_eq!((d.stats().delivered, d.stats().retries), (20, 0));
+    assert!(st.dump().is_empty());
+    answer(&mut d, &mut store, &mut ids, &b, 200, None);
+    assert_eq!(d.stats().delivered, 0);
+    answer(&mut d, &mut store, &mut ids, &k, 200, None);
+    assert_eq!(d.stats().delivered, 20);
     assert!(d.is_idle());
-}
-
-#[test]
-fn a_keepalive_batch_without_answer_stays_at_least_once_and_later_batches_go_without_keepalive() {
-    let (mut d, mut store, st, mut ids) = setup();
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
-    queue_n(&mut d, &mut store, 20, 0.0);
-    let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
-    assert!(b.keepalive);
-    // Refused at once (the page's own keepalive requests used the quota) or lost on the way.
-    d.on_answer(b.batch_id, Answer::NoAnswer, 1.0, &mut store.scope(Category::Collection), &mut ids);
-    assert_eq!(d.stats().retries, 1);
-    let again = d.poll(60_000.0, A, &mut store.scope(Category::Collection), &mut ids).expect("retried");
-    assert!(!again.keepalive && again.events == 20);
-    // Offline at pagehide: nothing handed over, the copy stays for the next page.
-    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 60_000.0);
-    d.set_online(false);
-    assert_eq!(d.on_hidden(60_001.0, A, &mut store.scope(Category::Collection), true), None);
-    d.hand_over(&mut store.scope(Category::Collection));
-    assert_eq!(st.dump().values().map(|v| v.lines().count()).sum::<usize>(), 20);
-}
-
-#[test]
-fn a_keepalive_batch_in_flight_while_the_collector_fails_keeps_its_copy_at_unload() {
-    let (mut d, mut store, st, mut ids) = setup();
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
-    queue_n(&mut d, &mut store, 20, 0.0);
-    let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
-    answer(&mut d, &mut store, &mut ids, &b, 503, None);
-    let again = d.poll(60_000.0, A, &mut store.scope(Category::Collection), &mut ids).expect("retried");
-    assert!(again.keepalive, "an answer is not a lost request");
-    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 60_000.0);
-    assert_eq!(d.on_hidden(60_001.0, A, &mut store.scope(Category::Collection), true), None);
-    d.hand_over(&mut store.scope(Category::Collection));
-    assert_eq!(st.dump().values().map(|v| v.lines().count()).sum::<usize>(), 20, "at least once");
 }
 
 #[test]
@@ -333,7 +300,7 @@ fn a_big_request_is_sent_again_with_keepalive_only_when_the_page_leaves_as_far_a
     }
     let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).expect("flushAt reached");
     assert!(!b.keepalive, "{} B", b.body.len());
-    assert!(d.compress(&b) && d.compressed(b.batch_id, 0) == Some(false), "compression failed: the plain body goes, too big for keepalive");
+    assert!(d.compress(&b) && d.compressed(b.batch_id));
     // Hidden, not leaving (another tab, the app in the background): the page lives on and
     // so does its request.
     assert_eq!(d.on_hidden(1.0, A, &mut store.scope(Category::Collection), false), None, "in flight, nothing else waits");
@@ -348,53 +315,4 @@ fn a_big_request_is_sent_again_with_keepalive_only_when_the_page_leaves_as_far_a
     assert_eq!(d.stats().delivered, 0);
     answer(&mut d, &mut store, &mut ids, &k, 200, None);
     assert_eq!(d.stats().delivered, k.events as u64);
-}
-
-/// 20 events of 4 KB (80 KB plain, over the keepalive quota) taken as a gzipped batch,
-/// persisted; `compressed` told it went down to `gzipped` bytes.
-fn big_gzipped(gzipped: usize) -> (Delivery, Store<MemoryStorage>, MemoryStorage, SeqIds, BatchRequest, Option<bool>) {
-    let (_, mut store, st, mut ids) = setup();
-    let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
-    for _ in 0..20 {
-        let json = ["{\"type\":\"track\",\"pad\":\"", &"x".repeat(4_000), "\"}"].concat();
-        d.queue(json, 0..0, 0.0, Collection::Allowed, &mut store.scope(Category::Collection));
-    }
-    let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).expect("flushAt reached");
-    assert!(!b.keepalive, "{} B plain: too big for keepalive", b.body.len());
-    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 0.0);
-    assert!(d.compress(&b));
-    let go = d.compressed(b.batch_id, gzipped);
-    (d, store, st, ids, b, go)
-}
-
-#[test]
-fn a_big_batch_whose_gzipped_body_fits_the_quota_leaves_with_keepalive_and_is_handed_over_at_unload() {
-    // Gzipped to 40 KB: over half the quota, a plain request.
-    assert_eq!(big_gzipped(40_000).5, Some(false));
-    // Gzipped to 2 KB (the quota counts the bytes sent): keepalive.
-    let (mut d, mut store, st, mut ids, b, go) = big_gzipped(2_000);
-    assert_eq!(go, Some(true));
-    // pagehide: the browser carries it on; nothing goes again, no copy stays.
-    assert_eq!(d.on_hidden(1.0, A, &mut store.scope(Category::Collection), true), None);
-    d.hand_over(&mut store.scope(Category::Collection));
-    assert!(st.dump().is_empty(), "handed over");
-    d.on_answer(b.batch_id, Answer::NoAnswer, 2.0, &mut store.scope(Category::Collection), &mut ids);
-    assert_eq!(d.stats().delivered, 20);
-}
-
-#[test]
-fn a_keepalive_batch_is_given_up_at_request_timeout_since_its_signal_does_not_abort_it() {
-    let (mut d, mut store, _, mut ids) = setup();
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
-    queue_n(&mut d, &mut store, 20, 0.0);
-    let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
-    assert!(b.keepalive);
-    let timeout = Config::new("wk", "http://127.0.0.1:9").request_timeout_ms;
-    assert_eq!(d.wake(A), Some(timeout + 1.0));
-    assert!(d.poll(timeout + 1.0, A, &mut store.scope(Category::Collection), &mut ids).is_none());
-    assert_eq!(d.stats().retries, 1, "given up at the timeout");
-    // Its late answer changes nothing.
-    answer(&mut d, &mut store, &mut ids, &b, 200, None);
-    assert_eq!(d.stats().delivered, 0);
 }
