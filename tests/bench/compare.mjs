@@ -4,6 +4,11 @@
 // tests/out/bench-compare.json.
 //   node tests/bench/compare.mjs [--rounds 3] [--events 10000] [--only omnitrail,plain]
 //        [--call-budget 20000] [--settle-max 15000] [--settle-idle 6000]   (ms)
+//        [--unload | --unload-only]
+// --unload adds (--unload-only runs only) issue 17's unload scenario for every SDK and
+// Omnitrail with `compression: "gzip"` (tests/bench/unload-scenario.mjs): 50 track calls of a
+// 13-property event, then navigation (`page.goto`, or `location.href` in the same task), then
+// the page reopened; counted at the sink per protocol id (messageId / eid / uuid / insert_id).
 // First run installs the pinned SDKs into tests/bench/node_modules (`npm ci`).
 import { execFileSync } from "node:child_process";
 import { createServer, request as httpRequest } from "node:http";
@@ -25,6 +30,8 @@ const N = Number(opt("--events", 10000));
 const CALL_BUDGET_MS = Number(opt("--call-budget", 20000));
 const SETTLE_MAX_MS = Number(opt("--settle-max", 15000)); // per run, after the burst
 const SETTLE_IDLE_MS = Number(opt("--settle-idle", 6000)); // no new event for this long = settled
+const UNLOAD_ONLY = argv.includes("--unload-only");
+const UNLOAD = UNLOAD_ONLY || argv.includes("--unload");
 
 if (!existsSync(join(HERE, "node_modules/esbuild"))) {
   console.error("installing the benchmark's pinned packages (npm ci in tests/bench) …");
@@ -32,17 +39,23 @@ if (!existsSync(join(HERE, "node_modules/esbuild"))) {
 }
 const { startCollector, launchBrowser, waitFor, ROOT } = await import("../e2e/harness.mjs");
 const esbuild = (await import("esbuild")).default;
+const unloadScenario = await import("./unload-scenario.mjs");
 
+// `unload: false`: not in the unload scenario (50 events are under posthog's rate limit: the
+// same as posthog); `burst: false`: only in the unload scenario.
 const SDKS = [
   { name: "omnitrail", label: "Omnitrail", pkg: null, protocol: "segment" },
+  { name: "omnitrail-gzip", label: "Omnitrail, compression: \"gzip\"", pkg: null, protocol: "segment", config: { compression: "gzip" }, burst: false },
   { name: "segment", label: "@segment/analytics-next", pkg: "@segment/analytics-next", protocol: "segment" },
   { name: "rudderstack", label: "@rudderstack/analytics-js", pkg: "@rudderstack/analytics-js", protocol: "segment" },
   { name: "snowplow", label: "@snowplow/browser-tracker", pkg: "@snowplow/browser-tracker", protocol: "snowplow" },
   { name: "posthog", label: "posthog-js", pkg: "posthog-js", protocol: "posthog" },
-  { name: "posthog-unlimited", label: "posthog-js, rate limit raised", pkg: "posthog-js", protocol: "posthog" },
+  { name: "posthog-unlimited", label: "posthog-js, rate limit raised", pkg: "posthog-js", protocol: "posthog", unload: false },
   { name: "amplitude", label: "@amplitude/analytics-browser", pkg: "@amplitude/analytics-browser", protocol: "amplitude" },
   { name: "plain", label: "plain JS (floor)", pkg: null, protocol: "segment" },
 ].filter((s) => !opt("--only") || opt("--only").split(",").includes(s.name));
+const BURST_SDKS = UNLOAD_ONLY ? [] : SDKS.filter((s) => s.burst !== false);
+const UNLOAD_SDKS = UNLOAD ? SDKS.filter((s) => s.unload !== false) : [];
 
 const version = (pkg) => JSON.parse(readFileSync(join(HERE, "node_modules", pkg, "package.json"), "utf8")).version;
 const OUT = join(ROOT, "tests/out/bench-compare");
@@ -57,18 +70,18 @@ function buildPages(sinkUrl) {
   for (const sdk of SDKS) {
     const dir = join(SITE, sdk.name);
     mkdirSync(dir, { recursive: true });
-    if (sdk.name === "omnitrail") {
+    if (sdk.name.startsWith("omnitrail")) {
       // The script-tag install of the README: config + the inline snippet; the snippet loads
       // /omnitrail/omnitrail.js, which loads omnitrail_bg.wasm.
       // a copy of js/dist taken now, so a rebuild in the tree during the run changes nothing
       mkdirSync(join(SITE, "omnitrail-dist"), { recursive: true });
       for (const f of ["omnitrail.js", "omnitrail_core.js", "omnitrail_core_bg.wasm", "omnitrail_full.js", "omnitrail_bg.wasm", "snippet.min.js", "sizes.json"]) writeFileSync(join(SITE, "omnitrail-dist", f), readFileSync(join(ROOT, "js/dist", f)));
       const snippet = readFileSync(join(SITE, "omnitrail-dist/snippet.min.js"), "utf8").trim();
-      const cfg = { writeKey: "bench", endpoint: sinkUrl, src: "/omnitrail/omnitrail.js" };
+      const cfg = { writeKey: "bench", endpoint: sinkUrl, src: "/omnitrail/omnitrail.js", ...sdk.config };
       writeFileSync(join(dir, "index.html"), `${HEAD}${benchCfg}
 <script>window.OMNITRAIL_CONFIG=${JSON.stringify(cfg)};</script>
 <script>${snippet}</script>
-<script>omnitrail.ready.then(function(){window.__track=function(e,p){omnitrail.track(e,p)};window.__bench={sdk:"omnitrail",readyAt:performance.now()}});</script>`);
+<script>omnitrail.ready.then(function(){window.__track=function(e,p){omnitrail.track(e,p)};window.__bench={sdk:${JSON.stringify(sdk.name)},readyAt:performance.now()}});</script>`);
       continue;
     }
     esbuild.buildSync({
@@ -97,7 +110,13 @@ async function startStatic() {
 }
 
 // ---- the sink: proxies /v1/* to the reference collector, counts the other SDKs' own protocols ----
-function newCounts() { return { events: 0, requests: 0, bodyBytes: 0, compressedRequests: 0, encodings: new Set(), sent: 0, other: 0, otherPaths: new Set(), statuses: {}, answers: [] }; }
+// `leave`: the unload scenario's events (name unloadScenario.EVENT): copies received, copies per
+// event index and per protocol id, and the requests that carried them (bytes, all their events).
+function newCounts() {
+  return { events: 0, requests: 0, bodyBytes: 0, compressedRequests: 0, encodings: new Set(), sent: 0, other: 0, otherPaths: new Set(), statuses: {}, answers: [],
+    preflights: 0, preflightPaths: new Set(),
+    leave: { copies: 0, byIndex: new Map(), byId: new Map(), requests: 0, compressed: 0, bytes: 0, events: 0, encodings: new Set() } };
+}
 function startSink(collectorUrl) {
   const state = { current: "none", counts: newCounts() };
   const cors = (req) => ({
@@ -105,27 +124,31 @@ function startSink(collectorUrl) {
     "access-control-allow-methods": "GET, POST, OPTIONS", "access-control-allow-headers": req.headers["access-control-request-headers"] ?? "*",
     "access-control-max-age": "600",
   });
-  const countBench = (sdkProtocol, raw) => {
-    let n = 0, all = 0;
+  // Every event of a request body as { name, i (the `i` property), id (the protocol's own event
+  // id: Segment messageId, Snowplow eid, PostHog uuid, Amplitude insert_id) }.
+  const eventsOf = (sdkProtocol, raw) => {
+    const out = [];
     try {
       if (sdkProtocol === "segment") {
         const j = JSON.parse(raw);
-        for (const m of j.batch ?? [j]) { all++; if (m.event === "Bench") n++; }
+        for (const m of j.batch ?? [j]) out.push({ name: m.event, i: m.properties?.i, id: m.messageId });
       } else if (sdkProtocol === "snowplow") {
         const j = JSON.parse(raw);
         for (const e of j.data ?? []) {
           const ue = e.ue_pr ?? (e.ue_px ? Buffer.from(e.ue_px, "base64").toString() : "");
-          all++; if (e.e === "ue" && ue.includes('"Bench"')) n++;
+          let data = null;
+          try { data = e.e === "ue" ? JSON.parse(ue).data?.data : null; } catch { /* not JSON */ }
+          out.push({ name: data?.event, i: data?.i, id: e.eid });
         }
       } else if (sdkProtocol === "posthog") {
         let j;
         try { j = JSON.parse(raw); } catch { j = JSON.parse(Buffer.from(new URLSearchParams(raw).get("data") ?? "", "base64").toString()); }
-        for (const e of j.batch ?? (Array.isArray(j) ? j : [j])) { all++; if (e.event === "Bench") n++; }
+        for (const e of j.batch ?? (Array.isArray(j) ? j : [j])) out.push({ name: e.event, i: e.properties?.i, id: e.uuid });
       } else if (sdkProtocol === "amplitude") {
-        for (const e of JSON.parse(raw).events ?? []) { all++; if (e.event_type === "Bench") n++; }
+        for (const e of JSON.parse(raw).events ?? []) out.push({ name: e.event_type, i: e.event_properties?.i, id: e.insert_id });
       }
     } catch { /* unparsable: counts 0 */ }
-    return [n, all];
+    return out;
   };
   const server = createServer((req, res) => {
     const chunks = [];
@@ -135,17 +158,31 @@ function startSink(collectorUrl) {
       const url = new URL(req.url, "http://x");
       const c = state.counts;
       const sdk = SDKS.find((s) => s.name === state.current);
-      if (req.method === "OPTIONS") { res.writeHead(204, cors(req)); res.end(); return; }
+      if (req.method === "OPTIONS") { c.preflights++; c.preflightPaths.add(url.pathname); res.writeHead(204, cors(req)); res.end(); return; }
       const isEvents = /^\/v1\/|^\/com\.snowplowanalytics\.snowplow\/tp2|^\/i$|^\/ph\/(e|i\/v0\/e|batch|capture|track)\/?$|^\/amp\/2\/httpapi/.test(url.pathname);
       if (isEvents) {
         c.requests++; c.bodyBytes += body.length;
         const gz = body[0] === 0x1f && body[1] === 0x8b;
         const enc = req.headers["content-encoding"] ?? (gz ? "gzip (magic bytes)" : url.searchParams.get("compression") ?? "");
-        if (enc || gz) { c.compressedRequests++; c.encodings.add(enc || "gzip"); }
+        // posthog's `compression=base64` (its sendBeacon form body) is an encoding, not compression
+        const compressed = gz || /gzip|deflate|br/.test(enc);
+        if (enc) c.encodings.add(enc);
+        if (compressed) c.compressedRequests++;
         let raw = gz ? gunzipSync(body).toString() : body.toString();
         if (req.method === "GET" && url.pathname === "/i") raw = JSON.stringify({ data: [Object.fromEntries(url.searchParams)] });
-        const [bench, all] = countBench(sdk?.protocol, raw);
-        c.sent += bench; c.events += all;
+        const evs = eventsOf(sdk?.protocol, raw);
+        c.sent += evs.filter((e) => e.name === "Bench").length; c.events += evs.length;
+        const left = evs.filter((e) => e.name === unloadScenario.EVENT);
+        if (left.length) {
+          const l = c.leave;
+          l.requests++; l.bytes += body.length; l.events += evs.length; l.copies += left.length;
+          if (compressed) l.compressed++;
+          if (enc) l.encodings.add(enc);
+          for (const e of left) {
+            l.byIndex.set(e.i, (l.byIndex.get(e.i) ?? 0) + 1);
+            l.byId.set(e.id, (l.byId.get(e.id) ?? 0) + 1);
+          }
+        }
       }
       if (url.pathname.startsWith("/v1/")) {
         // forward to the reference collector, headers and body unchanged
@@ -296,6 +333,52 @@ async function measure(ctx, browser, sdk, site, sink, collector) {
   };
 }
 
+// ---- the unload scenario (issue 17): one run = fresh context, load, 50 calls + leave, reopen ----
+// Its own browser: no request routing (Playwright's interception could change what the browser
+// does with keepalive requests and beacons of a page that is going away); hosts other than
+// 127.0.0.1 do not resolve instead.
+const UNLOAD_BROWSER_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"];
+function leaveSnapshot(c) {
+  const l = c.leave;
+  return { distinct: l.byIndex.size, copies: l.copies, ids: l.byId.size, requests: l.requests, compressed: l.compressed, bytes: l.bytes, events: l.events };
+}
+async function unloadOnce(browser, sdk, how, site, sink, collector) {
+  await collector.reset();
+  sink.begin(sdk.name);
+  const ctx = await browser.newContext();
+  try {
+    const url = `${site.url}/p/${sdk.name}/`;
+    const page = await ctx.newPage();
+    const logs = [];
+    page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`.slice(0, 300)));
+    await page.goto(url);
+    await page.waitForFunction(() => window.__bench, null, { timeout: 30000 });
+    await page.waitForTimeout(1500); // start-up requests (page views, config, flags) finish, as in the burst
+    const probe = async () => leaveSnapshot(sink.state.counts);
+    await unloadScenario.leave(page, how);
+    const left = await unloadScenario.settle(probe, { idleMs: 1500, giveUpMs: 5000, maxMs: 10000 });
+    await page.goto(url);
+    await page.waitForFunction(() => window.__bench, null, { timeout: 30000 }).catch(() => {});
+    // what the reopened page sends of the left page's events (stored, retried): until all are in
+    // and nothing new came for 3 s, or nothing at all for 6 s
+    const all = await unloadScenario.settle(probe, { idleMs: 3000, giveUpMs: 6000, maxMs: 20000 });
+    const c = sink.state.counts;
+    // what the reopened page still keeps (events an SDK would send on a later visit, or never)
+    const storage = await page.evaluate(() => [localStorage, sessionStorage].flatMap((st, j) =>
+      Object.keys(st).map((k) => `${j ? "session" : "local"}:${k} ${st.getItem(k).length}`))).catch((e) => [String(e)]);
+    const dupLeft = left.copies - left.distinct, dupAll = all.copies - all.distinct;
+    return {
+      sdk: sdk.name, how, arrivedLeft: left.distinct, arrivedAll: all.distinct,
+      duplicatesLeft: dupLeft, duplicatesByReopened: dupAll - dupLeft,
+      // the same counted by the protocol's id (differs only if an SDK re-sends an event under a new id)
+      duplicatesById: all.copies - all.ids,
+      leftRequests: left.requests, leftCompressed: left.compressed, encodings: [...c.leave.encodings],
+      wireBytesPerEvent: left.events ? left.bytes / left.events : null,
+      preflights: c.preflights, preflightPaths: [...c.preflightPaths], storage, logs: logs.slice(0, 5),
+    };
+  } finally { await ctx.close().catch(() => {}); }
+}
+
 // ---- main ----
 const collector = await startCollector({ extraArgs: ["--write-key", "bench", "--quiet"] });
 process.on("exit", () => collector.stop()); // never leave the collector behind, even on a crash
@@ -306,8 +389,8 @@ const browser = await launchBrowser({ args: ["--enable-precise-memory-info"] });
 const load0 = loadavg();
 const runs = [];
 const t0 = Date.now();
-for (let r = 0; r < ROUNDS; r++) {
-  for (const sdk of SDKS) {
+for (let r = 0; r < ROUNDS && BURST_SDKS.length; r++) {
+  for (const sdk of BURST_SDKS) {
     try {
       const load = +loadavg()[0].toFixed(2);
       const w0 = Date.now();
@@ -321,9 +404,29 @@ for (let r = 0; r < ROUNDS; r++) {
     }
   }
 }
-const load1 = loadavg();
 const chromium = browser.version();
 await browser.close();
+const unloadRuns = [];
+if (UNLOAD_SDKS.length) {
+  const ub = await launchBrowser({ args: UNLOAD_BROWSER_ARGS });
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const how of unloadScenario.WAYS) {
+      for (const sdk of UNLOAD_SDKS) {
+        const load = +loadavg()[0].toFixed(2);
+        try {
+          const res = await unloadOnce(ub, sdk, how, site, sink, collector);
+          unloadRuns.push({ round: r, load1m: load, ...res });
+          console.error(`unload round ${r + 1}/${ROUNDS} ${how.padEnd(9)} ${sdk.name.padEnd(14)} arrived ${res.arrivedLeft} / ${res.arrivedAll}, duplicates ${res.duplicatesLeft} + ${res.duplicatesByReopened} by the reopened page, ${res.wireBytesPerEvent?.toFixed(0)} B/event, preflights ${res.preflights}`);
+        } catch (e) {
+          unloadRuns.push({ round: r, sdk: sdk.name, how, load1m: load, error: String(e?.message ?? e).slice(0, 500) });
+          console.error(`unload round ${r + 1}/${ROUNDS} ${how} ${sdk.name}: FAILED ${e?.message ?? e}`);
+        }
+      }
+    }
+  }
+  await ub.close();
+}
+const load1 = loadavg();
 await site.stop();
 await sink.stop();
 await collector.stop();
@@ -351,11 +454,12 @@ const METRICS = [
   ["requests blocked (other hosts)", (r) => r.blocked, 0],
 ];
 const fmt = (a, d) => !a ? "—" : a.min === a.max ? a.median.toFixed(d) : `${a.median.toFixed(d)} (${a.min.toFixed(d)}–${a.max.toFixed(d)})`;
+const versionOf = (sdk) => sdk.pkg ? version(sdk.pkg) : sdk.name.startsWith("omnitrail") ? `tree @ ${git("rev-parse", "--short", "HEAD")}` : "—";
 const summary = {};
-for (const sdk of SDKS) {
+for (const sdk of BURST_SDKS) {
   const ok = runs.filter((r) => r.sdk === sdk.name && !r.error);
   summary[sdk.name] = {
-    label: sdk.label, version: sdk.pkg ? version(sdk.pkg) : sdk.name === "omnitrail" ? `tree @ ${git("rev-parse", "--short", "HEAD")}` : "—",
+    label: sdk.label, version: versionOf(sdk),
     runs: ok.length, failures: runs.filter((r) => r.sdk === sdk.name && r.error).map((r) => r.error),
     metrics: Object.fromEntries(METRICS.map(([m, f]) => [m, agg(ok.map(f).filter((x) => Number.isFinite(x)))])),
     compressed: ok.length ? `${ok[0].compressedRequests}/${ok[0].requests}${ok[0].encodings.length ? " " + ok[0].encodings.join(",") : ""}` : "—",
@@ -363,19 +467,46 @@ for (const sdk of SDKS) {
     files: ok[0]?.sizes.files ?? [],
   };
 }
-const rows = [...METRICS.map(([m, , d]) => [m, ...SDKS.map((s) => fmt(summary[s.name].metrics[m], d))]),
-  ["requests compressed (round 1)", ...SDKS.map((s) => summary[s.name].compressed)],
-  ["version", ...SDKS.map((s) => summary[s.name].version)]];
-const header = ["metric", ...SDKS.map((s) => s.name)];
-const md = [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+const rows = [...METRICS.map(([m, , d]) => [m, ...BURST_SDKS.map((s) => fmt(summary[s.name].metrics[m], d))]),
+  ["requests compressed (round 1)", ...BURST_SDKS.map((s) => summary[s.name].compressed)],
+  ["version", ...BURST_SDKS.map((s) => summary[s.name].version)]];
+const header = ["metric", ...BURST_SDKS.map((s) => s.name)];
+const md = BURST_SDKS.length ? [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n") : "";
+
+// the unload table: one row per SDK, ranges over rounds
+const range = (xs) => { const v = xs.filter((x) => x != null && Number.isFinite(x)).map(Math.round); if (!v.length) return "—"; const lo = Math.min(...v), hi = Math.max(...v); return lo === hi ? `${lo}` : `${lo}–${hi}`; };
+const unloadSummary = {};
+const unloadRows = UNLOAD_SDKS.map((sdk) => {
+  const of = (how) => unloadRuns.filter((r) => r.sdk === sdk.name && r.how === how && !r.error);
+  const mine = unloadRuns.filter((r) => r.sdk === sdk.name && !r.error);
+  const arrived = (how) => `${range(of(how).map((r) => r.arrivedLeft))} / ${range(of(how).map((r) => r.arrivedAll))}`;
+  const dups = (how) => `${range(of(how).map((r) => r.duplicatesLeft))} + ${range(of(how).map((r) => r.duplicatesByReopened))}`;
+  const gz = mine.reduce((n, r) => n + r.leftCompressed, 0), reqs = mine.reduce((n, r) => n + r.leftRequests, 0);
+  const preflight = mine.some((r) => r.preflights > 0) ? `yes (${range(mine.map((r) => r.preflights))} per run)` : "no";
+  unloadSummary[sdk.name] = { label: sdk.label, version: versionOf(sdk), runs: mine.length,
+    failures: unloadRuns.filter((r) => r.sdk === sdk.name && r.error).map((r) => r.error),
+    goto: { arrived: arrived("goto"), duplicates: dups("goto") }, sameTask: { arrived: arrived("same-task"), duplicates: dups("same-task") },
+    wireBytesPerEvent: range(mine.map((r) => r.wireBytesPerEvent)), compressedRequests: `${gz}/${reqs}`, preflight };
+  return `| ${sdk.label} ${unloadSummary[sdk.name].version} | ${arrived("goto")} | ${arrived("same-task")} | ${dups("goto")} | ${dups("same-task")} | ${range(mine.map((r) => r.wireBytesPerEvent))}${gz ? ` (${gz} of ${reqs} requests compressed)` : ""} | ${preflight} |`;
+});
+const unloadMd = UNLOAD_SDKS.length ? ["| | `page.goto`: arrived from the left page / in all after reopen | same task: arrived / after reopen | duplicates, `page.goto`: at unload + sent by the reopened page | duplicates, same task | wire bytes per event (the left page's requests) | CORS preflight |",
+  "|---|---|---|---|---|---|---|", ...unloadRows].join("\n") : "";
 const machine = { nproc: cpus().length, cpu: cpus()[0]?.model, memGB: +(totalmem() / 2 ** 30).toFixed(1), loadavgBefore: load0.map((x) => +x.toFixed(2)), loadavgAfter: load1.map((x) => +x.toFixed(2)), node: process.version, chromium };
-console.log(`\n${N}-event track() burst, ${ROUNDS} interleaved rounds, Chromium ${chromium}, ${machine.nproc} cores, load ${machine.loadavgBefore.join(" ")} → ${machine.loadavgAfter.join(" ")}, ${((Date.now() - t0) / 1000).toFixed(0)} s; median (min–max)\n`);
-console.log(md);
-for (const s of SDKS) if (summary[s.name].failures.length) console.log(`\n${s.name} failures: ${summary[s.name].failures.join(" | ")}`);
+if (md) {
+  console.log(`\n${N}-event track() burst, ${ROUNDS} interleaved rounds, Chromium ${chromium}, ${machine.nproc} cores, load ${machine.loadavgBefore.join(" ")} → ${machine.loadavgAfter.join(" ")}, ${((Date.now() - t0) / 1000).toFixed(0)} s; median (min–max)\n`);
+  console.log(md);
+  for (const s of BURST_SDKS) if (summary[s.name].failures.length) console.log(`\n${s.name} failures: ${summary[s.name].failures.join(" | ")}`);
+}
+if (unloadMd) {
+  console.log(`\nunload: ${unloadScenario.N} track calls (13 properties) then navigation, then the page reopened; ${ROUNDS} rounds, Chromium ${chromium}, load ${machine.loadavgBefore.join(" ")} → ${machine.loadavgAfter.join(" ")}; distinct events, ranges over rounds\n`);
+  console.log(unloadMd);
+  for (const s of UNLOAD_SDKS) if (unloadSummary[s.name].failures.length) console.log(`\n${s.name} unload failures: ${unloadSummary[s.name].failures.join(" | ")}`);
+}
 mkdirSync(join(ROOT, "tests/out"), { recursive: true });
 writeFileSync(join(ROOT, "tests/out/bench-compare.json"), JSON.stringify({
   date: new Date().toISOString(), events: N, rounds: ROUNDS, machine, settle: { maxMs: SETTLE_MAX_MS, idleMs: SETTLE_IDLE_MS }, callBudgetMs: CALL_BUDGET_MS,
   summary, table: md, omnitrail: { commit: git("rev-parse", "--short", "HEAD"), dirty: git("status", "--porcelain", "--", "src", "js").length > 0,
     sizes: JSON.parse(readFileSync(join(SITE, "omnitrail-dist/sizes.json"), "utf8")).total }, runs: runs.map((r) => ({ ...r, sizes: r.sizes && { ...r.sizes, files: undefined } })),
+  unload: UNLOAD_SDKS.length ? { events: unloadScenario.N, ways: unloadScenario.WAYS, summary: unloadSummary, table: unloadMd, runs: unloadRuns } : null,
 }, null, 2));
 console.log("\nwrote tests/out/bench-compare.json");
