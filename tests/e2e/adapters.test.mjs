@@ -88,11 +88,15 @@ test("without Web Locks the storage lease picks one delivering tab: no duplicate
   await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined }); });
   const a = await openPage(ctx, site.url + "/");
   const b = await openPage(ctx, site.url + "/checkout.html");
-  const roles = await waitFor(async () => {
-    const r = [await a.evaluate(() => omnitrail.stats().role), await b.evaluate(() => omnitrail.stats().role)];
-    return !r.includes("undecided") && r;
-  }, "roles decided");
-  assert.deepEqual(roles.sort(), ["follower", "leader"]);
+  // One leader and one follower within the bounded wait. Under load a lease can lapse between
+  // two renewals, leaving both tabs followers for a moment until one claims it: that is not a
+  // failure (nothing is sent meanwhile); two leaders that last, or none, time this out.
+  let roles;
+  await waitFor(async () => {
+    roles = [await a.evaluate(() => omnitrail.stats().role), await b.evaluate(() => omnitrail.stats().role)].sort();
+    return roles[0] === "follower" && roles[1] === "leader";
+  }, "one delivering tab");
+  assert.deepEqual(roles, ["follower", "leader"]);
   await Promise.all([trackN(a, "LeaseA ", 40), trackN(b, "LeaseB ", 40)]);
   const got = await waitFor(async () => { const m = await events("Lease"); return m.length >= 80 && m; }, "80 events");
   await new Promise((r) => setTimeout(r, 500));

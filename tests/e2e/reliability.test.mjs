@@ -158,7 +158,9 @@ test("connection resets: every event arrives after the fault clears, retries cou
   await trackAll(page, expected);
   const deliveredMs = await expectAllOnce(collector, expected, "R2r ", t0);
   const s = await collector.stats();
-  const sp = await sdkStats(page);
+  // The collector stores a batch before its answer reaches the page: the SDK's queue empties
+  // once it has read that answer (bounded wait; it fails if the queue never empties).
+  const sp = await waitFor(async () => { const x = await sdkStats(page); return x.queued === 0 && x; }, "the SDK's queue emptied after the last answer");
   const retries = sp.retries - before.retries;
   assert.equal(s.faulted, k, brief(s));
   // Chromium itself may resend once on a reset keep-alive socket, so the SDK sees ≤ k failures.
