@@ -11,6 +11,26 @@ fn tab(st: &MemoryStorage, clock: &ManualClock, name: &str, seed: u8) -> T {
     Tracker::new(cfg(), st.clone(), clock.clone(), SeqIds::seeded(seed), name, Environment::default())
 }
 
+/// A delivering tab "L" and a follower "F" sharing one storage, at time 0.
+fn leader_and_follower() -> (T, T, MemoryStorage) {
+    let st = MemoryStorage::default();
+    let clock = ManualClock::at(0.0);
+    let mut lead = tab(&st, &clock, "L", 1);
+    let mut fol = tab(&st, &clock, "F", 2);
+    lead.become_leader();
+    fol.become_follower();
+    (lead, fol, st)
+}
+
+/// The storage events the follower's persisted chunks raise, delivered to `to`; the keys.
+fn forward_follower_chunks(st: &MemoryStorage, to: &mut T) -> Vec<String> {
+    let keys = st.keys("ot1.q.F.");
+    for k in &keys {
+        to.on_storage_change(k, st.get(k).as_deref());
+    }
+    keys
+}
+
 fn leader() -> (T, MemoryStorage, ManualClock) {
     let st = MemoryStorage::default();
     let clock = ManualClock::at(1_000_000.0);
@@ -316,19 +336,12 @@ fn unload_respects_the_keepalive_budget() {
 
 #[test]
 fn followers_hand_over_and_exactly_one_tab_sends_each_event() {
-    let st = MemoryStorage::default();
-    let clock = ManualClock::at(0.0);
-    let mut lead = tab(&st, &clock, "L", 1);
-    let mut fol = tab(&st, &clock, "F", 2);
-    lead.become_leader();
-    fol.become_follower();
+    let (mut lead, mut fol, st) = leader_and_follower();
     track_n(&mut fol, 30);
     fol.persist();
     assert_eq!(fol.poll(), None, "a follower sends nothing it could persist");
     // The storage event reaches the leader.
-    for k in st.keys("ot1.q.F.") {
-        lead.on_storage_change(&k, st.get(&k).as_deref());
-    }
+    forward_follower_chunks(&st, &mut lead);
     track_n(&mut lead, 10);
     lead.flush();
     let s = lead.poll().unwrap();
@@ -391,9 +404,7 @@ fn a_late_storage_event_for_an_acknowledged_chunk_does_not_bring_it_back() {
     // A chunk that is still there is taken over from the event as before.
     track_n(&mut fol, 3);
     fol.persist();
-    for k in st.keys("ot1.q.F.") {
-        next.on_storage_change(&k, st.get(&k).as_deref());
-    }
+    forward_follower_chunks(&st, &mut next);
     next.flush();
     assert_eq!(next.poll().unwrap().events, 3);
 }
@@ -852,21 +863,13 @@ fn a_refused_batch_is_reported_once_per_status_and_counted() {
 
 #[test]
 fn a_followers_flush_settles_only_once_the_delivering_tab_acknowledged_what_it_handed_over() {
-    let st = MemoryStorage::default();
-    let clock = ManualClock::at(0.0);
-    let mut lead = tab(&st, &clock, "L", 1);
-    let mut fol = tab(&st, &clock, "F", 2);
-    lead.become_leader();
-    fol.become_follower();
+    let (mut lead, mut fol, st) = leader_and_follower();
     track_n(&mut fol, 3);
     fol.flush();
     fol.persist();
     assert_eq!(fol.poll(), None);
     assert_eq!(fol.settle_flush(false), None, "handed over, not acknowledged: flush() waits");
-    let keys = st.keys("ot1.q.F.");
-    for k in &keys {
-        lead.on_storage_change(k, st.get(k).as_deref());
-    }
+    let keys = forward_follower_chunks(&st, &mut lead);
     lead.flush();
     let s = lead.poll().unwrap();
     assert_eq!(fol.settle_flush(false), None, "in flight at the leader: still waiting");
