@@ -4,7 +4,7 @@
 // tests/out/bench-compare.json.
 //   node tests/bench/compare.mjs [--rounds 3] [--events 10000] [--only omnitrail,plain]
 //        [--call-budget 20000] [--settle-max 15000] [--settle-idle 6000]   (ms)
-//        [--unload | --unload-only]
+//        [--unload | --unload-only] [--intercept]
 // --unload adds (--unload-only runs only) issue 17's unload scenario for every SDK and
 // Omnitrail with `compression: "gzip"` (tests/bench/unload-scenario.mjs): 50 track calls of a
 // 13-property event, then navigation (`page.goto`, or `location.href` in the same task), then
@@ -32,6 +32,13 @@ const SETTLE_MAX_MS = Number(opt("--settle-max", 15000)); // per run, after the 
 const SETTLE_IDLE_MS = Number(opt("--settle-idle", 6000)); // no new event for this long = settled
 const UNLOAD_ONLY = argv.includes("--unload-only");
 const UNLOAD = UNLOAD_ONLY || argv.includes("--unload");
+// Hosts other than 127.0.0.1 do not resolve, so no SDK reaches its vendor; the page's own
+// requests go straight to the local servers. --intercept instead routes every request through
+// Playwright, the method before 2026-12-06: a round trip to this process per request, paid on
+// each step of an SDK's request chain (paired medians: Omnitrail's time to ready +14.3 ms, the
+// floor's +5.7; BENCHMARKS.md, "Shortening the serial chain").
+const INTERCEPT = argv.includes("--intercept");
+const BROWSER_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"];
 
 if (!existsSync(join(HERE, "node_modules/esbuild"))) {
   console.error("installing the benchmark's pinned packages (npm ci in tests/bench) …");
@@ -238,11 +245,16 @@ async function runOnce(browser, sdk, site, sink, collector) {
 }
 async function measure(ctx, browser, sdk, site, sink, collector) {
   const blocked = [];
-  await ctx.route("**/*", (route) => {
-    const u = new URL(route.request().url());
-    if (u.hostname === "127.0.0.1") return route.continue();
-    blocked.push(u.host + u.pathname); return route.abort("blockedbyclient");
-  });
+  if (INTERCEPT) {
+    await ctx.route("**/*", (route) => {
+      const u = new URL(route.request().url());
+      if (u.hostname === "127.0.0.1") return route.continue();
+      blocked.push(u.host + u.pathname); return route.abort("blockedbyclient");
+    });
+  } else {
+    // Other hosts do not resolve (BROWSER_ARGS); their requests are only counted.
+    ctx.on("request", (q) => { const u = new URL(q.url()); if (u.hostname !== "127.0.0.1") blocked.push(u.host + u.pathname); });
+  }
   const page = await ctx.newPage();
   const logs = [];
   page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") logs.push(`${m.type()}: ${m.text()}`.slice(0, 300)); });
@@ -337,7 +349,7 @@ async function measure(ctx, browser, sdk, site, sink, collector) {
 // Its own browser: no request routing (Playwright's interception could change what the browser
 // does with keepalive requests and beacons of a page that is going away); hosts other than
 // 127.0.0.1 do not resolve instead.
-const UNLOAD_BROWSER_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"];
+const UNLOAD_BROWSER_ARGS = BROWSER_ARGS;
 function leaveSnapshot(c) {
   const l = c.leave;
   return { distinct: l.byIndex.size, copies: l.copies, ids: l.byId.size, requests: l.requests, compressed: l.compressed, bytes: l.bytes, events: l.events };
@@ -385,7 +397,7 @@ process.on("exit", () => collector.stop()); // never leave the collector behind,
 const sink = await startSink(collector.url);
 buildPages(sink.url);
 const site = await startStatic();
-const browser = await launchBrowser({ args: ["--enable-precise-memory-info"] });
+const browser = await launchBrowser({ args: ["--enable-precise-memory-info", ...(INTERCEPT ? [] : BROWSER_ARGS)] });
 const load0 = loadavg();
 const runs = [];
 const t0 = Date.now();
@@ -493,7 +505,7 @@ const unloadMd = UNLOAD_SDKS.length ? ["| | `page.goto`: arrived from the left p
   "|---|---|---|---|---|---|---|", ...unloadRows].join("\n") : "";
 const machine = { nproc: cpus().length, cpu: cpus()[0]?.model, memGB: +(totalmem() / 2 ** 30).toFixed(1), loadavgBefore: load0.map((x) => +x.toFixed(2)), loadavgAfter: load1.map((x) => +x.toFixed(2)), node: process.version, chromium };
 if (md) {
-  console.log(`\n${N}-event track() burst, ${ROUNDS} interleaved rounds, Chromium ${chromium}, ${machine.nproc} cores, load ${machine.loadavgBefore.join(" ")} → ${machine.loadavgAfter.join(" ")}, ${((Date.now() - t0) / 1000).toFixed(0)} s; median (min–max)\n`);
+  console.log(`\n${N}-event track() burst, ${ROUNDS} interleaved rounds, Chromium ${chromium}, other hosts ${INTERCEPT ? "blocked by Playwright routing (--intercept)" : "unresolved"}, ${machine.nproc} cores, load ${machine.loadavgBefore.join(" ")} → ${machine.loadavgAfter.join(" ")}, ${((Date.now() - t0) / 1000).toFixed(0)} s; median (min–max)\n`);
   console.log(md);
   for (const s of BURST_SDKS) if (summary[s.name].failures.length) console.log(`\n${s.name} failures: ${summary[s.name].failures.join(" | ")}`);
 }
@@ -504,7 +516,7 @@ if (unloadMd) {
 }
 mkdirSync(join(ROOT, "tests/out"), { recursive: true });
 writeFileSync(join(ROOT, "tests/out/bench-compare.json"), JSON.stringify({
-  date: new Date().toISOString(), events: N, rounds: ROUNDS, machine, settle: { maxMs: SETTLE_MAX_MS, idleMs: SETTLE_IDLE_MS }, callBudgetMs: CALL_BUDGET_MS,
+  date: new Date().toISOString(), events: N, rounds: ROUNDS, machine, intercept: INTERCEPT, settle: { maxMs: SETTLE_MAX_MS, idleMs: SETTLE_IDLE_MS }, callBudgetMs: CALL_BUDGET_MS,
   summary, table: md, omnitrail: { commit: git("rev-parse", "--short", "HEAD"), dirty: git("status", "--porcelain", "--", "src", "js").length > 0,
     sizes: JSON.parse(readFileSync(join(SITE, "omnitrail-dist/sizes.json"), "utf8")).total }, runs: runs.map((r) => ({ ...r, sizes: r.sizes && { ...r.sizes, files: undefined } })),
   unload: UNLOAD_SDKS.length ? { events: unloadScenario.N, ways: unloadScenario.WAYS, summary: unloadSummary, table: unloadMd, runs: unloadRuns } : null,

@@ -1,7 +1,9 @@
 // Time to ready, A/B of builds of the SDK (a program, not a test): compare.mjs's pages (the
 // plain-JS floor and Omnitrail's script-tag install, one page per given js/dist directory),
-// cold (a fresh browser context each load), with compare.mjs's Playwright routing (--noroute:
-// none), the loads of one round interleaved. Prints per build the median time to ready from
+// cold (a fresh browser context each load), with compare.mjs's blocking of other hosts (they do
+// not resolve; --intercept: Playwright routing of every request instead, compare.mjs's method
+// before 2026-12-06; --both: each page both ways, "~i" the routed one), the loads of one round
+// interleaved. Prints per build the median time to ready from
 // navigation and, paired by round, the median difference to the first build and the median
 // ratio to the floor (pairing cancels most of a shared machine's drift).
 //   node tests/bench/compare.mjs --rounds 1 --only plain     # builds the floor's page once
@@ -19,7 +21,7 @@ const opt = (n, d) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] :
 const runs = +opt("--runs", 15);
 const RAW = opt("--dists", join(ROOT, "js/dist")).split(",");
 const DISTS = RAW.map((d) => d.split("#")[0]), MP = RAW.map((d) => d.endsWith("#mp"));
-const ROUTE = !args.includes("--noroute");
+const BOTH = args.includes("--both"), ROUTE = BOTH || args.includes("--intercept");
 const SITE = join(ROOT, "tests/out/bench-compare/site");
 const HEAD = `<!doctype html><meta charset="utf-8"><title>bench</title>
 <script>window.__lt=[];try{new PerformanceObserver(function(l){for(const e of l.getEntries())__lt.push([e.startTime,e.duration])}).observe({type:"longtask",buffered:true})}catch(e){}</script><script>window.BENCH={sink:"http://127.0.0.1:9"}</script>`;
@@ -44,24 +46,27 @@ const server = createServer(async (req, res) => {
 });
 await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
 const base = `http://127.0.0.1:${server.address().port}`;
-const browser = await launchBrowser();
+const browser = await launchBrowser({ args: ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"] });
 const load0 = loadavg().map((x) => x.toFixed(2)).join("/");
-const keys = ["plain", ...DISTS.map((_, i) => `o${i}`)];
+const keys = ["plain", ...DISTS.map((_, i) => `o${i}`)].flatMap((k) => (BOTH ? [k, k + "~i"] : [k]));
 const res = Object.fromEntries(keys.map((k) => [k, []])), files = {};
 for (let r = 0; r < runs; r++) for (const k of keys) {
   const ctx = await browser.newContext();
-  if (ROUTE) await ctx.route("**/*", (route) => { const u = new URL(route.request().url()); if (u.hostname === "127.0.0.1" && u.port !== "9") return route.continue(); return route.abort("blockedbyclient"); });
+  if (ROUTE && (!BOTH || k.endsWith("~i"))) await ctx.route("**/*", (route) => { const u = new URL(route.request().url()); if (u.hostname === "127.0.0.1" && u.port !== "9") return route.continue(); return route.abort("blockedbyclient"); });
   const page = await ctx.newPage();
   const got = []; page.on("request", (q) => got.push(new URL(q.url()).pathname));
-  await page.goto(k === "plain" ? `${base}/plain/` : `${base}/${k}/`);
-  if (k === "plain") await page.waitForFunction(() => window.__bench || window.__track, null, { timeout: 20000 });
+  await page.goto(k.startsWith("plain") ? `${base}/plain/` : `${base}/${k.split("~")[0]}/`);
+  if (k.startsWith("plain")) await page.waitForFunction(() => window.__bench || window.__track, null, { timeout: 20000 });
   else await page.waitForFunction(() => window.__bench, null, { timeout: 20000 });
   res[k].push(await page.evaluate(() => (window.__bench && window.__bench.readyAt) ?? performance.now()));
   files[k] = got; await ctx.close();
 }
 await browser.close(); server.close();
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return +s[Math.floor(s.length / 2)].toFixed(1); };
-console.log(`runs ${runs}, route ${ROUTE}, load ${load0} -> ${loadavg().map((x) => x.toFixed(2)).join("/")}`);
-for (const k of keys) if (k !== "o0" && k !== "plain") console.log(k.padEnd(6), "paired median (k - o0) ms", med(res[k].map((x, i) => x - res.o0[i])), "paired median ratio to plain", med(res[k].map((x, i) => x / res.plain[i])));
-for (const k of keys) console.log(k.padEnd(6), "median", med(res[k]), "min", med([Math.min(...res[k])]), "max", med([Math.max(...res[k])]), "ratio", (med(res[k]) / med(res.plain)).toFixed(2), JSON.stringify(files[k]));
+console.log(`runs ${runs}, ${BOTH ? "routed and not" : ROUTE ? "routed" : "not routed"}, load ${load0} -> ${loadavg().map((x) => x.toFixed(2)).join("/")}`);
+// Each page against the first build and the floor loaded the same way (routed or not).
+const same = (k, base) => (k.endsWith("~i") ? base + "~i" : base);
+for (const k of keys) if (!k.startsWith("o0") && !k.startsWith("plain")) console.log(k.padEnd(6), "paired median (k - o0) ms", med(res[k].map((x, i) => x - res[same(k, "o0")][i])), "paired median ratio to plain", med(res[k].map((x, i) => x / res[same(k, "plain")][i])));
+if (BOTH) for (const k of keys) if (k.endsWith("~i")) console.log(k.padEnd(6), "paired median (routed - not) ms", med(res[k].map((x, i) => x - res[k.slice(0, -2)][i])));
+for (const k of keys) console.log(k.padEnd(6), "median", med(res[k]), "min", med([Math.min(...res[k])]), "max", med([Math.max(...res[k])]), "ratio", (med(res[k]) / med(res[same(k, "plain")])).toFixed(2), "paired median ratio", med(res[k].map((x, i) => x / res[same(k, "plain")][i])), JSON.stringify(files[k]));
 const J = opt("--json"); if (J) (await import("node:fs")).writeFileSync(J, JSON.stringify(res));
