@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the SDK for the browser into js/dist/ (git-ignored):
 #   cargo (wasm32, release) -> pinned wasm-bindgen (--target web) -> wasm-opt -Oz -> esbuild
-# Outputs: js/dist/omnitrail.js (the loader: picks a variant, js/src/variant.js), each variant's
-#          glue and wasm: js/dist/omnitrail_core.js + omnitrail_core_bg.wasm (the small core,
-#          no cart, app bridge or linkedDomains) and js/dist/omnitrail_full.js + omnitrail_bg.wasm (everything),
+# Outputs: js/dist/omnitrail.js (the loader: picks a variant, js/src/variant.js; the small
+#          core's glue is bundled into it), each variant's wasm: js/dist/omnitrail_core_bg.wasm
+#          (the small core, no cart, app bridge or linkedDomains) and js/dist/omnitrail_bg.wasm
+#          (everything) with its glue js/dist/omnitrail_full.js,
 #          js/dist/snippet.min.js (the inline snippet), js/dist/sizes.json (raw/gzip/brotli),
 #          js/dist/index.js + index.d.ts (the npm entry, js/scripts/build-npm.mjs; not in sizes.json).
 set -euo pipefail
@@ -74,22 +75,26 @@ variant() {
 variant omnitrail
 variant omnitrail_core --no-default-features
 esbuild=js/node_modules/.bin/esbuild
+# The loader bundles the small core's glue ($out/pkg/omnitrail_core.js, which imports
+# js/src/builtins.js as the loader does: one copy). The instance's pointer property, private to
+# the glue, gets a short name (−25 B gzip per glue).
+if ! grep -q "from '../../src/builtins.js'" "$out/pkg/omnitrail_core.js"; then
+  echo "[build] the wasm-bindgen glue no longer imports ../../src/builtins.js: update scripts/build.sh" >&2
+  exit 1
+fi
+rm -f "$out/omnitrail_core.js" # an earlier build's separate core glue
 "$esbuild" js/src/loader.js --bundle --format=esm --minify --target=es2020 \
-  --log-level=warning --outfile="$out/omnitrail.js"
-# Each variant's wasm-bindgen glue, as the module the loader imports with it. The glue takes
-# js/src/builtins.js from the loader, which re-exports it (the page's module map holds the
+  --mangle-props='^(__wbg_ptr|__destroy_into_raw)$' --log-level=warning --outfile="$out/omnitrail.js"
+# The full build's wasm-bindgen glue, as the module the loader imports with its wasm. The glue
+# takes js/src/builtins.js from the loader, which re-exports it (the page's module map holds the
 # loader once): one copy of it per page, so one about:blank frame at most on a hostile page.
-for name in omnitrail omnitrail_core; do
-  glue="$name"; [ "$name" = omnitrail ] && glue=omnitrail_full
-  sed "s#from '../../src/builtins.js'#from './omnitrail.js'#" "$out/pkg/$name.js" > "$out/pkg/$name.tag.js"
-  if ! grep -q "from './omnitrail.js'" "$out/pkg/$name.tag.js"; then
-    echo "[build] the wasm-bindgen glue no longer imports ../../src/builtins.js: update scripts/build.sh" >&2
-    exit 1
-  fi
-  # The instance's pointer property, private to the glue, gets a short name (−25 B gzip each).
-  "$esbuild" "$out/pkg/$name.tag.js" --bundle --external:./omnitrail.js --format=esm --minify --target=es2020 \
-    --mangle-props='^(__wbg_ptr|__destroy_into_raw)$' --log-level=warning --outfile="$out/$glue.js"
-done
+sed "s#from '../../src/builtins.js'#from './omnitrail.js'#" "$out/pkg/omnitrail.js" > "$out/pkg/omnitrail.tag.js"
+if ! grep -q "from './omnitrail.js'" "$out/pkg/omnitrail.tag.js"; then
+  echo "[build] the wasm-bindgen glue no longer imports ../../src/builtins.js: update scripts/build.sh" >&2
+  exit 1
+fi
+"$esbuild" "$out/pkg/omnitrail.tag.js" --bundle --external:./omnitrail.js --format=esm --minify --target=es2020 \
+  --mangle-props='^(__wbg_ptr|__destroy_into_raw)$' --log-level=warning --outfile="$out/omnitrail_full.js"
 "$esbuild" js/src/snippet.js --minify --target=es2017 --log-level=warning --outfile="$out/snippet.min.js"
 node scripts/sizes.mjs "$out" "$toolchain" > "$out/sizes.json"
 node js/scripts/build-npm.mjs

@@ -9,9 +9,14 @@
 import { CART, CONSENT, namespace, wasmMethods } from "./namespaces.js";
 import { ownGet, wasmSource } from "./builtins.js";
 import { FILES, variant } from "./variant.js";
+// The small core's glue (scripts/build.sh builds it before this bundle). It takes
+// js/src/builtins.js from the same file as this loader: one copy of it in the bundle. Named
+// imports, not `import * as`: the bundler builds a namespace object with a `for…in` that a
+// polluted Object.prototype breaks (tests/e2e/hostile-pages.test.mjs).
+import initCore, { Omnitrail as CoreSdk } from "../dist/pkg/omnitrail_core.js";
 
-// The builds' glue imports the browser's own built-ins from here (scripts/build.sh points its
-// import at this file): one copy of js/src/builtins.js per page.
+// The full build's glue imports the browser's own built-ins from here (scripts/build.sh points
+// its import at this file): one copy of js/src/builtins.js per page.
 export * from "./builtins.js";
 
 // Calls that read and change nothing: answered by the running instance even while a switch
@@ -19,11 +24,12 @@ export * from "./builtins.js";
 const reads = (m, args) =>
   m === "anonymousId" || m === "user" || m === "stats" || m === "decorate" || (m === "consentCall" && args[0] === "get");
 
-// Imports a build's glue and instantiates its wasm (fetched while the glue loads).
+// Imports a build's glue (the core's is bundled here) and instantiates its wasm (fetched while
+// the glue loads).
 async function load(name, cfg) {
   const files = FILES[name];
   const bytes = wasmSource(ownGet(cfg, "wasm") || new URL(files[1], import.meta.url));
-  const glue = await import(new URL(files[0], import.meta.url).href);
+  const glue = files[0] ? await import(new URL(files[0], import.meta.url).href) : { default: initCore, Omnitrail: CoreSdk };
   await glue.default({ module_or_path: await bytes });
   return glue.Omnitrail;
 }

@@ -82,7 +82,7 @@ function buildPages(sinkUrl) {
       // /omnitrail/omnitrail.js, which loads omnitrail_bg.wasm.
       // a copy of js/dist taken now, so a rebuild in the tree during the run changes nothing
       mkdirSync(join(SITE, "omnitrail-dist"), { recursive: true });
-      for (const f of ["omnitrail.js", "omnitrail_core.js", "omnitrail_core_bg.wasm", "omnitrail_full.js", "omnitrail_bg.wasm", "snippet.min.js", "sizes.json"]) writeFileSync(join(SITE, "omnitrail-dist", f), readFileSync(join(ROOT, "js/dist", f)));
+      for (const f of ["omnitrail.js", "omnitrail_core_bg.wasm", "omnitrail_full.js", "omnitrail_bg.wasm", "snippet.min.js", "sizes.json"]) writeFileSync(join(SITE, "omnitrail-dist", f), readFileSync(join(ROOT, "js/dist", f)));
       const snippet = readFileSync(join(SITE, "omnitrail-dist/snippet.min.js"), "utf8").trim();
       const cfg = { writeKey: "bench", endpoint: sinkUrl, src: "/omnitrail/omnitrail.js", ...sdk.config };
       writeFileSync(join(dir, "index.html"), `${HEAD}${benchCfg}

@@ -7,8 +7,8 @@
 //   loader    the loader's request (omnitrail.js: fetch to response end)
 //   eval      the later of the loader's response end and the snippet -> the wasm's request
 //             starts (module evaluation, picking the build: js/src/variant.js)
-//   glue      the build's glue module (omnitrail_core.js or omnitrail_full.js: fetch to
-//             response end; requested with the wasm, in parallel)
+//   glue      the full build's glue module (omnitrail_full.js: fetch to response end;
+//             requested with the wasm, in parallel; 0 on a core page, whose glue is in the loader)
 //   wasm      the wasm's request (omnitrail_core_bg.wasm or omnitrail_bg.wasm: fetch to
 //             response end)
 //   compile   wasm response end -> instantiate resolved (streaming compile overlaps the fetch;

@@ -133,7 +133,7 @@ for (const bundler of BUNDLERS) {
 
 test("npm pack: the tarball installs offline in a fresh project, type-checks, bundles and delivers", async () => {
   const files = packed.files.map((f) => f.path).sort();
-  for (const f of ["package.json", "dist/index.js", "dist/index.d.ts", "dist/omnitrail_bg.wasm", "dist/omnitrail.js", "dist/omnitrail_core.js", "dist/omnitrail_core_bg.wasm", "dist/omnitrail_full.js", "dist/snippet.min.js"]) {
+  for (const f of ["package.json", "dist/index.js", "dist/index.d.ts", "dist/omnitrail_bg.wasm", "dist/omnitrail.js", "dist/omnitrail_core_bg.wasm", "dist/omnitrail_full.js", "dist/snippet.min.js"]) {
     assert.ok(files.includes(f), `tarball has ${f}: ${files}`);
   }
   assert.ok(!files.some((f) => f.startsWith("dist/pkg/")), "the unoptimized wasm-bindgen output is not shipped");

@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { startCollector, startSite, launchBrowser, openPage, waitFor } from "./harness.mjs";
 
 let collector, site, browser, root, port;
-const CORE = ["omnitrail.js", "omnitrail_core.js", "omnitrail_core_bg.wasm"];
+// The core's glue is bundled into the loader (js/src/variant.js FILES): two requests.
+const CORE = ["omnitrail.js", "omnitrail_core_bg.wasm"];
 const FULL = ["omnitrail.js", "omnitrail_full.js", "omnitrail_bg.wasm"];
 
 // README, "Install (script tag)": the loader's URL exactly as in `src`.
