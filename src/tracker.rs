@@ -45,7 +45,7 @@ use cart_component::CartComponent;
 use component::Component;
 pub use component::ConsentChange;
 use delivery::Delivery;
-pub use delivery::{Answer, BatchRequest, DeliveryStats};
+pub use delivery::{Answer, BatchRequest, DeliveryStats, Succession, SUCCESSION_WAIT_MS};
 use visitor::Visitor;
 
 /// Which part of delivery this tab plays.
@@ -400,9 +400,16 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         });
     }
 
+    /// This tab delivers; the lock (or lease) was free when it asked.
     pub fn become_leader(&mut self) {
+        self.lead(Succession::Free);
+    }
+
+    /// This tab delivers, `how` it came to (taking over, the last removals of the tab that
+    /// delivered before may reach this tab's storage view later: see [`Delivery::become_leader`]).
+    pub fn lead(&mut self, how: Succession) {
         let now = self.clock.now_ms();
-        self.delivery.become_leader(self.store.collecting(), now);
+        self.delivery.become_leader(self.store.collecting(), now, how);
     }
 
     /// The page is leaving (perhaps into the back/forward cache): it gave up the delivery
