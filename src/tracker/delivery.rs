@@ -272,8 +272,10 @@ impl Delivery {
 
     /// The page is leaving (perhaps into the back/forward cache): it gave up the delivery
     /// lock, so it queues and persists but sends nothing until elected again.
+    /// A wait to take over ends with it: elected again, the page adopts at once.
     pub fn suspend(&mut self) {
         self.role = Role::Undecided;
+        self.adopt_at = None;
     }
 
     pub fn become_follower(&mut self, storage: &mut dyn Storage, now: f64) {

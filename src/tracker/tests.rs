@@ -462,6 +462,16 @@ fn a_tab_taking_over_adopts_everything_persisted_when_the_marker_never_goes() {
 }
 
 #[test]
+fn a_tab_leaving_while_it_waits_to_take_over_stops_waiting() {
+    // No wake-up left pending on a suspended page (it would poll in a loop for nothing).
+    let (mut fol, _view, _st, _before, _clock) = take_over_before_the_removals();
+    assert!(fol.next_wake().is_some());
+    fol.on_hidden(true);
+    fol.suspend();
+    assert_eq!(fol.next_wake(), None);
+}
+
+#[test]
 fn a_tab_that_finds_the_lock_free_adopts_at_once() {
     // A page load after a crash: a stale marker does not hold a tab that was not waiting.
     let (mut t, st, _clock) = leader();
