@@ -494,6 +494,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.delivery.take_refusal()
     }
 
+    /// The page has read the answer's body to `batch_id` to the end (or failed to): see
+    /// [`delivery::Delivery::answer_read`].
+    pub fn answer_read(&mut self, batch_id: u64) {
+        self.delivery.answer_read(batch_id);
+    }
+
     /// How a batch's delivery ended (the collector's answer, none, or the app's bridge): the
     /// core decides what it means.
     pub fn on_delivery(&mut self, batch_id: u64, answer: Answer<'_>) {

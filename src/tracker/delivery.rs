@@ -144,6 +144,12 @@ pub struct Delivery {
     refusal: Option<Refusal>,
     /// `pagehide` came and the page was not elected again since: it may be gone.
     left: bool,
+    /// Keepalive requests answered whose body the page has not read to the end, with their
+    /// bytes: Chromium counts them against the page's keepalive quota until then (measured:
+    /// a 40 KB keepalive request answered a moment before, its body unread, made the next
+    /// 40 KB one fail; 300 ms later, or once read, it did not), so [`Delivery::keepalive_room`]
+    /// does too ([`Delivery::answer_read`]).
+    keepalive_held: Vec<InFlight>,
     /// The collector's last answer asked for a retry (5xx, 429, …): what the browser takes
     /// at unload may not be stored, so a copy stays ([`Delivery::hand_over`]).
     collector_failing: bool,
@@ -189,6 +195,7 @@ impl Delivery {
             refused: Vec::new(),
             refusal: None,
             left: false,
+            keepalive_held: Vec::new(),
             collector_failing: false,
             stats: DeliveryStats::default(),
         }
@@ -352,7 +359,7 @@ impl Delivery {
     /// What is left of the browser's keepalive quota (64 KB of bodies in flight per page, less
     /// 1 KB of margin) beside this tab's keepalive requests in flight.
     fn keepalive_room(&self) -> usize {
-        let used: usize = self.in_flight.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum();
+        let used: usize = self.in_flight.iter().chain(&self.keepalive_held).filter(|f| f.keepalive).map(|f| f.bytes).sum();
         (KEEPALIVE_BYTES - 1024).saturating_sub(used)
     }
 
@@ -411,6 +418,10 @@ impl Delivery {
         let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) else { return };
         let outcome = match answer {
             Answer::Http { status, retry_after, accept_encoding } => {
+                if let Some(f) = self.in_flight.get(pos).filter(|f| f.keepalive) {
+                    let held = InFlight { entries: Vec::new(), ..*f };
+                    self.keepalive_held.push(held);
+                }
                 let ok = (200..300).contains(&status);
                 self.attempt_failed |= !ok;
                 let refused = matches!(status, 400 | 415) && self.in_flight.get(pos).is_some_and(|f| f.compressed);
@@ -443,6 +454,14 @@ impl Delivery {
             }
         };
         self.on_outcome(batch_id, outcome, now, storage, ids);
+    }
+
+    /// The page has read the body of the answer to `batch_id` to the end (or failed to): a
+    /// keepalive request no longer uses the browser's quota.
+    pub fn answer_read(&mut self, batch_id: u64) {
+        if let Some(pos) = self.keepalive_held.iter().position(|f| f.batch_id == batch_id) {
+            self.keepalive_held.swap_remove(pos);
+        }
     }
 
     /// A refusal to tell the page's developer about: the first for its status on this page.
@@ -540,8 +559,9 @@ impl Delivery {
     }
 
     /// Exactly once at unload: called once the requests [`Delivery::on_hidden`] returned were
-    /// handed to the browser and a refusal had its chance to arrive (over the keepalive quota
-    /// the promise rejects at once, as [`Answer::NoAnswer`]: those events wait again). A
+    /// handed to the browser (in the microtask after them: Chromium's refusal of a request over
+    /// the keepalive quota arrives later, measured, which is why [`Delivery::keepalive_room`]
+    /// counts what Chromium counts; a refusal that arrives first releases its events). A
     /// keepalive request outlives the page, so when the page is online and the collector's
     /// last answer did not ask for a retry, what the keepalive requests in flight carry
     /// counts as sent: its persisted copy is removed ([`Outbox::hand_over`]) and the next

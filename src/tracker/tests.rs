@@ -319,6 +319,35 @@ fn an_unanswered_request_goes_again_with_keepalive_when_the_page_leaves_as_far_a
 }
 
 #[test]
+fn an_answered_keepalive_request_keeps_its_share_of_the_quota_until_its_body_is_read() {
+    // Hidden: a full keepalive batch goes. Shown again, it is answered; the page leaves a
+    // moment later, before it has read that answer's body: Chromium still counts those bytes
+    // (its refusal of a request over the quota arrives after the hand-over, and once the page
+    // has left a failure counts as sent: the events would be lost). Nothing goes then.
+    let (mut t, st, _) = leader();
+    let pad = format!("{{\"pad\":\"{}\"}}", "x".repeat(1_000));
+    for _ in 0..120 {
+        t.track("E", Some(&pad), &CallOptions::default()).unwrap();
+    }
+    let k1 = t.on_hidden(false);
+    t.hand_over();
+    assert_eq!(k1.len(), 1);
+    assert!(k1[0].body.len() > crate::wire::KEEPALIVE_BYTES / 2);
+    t.become_leader(); // shown again: still the delivering tab
+    t.on_response(k1[0].batch_id, 200, None, None);
+    let k2 = t.on_hidden(true);
+    t.hand_over();
+    assert!(k2.is_empty(), "no room while the answer is unread: {:?}", k2.iter().map(|s| s.body.len()).collect::<Vec<_>>());
+    let lines: usize = st.keys("ot1.q.").iter().map(|k| st.get(k).unwrap().lines().count()).sum();
+    assert_eq!(lines, 120 - k1[0].events, "what is left stays persisted for the next page");
+    // Once read, the room is back.
+    t.answer_read(k1[0].batch_id);
+    t.become_leader();
+    let k3 = t.on_hidden(true);
+    assert_eq!(k3.iter().map(|s| s.events).sum::<usize>(), k1[0].events, "a full batch again");
+}
+
+#[test]
 fn unload_respects_the_keepalive_budget() {
     let (mut t, st, _) = leader();
     let pad = format!("{{\"pad\":\"{}\"}}", "x".repeat(1_000));
