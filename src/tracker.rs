@@ -45,7 +45,7 @@ use cart_component::CartComponent;
 use component::Component;
 pub use component::ConsentChange;
 use delivery::Delivery;
-pub use delivery::{Answer, BatchRequest, DeliveryStats};
+pub use delivery::{Answer, BatchRequest, DeliveryStats, Succession, SUCCESSION_WAIT_MS};
 use visitor::Visitor;
 
 /// Which part of delivery this tab plays.
@@ -400,9 +400,16 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         });
     }
 
+    /// This tab delivers; the lock (or lease) was free when it asked.
     pub fn become_leader(&mut self) {
+        self.lead(Succession::Free);
+    }
+
+    /// This tab delivers, `how` it came to (taking over, the last removals of the tab that
+    /// delivered before may reach this tab's storage view later: see [`Delivery::become_leader`]).
+    pub fn lead(&mut self, how: Succession) {
         let now = self.clock.now_ms();
-        self.delivery.become_leader(self.store.collecting(), now);
+        self.delivery.become_leader(self.store.collecting(), now, how);
     }
 
     /// The page is leaving (perhaps into the back/forward cache): it gave up the delivery
@@ -485,6 +492,12 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         let answer = if status == 0 { Answer::NoAnswer } else { Answer::Http { status, retry_after, accept_encoding } };
         self.on_delivery(batch_id, answer);
         self.delivery.take_refusal()
+    }
+
+    /// The page has read the answer's body to `batch_id` to the end (or failed to): see
+    /// [`delivery::Delivery::answer_read`].
+    pub fn answer_read(&mut self, batch_id: u64) {
+        self.delivery.answer_read(batch_id);
     }
 
     /// How a batch's delivery ended (the collector's answer, none, or the app's bridge): the

@@ -4,8 +4,10 @@
 //! Owns: the outbox (its chunks `{prefix}.q.{writer}.{seq}`, consent category: collection),
 //! this tab's [`Role`], the one normal batch in flight plus keepalive batches, backoff and
 //! the batch-size split after a 413, the offline pause, the gzip decision (negotiated: the
-//! endpoint that advertised gzip is remembered in `{prefix}.gz`, same category), and the
-//! delivery counters. Outcomes enter as data ([`Delivery::on_answer`]).
+//! endpoint that advertised gzip is remembered in `{prefix}.gz`, same category), the
+//! succession marker `{prefix}.lead` (the delivering tab's id, removed after its last
+//! hand-over: [`Delivery::become_leader`]), what of the browser's keepalive quota is in use,
+//! and the delivery counters. Outcomes enter as data ([`Delivery::on_answer`]).
 //! Must never: send while consent is pending, send a persisted event another tab may be
 //! sending (followers hand theirs over), or write storage other than through its handle.
 
@@ -19,6 +21,22 @@ use crate::outbox::{EntryId, Outbox, OutboxStats};
 use crate::ports::{IdSource, Storage};
 use crate::store::{Category, Store};
 use crate::wire::KEEPALIVE_BYTES;
+
+/// How long a tab taking delivery over waits at most for the marker of the tab it succeeds to
+/// leave its storage view ([`Delivery::become_leader`]): that tab vanished without `pagehide`
+/// (a crash) or its removals are late; the persisted events are then adopted as they are
+/// (at least once).
+pub const SUCCESSION_WAIT_MS: f64 = 2_000.0;
+
+/// How this tab came to deliver ([`Delivery::become_leader`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Succession {
+    /// The delivery lock (or lease) was free when this tab asked: its page load, or the page
+    /// shown again.
+    Free,
+    /// Granted after waiting: the tab that delivered before has just let it go.
+    TakeOver,
+}
 
 /// A batch request to perform.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,6 +126,13 @@ pub struct Delivery {
     gzip_advertised: bool,
     /// `{prefix}.gz`: holds the batch URL of the endpoint that advertised gzip.
     gzip_key: String,
+    /// `{prefix}.lead`: the delivering tab's id, from its adoption until its last hand-over.
+    lead_key: String,
+    /// This tab's id (the marker's value).
+    tab: String,
+    /// Taking delivery over from a tab whose marker this tab's storage view still shows: the
+    /// persisted outbox is adopted once the marker's removal arrives, or at this time.
+    adopt_at: Option<f64>,
     /// An attempt failed since `flush()` last asked ([`Delivery::settle_flush`]).
     attempt_failed: bool,
     /// The length of the `context.consent` member of the events queued while consent is
@@ -120,6 +145,12 @@ pub struct Delivery {
     refusal: Option<Refusal>,
     /// `pagehide` came and the page was not elected again since: it may be gone.
     left: bool,
+    /// Keepalive requests answered whose body the page has not read to the end, with their
+    /// bytes: Chromium counts them against the page's keepalive quota until then (measured:
+    /// a 40 KB keepalive request answered a moment before, its body unread, made the next
+    /// 40 KB one fail; 300 ms later, or once read, it did not), so [`Delivery::keepalive_room`]
+    /// does too ([`Delivery::answer_read`]).
+    keepalive_held: Vec<InFlight>,
     /// The collector's last answer asked for a retry (5xx, 429, …): what the browser takes
     /// at unload may not be stored, so a copy stays ([`Delivery::hand_over`]).
     collector_failing: bool,
@@ -157,11 +188,15 @@ impl Delivery {
             compression_refused: false,
             gzip_advertised,
             gzip_key,
+            lead_key: [cfg.storage_prefix.as_str(), ".lead"].concat(),
+            tab: tab.to_owned(),
+            adopt_at: None,
             attempt_failed: false,
             pending_stamp_len: 0,
             refused: Vec::new(),
             refusal: None,
             left: false,
+            keepalive_held: Vec::new(),
             collector_failing: false,
             stats: DeliveryStats::default(),
         }
@@ -214,22 +249,47 @@ impl Delivery {
         }
     }
 
-    pub fn become_leader(&mut self, storage: &mut dyn Storage, now: f64) {
+    /// This tab delivers from now on. Taking over ([`Succession::TakeOver`]) from a tab whose
+    /// marker `{prefix}.lead` this tab still sees, it waits before adopting the persisted
+    /// outbox: that tab handed its last events to the browser as it left and removed their
+    /// persisted lines, then its marker ([`Delivery::hand_over`]), but this tab's storage view
+    /// (another renderer process's) receives those removals asynchronously, after the lock
+    /// (measured, `tests/bench/five-tabs-close.mjs`: 30–60 handed events sent again in 6 of 20
+    /// runs before this rule, none in 40 with it). A tab's storage changes
+    /// reach the others in the order it made them, so once the marker's removal is here, so
+    /// are the removals before it ([`Delivery::on_storage_change`]); at the latest after
+    /// [`SUCCESSION_WAIT_MS`]. Nothing is forgotten: what storage holds then is adopted.
+    pub fn become_leader(&mut self, storage: &mut dyn Storage, now: f64, how: Succession) {
         self.left = false;
-        if self.role != Role::Leader {
-            self.role = Role::Leader;
-            self.outbox.adopt_all(storage, now);
+        if self.role == Role::Leader {
+            return;
         }
+        self.role = Role::Leader;
+        if how == Succession::TakeOver && storage.get(&self.lead_key).is_some_and(|v| v != self.tab) {
+            self.adopt_at = Some(now + SUCCESSION_WAIT_MS);
+        } else {
+            self.adopt(storage, now);
+        }
+    }
+
+    /// Adopts every persisted chunk and marks this tab as the delivering one.
+    fn adopt(&mut self, storage: &mut dyn Storage, now: f64) {
+        self.adopt_at = None;
+        self.outbox.adopt_all(storage, now);
+        let _ = storage.set(&self.lead_key, &self.tab);
     }
 
     /// The page is leaving (perhaps into the back/forward cache): it gave up the delivery
     /// lock, so it queues and persists but sends nothing until elected again.
+    /// A wait to take over ends with it: elected again, the page adopts at once.
     pub fn suspend(&mut self) {
         self.role = Role::Undecided;
+        self.adopt_at = None;
     }
 
     pub fn become_follower(&mut self, storage: &mut dyn Storage, now: f64) {
         self.role = Role::Follower;
+        self.adopt_at = None;
         let _ = self.outbox.persist(storage, now);
         self.outbox.release_persisted();
     }
@@ -243,6 +303,12 @@ impl Delivery {
         }
         if self.role == Role::Undecided || !self.online || now < self.backoff.not_before {
             return None;
+        }
+        // Taking over: nothing leaves before the persisted events are adopted (they lead).
+        match self.adopt_at {
+            Some(t) if now >= t => self.adopt(storage, now),
+            Some(_) => return None,
+            None => {}
         }
         if self.in_flight.iter().any(|f| !f.keepalive) {
             return None;
@@ -295,7 +361,7 @@ impl Delivery {
     /// What is left of the browser's keepalive quota (64 KB of bodies in flight per page, less
     /// 1 KB of margin) beside this tab's keepalive requests in flight.
     fn keepalive_room(&self) -> usize {
-        let used: usize = self.in_flight.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum();
+        let used: usize = self.in_flight.iter().chain(&self.keepalive_held).filter(|f| f.keepalive).map(|f| f.bytes).sum();
         (KEEPALIVE_BYTES - 1024).saturating_sub(used)
     }
 
@@ -354,6 +420,10 @@ impl Delivery {
         let Some(pos) = self.in_flight.iter().position(|f| f.batch_id == batch_id) else { return };
         let outcome = match answer {
             Answer::Http { status, retry_after, accept_encoding } => {
+                if let Some(f) = self.in_flight.get(pos).filter(|f| f.keepalive) {
+                    let held = InFlight { entries: Vec::new(), ..*f };
+                    self.keepalive_held.push(held);
+                }
                 let ok = (200..300).contains(&status);
                 self.attempt_failed |= !ok;
                 let refused = matches!(status, 400 | 415) && self.in_flight.get(pos).is_some_and(|f| f.compressed);
@@ -388,6 +458,14 @@ impl Delivery {
         self.on_outcome(batch_id, outcome, now, storage, ids);
     }
 
+    /// The page has read the body of the answer to `batch_id` to the end (or failed to): a
+    /// keepalive request no longer uses the browser's quota.
+    pub fn answer_read(&mut self, batch_id: u64) {
+        if let Some(pos) = self.keepalive_held.iter().position(|f| f.batch_id == batch_id) {
+            self.keepalive_held.swap_remove(pos);
+        }
+    }
+
     /// A refusal to tell the page's developer about: the first for its status on this page.
     pub fn take_refusal(&mut self) -> Option<Refusal> {
         self.refusal.take()
@@ -403,7 +481,8 @@ impl Delivery {
         let failed = std::mem::take(&mut self.attempt_failed);
         // A follower's events are delivered by the delivering tab: `flush()` waits until that
         // tab has removed every chunk it was handed (acknowledged), or this tab takes over.
-        let handed = self.role == Role::Follower && self.outbox.awaits_handed();
+        // Taking over, the persisted events (this tab's among them) are not adopted yet.
+        let handed = (self.role == Role::Follower && self.outbox.awaits_handed()) || self.adopt_at.is_some();
         let idle = self.is_idle() && !handed;
         let stalled = quiet && self.role != Role::Undecided && !handed;
         (idle || stalled || failed).then_some(idle && !failed)
@@ -482,21 +561,28 @@ impl Delivery {
     }
 
     /// Exactly once at unload: called once the requests [`Delivery::on_hidden`] returned were
-    /// handed to the browser and a refusal had its chance to arrive (over the keepalive quota
-    /// the promise rejects at once, as [`Answer::NoAnswer`]: those events wait again). A
+    /// handed to the browser (in the microtask after them: Chromium's refusal of a request over
+    /// the keepalive quota arrives later, measured, which is why [`Delivery::keepalive_room`]
+    /// counts what Chromium counts; a refusal that arrives first releases its events). A
     /// keepalive request outlives the page, so when the page is online and the collector's
     /// last answer did not ask for a retry, what the keepalive requests in flight carry
     /// counts as sent: its persisted copy is removed ([`Outbox::hand_over`]) and the next
     /// page load does not send it again; once the page has left, their failure too counts as
     /// sent (the browser detaches them from the page). Offline nothing was sent, and while
     /// the collector fails (5xx, 429) the copy stays: at least once.
+    ///
+    /// Once the page has left, its succession marker goes last (when it is this tab's): a tab
+    /// taking delivery over adopts the persisted events once it sees that removal, so after
+    /// these ([`Delivery::become_leader`]).
     pub fn hand_over(&mut self, storage: &mut dyn Storage) {
-        if !self.online || self.collector_failing {
-            return;
+        if self.online && !self.collector_failing {
+            for f in self.in_flight.iter_mut().filter(|f| f.keepalive) {
+                f.handed = true;
+                self.outbox.hand_over(&f.entries, storage);
+            }
         }
-        for f in self.in_flight.iter_mut().filter(|f| f.keepalive) {
-            f.handed = true;
-            self.outbox.hand_over(&f.entries, storage);
+        if self.left && storage.get(&self.lead_key).is_some_and(|v| v == self.tab) {
+            storage.remove(&self.lead_key);
         }
     }
 
@@ -506,6 +592,9 @@ impl Delivery {
         let mut at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
         for f in &self.in_flight {
             at(f.started + self.set.request_timeout_ms + 5_001.0);
+        }
+        if let Some(t) = self.adopt_at {
+            at(t);
         }
         let sendable = collection != Collection::Pending;
         if sendable && self.role != Role::Undecided && self.online && self.outbox.waiting() > 0 {
@@ -555,6 +644,14 @@ impl<S: Storage> Component<S> for Delivery {
         if key == self.gzip_key {
             // Another tab learnt what the endpoint reads.
             self.gzip_advertised = self.set.compression == Compression::Auto && value == Some(self.set.url.as_str());
+            return true;
+        }
+        if key == self.lead_key {
+            // The tab this one succeeds removed its marker after its hand-over: what it removed
+            // before is visible here now.
+            if self.role == Role::Leader && self.adopt_at.is_some() {
+                self.adopt(store.collecting(), now);
+            }
             return true;
         }
         if !self.outbox.is_chunk_key(key) {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::testing::{ManualClock, MemoryStorage, SeqIds, StorageMode};
+use std::collections::BTreeMap;
 
 type T = Tracker<MemoryStorage, ManualClock, SeqIds>;
 
@@ -318,6 +319,35 @@ fn an_unanswered_request_goes_again_with_keepalive_when_the_page_leaves_as_far_a
 }
 
 #[test]
+fn an_answered_keepalive_request_keeps_its_share_of_the_quota_until_its_body_is_read() {
+    // Hidden: a full keepalive batch goes. Shown again, it is answered; the page leaves a
+    // moment later, before it has read that answer's body: Chromium still counts those bytes
+    // (its refusal of a request over the quota arrives after the hand-over, and once the page
+    // has left a failure counts as sent: the events would be lost). Nothing goes then.
+    let (mut t, st, _) = leader();
+    let pad = format!("{{\"pad\":\"{}\"}}", "x".repeat(1_000));
+    for _ in 0..120 {
+        t.track("E", Some(&pad), &CallOptions::default()).unwrap();
+    }
+    let k1 = t.on_hidden(false);
+    t.hand_over();
+    assert_eq!(k1.len(), 1);
+    assert!(k1[0].body.len() > crate::wire::KEEPALIVE_BYTES / 2);
+    t.become_leader(); // shown again: still the delivering tab
+    t.on_response(k1[0].batch_id, 200, None, None);
+    let k2 = t.on_hidden(true);
+    t.hand_over();
+    assert!(k2.is_empty(), "no room while the answer is unread: {:?}", k2.iter().map(|s| s.body.len()).collect::<Vec<_>>());
+    let lines: usize = st.keys("ot1.q.").iter().map(|k| st.get(k).unwrap().lines().count()).sum();
+    assert_eq!(lines, 120 - k1[0].events, "what is left stays persisted for the next page");
+    // Once read, the room is back.
+    t.answer_read(k1[0].batch_id);
+    t.become_leader();
+    let k3 = t.on_hidden(true);
+    assert_eq!(k3.iter().map(|s| s.events).sum::<usize>(), k1[0].events, "a full batch again");
+}
+
+#[test]
 fn unload_respects_the_keepalive_budget() {
     let (mut t, st, _) = leader();
     let pad = format!("{{\"pad\":\"{}\"}}", "x".repeat(1_000));
@@ -372,6 +402,116 @@ fn a_new_leader_adopts_what_the_old_one_left() {
     next.flush();
     let s = next.poll().unwrap();
     assert_eq!(s.events, 10);
+}
+
+/// Another renderer's view of `st`: a copy, changed afterwards only by what is replayed to it.
+fn view_of(st: &MemoryStorage) -> MemoryStorage {
+    let view = MemoryStorage::default();
+    for (k, v) in st.dump() {
+        view.plant(&k, &v);
+    }
+    view
+}
+
+/// Replays to `view` (and its tab) what changed in `st` since `before`, in the order the
+/// leaving tab wrote it: its chunks first, its succession marker last.
+fn replay_changes(before: &BTreeMap<String, String>, st: &MemoryStorage, view: &MemoryStorage, to: &mut T) {
+    let after = st.dump();
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort_by_key(|k| (k.as_str() == "ot1.lead", k.as_str()));
+    keys.dedup();
+    for k in keys {
+        let now = after.get(k);
+        if before.get(k) == now {
+            continue;
+        }
+        match now {
+            Some(v) => view.plant(k, v),
+            None => view.clone().remove(k),
+        }
+        to.on_storage_change(k, now.map(String::as_str));
+    }
+}
+
+/// Two tabs in two renderer processes: "L" delivers and leaves with 30 events handed to the
+/// browser (keepalive); "F" follows with 5 events of its own persisted, and gets the lock
+/// before L's removals reach its storage view. Returns F, its view, and what L changed.
+fn take_over_before_the_removals() -> (T, MemoryStorage, MemoryStorage, BTreeMap<String, String>, ManualClock) {
+    let clock = ManualClock::at(0.0);
+    let st = MemoryStorage::default();
+    let mut lead = tab(&st, &clock, "L", 1);
+    lead.become_leader();
+    let view = view_of(&st);
+    let mut fol = tab(&view, &clock, "F", 2);
+    fol.become_follower();
+    track_n(&mut fol, 5);
+    fol.persist();
+    for k in view.keys("ot1.q.F.") {
+        st.plant(&k, &view.get(&k).unwrap());
+    }
+    track_n(&mut lead, 30);
+    lead.persist();
+    for (k, v) in st.dump() {
+        view.plant(&k, &v); // F saw L's chunk written
+    }
+    let before = st.dump();
+    let sent = lead.on_hidden(true);
+    lead.hand_over();
+    assert_eq!(sent.iter().map(|s| s.events).sum::<usize>(), 30, "L's 30 handed to the browser");
+    assert!(st.get("ot1.lead").is_none(), "L's marker goes with its hand-over");
+    assert!(view.get("ot1.lead").is_some(), "F still sees it");
+    fol.lead(Succession::TakeOver);
+    fol.flush();
+    (fol, view, st, before, clock)
+}
+
+#[test]
+fn a_tab_taking_over_adopts_once_the_leaving_tabs_removals_are_in_its_view() {
+    let (mut fol, view, st, before, _clock) = take_over_before_the_removals();
+    assert_eq!(fol.poll(), None, "nothing adopted while L's marker is in view");
+    assert_eq!(fol.settle_flush(false), None, "flush() waits");
+    replay_changes(&before, &st, &view, &mut fol);
+    let s = fol.poll().expect("F's own events, adopted back");
+    assert_eq!(s.events, 5, "the 30 L handed to the browser are not sent again");
+    fol.on_response(s.batch_id, 200, None, None);
+    assert_eq!(fol.poll(), None);
+    assert_eq!(view.get("ot1.lead").as_deref(), Some("F"), "F is the delivering tab now");
+}
+
+#[test]
+fn a_tab_taking_over_adopts_everything_persisted_when_the_marker_never_goes() {
+    // L's removals never arrive (it crashed, or they are late): after the wait, F adopts what
+    // its view holds. At least once: L's 30 go again (the collector drops copies by messageId).
+    let (mut fol, _view, _st, _before, clock) = take_over_before_the_removals();
+    assert_eq!(fol.poll(), None);
+    assert_eq!(fol.next_wake(), Some(crate::tracker::SUCCESSION_WAIT_MS));
+    clock.advance(crate::tracker::SUCCESSION_WAIT_MS);
+    let s = fol.poll().expect("adopted after the wait");
+    assert_eq!(s.events, 35);
+}
+
+#[test]
+fn a_tab_leaving_while_it_waits_to_take_over_stops_waiting() {
+    // No wake-up left pending on a suspended page (it would poll in a loop for nothing).
+    let (mut fol, _view, _st, _before, _clock) = take_over_before_the_removals();
+    assert!(fol.next_wake().is_some());
+    fol.on_hidden(true);
+    fol.suspend();
+    assert_eq!(fol.next_wake(), None);
+}
+
+#[test]
+fn a_tab_that_finds_the_lock_free_adopts_at_once() {
+    // A page load after a crash: a stale marker does not hold a tab that was not waiting.
+    let (mut t, st, _clock) = leader();
+    track_n(&mut t, 3);
+    t.persist();
+    drop(t);
+    assert_eq!(st.get("ot1.lead").as_deref(), Some("A"), "left behind without pagehide");
+    let mut b = tab(&st, &ManualClock::at(1_000_000.0), "B", 2);
+    b.become_leader();
+    b.flush();
+    assert_eq!(b.poll().map(|s| s.events), Some(3));
 }
 
 #[test]

@@ -12,6 +12,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::runtime::{get, global, leak, schedule, with, Runtime};
+use crate::tracker::Succession;
 
 /// Builds the election: one tab delivers, the holder of the Web Lock `omnitrail:{prefix}`,
 /// or without Web Locks the holder of the storage lease.
@@ -25,8 +26,9 @@ pub fn election(weak: &Weak<RefCell<Runtime>>, ignore: &js_sys::Function) -> js_
     let name = JsValue::from_str(&["omnitrail:", prefix.as_str()].concat());
 
     // The lock is ours: lead, and hold it until `pagehide` resolves the promise we return.
+    // Granted after waiting (`TakeOver`), another tab delivered until it let go.
     let w = weak.clone();
-    let hold = move |lock: &JsValue| -> JsValue {
+    let hold = move |lock: &JsValue, how: Succession| -> JsValue {
         if lock.is_null() || lock.is_undefined() {
             return JsValue::UNDEFINED;
         }
@@ -35,20 +37,20 @@ pub fn election(weak: &Weak<RefCell<Runtime>>, ignore: &js_sys::Function) -> js_
         let held = js_sys::Promise::new(&mut |resolve, _reject| release = Some(resolve));
         with(&rt, |r| {
             r.lock_release = release;
-            r.core.become_leader();
+            r.core.lead(how);
         });
         schedule(&rt);
         held.into()
     };
     let hold2 = hold.clone();
-    let granted = leak(Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| hold(&lock)));
+    let granted = leak(Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| hold(&lock, Succession::TakeOver)));
 
     // First try without waiting: if another tab holds the lock, follow until it comes to us.
     let w = weak.clone();
     let (locks2, request2, name2) = (locks.clone(), request.clone(), name.clone());
     let first = leak(Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| {
         if !(lock.is_null() || lock.is_undefined()) {
-            return hold2(&lock);
+            return hold2(&lock, Succession::Free);
         }
         if let Some(rt) = w.upgrade() {
             with(&rt, |r| r.core.become_follower());
@@ -77,6 +79,8 @@ fn lease_election(weak: &Weak<RefCell<Runtime>>, prefix: &str, tab: &str) -> js_
             let now = js_sys::Date::now();
             let Runtime { core, lease, .. } = r;
             match lease.as_mut().map(|l| l.tick(core.lease_storage(), now)) {
+                // Held after following: the tab that delivered before let go (or vanished).
+                Some(LeaseState::Held) if core.role() == crate::tracker::Role::Follower => core.lead(Succession::TakeOver),
                 Some(LeaseState::Held) => core.become_leader(),
                 Some(LeaseState::Other) if core.role() != crate::tracker::Role::Follower => core.become_follower(),
                 _ => {}

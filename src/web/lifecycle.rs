@@ -18,8 +18,9 @@ pub fn listen(weak: &Weak<RefCell<Runtime>>) {
     let window = global();
     let document = get(&window, "document");
 
-    // After the keepalive sends, once a refusal (its promise rejects at once) has had its
-    // microtask: what the browser took counts as sent (`Tracker::hand_over`).
+    // After the keepalive sends, in a microtask: what the browser took counts as sent
+    // (`Tracker::hand_over`). A refusal over the quota rejects only after this (measured), so
+    // the core never asks for more than the quota has left (`Tracker::answer_read`).
     let w = weak.clone();
     let hand_over = leak(Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
         if let Some(rt) = w.upgrade() {

@@ -58,18 +58,30 @@ pub fn bind_first(f: &js_sys::Function, bound: &JsValue) -> js_sys::Function {
 // `console.warn(message + the response's text)`: a refused batch's warning ends with what the
 // collector said (its first 300 characters, copied by index: the page's String.prototype may
 // be broken), read asynchronously. Adapts only: the message is the core's (`Refusal::message`).
+// `readBody(response, done)`: reads the body to the end, then `done()` (also when that fails).
 #[wasm_bindgen::prelude::wasm_bindgen(
-    inline_js = "export function warnWithText(r,m){r.text().then(t=>t,()=>'').then(t=>{for(let i=0;i<t.length&&i<300;i++)m+=t[i];console.warn(m)})}"
+    inline_js = "export function warnWithText(r,m){r.text().then(t=>t,()=>'').then(t=>{for(let i=0;i<t.length&&i<300;i++)m+=t[i];console.warn(m)})}\nexport function readBody(r,f){try{r.text().then(f,f)}catch(e){f()}}"
 )]
 extern "C" {
     #[wasm_bindgen(js_name = warnWithText)]
     fn warn_with_text(response: &JsValue, message: &str);
+    /// Through a glue shim (`catch`): imported directly, the wasm would import a second module.
+    #[wasm_bindgen(js_name = readBody, catch)]
+    fn read_body(response: &JsValue, done: &js_sys::Function) -> Result<(), JsValue>;
 }
 
 /// The functions every batch request settles with (created once, bound per request): the
 /// collector's answer, or none. Each hands what the browser saw to the core as an [`Answer`].
 /// The third asks the core whether a gzipped batch may still leave ([`gzip_fetch`]).
 pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_sys::Function, js_sys::Function) {
+    // Every answer's body is read to the end: until then Chromium counts a keepalive request
+    // against the page's quota (`Tracker::answer_read`).
+    let w = weak.clone();
+    let read = leak(Closure::<dyn FnMut(f64)>::new(move |batch: f64| {
+        if let Some(rt) = w.upgrade() {
+            with(&rt, |r| r.core.answer_read(batch as u64));
+        }
+    }));
     let w = weak.clone();
     let on_response = leak(Closure::<dyn FnMut(f64, JsValue)>::new(move |batch: f64, resp: JsValue| {
         let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
@@ -78,8 +90,13 @@ pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_
         let (retry_after, accept_encoding) = (header("retry-after"), header("accept-encoding"));
         if let Some(rt) = w.upgrade() {
             let refusal = with(&rt, |r| r.core.on_response(batch as u64, status, retry_after.as_deref(), accept_encoding.as_deref()));
-            if let Some(refusal) = refusal.flatten() {
-                warn_with_text(&resp, &refusal.message());
+            match refusal.flatten() {
+                // The warning reads the body itself.
+                Some(refusal) => {
+                    warn_with_text(&resp, &refusal.message());
+                    with(&rt, |r| r.core.answer_read(batch as u64));
+                }
+                None => drop(read_body(&resp, &bind_first(&read, &JsValue::from_f64(batch)))),
             }
             tick_now(&rt);
         }

@@ -128,7 +128,7 @@ test("every cookie and localStorage key a real page writes is in the README's st
   await waitFor(() => leased.evaluate(() => localStorage.getItem("ot1.lease") !== null), "ot1.lease");
   await collect(leased, ctx2);
   await ctx2.close();
-  for (const k of ["omnitrail_aid", "ot1.aid", "ot1.uid", "ot1.gid", "ot1.traits", "ot1.sess", "ot1.j1", "ot1.consent", "ot1.c1", "ot1.cs", "ot1.gz", "ot1.lease"]) {
+  for (const k of ["omnitrail_aid", "ot1.aid", "ot1.uid", "ot1.gid", "ot1.traits", "ot1.sess", "ot1.j1", "ot1.consent", "ot1.c1", "ot1.cs", "ot1.gz", "ot1.lead", "ot1.lease"]) {
     assert.ok(seen.has(k), `the visit wrote ${k}: ${[...seen]}`);
   }
   assert.deepEqual([...seen].filter((k) => !documented(k)), [], "keys written but missing from the README's table");

@@ -19,7 +19,7 @@ const BOUNDED = { timeout: 60000 }; // a scenario that hangs fails instead
 const started = Date.now();
 const figures = {};
 
-let collector, site, plainSite, browser;
+let collector, site, plainSite, holdSite, browser;
 
 before(async () => {
   collector = await startCollector();
@@ -27,12 +27,15 @@ before(async () => {
   // Plain bodies: with the default `compression: "auto"` a 400 to a gzipped batch means "cannot
   // read gzip" and the batch goes again plain (e2e/compression.test.mjs); 5b is about a 400 as such.
   plainSite = await startSite({ config: { ...SDK, endpoint: collector.url, compression: "none" } });
+  // Nothing leaves on its own (3b): events wait until the page is hidden or flush() asks.
+  holdSite = await startSite({ config: { ...SDK, endpoint: collector.url, flushAt: 10000, flushInterval: 600000 } });
   browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
   await site?.stop();
   await plainSite?.stop();
+  await holdSite?.stop();
   await collector?.stop();
   const out = { sdk: SDK, fileSeconds: +((Date.now() - started) / 1000).toFixed(1), scenarios: figures };
   mkdirSync(join(ROOT, "tests/out"), { recursive: true });
@@ -257,6 +260,48 @@ test("five tabs tracking 200 events each; the delivering tab closes midway: all 
     sdkRetries: st.reduce((n, x) => n + x.retries, 0), deliveredMs, leaderClosedAtMs: closedAt,
     followerEventsTrackedAtClose: trackedAtClose, leaderAcknowledgedAtClose: ackedByLeader, leaderUnacknowledgedAtClose: leaderAtClose.queued,
     note: "ms from the first track to the last event stored" });
+  await ctx.close();
+});
+
+// 3b. Five tabs again, but the delivering tab closes with no request in flight: its events
+// wait (nothing is sent before the page is hidden), so at pagehide it hands what fits the
+// keepalive quota to the browser and removes those lines from storage. Every request's fate is
+// known to the page here (the collector answers at once), so exactly once: the tab that takes
+// over, whose storage view (another renderer process) may still show those lines, adopts the
+// outbox only once the closing tab's succession marker is gone from its view, after them.
+test("five tabs; the delivering tab closes with its events waiting: each of the 500 stored once, none sent twice", BOUNDED, async () => {
+  const ctx = await browser.newContext();
+  const tabs = [];
+  for (let i = 0; i < 5; i++) tabs.push(await openPage(ctx, holdSite.url + "/"));
+  const roles = await waitFor(async () => {
+    const r = await Promise.all(tabs.map((p) => p.evaluate(() => omnitrail.stats().role)));
+    return !r.includes("undecided") && r;
+  }, "roles decided");
+  assert.equal(roles.filter((r) => r === "leader").length, 1, roles.join());
+  const leader = roles.indexOf("leader");
+  assert.equal(await tabs[leader].evaluate(() => omnitrail.flush()), true);
+  await collector.reset();
+  const leaderBatches = (await sdkStats(tabs[leader])).batches;
+  const t0 = Date.now();
+  await Promise.all(tabs.map((p, t) => p.evaluate((t) => { for (let i = 0; i < 100; i++) omnitrail.track(`R3b ${t} ${i}`); }, t)));
+  // The followers' chunks reach the delivering tab (storage events): it holds them too, all
+  // 500 (about 400 KB: under maxBatchBytes, so no batch is due before the close).
+  await waitFor(async () => (await sdkStats(tabs[leader])).queued === 500, "the delivering tab adopted the follower chunks");
+  assert.equal((await sdkStats(tabs[leader])).batches, leaderBatches, "nothing sent before the close");
+  const gone = closed(tabs[leader]);
+  await tabs[leader].close({ runBeforeUnload: true });
+  await gone;
+  const followers = tabs.filter((_, i) => i !== leader);
+  await waitFor(async () => (await Promise.all(followers.map((p) => p.evaluate(() => omnitrail.stats().role)))).includes("leader"), "a new delivering tab");
+  const flushed = await Promise.all(followers.map((p) => p.evaluate(() => omnitrail.flush())));
+  const expected = [];
+  for (let t = 0; t < 5; t++) expected.push(...names(`R3b ${t} `, 100));
+  const deliveredMs = await expectAllOnce(collector, expected, "R3b ", t0);
+  await sleep(500);
+  const s = await collector.stats();
+  assert.equal(s.duplicates, 0, `nothing the closing tab handed to the browser is sent again: ${brief(s)}`);
+  assert.deepEqual(flushed, [true, true, true, true], "every follower's flush() settles true");
+  record("3b-five-tabs-idle-close", { events: expected.length, lost: 0, requests: s.requests, duplicates: s.duplicates, deliveredMs });
   await ctx.close();
 });
 

@@ -26,7 +26,7 @@ fn sends_nothing_until_elected_then_one_batch_at_a_time() {
     let (mut d, mut store, _, mut ids) = setup();
     queue_n(&mut d, &mut store, 20, 0.0);
     assert!(d.poll(1.0, A, &mut store.scope(Category::Collection), &mut ids).is_none(), "undecided");
-    d.become_leader(&mut store.scope(Category::Collection), 1.0);
+    d.become_leader(&mut store.scope(Category::Collection), 1.0, Succession::Free);
     let b = d.poll(1.0, A, &mut store.scope(Category::Collection), &mut ids).expect("flushAt reached");
     assert_eq!((b.batch_id, b.events, b.keepalive), (1, 20, false));
     queue_n(&mut d, &mut store, 20, 2.0);
@@ -39,7 +39,7 @@ fn sends_nothing_until_elected_then_one_batch_at_a_time() {
 #[test]
 fn retries_back_off_and_a_413_splits_the_batch() {
     let (mut d, mut store, _, mut ids) = setup();
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     queue_n(&mut d, &mut store, 20, 0.0);
     let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
     let answer = Answer::Http { status: 503, retry_after: Some("10"), accept_encoding: None };
@@ -56,7 +56,7 @@ fn retries_back_off_and_a_413_splits_the_batch() {
 #[test]
 fn pending_consent_sends_nothing_and_a_follower_hands_persisted_events_over() {
     let (mut d, mut store, st, mut ids) = setup();
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     queue_n(&mut d, &mut store, 25, 0.0);
     assert!(d.poll(0.0, Collection::Pending, &mut store.scope(Category::Collection), &mut ids).is_none());
     assert_eq!(d.wake(Collection::Pending), None);
@@ -68,10 +68,10 @@ fn pending_consent_sends_nothing_and_a_follower_hands_persisted_events_over() {
 #[test]
 fn the_hidden_page_sends_with_keepalive_and_keeps_no_copy_unless_refused() {
     let (mut d, mut store, st, mut ids) = setup();
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     queue_n(&mut d, &mut store, 3, 0.0);
     Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 0.0);
-    assert_eq!(st.dump().len(), 1, "persisted");
+    assert_eq!(st.keys("ot1.q.").len(), 1, "persisted");
     let b = d.on_hidden(1.0, A, &mut store.scope(Category::Collection), true).unwrap();
     assert!(b.keepalive);
     assert_eq!(b.events, 3);
@@ -81,7 +81,7 @@ fn the_hidden_page_sends_with_keepalive_and_keeps_no_copy_unless_refused() {
     Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 1.0);
     assert_eq!(st.dump().values().map(|v| v.lines().count()).sum::<usize>(), 3, "kept for the next page");
     // Shown again and elected: they go again; taken this time.
-    d.become_leader(&mut store.scope(Category::Collection), 2.0);
+    d.become_leader(&mut store.scope(Category::Collection), 2.0, Succession::Free);
     let b = d.on_hidden(3.0, A, &mut store.scope(Category::Collection), true).unwrap();
     assert_eq!(b.events, 3);
     d.hand_over(&mut store.scope(Category::Collection));
@@ -97,7 +97,7 @@ fn the_hidden_page_sends_with_keepalive_and_keeps_no_copy_unless_refused() {
 #[test]
 fn flush_settles_on_the_cores_answer_and_the_app_reports_real_outcomes() {
     let (mut d, mut store, _, mut ids) = setup();
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     queue_n(&mut d, &mut store, 2, 0.0);
     d.flush();
     let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
@@ -114,7 +114,7 @@ fn flush_settles_on_the_cores_answer_and_the_app_reports_real_outcomes() {
 #[test]
 fn a_rejected_batch_settles_flush_as_not_delivered() {
     let (mut d, mut store, _, mut ids) = setup();
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     queue_n(&mut d, &mut store, 1, 0.0);
     d.flush();
     let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).unwrap();
@@ -166,7 +166,7 @@ fn accept_encoding_lists_gzip() {
 fn auto_is_plain_until_the_endpoint_advertises_gzip_and_remembers_it_per_endpoint() {
     let (_, mut store, st, mut ids) = setup();
     let mut d = with_compression(Compression::Auto, "http://127.0.0.1:9", &st);
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
     assert!(!d.compress(&b), "nothing advertised yet: plain");
     assert!(!d.compressed(b.batch_id), "a plain request has nothing to wait for");
@@ -180,11 +180,11 @@ fn auto_is_plain_until_the_endpoint_advertises_gzip_and_remembers_it_per_endpoin
 
     // The next page load remembers it for this endpoint, not for another one.
     let mut next = with_compression(Compression::Auto, "http://127.0.0.1:9", &st);
-    next.become_leader(&mut store.scope(Category::Collection), 2.0);
+    next.become_leader(&mut store.scope(Category::Collection), 2.0, Succession::Free);
     let b = big_batch(&mut next, &mut store, &mut ids, 2.0);
     assert!(next.compress(&b), "remembered across page loads");
     let mut other = with_compression(Compression::Auto, "http://127.0.0.1:8", &st);
-    other.become_leader(&mut store.scope(Category::Collection), 2.0);
+    other.become_leader(&mut store.scope(Category::Collection), 2.0, Succession::Free);
     let b2 = big_batch(&mut other, &mut store, &mut ids, 2.0);
     assert!(!other.compress(&b2), "another endpoint said nothing");
 
@@ -199,7 +199,7 @@ fn auto_is_plain_until_the_endpoint_advertises_gzip_and_remembers_it_per_endpoin
 fn auto_never_compresses_for_an_endpoint_that_never_advertised() {
     let (_, mut store, st, mut ids) = setup();
     let mut d = with_compression(Compression::Auto, "http://127.0.0.1:9", &st);
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     for i in 0..5 {
         let b = big_batch(&mut d, &mut store, &mut ids, i as f64 * 100_000.0);
         assert!(!d.compress(&b), "batch {i}");
@@ -214,7 +214,7 @@ fn a_refused_gzip_batch_goes_again_plain_and_the_endpoint_is_forgotten() {
     let (_, mut store, st, mut ids) = setup();
     st.clone().set("ot1.gz", "http://127.0.0.1:9/v1/batch").unwrap();
     let mut d = with_compression(Compression::Auto, "http://127.0.0.1:9", &st);
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
     assert!(d.compress(&b), "remembered from an earlier page");
     assert!(d.compressed(b.batch_id));
@@ -235,7 +235,7 @@ fn gzip_and_none_ask_nothing_and_store_nothing() {
     for (c, gz) in [(Compression::Gzip, true), (Compression::None, false)] {
         let (_, mut store, st, mut ids) = setup();
         let mut d = with_compression(c, "http://127.0.0.1:9", &st);
-        d.become_leader(&mut store.scope(Category::Collection), 0.0);
+        d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
         for i in 0..2 {
             let b = big_batch(&mut d, &mut store, &mut ids, i as f64);
             assert_eq!(d.compress(&b), gz, "{c:?}");
@@ -249,7 +249,7 @@ fn gzip_and_none_ask_nothing_and_store_nothing() {
 fn a_batch_still_being_gzipped_goes_plain_with_keepalive_when_the_page_is_hidden() {
     let (_, mut store, st, mut ids) = setup();
     let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
     assert!(d.compress(&b));
     queue_n(&mut d, &mut store, 3, 1.0);
@@ -271,7 +271,7 @@ fn a_batch_still_being_gzipped_goes_plain_with_keepalive_when_the_page_is_hidden
 fn a_gzipped_request_that_left_is_sent_again_plain_when_the_page_leaves_and_kept_by_none() {
     let (_, mut store, st, mut ids) = setup();
     let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
     assert!(!b.keepalive);
     Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 0.0);
@@ -293,7 +293,7 @@ fn a_gzipped_request_that_left_is_sent_again_plain_when_the_page_leaves_and_kept
 fn a_big_request_is_sent_again_with_keepalive_only_when_the_page_leaves_as_far_as_the_quota_goes() {
     let (_, mut store, st, mut ids) = setup();
     let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
-    d.become_leader(&mut store.scope(Category::Collection), 0.0);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     for _ in 0..20 {
         let json = ["{\"type\":\"track\",\"pad\":\"", &"x".repeat(4_000), "\"}"].concat();
         d.queue(json, 0..0, 0.0, Collection::Allowed, &mut store.scope(Category::Collection));
