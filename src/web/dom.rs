@@ -72,7 +72,7 @@ pub fn listen_routes(weak: &Weak<RefCell<Runtime>>) {
     let later = {
         let check = check.clone();
         leak(Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
-            if let Some(window) = web_sys::window() {
+            if let Some(window) = super::runtime::window() {
                 let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&check, 0);
             }
         }))

@@ -25,7 +25,7 @@ pub struct CryptoIds {
 
 impl CryptoIds {
     pub fn new() -> CryptoIds {
-        let crypto = js_sys::global().dyn_into::<web_sys::Window>().ok().and_then(|w| w.crypto().ok());
+        let crypto = super::runtime::window().and_then(|w| w.crypto().ok());
         CryptoIds { pool: [0; 512], used: 512, crypto }
     }
 
@@ -67,7 +67,7 @@ pub struct LocalStorage {
 
 impl LocalStorage {
     pub fn open() -> LocalStorage {
-        let window = web_sys::window();
+        let window = super::runtime::window();
         let local = window.as_ref().and_then(|w| w.local_storage().ok().flatten());
         let document = window.as_ref().and_then(|w| w.document()).and_then(|d| d.dyn_into().ok());
         let secure = window.and_then(|w| w.location().protocol().ok()).as_deref() == Some("https:");

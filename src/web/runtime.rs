@@ -56,8 +56,22 @@ pub struct Callbacks {
 
 pub type Shared = Rc<RefCell<Runtime>>;
 
+// `globalThis`. `js_sys::global()` finds it through four fallbacks (`globalThis`, `self`,
+// `window`, `global`: four imports, each with its thread-local cell) for engines older than
+// every browser this SDK runs in.
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
+    static GLOBAL_THIS: JsValue;
+}
+
 pub fn global() -> JsValue {
-    js_sys::global().into()
+    GLOBAL_THIS.with(JsValue::clone)
+}
+
+/// The global object if it is a `Window` (as `web_sys::window()`, without `js_sys::global()`).
+pub fn window() -> Option<web_sys::Window> {
+    global().dyn_into().ok()
 }
 
 pub fn get(target: &JsValue, key: &str) -> JsValue {
