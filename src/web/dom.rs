@@ -72,9 +72,7 @@ pub fn listen_routes(weak: &Weak<RefCell<Runtime>>) {
     let later = {
         let check = check.clone();
         leak(Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
-            if let Some(window) = super::runtime::window() {
-                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&check, 0);
-            }
+            let _ = super::runtime::window().set_timeout_with_callback_and_timeout_and_arguments_0(&check, 0);
         }))
     };
     add_listener(&window, "popstate", &later);

@@ -3,7 +3,7 @@
 //! Must never: throw (every property read tolerates a missing or hostile global).
 
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::message::{Environment, PageContext};
 
@@ -79,8 +79,11 @@ pub fn href() -> String {
 
 /// Shows `url` in the address bar without a navigation (`history.replaceState`).
 pub fn replace_url(url: &str) {
-    if let Some(h) = super::runtime::window().and_then(|w| w.history().ok()) {
-        let _ = h.replace_state_with_url(&JsValue::NULL, "", Some(url));
+    // `history.replaceState` read and called through the imports the SDK has anyway (a
+    // catching `Reflect.get` and `Function.call`), not two web-sys imports of its own.
+    let history = get(&super::runtime::global(), "history");
+    if let Ok(f) = get(&history, "replaceState").dyn_into::<js_sys::Function>() {
+        let _ = f.call3(&history, &JsValue::NULL, &JsValue::from_str(""), &JsValue::from_str(url));
     }
 }
 
