@@ -141,9 +141,7 @@ pub fn listen_declarative(weak: &Weak<RefCell<Runtime>>) {
     }));
     let document = get(&global(), "document");
     for event in ["click", "submit"] {
-        if let Some(t) = document.dyn_ref::<web_sys::EventTarget>() {
-            let _ = t.add_event_listener_with_callback_and_bool(event, &handler, true);
-        }
+        super::runtime::add_capture_listener(&document, event, &handler);
     }
 }
 

@@ -232,8 +232,14 @@ fn arm_timer(r: &mut Runtime, rt: &Shared) {
     r.timer = Some((tick_after(rt, delay.ceil() as u32), at));
 }
 
+/// `target.addEventListener(event, f)`. Unchecked: `addEventListener` is a catching import, so
+/// a target without it (`undefined`, `null`) fails the call, not the page; the same import as
+/// [`add_capture_listener`]'s.
 pub fn add_listener(target: &JsValue, event: &str, f: &js_sys::Function) {
-    if let Some(t) = target.dyn_ref::<web_sys::EventTarget>() {
-        let _ = t.add_event_listener_with_callback(event, f);
-    }
+    let _ = target.unchecked_ref::<web_sys::EventTarget>().add_event_listener_with_callback_and_bool(event, f, false);
+}
+
+/// `target.addEventListener(event, f, true)`.
+pub fn add_capture_listener(target: &JsValue, event: &str, f: &js_sys::Function) {
+    let _ = target.unchecked_ref::<web_sys::EventTarget>().add_event_listener_with_callback_and_bool(event, f, true);
 }
