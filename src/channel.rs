@@ -8,7 +8,9 @@
 //! channel group (its rule order, medium patterns and source lists, the lists as data in
 //! `src/channel/ga4/`), plus what GA4 has no answer for: Internal, QR/Offline and app
 //! referrers (`android-app://…`). The opt-in [`Preset::Extended`] inserts heuristics GA4 does
-//! not have ([`EXTENDED_RULES`], each next to the GA4 rule it extends). [`ChannelConfig`]
+//! not have ([`EXTENDED_RULES`], each next to the GA4 rule it extends; only with the Cargo
+//! feature `channels`, which the small core leaves out: there it classifies as
+//! [`Preset::Ga4`], and the web layer refuses the option). [`ChannelConfig`]
 //! prepends custom rules (or replaces the tables) and declares extra internal hosts.
 //! docs/channels.md has the tables as Markdown, with the GA4 rule each row implements and the
 //! mapping of GA4's channel names onto ours; a test keeps it equal to the data.
@@ -135,7 +137,8 @@ pub enum Preset {
     /// GA4's default channel group ([`DEFAULT_RULES`]).
     #[default]
     Ga4,
-    /// [`DEFAULT_RULES`] with the heuristics of [`EXTENDED_RULES`] inserted.
+    /// [`DEFAULT_RULES`] with the heuristics of [`EXTENDED_RULES`] inserted (feature
+    /// `channels`; without it, as [`Preset::Ga4`]: the table is not compiled in).
     Extended,
 }
 
@@ -428,7 +431,8 @@ impl Classifier {
     pub fn classify_with_rule(&self, campaign: &Campaign, referrer: &str, page_url: &str) -> (Channel, Option<usize>) {
         let facts = Facts::new(campaign, referrer, page_url, &self.config.internal_hosts);
         let defaults: &[Rule] = if self.config.replace_defaults { &[] } else { DEFAULT_RULES };
-        let extended = self.config.preset == Preset::Extended && !self.config.replace_defaults;
+        // Without the `channels` feature (the small core) `EXTENDED_RULES` is left out.
+        let extended = cfg!(feature = "channels") && self.config.preset == Preset::Extended && !self.config.replace_defaults;
         let extra: &[(u8, Rule)] = if extended { EXTENDED_RULES } else { &[] };
         let mut i = 0;
         let mut hit = |r: &Rule| {

@@ -90,10 +90,11 @@ export interface OmnitrailConfig {
    * The built-in channel table: `"ga4"` (default) follows Google Analytics 4's default
    * channel group; `"omnitrail-extended"` adds heuristics GA4 does not have (a `newsletter`
    * medium or source as email, `podcast` as audio, `partner` as affiliate, web mail
-   * referrers, other ad networks' click ids, …). See docs/channels.md.
+   * referrers, other ad networks' click ids, …). See docs/channels.md. Set (even to
+   * `"ga4"`), the script tag loads the full build.
    */
   channelPreset?: "ga4" | "omnitrail-extended";
-  /** Custom channel rules, tried before the preset's table. */
+  /** Custom channel rules, tried before the preset's table (the script tag then loads the full build). */
   channelRules?: ChannelRule[];
   /** Keep the anonymous id out of cookies (localStorage only). */
   cookieless?: boolean;

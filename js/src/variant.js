@@ -8,10 +8,13 @@
 // - "core": the small core (`--no-default-features`): no cart (src/tracker/cart_off.rs), no
 //   app bridge (src/web/native_bridge_off.rs), no adopting of an incoming hand-over nor
 //   auto-decoration (src/tracker/cross_domain_off.rs: it only removes `_ot` from the URL, as
-//   the full build does on a page without `linkedDomains`; `decorate()` works). Tracking pages.
+//   the full build does on a page without `linkedDomains`; `decorate()` works), GA4's channel
+//   table only (no `channelRules`, no "omnitrail-extended" preset: Cargo feature `channels`).
+//   Tracking pages.
 // - "full": everything. A cart already stored (`{storagePrefix}.c1`, src/cart.rs CART_KEY),
 //   a `cart.*` call in the snippet's queue, a `cart` option, a site-chosen `wasm`, a
-//   non-empty `linkedDomains` (the page adopts hand-overs and may auto-decorate), or a web
+//   non-empty `linkedDomains` (the page adopts hand-overs and may auto-decorate), a
+//   `channelRules` or `channelPreset` option, or a web
 //   view with an app bridge or `window.omnitrailNative` (the bridges are the ones
 //   src/web/native_bridge.rs finds, tied by tests/names.rs).
 // A `cart.*` call made later on a core page switches to "full" then (js/src/loader.js).
@@ -53,6 +56,8 @@ export function variant(w, cfg, queued) {
     // Anything but an empty list (a wrong type too: the full build's config check says why).
     const linked = ownGet(cfg, "linkedDomains");
     if (linked != null && linked.length !== 0) return "full";
+    // Custom channel rules or a chosen preset (the core has GA4's default table only).
+    if (ownGet(cfg, "channelRules") != null || ownGet(cfg, "channelPreset") != null) return "full";
     for (let i = 0; i < queued.length; i++) if (isCart(queued[i][0])) return "full";
     if (w.omnitrailNative != null) return "full";
     for (let i = 0; i < BRIDGES.length; i++) if (at(w, BRIDGES[i]) != null) return "full";

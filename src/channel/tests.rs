@@ -428,6 +428,7 @@ fn classify_extended(landing: &str, referrer: &str) -> (Channel, Option<usize>) 
 
 /// `(row of EXTENDED_RULES expected to match, channel, landing query, referrer)`: the
 /// heuristics the default table had before it followed GA4, now opt-in.
+#[cfg(feature = "channels")]
 const EXTENDED_CASES: &[(usize, Channel, &str, &str)] = &[
     (0, Channel::CrossNetwork, "?utm_campaign=spring_cross_network", ""),
     (1, Channel::CrossNetwork, "?utm_medium=cross-network&utm_source=google", ""),
@@ -478,6 +479,7 @@ const EXTENDED_CASES: &[(usize, Channel, &str, &str)] = &[
 ];
 
 #[test]
+#[cfg(feature = "channels")]
 fn extended_preset_heuristics() {
     let merged: Vec<&Rule> = preset_rules(DEFAULT_RULES, EXTENDED_RULES).collect();
     assert_eq!(merged.len(), DEFAULT_RULES.len() + EXTENDED_RULES.len());
@@ -501,6 +503,21 @@ fn extended_preset_heuristics() {
     // Without its extra rows the extended table is GA4's, in GA4's order.
     let ga4: Vec<&Rule> = merged.iter().copied().filter(|r| !EXTENDED_RULES.iter().any(|(_, x)| std::ptr::eq(*r, x))).collect();
     assert!(ga4.iter().zip(DEFAULT_RULES).all(|(a, b)| std::ptr::eq(*a, b)) && ga4.len() == DEFAULT_RULES.len());
+}
+
+/// The small core (no `channels` feature) has GA4's table only: the extended preset gives its
+/// answers, custom rules still come first.
+#[test]
+#[cfg(not(feature = "channels"))]
+fn without_the_channels_feature_the_extended_preset_is_ga4s_table() {
+    let cases =
+        ["?utm_medium=paid_social&utm_source=acme", "?utm_medium=seo", "?msclkid=1", "?utm_campaign=spring_cross_network", "?fbclid=1"];
+    for query in cases {
+        let landing = at(query);
+        assert_eq!(classify_extended(&landing, ""), classify(&landing, ""), "{query}");
+    }
+    // `sem` is Paid Search in the extended preset only.
+    assert_eq!(classify_extended(&at("?utm_medium=sem"), ""), (Channel::Unassigned, None));
 }
 
 #[test]
@@ -729,7 +746,9 @@ fn static_terms_are_well_formed() {
     for (param, key) in crate::campaign::KEYS.iter().skip(crate::campaign::UTM_COUNT) {
         let c = Campaign::from_query(&[param, "=1"].concat());
         assert_ne!(Classifier::default().classify_with_rule(&c, "", PAGE).1, None, "{key}");
-        assert_ne!(extended.classify(&c, "", PAGE), Channel::Direct, "{key}");
+        if cfg!(feature = "channels") {
+            assert_ne!(extended.classify(&c, "", PAGE), Channel::Direct, "{key}");
+        }
     }
     // The GA4 source lists: lower-case, trimmed, no duplicates within or across lists, 819
     // sources once `x~` is expanded to `x` and `x.com` (`google+` is a source of its own).

@@ -310,27 +310,40 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
             c.cart.sync_delay_ms = n;
         }
     }
-    let preset = get(v, "channelPreset");
-    if !preset.is_undefined() && !preset.is_null() {
-        c.channels.preset = preset
-            .as_string()
-            .and_then(|n| crate::channel::Preset::from_name(&n))
-            .ok_or(wrong("channelPreset", "\"ga4\" or \"omnitrail-extended\""))?;
-    }
-    // channelRules: [{ channel: "paid_social", source: ["tiktok"], medium: ["cpc"] }, …]
-    let rules = get(v, "channelRules");
-    if !rules.is_undefined() && !rules.is_null() {
-        let bad = || wrong("channelRules", "an array of { channel, <condition>: [terms] } (see README)");
-        let arr = rules.dyn_ref::<js_sys::Array>().ok_or_else(bad)?;
-        for rule in arr.iter() {
-            let channel = get(&rule, "channel").as_string().and_then(|n| crate::channel::Channel::from_name(&n)).ok_or_else(bad)?;
-            let keys = js_sys::Object::keys(rule.dyn_ref::<js_sys::Object>().ok_or_else(bad)?);
-            let mut when = Vec::new();
-            for k in keys.iter().filter_map(|k| k.as_string()).filter(|k| k != "channel") {
-                let terms = strings(get(&rule, &k), "channelRules")?.unwrap_or_default();
-                when.push(crate::channel::Cond::parse(&k, &terms).ok_or_else(bad)?);
+    #[cfg(feature = "channels")]
+    {
+        let preset = get(v, "channelPreset");
+        if !preset.is_undefined() && !preset.is_null() {
+            c.channels.preset = preset
+                .as_string()
+                .and_then(|n| crate::channel::Preset::from_name(&n))
+                .ok_or(wrong("channelPreset", "\"ga4\" or \"omnitrail-extended\""))?;
+        }
+        // channelRules: [{ channel: "paid_social", source: ["tiktok"], medium: ["cpc"] }, …]
+        let rules = get(v, "channelRules");
+        if !rules.is_undefined() && !rules.is_null() {
+            let bad = || wrong("channelRules", "an array of { channel, <condition>: [terms] } (see README)");
+            let arr = rules.dyn_ref::<js_sys::Array>().ok_or_else(bad)?;
+            for rule in arr.iter() {
+                let channel = get(&rule, "channel").as_string().and_then(|n| crate::channel::Channel::from_name(&n)).ok_or_else(bad)?;
+                let keys = js_sys::Object::keys(rule.dyn_ref::<js_sys::Object>().ok_or_else(bad)?);
+                let mut when = Vec::new();
+                for k in keys.iter().filter_map(|k| k.as_string()).filter(|k| k != "channel") {
+                    let terms = strings(get(&rule, &k), "channelRules")?.unwrap_or_default();
+                    when.push(crate::channel::Cond::parse(&k, &terms).ok_or_else(bad)?);
+                }
+                c.channels.rules.push(crate::channel::Rule::new(channel, when));
             }
-            c.channels.rules.push(crate::channel::Rule::new(channel, when));
+        }
+    }
+    // The small core has neither (Cargo feature `channels`): js/src/variant.js serves the full
+    // build to a page that sets one, and a config that reaches the core anyway is refused rather
+    // than classified by another table than it asked for.
+    #[cfg(not(feature = "channels"))]
+    for key in ["channelPreset", "channelRules"] {
+        let x = get(v, key);
+        if !(x.is_undefined() || x.is_null()) {
+            return Err(wrong(key, "left out in the small core (the loader serves the full build to a page that sets it)"));
         }
     }
     let retry = get(v, "retry");

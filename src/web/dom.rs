@@ -72,9 +72,7 @@ pub fn listen_routes(weak: &Weak<RefCell<Runtime>>) {
     let later = {
         let check = check.clone();
         leak(Closure::<dyn FnMut(JsValue)>::new(move |_e: JsValue| {
-            if let Some(window) = web_sys::window() {
-                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&check, 0);
-            }
+            let _ = super::runtime::window().set_timeout_with_callback_and_timeout_and_arguments_0(&check, 0);
         }))
     };
     add_listener(&window, "popstate", &later);
@@ -143,9 +141,7 @@ pub fn listen_declarative(weak: &Weak<RefCell<Runtime>>) {
     }));
     let document = get(&global(), "document");
     for event in ["click", "submit"] {
-        if let Some(t) = document.dyn_ref::<web_sys::EventTarget>() {
-            let _ = t.add_event_listener_with_callback_and_bool(event, &handler, true);
-        }
+        super::runtime::add_capture_listener(&document, event, &handler);
     }
 }
 

@@ -88,13 +88,10 @@ fn lease_election(weak: &Weak<RefCell<Runtime>>, prefix: &str, tab: &str) -> js_
         });
         schedule(&rt);
     }));
-    if let Some(window) = web_sys::window() {
-        let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(&tick, (LEASE_MS / 3.0) as i32);
-    }
+    let _ = super::runtime::window().set_interval_with_callback_and_timeout_and_arguments_0(&tick, (LEASE_MS / 3.0) as i32);
     leak(Closure::<dyn FnMut()>::new(move || {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&tick, 0);
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&tick, 100);
-        }
+        let window = super::runtime::window();
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&tick, 0);
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&tick, 100);
     }))
 }

@@ -3,7 +3,7 @@
 //! Must never: throw (every property read tolerates a missing or hostile global).
 
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::message::{Environment, PageContext};
 
@@ -16,7 +16,7 @@ fn get_str(target: &JsValue, key: &str) -> String {
 }
 
 pub fn page() -> PageContext {
-    let global: JsValue = js_sys::global().into();
+    let global: JsValue = super::runtime::global();
     let location = get(&global, "location");
     let document = get(&global, "document");
     let url = get_str(&location, "href");
@@ -51,7 +51,7 @@ fn time_zone() -> String {
 }
 
 pub fn environment() -> Environment {
-    let global: JsValue = js_sys::global().into();
+    let global: JsValue = super::runtime::global();
     let navigator = get(&global, "navigator");
     let screen = get(&global, "screen");
     let num = |v: JsValue| v.as_f64();
@@ -74,17 +74,20 @@ pub fn environment() -> Environment {
 
 /// The page's full URL (with query and fragment).
 pub fn href() -> String {
-    get_str(&get(&js_sys::global().into(), "location"), "href")
+    get_str(&get(&super::runtime::global(), "location"), "href")
 }
 
 /// Shows `url` in the address bar without a navigation (`history.replaceState`).
 pub fn replace_url(url: &str) {
-    if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
-        let _ = h.replace_state_with_url(&JsValue::NULL, "", Some(url));
+    // `history.replaceState` read and called through the imports the SDK has anyway (a
+    // catching `Reflect.get` and `Function.call`), not two web-sys imports of its own.
+    let history = get(&super::runtime::global(), "history");
+    if let Ok(f) = get(&history, "replaceState").dyn_into::<js_sys::Function>() {
+        let _ = f.call3(&history, &JsValue::NULL, &JsValue::from_str(""), &JsValue::from_str(url));
     }
 }
 
 /// `navigator.onLine`, assumed true when unknown.
 pub fn online() -> bool {
-    get(&get(&js_sys::global().into(), "navigator"), "onLine").as_bool().unwrap_or(true)
+    get(&get(&super::runtime::global(), "navigator"), "onLine").as_bool().unwrap_or(true)
 }

@@ -29,7 +29,7 @@ fn get(target: &JsValue, key: &str) -> JsValue {
 /// The object whose `postMessage` reaches the app, if any, and whether it is Capacitor's
 /// (a plugin method takes an options object: `{ message: json }`).
 fn endpoint() -> Option<(JsValue, bool)> {
-    let w: JsValue = js_sys::global().into();
+    let w: JsValue = super::runtime::global();
     let candidates = [
         get(&get(&get(&w, "webkit"), "messageHandlers"), "omnitrail"),
         get(&w, "OmnitrailAndroid"),
@@ -58,7 +58,7 @@ struct Native {
 }
 
 fn native() -> Native {
-    let n = get(&js_sys::global().into(), "omnitrailNative");
+    let n = get(&super::runtime::global(), "omnitrailNative");
     let session = get(&n, "sessionId").as_f64().zip(get(&n, "lastActivity").as_f64());
     Native {
         anonymous_id: get(&n, "anonymousId").as_string(),
@@ -154,7 +154,7 @@ pub fn listen(rt: &Weak<RefCell<Runtime>>) {
         }
         ok
     }));
-    let _ = js_sys::Reflect::set(&js_sys::global(), &JsValue::from_str("omnitrailReceive"), &receive);
+    let _ = js_sys::Reflect::set(&super::runtime::global(), &JsValue::from_str("omnitrailReceive"), &receive);
 }
 
 /// Posts `message` (JSON text) to the native app, if there is one. True if it was taken.

@@ -5,6 +5,8 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 
+use super::runtime::{get, global};
+
 use crate::error::StorageError;
 use crate::ports::{uuid_from_bytes, Clock, CookieSpec, IdSource, Storage};
 
@@ -25,7 +27,9 @@ pub struct CryptoIds {
 
 impl CryptoIds {
     pub fn new() -> CryptoIds {
-        let crypto = js_sys::global().dyn_into::<web_sys::Window>().ok().and_then(|w| w.crypto().ok());
+        // Read through `Reflect.get` (no getter import of its own); a value that is not a
+        // `Crypto` fails `getRandomValues`, which is caught, and the pool falls back.
+        let crypto = object(get(&global(), "crypto")).map(JsValue::unchecked_into);
         CryptoIds { pool: [0; 512], used: 512, crypto }
     }
 
@@ -60,17 +64,20 @@ impl IdSource for CryptoIds {
 /// then fails and the core keeps its state in memory).
 pub struct LocalStorage {
     local: Option<web_sys::Storage>,
-    document: Option<web_sys::HtmlDocument>,
+    /// `document`, whose `cookie` is read and written through `Reflect` (catching).
+    document: Option<JsValue>,
     /// The page is served over https: cookies get `Secure`.
     secure: bool,
 }
 
 impl LocalStorage {
     pub fn open() -> LocalStorage {
-        let window = web_sys::window();
-        let local = window.as_ref().and_then(|w| w.local_storage().ok().flatten());
-        let document = window.as_ref().and_then(|w| w.document()).and_then(|d| d.dyn_into().ok());
-        let secure = window.and_then(|w| w.location().protocol().ok()).as_deref() == Some("https:");
+        // Read through `Reflect.get`, which catches a throwing getter (`localStorage` in a
+        // sandboxed frame) as `undefined`; every `Storage` method used is a catching import.
+        let g = global();
+        let local = object(get(&g, "localStorage")).map(JsValue::unchecked_into);
+        let document = object(get(&g, "document"));
+        let secure = get(&get(&g, "location"), "protocol").as_string().as_deref() == Some("https:");
         LocalStorage { local, document, secure }
     }
 }
@@ -101,7 +108,7 @@ impl Storage for LocalStorage {
         (0..n).filter_map(|i| s.key(i).ok().flatten()).filter(|k| k.starts_with(prefix)).collect()
     }
     fn cookie(&self, name: &str) -> Option<String> {
-        let all = self.document.as_ref()?.cookie().ok()?;
+        let all = get(self.document.as_ref()?, "cookie").as_string()?;
         all.split(';').find_map(|pair| {
             let (k, v) = pair.trim_start().split_once('=')?;
             (k == name).then(|| v.to_owned())
@@ -122,9 +129,16 @@ impl Storage for LocalStorage {
         if self.secure {
             c.push_str("; Secure");
         }
-        if doc.set_cookie(&c).is_err() {
+        // `Reflect.set` throws where the setter does (a sandboxed frame), answers `false` where
+        // the property cannot be set.
+        if js_sys::Reflect::set(doc, &JsValue::from_str("cookie"), &JsValue::from_str(&c)) != Ok(true) {
             return false;
         }
         spec.max_age_s == 0 || self.cookie(name).as_deref() == Some(value)
     }
+}
+
+/// `v` if it is an object (not `undefined`, `null` or a primitive).
+fn object(v: JsValue) -> Option<JsValue> {
+    v.is_object().then_some(v)
 }

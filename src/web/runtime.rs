@@ -56,8 +56,24 @@ pub struct Callbacks {
 
 pub type Shared = Rc<RefCell<Runtime>>;
 
+// `globalThis`. `js_sys::global()` finds it through four fallbacks (`globalThis`, `self`,
+// `window`, `global`: four imports, each with its thread-local cell) for engines older than
+// every browser this SDK runs in.
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
+    static GLOBAL_THIS: JsValue;
+}
+
 pub fn global() -> JsValue {
-    js_sys::global().into()
+    GLOBAL_THIS.with(JsValue::clone)
+}
+
+/// The global object as a `Window`, unchecked: the `Window` methods called through it
+/// (`setTimeout`, `setInterval`) are catching imports, so a global object without them fails
+/// the call, not the page.
+pub fn window() -> web_sys::Window {
+    global().unchecked_into()
 }
 
 pub fn get(target: &JsValue, key: &str) -> JsValue {
@@ -216,8 +232,14 @@ fn arm_timer(r: &mut Runtime, rt: &Shared) {
     r.timer = Some((tick_after(rt, delay.ceil() as u32), at));
 }
 
+/// `target.addEventListener(event, f)`. Unchecked: `addEventListener` is a catching import, so
+/// a target without it (`undefined`, `null`) fails the call, not the page; the same import as
+/// [`add_capture_listener`]'s.
 pub fn add_listener(target: &JsValue, event: &str, f: &js_sys::Function) {
-    if let Some(t) = target.dyn_ref::<web_sys::EventTarget>() {
-        let _ = t.add_event_listener_with_callback(event, f);
-    }
+    let _ = target.unchecked_ref::<web_sys::EventTarget>().add_event_listener_with_callback_and_bool(event, f, false);
+}
+
+/// `target.addEventListener(event, f, true)`.
+pub fn add_capture_listener(target: &JsValue, event: &str, f: &js_sys::Function) {
+    let _ = target.unchecked_ref::<web_sys::EventTarget>().add_event_listener_with_callback_and_bool(event, f, true);
 }
