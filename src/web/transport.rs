@@ -30,8 +30,9 @@ extern "C" {
 // `fetch(url, init)` with the plain body where the API is missing or compression fails. Either
 // leaves only if `go(batch, bytes)` (the core, `Tracker::compressed`: 0 no, 1 yes, 2 with
 // keepalive, decided on the gzipped size) still says so: a page that went away meanwhile sent
-// the events plain with keepalive, and the promise then resolves with nothing (ignored). A few lines of JS rather than the same calls through `Reflect` from Rust,
-// which shipped four times the bytes (measured).
+// the events plain with keepalive, and the promise then resolves with nothing (ignored). A few
+// lines of JS rather than the same calls through `Reflect` from Rust, which shipped four times
+// the bytes (measured).
 #[wasm_bindgen::prelude::wasm_bindgen(raw_module = "../../src/builtins.js")]
 extern "C" {
     #[wasm_bindgen(js_name = gzipFetch, catch)]
