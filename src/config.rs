@@ -37,17 +37,17 @@ pub enum Compression {
 
 impl Compression {
     /// Whether a batch body of `len` bytes (uncompressed) goes gzipped: only when configured
-    /// (`Auto`: once the endpoint `advertised` gzip), never for a `keepalive` send (the page
+    /// (`Auto`: once the endpoint `advertised` gzip), never for an `unload` send (the page
     /// is going away: the request must leave synchronously, and compressing is asynchronous),
     /// and only from [`wire::GZIP_MIN_BYTES`](crate::wire::GZIP_MIN_BYTES) on. The batch
     /// limits (`maxBatchBytes`, the keepalive budget) apply to the uncompressed body either way.
-    pub fn applies(self, len: usize, keepalive: bool, advertised: bool) -> bool {
+    pub fn applies(self, len: usize, unload: bool, advertised: bool) -> bool {
         let wanted = match self {
             Compression::None => false,
             Compression::Auto => advertised,
             Compression::Gzip => true,
         };
-        wanted && !keepalive && len >= crate::wire::GZIP_MIN_BYTES
+        wanted && !unload && len >= crate::wire::GZIP_MIN_BYTES
     }
 }
 
@@ -315,13 +315,13 @@ mod tests {
         t.flush();
         let s = t.poll().expect("a batch");
         assert!(s.body.len() <= 8 * 1024 && s.events > 1, "{} bytes, {} events", s.body.len(), s.events);
-        assert!(t.config().compression.applies(s.body.len(), s.keepalive, false));
+        assert!(t.config().compression.applies(s.body.len(), s.unload, false));
         // What is left goes out on pagehide: within the keepalive budget, and plain.
         let hidden = t.on_hidden(true);
         assert!(!hidden.is_empty());
         for s in hidden {
             assert!(s.keepalive && s.body.len() <= crate::wire::KEEPALIVE_BYTES);
-            assert!(!t.config().compression.applies(s.body.len(), s.keepalive, true));
+            assert!(!t.config().compression.applies(s.body.len(), s.unload, true));
         }
     }
 }

@@ -473,10 +473,10 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
         self.delivery.compress(send)
     }
 
-    /// A batch's body is gzipped (or compression failed): whether its request may leave now
-    /// (no once `pagehide` sent its events plain).
-    pub fn compressed(&mut self, batch_id: u64) -> bool {
-        self.delivery.compressed(batch_id)
+    /// A batch's body is gzipped, `gzipped` bytes (0: compression failed): whether its request
+    /// may leave now (no once `pagehide` sent its events plain), and whether with keepalive.
+    pub fn compressed(&mut self, batch_id: u64, gzipped: usize) -> Option<bool> {
+        self.delivery.compressed(batch_id, gzipped)
     }
 
     /// The HTTP answer to a request: status (0 for no answer), the `Retry-After` and

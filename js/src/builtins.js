@@ -80,7 +80,8 @@ export function beaconOwn(url, body) {
 /** A batch request with its body gzipped by the browser (src/web/transport.rs says when). */
 export function gzipFetch(u, q, i, g, n) {
   return new Promise((r) => r(new Response(new Response(i.body).body.pipeThrough(new CompressionStream("gzip"))).arrayBuffer()))
-    .then((b) => (g(n) ? ((i.body = b), fetchOwn(u + "?" + q, i)) : 0), () => (g(n) ? fetchOwn(u, i) : 0));
+    .then((b, k) => ((k = g(n, b.byteLength)) ? ((i.body = b), k > 1 && (i.keepalive = true), fetchOwn(u + "?" + q, i)) : 0),
+      (k) => ((k = g(n, 0)) ? (k > 1 && (i.keepalive = true), fetchOwn(u, i)) : 0));
 }
 
 /** `(x) => f(bound, x)`: what `f.bind(null, bound)` gives, without the page's `bind`. */

@@ -44,11 +44,14 @@ pub struct BatchRequest {
     pub batch_id: u64,
     pub url: String,
     pub body: String,
-    /// Use `fetch(..., {keepalive: true})` (or `sendBeacon`): the page is going away. Only
-    /// these go with keepalive: Chromium rejects the promise of a keepalive request in flight
-    /// when the page navigates (measured), so for a normal batch it would tell no more than a
-    /// plain request the navigation cancels.
+    /// Use `fetch(..., {keepalive: true})`: the request outlives the page. Every unload send,
+    /// and a normal batch that fits in half of what is left of the keepalive quota
+    /// ([`Delivery::keepalive_fits`]; a gzipped one is decided when its gzipped size is known,
+    /// [`Delivery::compressed`]): if the page goes while it is in flight, the browser carries
+    /// it on, so [`Delivery::hand_over`] counts it as sent instead of sending it again.
     pub keepalive: bool,
+    /// Sent by [`Delivery::on_hidden`] (the page is being hidden): plain, no timeout.
+    pub unload: bool,
     pub events: usize,
 }
 
@@ -58,9 +61,10 @@ struct InFlight {
     entries: Vec<EntryId>,
     started: f64,
     keepalive: bool,
+    unload: bool,
     /// Handed to the browser at unload ([`Delivery::hand_over`]): no persisted copy.
     handed: bool,
-    /// Plain body bytes (of the keepalive quota while `keepalive`).
+    /// Body bytes as sent, gzipped or plain (of the keepalive quota while `keepalive`).
     bytes: usize,
     /// Sent gzipped (see [`Delivery::compress`]).
     compressed: bool,
@@ -154,6 +158,9 @@ pub struct Delivery {
     /// The collector's last answer asked for a retry (5xx, 429, …): what the browser takes
     /// at unload may not be stored, so a copy stays ([`Delivery::hand_over`]).
     collector_failing: bool,
+    /// A normal batch sent with keepalive got no answer on this page (a refusal, a network
+    /// error, a timeout): normal batches go without keepalive from then on.
+    keepalive_lost: bool,
     stats: DeliveryStats,
 }
 
@@ -198,6 +205,7 @@ impl Delivery {
             left: false,
             keepalive_held: Vec::new(),
             collector_failing: false,
+            keepalive_lost: false,
             stats: DeliveryStats::default(),
         }
     }
@@ -310,7 +318,7 @@ impl Delivery {
             Some(_) => return None,
             None => {}
         }
-        if self.in_flight.iter().any(|f| !f.keepalive) {
+        if self.in_flight.iter().any(|f| !f.unload) {
             return None;
         }
         let ready = Readiness {
@@ -334,7 +342,8 @@ impl Delivery {
         self.take_batch(now, self.split_events, max_bytes, false)
     }
 
-    fn take_batch(&mut self, now: f64, max_events: usize, max_bytes: usize, keepalive: bool) -> Option<BatchRequest> {
+    fn take_batch(&mut self, now: f64, max_events: usize, max_bytes: usize, unload: bool) -> Option<BatchRequest> {
+        let fits = self.keepalive_fits();
         let taken = self.outbox.take(max_events, max_bytes);
         if taken.ids.is_empty() {
             return None;
@@ -344,18 +353,33 @@ impl Delivery {
         self.next_batch_id += 1;
         let events = taken.ids.len();
         let bytes = body.len();
+        let keepalive = unload || bytes <= fits;
         self.in_flight.push(InFlight {
             batch_id,
             entries: taken.ids,
             started: now,
             keepalive,
+            unload,
             handed: false,
             bytes,
             compressed: false,
             compressing: false,
         });
         self.stats.batches += 1;
-        Some(BatchRequest { batch_id, url: self.set.url.clone(), body, keepalive, events })
+        Some(BatchRequest { batch_id, url: self.set.url.clone(), body, keepalive, unload, events })
+    }
+
+    /// The largest normal batch (bytes as sent) that goes with keepalive: half of what is left
+    /// of the quota, so that the `pagehide` batch beside it still has room; none after a normal
+    /// keepalive batch got no answer on this page. Then the batch in flight when the page goes
+    /// is handed over ([`Delivery::hand_over`]) instead of cancelled by the browser and sent
+    /// again.
+    fn keepalive_fits(&self) -> usize {
+        if self.keepalive_lost {
+            0
+        } else {
+            self.keepalive_room() / 2
+        }
     }
 
     /// What is left of the browser's keepalive quota (64 KB of bodies in flight per page, less
@@ -379,20 +403,28 @@ impl Delivery {
     /// [`Delivery::on_answer`]. A gzipped request leaves only once [`Delivery::compressed`]
     /// says so.
     pub fn compress(&mut self, send: &BatchRequest) -> bool {
-        let yes = !self.compression_refused && self.set.compression.applies(send.body.len(), send.keepalive, self.gzip_advertised);
+        let yes = !self.compression_refused && self.set.compression.applies(send.body.len(), send.unload, self.gzip_advertised);
         if let Some(f) = self.in_flight.iter_mut().find(|f| f.batch_id == send.batch_id) {
             f.compressed = yes;
             f.compressing = yes;
+            // Whether it goes with keepalive is decided on its gzipped size.
+            f.keepalive &= !yes;
         }
         yes
     }
 
-    /// The body of a batch being gzipped is ready (or compressing failed and the plain body is
-    /// ready to go): whether the request may leave now. No once the page going away has sent
-    /// its events plain ([`Delivery::on_hidden`]), so they are not sent twice.
-    pub fn compressed(&mut self, batch_id: u64) -> bool {
-        let f = self.in_flight.iter_mut().find(|f| f.batch_id == batch_id && f.compressing);
-        f.map(|f| f.compressing = false).is_some()
+    /// The body of a batch being gzipped is ready, `gzipped` bytes (0: compressing failed and
+    /// the plain body is ready to go): whether the request may leave now, and if so whether with
+    /// keepalive (the quota counts the bytes sent: [`Delivery::keepalive_fits`]). It may not
+    /// once the page going away has sent its events plain ([`Delivery::on_hidden`]), so they
+    /// are not sent twice.
+    pub fn compressed(&mut self, batch_id: u64, gzipped: usize) -> Option<bool> {
+        let pos = self.in_flight.iter().position(|f| f.batch_id == batch_id && f.compressing)?;
+        let bytes = self.in_flight.get(pos).map_or(0, |f| if gzipped > 0 { gzipped } else { f.bytes });
+        let keepalive = bytes <= self.keepalive_fits();
+        let f = self.in_flight.get_mut(pos)?;
+        (f.compressing, f.keepalive, f.bytes) = (false, keepalive, bytes);
+        Some(keepalive)
     }
 
     /// `compression: "auto"`: a 2xx says whether the endpoint reads gzip (its
@@ -452,6 +484,7 @@ impl Delivery {
             Answer::NoAnswer if self.left && self.in_flight.get(pos).is_some_and(|f| f.handed) => Outcome::Ack,
             Answer::NoAnswer | Answer::Handed { accepted: false } => {
                 self.attempt_failed = true;
+                self.keepalive_lost |= self.in_flight.get(pos).is_some_and(|f| f.keepalive && !f.unload);
                 Outcome::Retry { after_ms: None }
             }
         };
@@ -518,7 +551,7 @@ impl Delivery {
             Outcome::Retry { after_ms } => {
                 self.stats.retries += 1;
                 self.outbox.release(&flight.entries);
-                if !flight.keepalive {
+                if !flight.unload {
                     let unit = ids.unit();
                     self.backoff.fail(now, &self.set.retry, unit, after_ms);
                 }

@@ -196,7 +196,7 @@ fn send(rt: &Shared, req: CartRequest) {
     else {
         return;
     };
-    let init = super::transport::request_init("PUT", &req.body, req.keepalive, timeout);
+    let init = super::transport::request_init("PUT", &req.body, req.keepalive, if req.keepalive { 0.0 } else { timeout });
     let headers = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str("Content-Type"), &JsValue::from_str("text/plain"));
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str(TOKEN_HEADER), &JsValue::from_str(&req.token));

@@ -28,10 +28,11 @@ extern "C" {
 // `gzipFetch`: `fetch(url + "?" + query, init)` with `init.body` gzipped by the browser's
 // CompressionStream (native and asynchronous: the page's task never waits for it);
 // `fetch(url, init)` with the plain body where the API is missing or compression fails. Either
-// leaves only if `go(batch)` (the core, `Tracker::compressed`) still says so: a page that went
-// away meanwhile sent the events plain with keepalive, and the promise then resolves with
-// nothing (ignored). A few lines of JS rather than the same calls through `Reflect` from Rust,
-// which shipped four times the bytes (measured).
+// leaves only if `go(batch, bytes)` (the core, `Tracker::compressed`: 0 no, 1 yes, 2 with
+// keepalive, decided on the gzipped size) still says so: a page that went away meanwhile sent
+// the events plain with keepalive, and the promise then resolves with nothing (ignored). A few
+// lines of JS rather than the same calls through `Reflect` from Rust, which shipped four times
+// the bytes (measured).
 #[wasm_bindgen::prelude::wasm_bindgen(raw_module = "../../src/builtins.js")]
 extern "C" {
     #[wasm_bindgen(js_name = gzipFetch, catch)]
@@ -102,8 +103,9 @@ pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_
         }
     }));
     let w = weak.clone();
-    let compressed = leak(Closure::<dyn FnMut(f64) -> bool>::new(move |batch: f64| {
-        w.upgrade().and_then(|rt| with(&rt, |r| r.core.compressed(batch as u64))).unwrap_or(false)
+    let compressed = leak(Closure::<dyn FnMut(f64, f64) -> u8>::new(move |batch: f64, bytes: f64| {
+        let go = w.upgrade().and_then(|rt| with(&rt, |r| r.core.compressed(batch as u64, bytes as usize)).flatten());
+        go.map_or(0, |keepalive| 1 + keepalive as u8)
     }));
     let w = weak.clone();
     let on_failure = leak(Closure::<dyn FnMut(f64)>::new(move |batch: f64| {
@@ -115,9 +117,10 @@ pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_
     (on_response, on_failure, compressed)
 }
 
-/// Performs one request: `fetch` (with `keepalive` when the page is going away), or
-/// `sendBeacon` where `fetch` cannot. When the core's rule says so (`compression`, never
-/// with `keepalive`) the body is gzipped first and the request leaves when that is done.
+/// Performs one request: `fetch` (with `keepalive` when the core says so: at unload, and a
+/// normal batch that fits the quota), or `sendBeacon` where `fetch` cannot. When the core's rule
+/// says so (`compression`, never at unload) the body is gzipped first and the request leaves
+/// when that is done (with keepalive if the core says so then).
 pub fn send(rt: &Shared, s: BatchRequest) {
     // `nativeEvents` in an app's web view: the app takes the batch (native batching).
     if with(rt, |r| r.core.config().native_events).unwrap_or(false) && super::native_bridge::present() {
@@ -141,7 +144,10 @@ pub fn send(rt: &Shared, s: BatchRequest) {
     let batch = JsValue::from_f64(s.batch_id as f64);
     let on_ok = bind_first(&on_ok, &batch);
     let on_err = bind_first(&on_err, &batch);
-    let init = request_init("POST", &s.body, s.keepalive, timeout);
+    // Unload sends have no timeout (the page is going away); a normal batch with keepalive
+    // keeps it.
+    let timeout = if s.unload { 0.0 } else { timeout };
+    let init = request_init("POST", &s.body, s.keepalive && gzip.is_none(), timeout);
     let sent = match gzip {
         Some(go) => gzip_fetch(&s.url, crate::wire::GZIP_QUERY, &init, &go, s.batch_id as f64),
         None => fetch_own(&s.url, &init),
@@ -157,8 +163,8 @@ pub fn send(rt: &Shared, s: BatchRequest) {
     schedule(rt);
 }
 
-/// A CORS request without credentials: `keepalive` when the page is going away, else aborted
-/// after `timeout_ms` (where `AbortSignal.timeout` exists).
+/// A CORS request without credentials, with `keepalive` if asked, aborted after `timeout_ms`
+/// when not 0 (where `AbortSignal.timeout` exists).
 pub fn request_init(method: &str, body: &str, keepalive: bool, timeout_ms: f64) -> web_sys::RequestInit {
     let init = web_sys::RequestInit::new();
     init.set_method(method);
@@ -167,7 +173,8 @@ pub fn request_init(method: &str, body: &str, keepalive: bool, timeout_ms: f64) 
     init.set_credentials(web_sys::RequestCredentials::Omit);
     if keepalive {
         let _ = js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
-    } else if let Some(signal) = timeout_signal(timeout_ms) {
+    }
+    if let Some(signal) = (timeout_ms > 0.0).then(|| timeout_signal(timeout_ms)).flatten() {
         let _ = js_sys::Reflect::set(&init, &JsValue::from_str("signal"), &signal);
     }
     init

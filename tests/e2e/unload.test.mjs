@@ -76,11 +76,47 @@ test("page.goto to the same site: 50 arrive, the next page finds none of them to
   await all50();
   const s = await collector.stats();
   console.log(`# page.goto: 50/50 stored, requests ${s.requests}, duplicates discarded ${s.duplicates}`);
-  // A batch the navigation cancelled may have reached the collector and gone again at
-  // pagehide (acceptance unknown): at most one extra copy of each, never from the next page.
-  assert.ok(s.duplicates <= 50, JSON.stringify(s));
+  // The batch in flight when the navigation starts went with keepalive (it fits half the
+  // quota, gzipped): the browser carries it on and the page counts it as sent instead of
+  // sending its events again at pagehide (it used to be cancelled and sent again: 50 copies).
+  assert.equal(s.duplicates, 0, JSON.stringify(s));
   await ctx.close();
 });
+
+// The batch in flight when the page leaves (issue 17): the 50 calls' batch has left (gzipped,
+// after negotiation) when the navigation to a page without the SDK starts at once, so it is in
+// flight at pagehide. It went with keepalive (it fits half the quota), so the browser carries it
+// on and the page counts it as sent: no second copy. It used to go without keepalive, be
+// cancelled by the browser after the collector had it, and go again at pagehide: 50 duplicates
+// in nearly every run (tests/bench/unload.mjs). The event has the benchmark's 13 properties.
+const PROPS = { sku: "tee-blue", name: "Tee, blue", category: "shirts", brand: "Omni", variant: "M",
+  price: 19.0, quantity: 1, currency: "EUR", coupon: "SPRING", position: 3, url: "/p/tee-blue", image_url: "/i/tee-blue.jpg" };
+for (const how of ["page.goto", "same task"]) {
+  test(`${how} to about:blank with the batch in flight: 50 arrive once, no duplicate at unload, none sent again`, async () => {
+    const ctx = await countingContext();
+    const page = await settled(ctx);
+    await collector.reset();
+    const calls = page.evaluate(([p, sameTask]) => {
+      for (let i = 0; i < 50; i++) omnitrail.track("Leave", { ...p, i });
+      if (sameTask) location.href = "about:blank";
+    }, [PROPS, how === "same task"]);
+    if (how === "same task") {
+      await calls.catch(() => {}); // the navigation may destroy the context before the answer
+      await page.waitForURL("about:blank");
+    } else {
+      await calls;
+      await page.goto("about:blank");
+    }
+    await all50();
+    await new Promise((ok) => setTimeout(ok, 500)); // a late copy would show now
+    const s = await collector.stats();
+    console.log(`# ${how} to about:blank: 50/50 stored, requests ${s.requests}, duplicates discarded ${s.duplicates}`);
+    assert.equal(s.duplicates, 0, JSON.stringify(s));
+    const next = await openPage(ctx, site.url + "/");
+    assert.equal(await next.evaluate(() => window.__persistedAtStart), 0, "nothing left for the next page");
+    await ctx.close();
+  });
+}
 
 test("offline at unload: nothing is handed over; the next page (online) sends all 50 once", async () => {
   const ctx = await countingContext();

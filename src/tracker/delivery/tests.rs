@@ -28,7 +28,7 @@ fn sends_nothing_until_elected_then_one_batch_at_a_time() {
     assert!(d.poll(1.0, A, &mut store.scope(Category::Collection), &mut ids).is_none(), "undecided");
     d.become_leader(&mut store.scope(Category::Collection), 1.0, Succession::Free);
     let b = d.poll(1.0, A, &mut store.scope(Category::Collection), &mut ids).expect("flushAt reached");
-    assert_eq!((b.batch_id, b.events, b.keepalive), (1, 20, false));
+    assert_eq!((b.batch_id, b.events, b.keepalive, b.unload), (1, 20, true, false), "small: with keepalive");
     queue_n(&mut d, &mut store, 20, 2.0);
     assert!(d.poll(2.0, A, &mut store.scope(Category::Collection), &mut ids).is_none(), "one in flight");
     d.on_outcome(b.batch_id, Outcome::Ack, 3.0, &mut store.scope(Category::Collection), &mut ids);
@@ -169,12 +169,12 @@ fn auto_is_plain_until_the_endpoint_advertises_gzip_and_remembers_it_per_endpoin
     d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
     assert!(!d.compress(&b), "nothing advertised yet: plain");
-    assert!(!d.compressed(b.batch_id), "a plain request has nothing to wait for");
+    assert!(d.compressed(b.batch_id, 0).is_none(), "a plain request has nothing to wait for");
     answer(&mut d, &mut store, &mut ids, &b, 200, Some("gzip"));
     assert_eq!(st.dump().get("ot1.gz").map(String::as_str), Some("http://127.0.0.1:9/v1/batch"));
     let b = big_batch(&mut d, &mut store, &mut ids, 1.0);
     assert!(d.compress(&b), "advertised: gzip");
-    assert!(d.compressed(b.batch_id), "the gzipped request leaves");
+    assert!(d.compressed(b.batch_id, 500).is_some(), "the gzipped request leaves");
     answer(&mut d, &mut store, &mut ids, &b, 200, Some("gzip"));
     assert_eq!(d.stats().delivered, 40);
 
@@ -217,7 +217,7 @@ fn a_refused_gzip_batch_goes_again_plain_and_the_endpoint_is_forgotten() {
     d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
     assert!(d.compress(&b), "remembered from an earlier page");
-    assert!(d.compressed(b.batch_id));
+    assert!(d.compressed(b.batch_id, 500).is_some());
     answer(&mut d, &mut store, &mut ids, &b, 415, None);
     assert_eq!(st.dump().get("ot1.gz"), None, "forgotten");
     let again = d.poll(1.0, A, &mut store.scope(Category::Collection), &mut ids).expect("sent again at once");
@@ -258,7 +258,7 @@ fn a_batch_still_being_gzipped_goes_plain_with_keepalive_when_the_page_is_hidden
     assert!(k.keepalive && k.events == 23, "{} events", k.events);
     assert_eq!(&k.body[..b.body.len() - 60], &b.body[..b.body.len() - 60], "the batch's events first, in order");
     assert!(!d.compress(&k), "keepalive: plain");
-    assert!(!d.compressed(b.batch_id), "the gzipped request must not leave too");
+    assert!(d.compressed(b.batch_id, 0).is_none(), "the gzipped request must not leave too");
     // Its (absent) answer changes nothing; the keepalive answer acknowledges all 23.
     d.on_answer(b.batch_id, Answer::NoAnswer, 3.0, &mut store.scope(Category::Collection), &mut ids);
     assert_eq!(d.stats().retries, 0);
@@ -268,14 +268,15 @@ fn a_batch_still_being_gzipped_goes_plain_with_keepalive_when_the_page_is_hidden
 }
 
 #[test]
-fn a_gzipped_request_that_left_is_sent_again_plain_when_the_page_leaves_and_kept_by_none() {
+fn a_gzipped_request_too_big_for_keepalive_that_left_is_sent_again_plain_when_the_page_leaves_and_kept_by_none() {
     let (_, mut store, st, mut ids) = setup();
     let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
     d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
     let b = big_batch(&mut d, &mut store, &mut ids, 0.0);
-    assert!(!b.keepalive);
     Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 0.0);
-    assert!(d.compress(&b) && d.compressed(b.batch_id));
+    // Decided on the gzipped size: over half the quota, without keepalive.
+    assert!(d.compress(&b));
+    assert_eq!(d.compressed(b.batch_id, 40_000), Some(false));
     // pagehide: the browser cancels it; its events leave plain with keepalive now, and the
     // next page load finds no copy.
     let k = d.on_hidden(2.0, A, &mut store.scope(Category::Collection), true).expect("sent again");
@@ -300,7 +301,8 @@ fn a_big_request_is_sent_again_with_keepalive_only_when_the_page_leaves_as_far_a
     }
     let b = d.poll(0.0, A, &mut store.scope(Category::Collection), &mut ids).expect("flushAt reached");
     assert!(!b.keepalive, "{} B", b.body.len());
-    assert!(d.compress(&b) && d.compressed(b.batch_id));
+    assert!(d.compress(&b));
+    assert_eq!(d.compressed(b.batch_id, 40_000), Some(false), "gzipped, still over half the quota");
     // Hidden, not leaving (another tab, the app in the background): the page lives on and
     // so does its request.
     assert_eq!(d.on_hidden(1.0, A, &mut store.scope(Category::Collection), false), None, "in flight, nothing else waits");
@@ -315,4 +317,87 @@ fn a_big_request_is_sent_again_with_keepalive_only_when_the_page_leaves_as_far_a
     assert_eq!(d.stats().delivered, 0);
     answer(&mut d, &mut store, &mut ids, &k, 200, None);
     assert_eq!(d.stats().delivered, k.events as u64);
+}
+
+/// A normal batch of `n` events of `pad` bytes each, taken by `flush()`.
+fn padded_batch(d: &mut Delivery, store: &mut Store<MemoryStorage>, ids: &mut SeqIds, n: usize, pad: usize, now: f64) -> BatchRequest {
+    for _ in 0..n {
+        let json = ["{\"type\":\"track\",\"pad\":\"", &"x".repeat(pad), "\"}"].concat();
+        d.queue(json, 0..0, now, Collection::Allowed, &mut store.scope(Category::Collection));
+    }
+    d.flush();
+    d.poll(now, A, &mut store.scope(Category::Collection), ids).expect("flushed")
+}
+
+#[test]
+fn a_normal_batch_that_fits_half_the_quota_goes_with_keepalive_and_is_handed_over_at_pagehide() {
+    let (mut d, mut store, st, mut ids) = setup();
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
+    let b = padded_batch(&mut d, &mut store, &mut ids, 30, 900, 0.0);
+    assert!(b.keepalive && !b.unload && b.body.len() > 27_000, "{} B", b.body.len());
+    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 0.0);
+    assert!(!st.keys("ot1.q.").is_empty());
+    // pagehide while it is in flight: nothing is sent again, and the next page finds no copy.
+    assert_eq!(d.on_hidden(1.0, A, &mut store.scope(Category::Collection), true), None, "nothing else waits");
+    d.hand_over(&mut store.scope(Category::Collection));
+    assert!(st.keys("ot1.q.").is_empty(), "handed over: {:?}", st.dump());
+    // Chromium rejects its promise as the page navigates: it counts as sent.
+    d.on_answer(b.batch_id, Answer::NoAnswer, 2.0, &mut store.scope(Category::Collection), &mut ids);
+    assert_eq!((d.stats().delivered, d.stats().retries), (30, 0));
+    assert!(d.is_idle());
+}
+
+#[test]
+fn a_normal_batch_over_half_the_quota_left_goes_without_keepalive_and_again_at_pagehide() {
+    let (mut d, mut store, st, mut ids) = setup();
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
+    // Hidden (not leaving) with 20 KB waiting: a keepalive send uses a third of the quota.
+    for _ in 0..20 {
+        let json = ["{\"type\":\"track\",\"pad\":\"", &"y".repeat(1_000), "\"}"].concat();
+        d.queue(json, 0..0, 0.0, Collection::Allowed, &mut store.scope(Category::Collection));
+    }
+    let u = d.on_hidden(0.0, A, &mut store.scope(Category::Collection), false).expect("unload send");
+    assert!(u.keepalive && u.unload);
+    // 22 KB: it would have fitted half of the whole quota, not half of what is left.
+    let b = padded_batch(&mut d, &mut store, &mut ids, 22, 970, 1.0);
+    assert!(!b.keepalive && (21_500..31_000).contains(&b.body.len()), "{} B", b.body.len());
+    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 1.0);
+    answer(&mut d, &mut store, &mut ids, &u, 200, None);
+    d.answer_read(u.batch_id);
+    // pagehide: the browser cancels it, its events go again with keepalive.
+    let k = d.on_hidden(2.0, A, &mut store.scope(Category::Collection), true).expect("sent again");
+    assert_eq!((k.events, k.unload), (22, true));
+    d.hand_over(&mut store.scope(Category::Collection));
+    assert!(st.keys("ot1.q.").is_empty());
+}
+
+#[test]
+fn a_gzipped_batch_goes_with_keepalive_by_its_gzipped_size() {
+    let (_, mut store, st, mut ids) = setup();
+    let mut d = with_compression(Compression::Gzip, "http://127.0.0.1:9", &st);
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
+    let b = padded_batch(&mut d, &mut store, &mut ids, 100, 900, 0.0);
+    assert!(b.body.len() > 64 * 1024 && !b.keepalive, "{} B", b.body.len());
+    assert!(d.compress(&b));
+    assert_eq!(d.compressed(b.batch_id, 4_000), Some(true));
+    // The quota counts its 4 KB: a batch of 29 KB beside it fits half of what is left no more.
+    assert_eq!(d.keepalive_fits(), (crate::wire::KEEPALIVE_BYTES - 1024 - 4_000) / 2);
+    Component::<MemoryStorage>::persist(&mut d, &mut store.scope(Category::Collection), 0.0);
+    assert_eq!(d.on_hidden(1.0, A, &mut store.scope(Category::Collection), true), None);
+    d.hand_over(&mut store.scope(Category::Collection));
+    assert!(st.keys("ot1.q.").is_empty(), "handed over");
+    answer(&mut d, &mut store, &mut ids, &b, 200, None);
+    assert_eq!(d.stats().delivered, 100);
+}
+
+#[test]
+fn after_a_normal_keepalive_batch_got_no_answer_normal_batches_go_without_keepalive() {
+    let (mut d, mut store, _, mut ids) = setup();
+    d.become_leader(&mut store.scope(Category::Collection), 0.0, Succession::Free);
+    let b = padded_batch(&mut d, &mut store, &mut ids, 3, 10, 0.0);
+    assert!(b.keepalive);
+    d.on_answer(b.batch_id, Answer::NoAnswer, 1.0, &mut store.scope(Category::Collection), &mut ids);
+    assert_eq!(d.stats().retries, 1);
+    let again = d.poll(100_000.0, A, &mut store.scope(Category::Collection), &mut ids).expect("retried");
+    assert!(!again.keepalive && again.events == 3);
 }
