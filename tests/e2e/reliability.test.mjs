@@ -95,6 +95,19 @@ async function settledPage(ctx, path = "/", on = site) {
   return page;
 }
 
+// Five tabs of `on` in one context, once their roles are decided: exactly one delivers.
+async function fiveTabs(on) {
+  const ctx = await browser.newContext();
+  const tabs = [];
+  for (let i = 0; i < 5; i++) tabs.push(await openPage(ctx, on.url + "/"));
+  const roles = await waitFor(async () => {
+    const r = await Promise.all(tabs.map((p) => p.evaluate(() => omnitrail.stats().role)));
+    return !r.includes("undecided") && r;
+  }, "roles decided");
+  assert.equal(roles.filter((r) => r === "leader").length, 1, roles.join());
+  return { ctx, tabs, leader: roles.indexOf("leader") };
+}
+
 function record(name, f) {
   figures[name] = f;
   console.log(`# ${name}: ${JSON.stringify(f)}`);
@@ -211,15 +224,7 @@ test("collector slower than requestTimeout: the SDK times out, retries, and ever
 
 // 3. Five tabs of one site, one delivering tab (Web Locks); the delivering tab closes midway.
 test("five tabs tracking 200 events each; the delivering tab closes midway: all 1000 arrive", BOUNDED, async () => {
-  const ctx = await browser.newContext();
-  const tabs = [];
-  for (let i = 0; i < 5; i++) tabs.push(await openPage(ctx, site.url + "/"));
-  const roles = await waitFor(async () => {
-    const r = await Promise.all(tabs.map((p) => p.evaluate(() => omnitrail.stats().role)));
-    return !r.includes("undecided") && r;
-  }, "roles decided");
-  assert.equal(roles.filter((r) => r === "leader").length, 1, roles.join());
-  const leader = roles.indexOf("leader");
+  const { ctx, tabs, leader } = await fiveTabs(site);
   await tabs[leader].evaluate(() => omnitrail.flush());
   await collector.reset();
   // Every request takes 200 ms at the collector, so the leader has a batch in flight when it closes.
@@ -275,15 +280,7 @@ test("five tabs tracking 200 events each; the delivering tab closes midway: all 
 // over, whose storage view (another renderer process) may still show those lines, adopts the
 // outbox only once the closing tab's succession marker is gone from its view, after them.
 test("five tabs; the delivering tab closes with its events waiting: each of the 500 stored once, none sent twice", BOUNDED, async () => {
-  const ctx = await browser.newContext();
-  const tabs = [];
-  for (let i = 0; i < 5; i++) tabs.push(await openPage(ctx, holdSite.url + "/"));
-  const roles = await waitFor(async () => {
-    const r = await Promise.all(tabs.map((p) => p.evaluate(() => omnitrail.stats().role)));
-    return !r.includes("undecided") && r;
-  }, "roles decided");
-  assert.equal(roles.filter((r) => r === "leader").length, 1, roles.join());
-  const leader = roles.indexOf("leader");
+  const { ctx, tabs, leader } = await fiveTabs(holdSite);
   assert.equal(await tabs[leader].evaluate(() => omnitrail.flush()), true);
   await collector.reset();
   const leaderBatches = (await sdkStats(tabs[leader])).batches;
