@@ -3,7 +3,7 @@
 //!
 //! Owns: the outbox (its chunks `{prefix}.q.{writer}.{seq}`, consent category: collection),
 //! this tab's [`Role`], the one normal batch in flight plus keepalive batches, backoff and
-//! the batch-size split after a 413, the offline pause, the gzip decision (negotiated: the
+//! the batch-size split after a 413, the offline pause, the gzip decision (`compression.rs`; negotiated: the
 //! endpoint that advertised gzip is remembered in `{prefix}.gz`, same category), the
 //! succession marker `{prefix}.lead` (the delivering tab's id, removed after its last
 //! hand-over: [`Delivery::become_leader`]), what of the browser's keepalive quota is in use,
@@ -398,51 +398,6 @@ impl Delivery {
         }
     }
 
-    /// Whether to send `send` gzipped (the `compression` rule with what the endpoint
-    /// advertised, unless the collector refused a compressed batch before); records it for
-    /// [`Delivery::on_answer`]. A gzipped request leaves only once [`Delivery::compressed`]
-    /// says so.
-    pub fn compress(&mut self, send: &BatchRequest) -> bool {
-        let yes = !self.compression_refused && self.set.compression.applies(send.body.len(), send.unload, self.gzip_advertised);
-        if let Some(f) = self.in_flight.iter_mut().find(|f| f.batch_id == send.batch_id) {
-            f.compressed = yes;
-            f.compressing = yes;
-            // Whether it goes with keepalive is decided on its gzipped size.
-            f.keepalive &= !yes;
-        }
-        yes
-    }
-
-    /// The body of a batch being gzipped is ready, `gzipped` bytes (0: compressing failed and
-    /// the plain body is ready to go): whether the request may leave now, and if so whether with
-    /// keepalive (the quota counts the bytes sent: [`Delivery::keepalive_fits`]). It may not
-    /// once the page going away has sent its events plain ([`Delivery::on_hidden`]), so they
-    /// are not sent twice.
-    pub fn compressed(&mut self, batch_id: u64, gzipped: usize) -> Option<bool> {
-        let pos = self.in_flight.iter().position(|f| f.batch_id == batch_id && f.compressing)?;
-        let bytes = self.in_flight.get(pos).map_or(0, |f| if gzipped > 0 { gzipped } else { f.bytes });
-        let keepalive = bytes <= self.keepalive_fits();
-        let f = self.in_flight.get_mut(pos)?;
-        (f.compressing, f.keepalive, f.bytes) = (false, keepalive, bytes);
-        Some(keepalive)
-    }
-
-    /// `compression: "auto"`: a 2xx says whether the endpoint reads gzip (its
-    /// `Accept-Encoding`); a change is remembered for the next page loads.
-    /// After a refusal on this page it is not learnt again before the next page load.
-    fn learn_encoding(&mut self, accepts_gzip: bool, storage: &mut dyn Storage) {
-        let accepts_gzip = accepts_gzip && !self.compression_refused;
-        if self.set.compression != Compression::Auto || accepts_gzip == self.gzip_advertised {
-            return;
-        }
-        self.gzip_advertised = accepts_gzip;
-        if accepts_gzip {
-            let _ = storage.set(&self.gzip_key, &self.set.url);
-        } else {
-            storage.remove(&self.gzip_key);
-        }
-    }
-
     /// The answer to a batch request. A 2xx (or the app taking the batch) acknowledges it;
     /// anything else counts as a failed attempt for `flush()`. A compressed batch refused as
     /// unreadable (400, 415) is sent again plain, nothing is compressed any more on this page,
@@ -705,5 +660,6 @@ impl<S: Storage> Component<S> for Delivery {
     }
 }
 
+mod compression;
 #[cfg(test)]
 mod tests;
