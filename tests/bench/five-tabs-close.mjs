@@ -12,7 +12,8 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { ROOT, startCollector, startSite, launchBrowser, openPage, waitFor } from "../e2e/harness.mjs";
+import { ROOT, startCollector, startSite, launchBrowser, waitFor } from "../e2e/harness.mjs";
+import { fiveTabs, bursts } from "../e2e/five-tabs.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
@@ -108,26 +109,13 @@ async function run(i, collector, site) {
   rmSync(file, { force: true });
   const browser = await launchBrowser({ args: NETLOG ? [`--log-net-log=${file}`, "--net-log-capture-mode=Everything"] : [] });
   const ctx = await browser.newContext();
-  const tabs = [];
-  for (let t = 0; t < 5; t++) tabs.push(await openPage(ctx, site.url + "/"));
-  const roles = await waitFor(async () => {
-    const r = await Promise.all(tabs.map((p) => p.evaluate(() => omnitrail.stats().role)));
-    return !r.includes("undecided") && r;
-  }, "roles decided");
-  const leader = roles.indexOf("leader");
+  const { tabs, leader } = await fiveTabs(ctx, site);
   await tabs[leader].evaluate(() => omnitrail.flush());
   await collector.reset();
   await collector.fault({ mode: "hang", delayMs: 200 });
-  const burst = (page, tab, rounds, pause) => page.evaluate(async ({ tab, rounds, pause }) => {
-    const per = 200 / rounds;
-    for (let r = 0; r < rounds; r++) {
-      for (let k = 0; k < per; k++) omnitrail.track(`R3 ${tab} ${r * per + k}`);
-      await new Promise((ok) => setTimeout(ok, pause));
-    }
-  }, { tab, rounds, pause });
   const processes = renderers(file);
   const t0 = Date.now();
-  const runs = tabs.map((p, t) => (t === leader ? burst(p, t, 10, 45) : burst(p, t, 20, 50)));
+  const runs = bursts(tabs, leader);
   await runs[leader];
   const atClose = await stats(tabs[leader]);
   const closeStart = Date.now();

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { ROOT, CHROMIUM_FLAGS, startCollector, startSite, launchBrowser, openPage, waitFor } from "./harness.mjs";
+import { fiveTabs, bursts } from "./five-tabs.mjs";
 
 // requestTimeout 2 s (default 30 s) so the timeout scenario is short; a quick backoff.
 const SDK = { writeKey: "demo", flushInterval: 200, requestTimeout: 2000, retry: { baseMs: 200, maxMs: 2000 } };
@@ -95,17 +96,10 @@ async function settledPage(ctx, path = "/", on = site) {
   return page;
 }
 
-// Five tabs of `on` in one context, once their roles are decided: exactly one delivers.
-async function fiveTabs(on) {
+// Five tabs of `on` in a new context (./five-tabs.mjs), once exactly one delivers.
+async function fiveTabsOf(on) {
   const ctx = await browser.newContext();
-  const tabs = [];
-  for (let i = 0; i < 5; i++) tabs.push(await openPage(ctx, on.url + "/"));
-  const roles = await waitFor(async () => {
-    const r = await Promise.all(tabs.map((p) => p.evaluate(() => omnitrail.stats().role)));
-    return !r.includes("undecided") && r;
-  }, "roles decided");
-  assert.equal(roles.filter((r) => r === "leader").length, 1, roles.join());
-  return { ctx, tabs, leader: roles.indexOf("leader") };
+  return { ctx, ...(await fiveTabs(ctx, on)) };
 }
 
 function record(name, f) {
@@ -224,24 +218,17 @@ test("collector slower than requestTimeout: the SDK times out, retries, and ever
 
 // 3. Five tabs of one site, one delivering tab (Web Locks); the delivering tab closes midway.
 test("five tabs tracking 200 events each; the delivering tab closes midway: all 1000 arrive", BOUNDED, async () => {
-  const { ctx, tabs, leader } = await fiveTabs(site);
+  const { ctx, tabs, leader } = await fiveTabsOf(site);
   await tabs[leader].evaluate(() => omnitrail.flush());
   await collector.reset();
   // Every request takes 200 ms at the collector, so the leader has a batch in flight when it closes.
   await collector.fault({ mode: "hang", delayMs: 200 });
-  // Interleaved bursts: the leader tracks its 200 in 10 rounds, the others in 20 slower ones.
-  const burst = (page, tab, rounds, pause) => page.evaluate(async ({ tab, rounds, pause }) => {
-    const per = 200 / rounds;
-    for (let r = 0; r < rounds; r++) {
-      for (let i = 0; i < per; i++) omnitrail.track(`R3 ${tab} ${r * per + i}`);
-      await new Promise((ok) => setTimeout(ok, pause));
-    }
-  }, { tab, rounds, pause });
   const leaderBefore = await sdkStats(tabs[leader]);
   const followers = tabs.filter((_, i) => i !== leader);
   const trackedBefore = (await Promise.all(followers.map((p) => sdkStats(p)))).reduce((n, s) => n + s.tracked, 0);
   const t0 = Date.now();
-  const runs = tabs.map((p, i) => (i === leader ? burst(p, i, 10, 45) : burst(p, i, 20, 50)));
+  // Interleaved bursts: the leader tracks its 200 in 10 rounds, the others in 20 slower ones.
+  const runs = bursts(tabs, leader);
   await runs[leader];
   const trackedAtClose = (await Promise.all(followers.map((p) => sdkStats(p)))).reduce((n, s) => n + s.tracked, 0) - trackedBefore;
   const leaderAtClose = await sdkStats(tabs[leader]);
@@ -280,7 +267,7 @@ test("five tabs tracking 200 events each; the delivering tab closes midway: all 
 // over, whose storage view (another renderer process) may still show those lines, adopts the
 // outbox only once the closing tab's succession marker is gone from its view, after them.
 test("five tabs; the delivering tab closes with its events waiting: each of the 500 stored once, none sent twice", BOUNDED, async () => {
-  const { ctx, tabs, leader } = await fiveTabs(holdSite);
+  const { ctx, tabs, leader } = await fiveTabsOf(holdSite);
   assert.equal(await tabs[leader].evaluate(() => omnitrail.flush()), true);
   await collector.reset();
   const leaderBatches = (await sdkStats(tabs[leader])).batches;
