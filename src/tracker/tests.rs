@@ -46,6 +46,14 @@ fn track_n(t: &mut T, n: usize) {
     }
 }
 
+/// `n` events, each with a `pad` property of `pad` bytes (to fill batches and the keepalive quota).
+fn track_padded(t: &mut T, n: usize, pad: usize) {
+    let props = format!("{{\"pad\":\"{}\"}}", "x".repeat(pad));
+    for _ in 0..n {
+        t.track("E", Some(&props), &CallOptions::default()).unwrap();
+    }
+}
+
 /// messageIds of a batch body.
 fn ids_of(body: &str) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
@@ -289,10 +297,7 @@ fn unload_stays_at_least_once_offline_after_a_failure_or_when_the_browser_refuse
 #[test]
 fn an_unanswered_request_goes_again_with_keepalive_when_the_page_leaves_as_far_as_the_quota_goes() {
     let (mut t, st, _) = leader();
-    let pad = format!("{{\"pad\":\"{}\"}}", "x".repeat(4_000));
-    for _ in 0..20 {
-        t.track("E", Some(&pad), &CallOptions::default()).unwrap();
-    }
+    track_padded(&mut t, 20, 4_000);
     let s = t.poll().expect("flushAt");
     assert!(!s.keepalive, "{} B", s.body.len());
     track_n(&mut t, 5);
@@ -325,10 +330,7 @@ fn an_answered_keepalive_request_keeps_its_share_of_the_quota_until_its_body_is_
     // (its refusal of a request over the quota arrives after the hand-over, and once the page
     // has left a failure counts as sent: the events would be lost). Nothing goes then.
     let (mut t, st, _) = leader();
-    let pad = format!("{{\"pad\":\"{}\"}}", "x".repeat(1_000));
-    for _ in 0..120 {
-        t.track("E", Some(&pad), &CallOptions::default()).unwrap();
-    }
+    track_padded(&mut t, 120, 1_000);
     let k1 = t.on_hidden(false);
     t.hand_over();
     assert_eq!(k1.len(), 1);
@@ -350,10 +352,7 @@ fn an_answered_keepalive_request_keeps_its_share_of_the_quota_until_its_body_is_
 #[test]
 fn unload_respects_the_keepalive_budget() {
     let (mut t, st, _) = leader();
-    let pad = format!("{{\"pad\":\"{}\"}}", "x".repeat(1_000));
-    for _ in 0..200 {
-        t.track("E", Some(&pad), &CallOptions::default()).unwrap();
-    }
+    track_padded(&mut t, 200, 1_000);
     let sent = t.on_hidden(true);
     t.hand_over();
     let bytes: usize = sent.iter().map(|s| s.body.len()).sum();
