@@ -9,8 +9,8 @@
 // tests/out/five-tabs-close.json.
 //   node tests/bench/five-tabs-close.mjs [--runs 20] [--no-netlog] [--keep-logs]
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { loadavg } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, startCollector, startSite, launchBrowser, waitFor } from "../e2e/harness.mjs";
 import { fiveTabs, bursts } from "../e2e/five-tabs.mjs";
@@ -21,8 +21,8 @@ const RUNS = Number(opt("--runs", 20));
 const NETLOG = !argv.includes("--no-netlog");
 const KEEP = argv.includes("--keep-logs");
 const SDK = { writeKey: "demo", flushInterval: 200, requestTimeout: 2000, retry: { baseMs: 200, maxMs: 2000 } };
-const LOGDIR = "/tmp/omnitrail-netlog";
-mkdirSync(LOGDIR, { recursive: true });
+// A directory of this run's own: two runs at once (or another user's) never share log files.
+const LOGDIR = mkdtempSync(join(tmpdir(), "omnitrail-netlog-"));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const stats = (p) => p.evaluate(() => omnitrail.stats());
@@ -196,3 +196,5 @@ const out = { sdk: SDK, runs: RUNS, netlog: NETLOG, loadBefore: load0, loadAfter
 mkdirSync(join(ROOT, "tests/out"), { recursive: true });
 writeFileSync(join(ROOT, "tests/out/five-tabs-close.json"), JSON.stringify(out, null, 2) + "\n");
 console.log(`\nlost per run: ${out.lost.join(" ")}\nduplicates per run: ${out.duplicates.join(" ")}\nload ${load0.toFixed(1)} -> ${out.loadAfter.toFixed(1)}`);
+if (KEEP) console.log(`net logs kept in ${LOGDIR}`);
+else rmSync(LOGDIR, { recursive: true, force: true });
