@@ -27,6 +27,8 @@ const LANDING = {
   properties: '{"plan":"pro","price":9.5}',
   userId: "user-42",
   traits: '{"email":"a@example.com"}',
+  route: "https://shop.example.com/docs/start",
+  routePath: "/docs/start",
 };
 const RETURN = {
   ...LANDING,
@@ -63,10 +65,11 @@ export function checkVisits(built, expect) {
     assert.equal(m.anonymousId, anon);
     assert.match(m.messageId, UUID);
     assert.equal(m.context.sessionId, T1, "visit 1: the session");
-    assert.equal(m.context.page.url, LANDING.url);
+    assert.ok(m.context.page.url === LANDING.url || (expect.rest && m.context.page.url === LANDING.route), "visit 1: context.page");
     assert.equal(m.context.userAgent, LANDING.userAgent);
     assert.deepEqual(m.context.consent.categoryPreferences, prefs(!expect.consent), "visit 1: consent");
-    assert.deepEqual(m.context.campaign, expect.campaign ? CAMPAIGN : undefined, "visit 1: context.campaign");
+    const landing = m.context.page.url === LANDING.url;
+    assert.deepEqual(m.context.campaign, expect.campaign && landing ? CAMPAIGN : undefined, "visit 1: context.campaign");
   }
   assert.equal(m1[0].context.sessionStart, true, "visit 1: the session's start");
   const page1 = m1.find((m) => m.type === "page");
@@ -77,6 +80,18 @@ export function checkVisits(built, expect) {
     for (const b of [...r1.batches, ...r1.unload]) assert.equal(b.writeKey, "wk_floor");
   }
   assert.equal(r1.unload.length > 0, expect.unload, "visit 1: pagehide's keepalive batch");
+  // The rest of the API (`all-calls`): a route change, screen, group, alias, outbound link, decorate.
+  const has = (f) => m1.some(f);
+  const rest = [
+    has((m) => m.type === "page" && m.properties.url === LANDING.route && m.properties.referrer === LANDING.url),
+    has((m) => m.type === "page" && m.category === "Docs"),
+    has((m) => m.type === "screen" && m.name === LANDING.event),
+    has((m) => m.type === "group" && m.groupId === "user-42"),
+    has((m) => m.type === "alias" && m.previousId === "user-42"),
+    has((m) => m.event === "Outbound Link Clicked"),
+    r1.decorated.some((u) => u.startsWith(LANDING.route) && u.includes(`_ot=${anon}.`)),
+  ];
+  assert.deepEqual(rest, rest.map(() => expect.rest), "visit 1: the rest of the API (route, page(), screen, group, alias, outbound, decorate)");
   if (expect.persist) assert.equal(r1.storage.get("ot1.aid"), anon, "visit 1: the stored anonymous id");
   if (expect.persist) assert.equal(r1.cookies.get("omnitrail_aid"), anon, "visit 1: the cookie");
   // Events the failing collector did not take stay in the outbox for the next page load.
@@ -84,7 +99,7 @@ export function checkVisits(built, expect) {
   if (expect.persist || expect.unload) assert.ok(pending.length > 0, "visit 1: nothing left in the stored outbox");
 
   const stored = [...r1.storage, ...[...r1.cookies].map(([k, v]) => [`=${k}`, v])];
-  const r2 = visit(built, { now: T2, flags: { status: 200 }, page: RETURN, stored });
+  const r2 = visit(built, { now: T2, flags: { status: 200, reset: true }, page: RETURN, stored });
   assert.equal(r2.error, null);
   const m2 = messages(r2, expect);
   const fresh = m2.filter((m) => m.context.sessionId === T2);

@@ -28,7 +28,7 @@ const NO_ATTRIBUTION = [
   { file: J, from: "let campaign = Campaign::from_url(&landing);", to: "let campaign = Campaign::default();" },
 ];
 
-const ALL = { delivery: true, persist: true, consent: true, unload: true, journey: true, channel: true, campaign: true };
+const ALL = { delivery: true, persist: true, consent: true, unload: true, journey: true, channel: true, campaign: true, rest: false };
 export const VARIANTS = [
   { name: "floor", what: "the floor: everything a landing page runs", features: null, expect: ALL },
   { name: "no-delivery", what: "without delivery (no role, batches, answers, wake-up, unload: messages stored only)",
@@ -48,5 +48,7 @@ export const VARIANTS = [
     features: ["delivery", "persist", "consent", "unload"], expect: ALL },
   { name: "messages-only", what: "all of the above removed: messages with identity and session, stored",
     features: ["persist", "opaque-config"], patches: NO_ATTRIBUTION,
-    expect: { delivery: false, persist: true, consent: false, unload: false, journey: false, channel: false, campaign: false } },
+    expect: { delivery: false, persist: true, consent: false, unload: false, journey: false, channel: false, campaign: false, rest: false } },
+  { name: "all-calls", what: "the floor plus every other call the small core's browser layer makes into the core (not a landing page's path)",
+    features: ["all-calls", "opaque-config"], expect: { ...ALL, rest: true } },
 ];

@@ -15,14 +15,15 @@
 //!
 //! Input (`run(ptr, len)`): the time (f64, little-endian), a flags byte (bit 0: Global Privacy
 //! Control; bit 1: the visitor makes a consent choice, bit 2 granting analytics, bit 3
-//! marketing; bit 4: the collector answers 200, else 503), then UTF-8 fields separated by
-//! U+001F: url, path, search, title, referrer, user
-//! agent, host, locale, time zone, write key, endpoint, event, properties, user id, traits,
-//! then the stored state as key/value pairs (a key starting with `=` is a cookie).
+//! marketing; bit 4: the collector answers 200, else 503; bit 5: `reset()` at the end with
+//! `all-calls`), then UTF-8 fields separated by U+001F: url, path, search, title, referrer,
+//! user agent, host, locale, time zone, write key, endpoint, event, properties, user id,
+//! traits, a second URL of the site and its path (the SPA route of `all-calls`), then the
+//! stored state as key/value pairs (a key starting with `=` is a cookie).
 //! Output (a pointer to a little-endian u32 length, then the bytes): records separated by
 //! U+001E: `B` + a batch body sent while the page lives, `U` + one sent at `pagehide`, `S` +
 //! key U+001F value for each stored item afterwards, `C` + name U+001F value for each cookie,
-//! `E` + a configuration error.
+//! `E` + a configuration error, `X` + what `decorate` answered (`all-calls`).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -179,6 +180,7 @@ fn visit(now: f64, flags: u8, text: &str, out: &mut String) {
     };
     let (write_key, endpoint) = (next(), next());
     let (event, properties, user_id, traits) = (next(), next(), next(), next());
+    let (route, route_path) = (next(), next());
     let mut storage = VecStorage::default();
     loop {
         let (key, value) = (next(), next());
@@ -208,8 +210,14 @@ fn visit(now: f64, flags: u8, text: &str, out: &mut String) {
         clock.0.set(at.max(now));
         tick(&mut t, status, out);
     }
+    #[cfg(feature = "all-calls")]
+    rest(&mut t, Route { href: route, path: route_path, event, properties, user_id, traits }, status, out);
     #[cfg(feature = "unload")]
     leave(&mut t, event, properties, out);
+    #[cfg(feature = "all-calls")]
+    other_tabs(&mut t, now, flags);
+    #[cfg(not(feature = "all-calls"))]
+    let _ = (route, route_path);
     report(&t, out);
 }
 
@@ -274,6 +282,83 @@ fn calls(t: &mut Floor, event: &str, properties: &str, user_id: &str, traits: &s
     let opts = CallOptions::default();
     let _ = t.track(event, Some(properties), &opts);
     let _ = t.identify(Some(user_id), Some(traits), &opts);
+}
+
+/// The inputs of [`rest`].
+#[cfg(feature = "all-calls")]
+struct Route<'a> {
+    href: &'a str,
+    path: &'a str,
+    event: &'a str,
+    properties: &'a str,
+    user_id: &'a str,
+    traits: &'a str,
+}
+
+/// The rest of the page API the browser layer drives (`all-calls`), in the order of a page
+/// that uses all of it.
+#[cfg(feature = "all-calls")]
+#[inline(never)]
+fn rest(t: &mut Floor, r: Route<'_>, status: u16, out: &mut String) {
+    let opts = CallOptions::default();
+    // The SPA moved to another route (web/dom.rs: history listeners).
+    if t.is_new_route(r.href) {
+        let page = PageContext {
+            url: r.href.to_owned(),
+            path: r.path.to_owned(),
+            search: String::new(),
+            title: t.page().title.clone(),
+            referrer: String::new(),
+        };
+        t.on_route_change(page, r.href);
+    }
+    t.page_view_at(r.href);
+    let _ = t.page_view(Some("Docs"), Some(r.event), Some(r.properties), &opts);
+    let _ = t.screen(Some(r.event), Some(r.properties), &opts);
+    let _ = t.group(r.user_id, Some(r.traits), &opts);
+    let _ = t.alias(r.user_id, None, &opts);
+    t.note_invalid_call();
+    // Declarative tracking and outbound links (web/dom.rs reads the element, the core the rest).
+    if omnitrail::wire::MessageType::parse(r.event).is_none() && omnitrail::names::unqueue(r.event, "consent").is_none() {
+        let props = omnitrail::declarative::properties([("data-ot-prop-plan", r.user_id)].into_iter());
+        let _ = t.track(r.event, Some(&props), &opts);
+    }
+    let url = t.page().url.clone();
+    if let Some(props) = omnitrail::declarative::outbound("https://elsewhere.example/", &url, r.event) {
+        let _ = t.track(omnitrail::declarative::OUTBOUND_EVENT, Some(&props), &opts);
+    }
+    let decorated = t.decorate(r.href);
+    let _ = t.should_decorate(&decorated, r.href);
+    record(out, 'X', &decorated, None);
+    let _ = omnitrail::consent::valid_category(r.event);
+    let _ = std::hint::black_box(t.stats().counters());
+    t.flush();
+    tick(t, status, out);
+}
+
+/// Other tabs and the network (`all-calls`): another tab's consent change, offline and online,
+/// the follower role, the storage lease (where Web Locks are missing), `reset()` (bit 5).
+#[cfg(feature = "all-calls")]
+#[inline(never)]
+fn other_tabs(t: &mut Floor, now: f64, flags: u8) {
+    let key = t.consent().key().to_owned();
+    let value = t.storage().get(&key);
+    t.on_storage_change(&key, value.as_deref());
+    t.set_online(false);
+    t.set_online(true);
+    t.suspend();
+    t.become_follower();
+    let prefix = t.config().storage_prefix.clone();
+    let tab = t.tab().to_owned();
+    let mut lease = omnitrail::lease::Lease::new(&prefix, &tab);
+    if lease.tick(t.lease_storage(), now) == omnitrail::lease::LeaseState::Held {
+        t.become_leader();
+    }
+    lease.release(t.lease_storage());
+    let _ = t.take_identity_refresh();
+    if flags & 32 != 0 {
+        t.reset();
+    }
 }
 
 /// `pagehide`: one more event, the keepalive batch, the hand-over.
