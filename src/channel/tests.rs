@@ -736,8 +736,8 @@ fn static_terms_are_well_formed() {
             if matches!(terms, Terms::Lines(_)) {
                 continue; // checked below
             }
-            assert!(terms.any(|x| !x.is_empty()));
-            assert!(!terms.any(|x| x.is_empty() || x != x.trim() || x.to_ascii_lowercase() != x), "{terms:?}");
+            assert!(terms.any(&|x| !x.is_empty()));
+            assert!(!terms.any(&|x| x.is_empty() || x != x.trim() || x.to_ascii_lowercase() != x), "{terms:?}");
         }
     }
     // Every click id the campaign module captures is classified by some row: Google's by

@@ -129,27 +129,54 @@ pub fn consent_choices(v: &JsValue) -> Result<Vec<(String, bool)>, InputError> {
     Ok(out)
 }
 
+// The configuration's readers: one function each, called by every option's read, never
+// inlined into the ~50 reads (−32 B gzip on the core wasm, docs/size.md).
+
+/// `target[key]` if it is an own property, else `undefined` (a throwing Proxy trap too).
+#[inline(never)]
+fn config_get(target: &JsValue, key: &str) -> JsValue {
+    own_get(target, key).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A string option; `undefined`/`null` give `None`.
+#[inline(never)]
+fn config_string(target: &JsValue, key: &'static str) -> Result<Option<String>, ConfigError> {
+    let x = config_get(target, key);
+    if x.is_undefined() || x.is_null() {
+        return Ok(None);
+    }
+    x.as_string().map(Some).ok_or(ConfigError::WrongType { option: key, expected: "a string" })
+}
+
+/// A number option; `undefined`/`null` give `None`.
+#[inline(never)]
+fn config_number(target: &JsValue, key: &'static str) -> Result<Option<f64>, ConfigError> {
+    let x = config_get(target, key);
+    if x.is_undefined() || x.is_null() {
+        return Ok(None);
+    }
+    x.as_f64().map(Some).ok_or(ConfigError::WrongType { option: key, expected: "a number" })
+}
+
+/// A boolean option, written into `slot` when present.
+#[inline(never)]
+fn config_flag(target: &JsValue, key: &'static str, slot: &mut bool) -> Result<(), ConfigError> {
+    let x = config_get(target, key);
+    if !x.is_undefined() {
+        *slot = x.as_bool().ok_or(ConfigError::WrongType { option: key, expected: "a boolean" })?;
+    }
+    Ok(())
+}
+
 /// Reads the configuration object; the one place where an error reaches the page.
 pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
     let wrong = |option, expected| ConfigError::WrongType { option, expected };
     if !v.is_object() {
         return Err(wrong("(config)", "an object"));
     }
-    let get = |target: &JsValue, key: &str| own_get(target, key).unwrap_or(JsValue::UNDEFINED);
-    let string = |key: &'static str| -> Result<Option<String>, ConfigError> {
-        let x = get(v, key);
-        if x.is_undefined() || x.is_null() {
-            return Ok(None);
-        }
-        x.as_string().map(Some).ok_or(wrong(key, "a string"))
-    };
-    let number = |target: &JsValue, key: &'static str| -> Result<Option<f64>, ConfigError> {
-        let x = get(target, key);
-        if x.is_undefined() || x.is_null() {
-            return Ok(None);
-        }
-        x.as_f64().map(Some).ok_or(wrong(key, "a number"))
-    };
+    let get = config_get;
+    let string = |key: &'static str| config_string(v, key);
+    let number = config_number;
     let write_key = string("writeKey")?.ok_or(ConfigError::MissingWriteKey)?;
     let endpoint = string("endpoint")?.ok_or_else(|| ConfigError::InvalidEndpoint(String::new()))?;
     let mut c = Config::new(write_key, endpoint);
@@ -203,13 +230,7 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
     if let Some(n) = number(v, "handoverMaxAge")? {
         c.link.max_age_ms = n;
     }
-    let flag = |key: &'static str, slot: &mut bool| -> Result<(), ConfigError> {
-        let x = get(v, key);
-        if !x.is_undefined() {
-            *slot = x.as_bool().ok_or(wrong(key, "a boolean"))?;
-        }
-        Ok(())
-    };
+    let flag = |key: &'static str, slot: &mut bool| config_flag(v, key, slot);
     flag("autoDecorate", &mut c.auto_decorate)?;
     flag("autoPage", &mut c.page_views.on_load)?;
     flag("spaPageViews", &mut c.page_views.on_route_change)?;
@@ -267,13 +288,7 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
                 None => strings(gpc, "consent.gpc")?.unwrap_or_default(),
             };
         }
-        let bool_of = |key: &'static str, slot: &mut bool| -> Result<(), ConfigError> {
-            let x = get(&consent, key);
-            if !x.is_undefined() {
-                *slot = x.as_bool().ok_or(wrong(key, "a boolean"))?;
-            }
-            Ok(())
-        };
+        let bool_of = |key: &'static str, slot: &mut bool| config_flag(&consent, key, slot);
         bool_of("dnt", &mut c.consent.honor_dnt)?;
         bool_of("changedEvent", &mut c.consent.changed_event)?;
         let buffer = get(&consent, "buffer");

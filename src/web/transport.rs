@@ -71,6 +71,13 @@ extern "C" {
     fn read_body(response: &JsValue, done: &js_sys::Function) -> Result<(), JsValue>;
 }
 
+/// The batch id a callback was bound to (`bind_first`), a number. Taken as a `JsValue`, not an
+/// `f64`: closures of one signature share one invoke shim in the wasm and one adapter in the glue
+/// (docs/size.md).
+fn batch_id(v: &JsValue) -> u64 {
+    v.as_f64().unwrap_or_default() as u64
+}
+
 /// The functions every batch request settles with (created once, bound per request): the
 /// collector's answer, or none. Each hands what the browser saw to the core as an [`Answer`].
 /// The third asks the core whether a gzipped batch may still leave ([`gzip_fetch`]).
@@ -78,9 +85,9 @@ pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_
     // Every answer's body is read to the end: until then Chromium counts a keepalive request
     // against the page's quota (`Tracker::answer_read`).
     let w = weak.clone();
-    let read = leak(Closure::<dyn FnMut(f64)>::new(move |batch: f64| {
+    let read = leak(Closure::<dyn FnMut(JsValue)>::new(move |batch: JsValue| {
         if let Some(rt) = w.upgrade() {
-            with(&rt, |r| r.core.answer_read(batch as u64));
+            with(&rt, |r| r.core.answer_read(batch_id(&batch)));
         }
     }));
     let w = weak.clone();
@@ -108,9 +115,9 @@ pub fn answer_callbacks(weak: &Weak<RefCell<Runtime>>) -> (js_sys::Function, js_
         go.map_or(0, |keepalive| 1 + keepalive as u8)
     }));
     let w = weak.clone();
-    let on_failure = leak(Closure::<dyn FnMut(f64)>::new(move |batch: f64| {
+    let on_failure = leak(Closure::<dyn FnMut(JsValue)>::new(move |batch: JsValue| {
         if let Some(rt) = w.upgrade() {
-            with(&rt, |r| r.core.on_delivery(batch as u64, Answer::NoAnswer));
+            with(&rt, |r| r.core.on_delivery(batch_id(&batch), Answer::NoAnswer));
             tick_now(&rt);
         }
     }));

@@ -19,7 +19,7 @@ export const WORK = `${ROOT}/target/size-floor`;
 const WASM_OPT = `${ROOT}/js/node_modules/.bin/wasm-opt`;
 // scripts/build.sh's flags, in its order.
 const RUSTFLAGS = "-Zunstable-options -Cpanic=immediate-abort -Csymbol-mangling-version=legacy -Zlocation-detail=none";
-const OPT_PASSES = ["--low-memory-unused", "--flatten", "--rereloop", "-Oz", "-Oz", "--flatten", "--rereloop", "-Oz", "-Oz"];
+const OPT_PASSES = ["--one-caller-inline-max-function-size=20", "--always-inline-max-function-size=4", "--low-memory-unused", "-Oz", "--flatten", "--rereloop", "-Oz", "-Oz", "--flatten", "--rereloop", "-Oz", "-Oz"];
 const OPT_FEATURES = [
   "--enable-bulk-memory", "--enable-bulk-memory-opt", "--enable-nontrapping-float-to-int",
   "--enable-sign-ext", "--enable-reference-types", "--enable-multivalue", "--enable-mutable-globals",
