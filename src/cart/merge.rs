@@ -26,14 +26,14 @@ impl Cart {
         let mut out: Vec<(Dot, Entry)> = Vec::with_capacity(mine.len().max(other.entries.len()));
         let mut theirs = other.entries.0.into_iter().peekable();
         for (d, e) in mine {
-            while let Some((od, oe)) = theirs.next_if(|(od, _)| *od < d) {
+            while let Some((od, oe)) = theirs.next_if(|(od, _)| od.cmp(&d).is_lt()) {
                 if !has_seen(&self.vv, &od) {
                     out.push((od, oe));
                     changed = true;
                 }
             }
             match theirs.next_if(|(od, _)| *od == d) {
-                Some((_, oe)) if oe > e => {
+                Some((_, oe)) if oe.cmp(&e).is_gt() => {
                     changed = true;
                     out.push((d, oe));
                 }

@@ -344,7 +344,7 @@ impl Cart {
             for (d, e) in self.entries.iter() {
                 if matches!(e.body, Body::Order { .. }) {
                     n += 1;
-                    if first.map_or(true, |f| (e.ts, d) < f) {
+                    if first.map_or(true, |f| (e.ts, d).cmp(&f).is_lt()) {
                         first = Some((e.ts, d));
                     }
                 }

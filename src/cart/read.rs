@@ -27,14 +27,16 @@ impl Cart {
                     a.qty_entries += 1;
                     a.first = if a.qty_entries == 1 { e.ts } else { a.first.min(e.ts) };
                     if let Body::Set(..) = e.body {
-                        if a.set.map_or(true, |(ts, sd, _)| (e.ts, d) > (ts, sd)) {
+                        if a.set.map_or(true, |(ts, sd, _)| (e.ts, d).cmp(&(ts, sd)).is_gt()) {
                             a.set = Some((e.ts, d, *n));
                         }
                     } else {
                         a.sum = a.sum.saturating_add(*n);
                     }
                 }
-                Body::Meta(_, meta) if a.meta.map_or(true, |(ts, md, _)| (e.ts, d) > (ts, md)) => a.meta = Some((e.ts, d, meta)),
+                Body::Meta(_, meta) if a.meta.map_or(true, |(ts, md, _)| (e.ts, d).cmp(&(ts, md)).is_gt()) => {
+                    a.meta = Some((e.ts, d, meta))
+                }
                 _ => {}
             }
         }
@@ -65,8 +67,8 @@ impl Cart {
             if let Some(v) = pick(&e.body) {
                 let better = match best {
                     None => true,
-                    Some((ts, bd, _)) if earliest => (e.ts, d) < (ts, bd),
-                    Some((ts, bd, _)) => (e.ts, d) > (ts, bd),
+                    Some((ts, bd, _)) if earliest => (e.ts, d).cmp(&(ts, bd)).is_lt(),
+                    Some((ts, bd, _)) => (e.ts, d).cmp(&(ts, bd)).is_gt(),
                 };
                 if better {
                     best = Some((e.ts, d, v));
