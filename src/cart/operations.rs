@@ -265,11 +265,11 @@ impl Cart {
     /// Empties the cart: removes every line and the coupon this replica sees (lines added
     /// concurrently elsewhere survive). One `Product Removed` per line removed.
     pub fn clear(&mut self, now_ms: f64) -> Vec<CartEvent> {
-        let keys: Vec<(Key, i64)> = self.lines().iter().map(|l| (l.key.clone(), l.qty)).collect();
-        if !keys.is_empty() {
+        if !self.is_empty() {
             self.ensure_cart_id(now_ms);
         }
-        let events = keys.iter().map(|(k, q)| self.product_event("Product Removed", k, *q)).collect();
+        // Rendered from the lines as they are (no copy of their keys), before the removal.
+        let events = self.lines().iter().map(|l| self.product_event("Product Removed", l.key, l.qty)).collect();
         self.remove_where(&|e| e.key().is_some() || matches!(e.body, Body::Coupon(_)));
         events
     }
