@@ -85,12 +85,10 @@ impl Cart {
     /// one re-asserted with its own timestamp (so that a concurrent genuine update still wins,
     /// and the line keeps a description if another replica removed what it saw).
     pub(super) fn put_meta(&mut self, key: &Key, meta: Meta, now_ms: f64) {
-        let current = self.acc_of(key).meta.map(|(ts, _, m)| (ts, m.clone()));
+        // The winning description's time if it is this one (compared in place, not cloned).
+        let unchanged = self.acc_of(key).meta.and_then(|(ts, _, m)| (*m == meta).then_some(ts));
         let (d, ts) = self.stamp(now_ms);
-        let ts = match current {
-            Some((old_ts, old)) if old == meta => old_ts,
-            _ => ts,
-        };
+        let ts = unchanged.unwrap_or(ts);
         self.remove_where(&|e| matches!(&e.body, Body::Meta(k, _) if k == key));
         self.entries.insert(d, Entry { ts, body: Body::Meta(key.clone(), meta) });
     }
