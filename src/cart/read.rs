@@ -45,12 +45,15 @@ impl Cart {
 
     /// Visible lines (quantity > 0), in the order they were created.
     pub(super) fn lines(&self) -> Vec<Line<'_>> {
-        let mut v: Vec<Line<'_>> = self
-            .accs(None)
-            .into_iter()
-            .filter(|(_, a)| a.qty() > 0)
-            .map(|(key, a)| Line { key, qty: a.qty(), meta: a.meta.map(|m| m.2), since: a.since() })
-            .collect();
+        // A loop, not `into_iter().filter().map().collect()`: that chain brings the in-place
+        // collect machinery for one more element type into the wasm.
+        let mut v: Vec<Line<'_>> = Vec::new();
+        for (key, a) in self.accs(None) {
+            let qty = a.qty();
+            if qty > 0 {
+                v.push(Line { key, qty, meta: a.meta.map(|m| m.2), since: a.since() });
+            }
+        }
         insertion_sort(&mut v, |a, b| (a.since, a.key) < (b.since, b.key));
         v
     }
