@@ -41,14 +41,13 @@ impl Cart {
     /// this replica on the line, they are folded into the new one: only this replica's own, so
     /// that two replicas folding concurrently never count a delta twice. Returns the timestamp.
     pub(super) fn write_delta(&mut self, key: &Key, n: i64, now_ms: f64) -> u64 {
-        let own: Vec<(Dot, i64)> = self
-            .entries
-            .iter()
-            .filter_map(|(d, e)| match &e.body {
-                Body::Delta(k, x) if k == key && d.r == self.replica => Some((d.clone(), *x)),
-                _ => None,
-            })
-            .collect();
+        let mut own: Vec<(Dot, i64)> = Vec::new();
+        for (d, e) in self.entries.iter() {
+            match &e.body {
+                Body::Delta(k, x) if k == key && d.r == self.replica => own.push((d.clone(), *x)),
+                _ => {}
+            }
+        }
         let mut v = n;
         if own.len() >= MAX_QTY_ENTRIES {
             for (d, x) in own {
