@@ -266,7 +266,10 @@ impl Cart {
             self.ensure_cart_id(now_ms);
         }
         // Rendered from the lines as they are (no copy of their keys), before the removal.
-        let events = self.lines().iter().map(|l| self.product_event("Product Removed", l.key, l.qty)).collect();
+        let mut events = Vec::new();
+        for l in self.lines() {
+            events.push(self.product_event("Product Removed", l.key, l.qty));
+        }
         self.remove_where(&|e| e.key().is_some() || matches!(e.body, Body::Coupon(_)));
         events
     }

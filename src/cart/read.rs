@@ -97,7 +97,12 @@ impl Cart {
         if let Some(c) = self.register(|b| if let Body::Currency(s) = b { Some(s) } else { None }, false) {
             return c;
         }
-        self.lines().iter().filter_map(|l| l.meta).map(|m| m.currency.as_str()).find(|c| !c.is_empty()).unwrap_or("")
+        for m in self.lines().into_iter().filter_map(|l| l.meta) {
+            if !m.currency.is_empty() {
+                return &m.currency;
+            }
+        }
+        ""
     }
 
     /// Quantity of a line (0 when absent).
