@@ -103,18 +103,18 @@ impl Cart {
     /// first (never this replica).
     pub(super) fn forget_replicas(&mut self) {
         while self.vv.len() > MAX_REPLICAS {
-            let victim = self
-                .vv
-                .iter()
-                .filter(|(r, _)| **r != self.replica && !self.entries.iter().any(|(d, _)| &d.r == *r))
-                .min_by(|a, b| (a.1.last, a.0).cmp(&(b.1.last, b.0)))
-                .map(|(r, _)| r.clone());
-            match victim {
-                Some(r) => {
-                    self.vv.remove(r.as_str());
+            let mut victim: Option<(u64, &String)> = None;
+            for (r, s) in self.vv.iter() {
+                if *r != self.replica
+                    && !self.entries.iter().any(|(d, _)| d.r == *r)
+                    && victim.map_or(true, |v| (s.last, r).cmp(&v).is_lt())
+                {
+                    victim = Some((s.last, r));
                 }
-                None => return,
             }
+            let Some((_, r)) = victim else { return };
+            let r = r.clone();
+            self.vv.remove(r.as_str());
         }
     }
 
