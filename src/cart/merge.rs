@@ -79,16 +79,25 @@ impl Cart {
         if excess == 0 {
             return;
         }
+        // Entries stamped before `t`: one counting loop for the bisection and the ties.
+        let before = |t: u64| {
+            let mut n = 0;
+            for (_, e) in self.entries.iter() {
+                n += usize::from(e.ts < t);
+            }
+            n
+        };
         let (mut lo, mut hi) = (0u64, u64::MAX);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.entries.iter().filter(|(_, e)| e.ts <= mid).count() >= excess {
+            // `ts <= mid` is `ts < mid + 1` (`mid < u64::MAX` here).
+            if before(mid + 1) >= excess {
                 hi = mid;
             } else {
                 lo = mid + 1;
             }
         }
-        let tied = core::cell::Cell::new(excess - self.entries.iter().filter(|(_, e)| e.ts < lo).count());
+        let tied = core::cell::Cell::new(excess - before(lo));
         // `remove_where` visits entries in dot order.
         self.remove_where(&|e| {
             let tie = e.ts == lo && tied.get() > 0;
