@@ -361,6 +361,7 @@ mod read;
 mod vec_map;
 
 use codec::push_micros;
+use events::units;
 use vec_map::{insertion_sort, VecMap};
 
 #[cfg(test)]

@@ -109,7 +109,7 @@ impl Cart {
         let acc = self.acc_of(&key);
         let qty = acc.qty();
         let since = acc.meta.map(|m| m.2.since);
-        if qty == 0 && self.accs(None).iter().filter(|(_, a)| a.qty() > 0).count() >= MAX_LINES {
+        if qty == 0 && self.lines().len() >= MAX_LINES {
             return Err(InputError::TooLarge);
         }
         // On an existing line, what the call leaves out keeps its current value.
@@ -313,7 +313,7 @@ impl Cart {
         let (shipping, tax) = (to_micros(order.shipping), to_micros(order.tax));
         let revenue = sub.saturating_sub(discount).max(0);
         let total = revenue.saturating_add(shipping).saturating_add(tax);
-        let units: u64 = lines.iter().map(|l| u64::try_from(l.qty).unwrap_or(0)).sum();
+        let units = units(&lines);
         let mut out = self.open_props(self.cart_id());
         push_key(&mut out, "order_id");
         push_str(&mut out, order.order_id);
