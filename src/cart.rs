@@ -291,7 +291,12 @@ fn valid_replica_char(b: u8) -> bool {
 
 /// The replica id as kept: at most 64 bytes of `[A-Za-z0-9._:-]` (others become `_`).
 pub fn sanitize_replica(id: &str) -> String {
-    let mut s: String = id.bytes().take(MAX_REPLICA_LEN).map(|b| if valid_replica_char(b) { b as char } else { '_' }).collect();
+    let mut s = String::new();
+    for b in id.bytes().take(MAX_REPLICA_LEN) {
+        // `& 0x7f` changes no valid byte (all ASCII) and lets the compiler drop `push`'s
+        // multi-byte UTF-8 path.
+        s.push(if valid_replica_char(b) { char::from(b & 0x7f) } else { '_' });
+    }
     if s.is_empty() {
         s.push('_');
     }
