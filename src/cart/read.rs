@@ -59,7 +59,7 @@ impl Cart {
     }
 
     pub(super) fn acc_of(&self, key: &Key) -> Acc<'_> {
-        self.accs(Some(key)).into_iter().next().map(|(_, a)| a).unwrap_or_default()
+        self.accs(Some(key)).first().map_or_else(Acc::default, |(_, a)| *a)
     }
 
     /// The winning live entry of a cart-level register (`pick` selects the kind).
