@@ -303,8 +303,9 @@ pub fn sanitize_replica(id: &str) -> String {
     s
 }
 
-fn cap(s: &str, max: usize) -> String {
-    crate::url::truncate(s, max).to_owned()
+/// At most `max` bytes of `s`, cut on a character boundary (borrowed: the caller copies it once).
+fn cap(s: &str, max: usize) -> &str {
+    crate::url::truncate(s, max)
 }
 
 fn check_id(s: &str, what: &'static str) -> Result<(), InputError> {

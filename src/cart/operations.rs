@@ -116,12 +116,12 @@ impl Cart {
         let old = acc.meta.filter(|_| qty > 0).map(|m| m.2);
         let keep = |given: &str, cur: Option<&String>| if given.is_empty() { cur.cloned().unwrap_or_default() } else { given.to_owned() };
         let mut meta = Meta {
-            name: keep(&cap(p.name, MAX_NAME_LEN), old.map(|m| &m.name)),
+            name: keep(cap(p.name, MAX_NAME_LEN), old.map(|m| &m.name)),
             price: match old {
                 Some(m) if !(p.price.is_finite() && p.price >= 0.0) => m.price,
                 _ => to_micros(p.price),
             },
-            currency: keep(&cap(p.currency, MAX_CURRENCY_LEN), old.map(|m| &m.currency)),
+            currency: keep(cap(p.currency, MAX_CURRENCY_LEN), old.map(|m| &m.currency)),
             props: keep(if p.properties.trim().is_empty() { "" } else { props }, old.map(|m| &m.props)),
             since: 0,
         };
