@@ -267,7 +267,7 @@ impl Cart {
         }
         // Rendered from the lines as they are (no copy of their keys), before the removal.
         let mut events = Vec::new();
-        for l in self.lines() {
+        for l in self.lines().iter() {
             events.push(self.product_event("Product Removed", l.key, l.qty));
         }
         self.remove_where(&|e| e.key().is_some() || matches!(e.body, Body::Coupon(_)));

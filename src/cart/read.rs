@@ -97,7 +97,7 @@ impl Cart {
         if let Some(c) = self.register(|b| if let Body::Currency(s) = b { Some(s) } else { None }, false) {
             return c;
         }
-        for m in self.lines().into_iter().filter_map(|l| l.meta) {
+        for m in self.lines().iter().filter_map(|l| l.meta) {
             if !m.currency.is_empty() {
                 return &m.currency;
             }
