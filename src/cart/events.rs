@@ -46,7 +46,7 @@ impl Cart {
         }
         if let Some(members) = l.meta.and_then(|m| json::members(&m.props)) {
             const OURS: [&str; 6] = ["\"product_id\"", "\"variant\"", "\"name\"", "\"price\"", "\"quantity\"", "\"currency\""];
-            for (k, v) in members {
+            for &(k, v) in &members {
                 if OURS.contains(&k) || (k == "\"cart_id\"") {
                     continue;
                 }

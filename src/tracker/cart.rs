@@ -81,7 +81,7 @@ fn parse<'a>(obj: &'a str, what: &'static str, id_key: &str, id_what: &'static s
     let members = json::members(obj).ok_or(InputError::NotAnObject(what))?;
     let line = id_key == "product_id";
     let mut p = Parsed { id: String::new(), variant: String::new(), known: Vec::new(), rest: String::from("{") };
-    for (k, v) in members {
+    for &(k, v) in &members {
         let name = k.get(1..k.len() - 1).unwrap_or_default();
         if name == id_key {
             p.id = text(v).ok_or(InputError::MissingName(id_what))?;

@@ -135,7 +135,7 @@ pub fn perform(rt: &Shared, work: Work) {
         let listeners = with(rt, |r| r.cart.listeners.clone()).unwrap_or_default();
         if !listeners.is_empty() {
             let cart = js_sys::JSON::parse(&snapshot).unwrap_or(JsValue::NULL);
-            for f in listeners {
+            for f in &listeners {
                 let _ = f.call1(&JsValue::UNDEFINED, &cart);
             }
         }
@@ -173,7 +173,7 @@ fn answered(rt: &Shared, id: f64, status: u16, retry_after: Option<&str>, body: 
         web_sys::console::warn_1(&JsValue::from_str(&w));
     }
     let ok = JsValue::from_bool(matches!(outcome, SyncOutcome::Merged(_)));
-    for resolve in settle {
+    for resolve in &settle {
         let _ = resolve.call1(&JsValue::UNDEFINED, &ok);
     }
     tick_now(rt);
