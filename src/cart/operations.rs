@@ -289,7 +289,7 @@ impl Cart {
         let lines = self.lines();
         let mut out = self.open_props(self.cart_id());
         let sub = self.subtotal_micros();
-        for k in ["value", "revenue"] {
+        for k in &["value", "revenue"] {
             push_key(&mut out, k);
             push_micros(&mut out, sub);
             out.push(',');
@@ -317,8 +317,8 @@ impl Cart {
         let mut out = self.open_props(self.cart_id());
         push_key(&mut out, "order_id");
         push_str(&mut out, order.order_id);
-        for (k, v) in
-            [("subtotal", sub), ("revenue", revenue), ("total", total), ("shipping", shipping), ("tax", tax), ("discount", discount)]
+        for &(k, v) in
+            &[("subtotal", sub), ("revenue", revenue), ("total", total), ("shipping", shipping), ("tax", tax), ("discount", discount)]
         {
             out.push(',');
             push_key(&mut out, k);
