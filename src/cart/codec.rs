@@ -102,8 +102,12 @@ impl Cart {
                 continue;
             }
             let mut f = Fields(line.split('\t'));
-            let tag = f.str()?;
-            if tag == "v" {
+            // The kind as a byte: one-byte comparisons, not string ones.
+            let tag = match f.str()?.as_bytes() {
+                [b] => *b,
+                _ => return None,
+            };
+            if tag == b'v' {
                 if !cart.entries.is_empty() || names.len() >= MAX_ENTRIES {
                     return None;
                 }
@@ -133,19 +137,19 @@ impl Cart {
                 return None;
             }
             let body = match tag {
-                "a" | "s" => {
+                b'a' | b's' => {
                     let key = f.key()?;
                     let n = f.i64()?;
                     let lim = i64::from(MAX_QUANTITY);
-                    if tag == "a" && n != 0 && (-MAX_DELTA..=MAX_DELTA).contains(&n) {
+                    if tag == b'a' && n != 0 && (-MAX_DELTA..=MAX_DELTA).contains(&n) {
                         Body::Delta(key, n)
-                    } else if tag == "s" && (1..=lim).contains(&n) {
+                    } else if tag == b's' && (1..=lim).contains(&n) {
                         Body::Set(key, n)
                     } else {
                         return None;
                     }
                 }
-                "m" => {
+                b'm' => {
                     let key = f.key()?;
                     let name = f.string(MAX_NAME_LEN)?;
                     let price = f.i64()?;
@@ -160,18 +164,18 @@ impl Cart {
                     }
                     Body::Meta(key, Meta { name, price, currency, props, since })
                 }
-                "c" | "u" | "i" => {
-                    let v = f.string(if tag == "u" { MAX_CURRENCY_LEN } else { MAX_ID_LEN + MAX_REPLICA_LEN + 16 })?;
+                b'c' | b'u' | b'i' => {
+                    let v = f.string(if tag == b'u' { MAX_CURRENCY_LEN } else { MAX_ID_LEN + MAX_REPLICA_LEN + 16 })?;
                     if v.is_empty() {
                         return None;
                     }
                     match tag {
-                        "c" => Body::Coupon(v),
-                        "u" => Body::Currency(v),
+                        b'c' => Body::Coupon(v),
+                        b'u' => Body::Currency(v),
                         _ => Body::CartId(v),
                     }
                 }
-                "o" => {
+                b'o' => {
                     let id = f.string(MAX_ID_LEN)?;
                     let total = f.i64()?;
                     let currency = f.string(MAX_CURRENCY_LEN)?;

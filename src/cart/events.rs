@@ -6,6 +6,15 @@
 
 use super::*;
 
+/// Units in the lines (the order's `units`, the snapshot's `quantity`): one loop for both.
+pub(super) fn units(lines: &[Line<'_>]) -> u64 {
+    let mut n = 0u64;
+    for l in lines {
+        n += u64::try_from(l.qty).unwrap_or(0);
+    }
+    n
+}
+
 impl Cart {
     pub(super) fn push_line(&self, out: &mut String, l: &Line<'_>, qty: i64) {
         out.push('{');
@@ -37,7 +46,7 @@ impl Cart {
         }
         if let Some(members) = l.meta.and_then(|m| json::members(&m.props)) {
             const OURS: [&str; 6] = ["\"product_id\"", "\"variant\"", "\"name\"", "\"price\"", "\"quantity\"", "\"currency\""];
-            for (k, v) in members {
+            for &(k, v) in &members {
                 if OURS.contains(&k) || (k == "\"cart_id\"") {
                     continue;
                 }
@@ -96,7 +105,7 @@ impl Cart {
         self.push_products(&mut out, &lines);
         out.push(',');
         push_key(&mut out, "quantity");
-        push_u64(&mut out, lines.iter().map(|l| u64::try_from(l.qty).unwrap_or(0)).sum());
+        push_u64(&mut out, units(&lines));
         out.push(',');
         push_key(&mut out, "value");
         push_micros(&mut out, self.subtotal_micros());

@@ -26,14 +26,14 @@ impl Cart {
         let mut out: Vec<(Dot, Entry)> = Vec::with_capacity(mine.len().max(other.entries.len()));
         let mut theirs = other.entries.0.into_iter().peekable();
         for (d, e) in mine {
-            while let Some((od, oe)) = theirs.next_if(|(od, _)| *od < d) {
+            while let Some((od, oe)) = theirs.next_if(|(od, _)| od.cmp(&d).is_lt()) {
                 if !has_seen(&self.vv, &od) {
                     out.push((od, oe));
                     changed = true;
                 }
             }
             match theirs.next_if(|(od, _)| *od == d) {
-                Some((_, oe)) if oe > e => {
+                Some((_, oe)) if oe.cmp(&e).is_gt() => {
                     changed = true;
                     out.push((d, oe));
                 }
@@ -79,16 +79,25 @@ impl Cart {
         if excess == 0 {
             return;
         }
+        // Entries stamped before `t`: one counting loop for the bisection and the ties.
+        let before = |t: u64| {
+            let mut n = 0;
+            for (_, e) in self.entries.iter() {
+                n += usize::from(e.ts < t);
+            }
+            n
+        };
         let (mut lo, mut hi) = (0u64, u64::MAX);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.entries.iter().filter(|(_, e)| e.ts <= mid).count() >= excess {
+            // `ts <= mid` is `ts < mid + 1` (`mid < u64::MAX` here).
+            if before(mid + 1) >= excess {
                 hi = mid;
             } else {
                 lo = mid + 1;
             }
         }
-        let tied = core::cell::Cell::new(excess - self.entries.iter().filter(|(_, e)| e.ts < lo).count());
+        let tied = core::cell::Cell::new(excess - before(lo));
         // `remove_where` visits entries in dot order.
         self.remove_where(&|e| {
             let tie = e.ts == lo && tied.get() > 0;
@@ -103,18 +112,18 @@ impl Cart {
     /// first (never this replica).
     pub(super) fn forget_replicas(&mut self) {
         while self.vv.len() > MAX_REPLICAS {
-            let victim = self
-                .vv
-                .iter()
-                .filter(|(r, _)| **r != self.replica && !self.entries.iter().any(|(d, _)| &d.r == *r))
-                .min_by(|a, b| (a.1.last, a.0).cmp(&(b.1.last, b.0)))
-                .map(|(r, _)| r.clone());
-            match victim {
-                Some(r) => {
-                    self.vv.remove(r.as_str());
+            let mut victim: Option<(u64, &String)> = None;
+            for (r, s) in self.vv.iter() {
+                if *r != self.replica
+                    && !self.entries.iter().any(|(d, _)| d.r == *r)
+                    && victim.map_or(true, |v| (s.last, r).cmp(&v).is_lt())
+                {
+                    victim = Some((s.last, r));
                 }
-                None => return,
             }
+            let Some((_, r)) = victim else { return };
+            let r = r.clone();
+            self.vv.remove(r.as_str());
         }
     }
 

@@ -41,14 +41,13 @@ impl Cart {
     /// this replica on the line, they are folded into the new one: only this replica's own, so
     /// that two replicas folding concurrently never count a delta twice. Returns the timestamp.
     pub(super) fn write_delta(&mut self, key: &Key, n: i64, now_ms: f64) -> u64 {
-        let own: Vec<(Dot, i64)> = self
-            .entries
-            .iter()
-            .filter_map(|(d, e)| match &e.body {
-                Body::Delta(k, x) if k == key && d.r == self.replica => Some((d.clone(), *x)),
-                _ => None,
-            })
-            .collect();
+        let mut own: Vec<(Dot, i64)> = Vec::new();
+        for (d, e) in self.entries.iter() {
+            match &e.body {
+                Body::Delta(k, x) if k == key && d.r == self.replica => own.push((d.clone(), *x)),
+                _ => {}
+            }
+        }
         let mut v = n;
         if own.len() >= MAX_QTY_ENTRIES {
             for (d, x) in own {
@@ -85,12 +84,10 @@ impl Cart {
     /// one re-asserted with its own timestamp (so that a concurrent genuine update still wins,
     /// and the line keeps a description if another replica removed what it saw).
     pub(super) fn put_meta(&mut self, key: &Key, meta: Meta, now_ms: f64) {
-        let current = self.acc_of(key).meta.map(|(ts, _, m)| (ts, m.clone()));
+        // The winning description's time if it is this one (compared in place, not cloned).
+        let unchanged = self.acc_of(key).meta.and_then(|(ts, _, m)| (*m == meta).then_some(ts));
         let (d, ts) = self.stamp(now_ms);
-        let ts = match current {
-            Some((old_ts, old)) if old == meta => old_ts,
-            _ => ts,
-        };
+        let ts = unchanged.unwrap_or(ts);
         self.remove_where(&|e| matches!(&e.body, Body::Meta(k, _) if k == key));
         self.entries.insert(d, Entry { ts, body: Body::Meta(key.clone(), meta) });
     }
@@ -112,19 +109,19 @@ impl Cart {
         let acc = self.acc_of(&key);
         let qty = acc.qty();
         let since = acc.meta.map(|m| m.2.since);
-        if qty == 0 && self.accs(None).iter().filter(|(_, a)| a.qty() > 0).count() >= MAX_LINES {
+        if qty == 0 && self.lines().len() >= MAX_LINES {
             return Err(InputError::TooLarge);
         }
         // On an existing line, what the call leaves out keeps its current value.
         let old = acc.meta.filter(|_| qty > 0).map(|m| m.2);
         let keep = |given: &str, cur: Option<&String>| if given.is_empty() { cur.cloned().unwrap_or_default() } else { given.to_owned() };
         let mut meta = Meta {
-            name: keep(&cap(p.name, MAX_NAME_LEN), old.map(|m| &m.name)),
+            name: keep(cap(p.name, MAX_NAME_LEN), old.map(|m| &m.name)),
             price: match old {
                 Some(m) if !(p.price.is_finite() && p.price >= 0.0) => m.price,
                 _ => to_micros(p.price),
             },
-            currency: keep(&cap(p.currency, MAX_CURRENCY_LEN), old.map(|m| &m.currency)),
+            currency: keep(cap(p.currency, MAX_CURRENCY_LEN), old.map(|m| &m.currency)),
             props: keep(if p.properties.trim().is_empty() { "" } else { props }, old.map(|m| &m.props)),
             since: 0,
         };
@@ -265,11 +262,14 @@ impl Cart {
     /// Empties the cart: removes every line and the coupon this replica sees (lines added
     /// concurrently elsewhere survive). One `Product Removed` per line removed.
     pub fn clear(&mut self, now_ms: f64) -> Vec<CartEvent> {
-        let keys: Vec<(Key, i64)> = self.lines().iter().map(|l| (l.key.clone(), l.qty)).collect();
-        if !keys.is_empty() {
+        if !self.is_empty() {
             self.ensure_cart_id(now_ms);
         }
-        let events = keys.iter().map(|(k, q)| self.product_event("Product Removed", k, *q)).collect();
+        // Rendered from the lines as they are (no copy of their keys), before the removal.
+        let mut events = Vec::new();
+        for l in self.lines().iter() {
+            events.push(self.product_event("Product Removed", l.key, l.qty));
+        }
         self.remove_where(&|e| e.key().is_some() || matches!(e.body, Body::Coupon(_)));
         events
     }
@@ -289,7 +289,7 @@ impl Cart {
         let lines = self.lines();
         let mut out = self.open_props(self.cart_id());
         let sub = self.subtotal_micros();
-        for k in ["value", "revenue"] {
+        for k in &["value", "revenue"] {
             push_key(&mut out, k);
             push_micros(&mut out, sub);
             out.push(',');
@@ -313,12 +313,12 @@ impl Cart {
         let (shipping, tax) = (to_micros(order.shipping), to_micros(order.tax));
         let revenue = sub.saturating_sub(discount).max(0);
         let total = revenue.saturating_add(shipping).saturating_add(tax);
-        let units: u64 = lines.iter().map(|l| u64::try_from(l.qty).unwrap_or(0)).sum();
+        let units = units(&lines);
         let mut out = self.open_props(self.cart_id());
         push_key(&mut out, "order_id");
         push_str(&mut out, order.order_id);
-        for (k, v) in
-            [("subtotal", sub), ("revenue", revenue), ("total", total), ("shipping", shipping), ("tax", tax), ("discount", discount)]
+        for &(k, v) in
+            &[("subtotal", sub), ("revenue", revenue), ("total", total), ("shipping", shipping), ("tax", tax), ("discount", discount)]
         {
             out.push(',');
             push_key(&mut out, k);
@@ -344,7 +344,7 @@ impl Cart {
             for (d, e) in self.entries.iter() {
                 if matches!(e.body, Body::Order { .. }) {
                     n += 1;
-                    if first.map_or(true, |f| (e.ts, d) < f) {
+                    if first.map_or(true, |f| (e.ts, d).cmp(&f).is_lt()) {
                         first = Some((e.ts, d));
                     }
                 }

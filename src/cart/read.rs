@@ -27,14 +27,16 @@ impl Cart {
                     a.qty_entries += 1;
                     a.first = if a.qty_entries == 1 { e.ts } else { a.first.min(e.ts) };
                     if let Body::Set(..) = e.body {
-                        if a.set.map_or(true, |(ts, sd, _)| (e.ts, d) > (ts, sd)) {
+                        if a.set.map_or(true, |(ts, sd, _)| (e.ts, d).cmp(&(ts, sd)).is_gt()) {
                             a.set = Some((e.ts, d, *n));
                         }
                     } else {
                         a.sum = a.sum.saturating_add(*n);
                     }
                 }
-                Body::Meta(_, meta) if a.meta.map_or(true, |(ts, md, _)| (e.ts, d) > (ts, md)) => a.meta = Some((e.ts, d, meta)),
+                Body::Meta(_, meta) if a.meta.map_or(true, |(ts, md, _)| (e.ts, d).cmp(&(ts, md)).is_gt()) => {
+                    a.meta = Some((e.ts, d, meta))
+                }
                 _ => {}
             }
         }
@@ -43,18 +45,21 @@ impl Cart {
 
     /// Visible lines (quantity > 0), in the order they were created.
     pub(super) fn lines(&self) -> Vec<Line<'_>> {
-        let mut v: Vec<Line<'_>> = self
-            .accs(None)
-            .into_iter()
-            .filter(|(_, a)| a.qty() > 0)
-            .map(|(key, a)| Line { key, qty: a.qty(), meta: a.meta.map(|m| m.2), since: a.since() })
-            .collect();
+        // A loop, not `into_iter().filter().map().collect()`: that chain brings the in-place
+        // collect machinery for one more element type into the wasm.
+        let mut v: Vec<Line<'_>> = Vec::new();
+        for (key, a) in self.accs(None) {
+            let qty = a.qty();
+            if qty > 0 {
+                v.push(Line { key, qty, meta: a.meta.map(|m| m.2), since: a.since() });
+            }
+        }
         insertion_sort(&mut v, |a, b| (a.since, a.key) < (b.since, b.key));
         v
     }
 
     pub(super) fn acc_of(&self, key: &Key) -> Acc<'_> {
-        self.accs(Some(key)).into_iter().next().map(|(_, a)| a).unwrap_or_default()
+        self.accs(Some(key)).first().map_or_else(Acc::default, |(_, a)| *a)
     }
 
     /// The winning live entry of a cart-level register (`pick` selects the kind).
@@ -65,8 +70,8 @@ impl Cart {
             if let Some(v) = pick(&e.body) {
                 let better = match best {
                     None => true,
-                    Some((ts, bd, _)) if earliest => (e.ts, d) < (ts, bd),
-                    Some((ts, bd, _)) => (e.ts, d) > (ts, bd),
+                    Some((ts, bd, _)) if earliest => (e.ts, d).cmp(&(ts, bd)).is_lt(),
+                    Some((ts, bd, _)) => (e.ts, d).cmp(&(ts, bd)).is_gt(),
                 };
                 if better {
                     best = Some((e.ts, d, v));
@@ -92,7 +97,12 @@ impl Cart {
         if let Some(c) = self.register(|b| if let Body::Currency(s) = b { Some(s) } else { None }, false) {
             return c;
         }
-        self.lines().iter().filter_map(|l| l.meta).map(|m| m.currency.as_str()).find(|c| !c.is_empty()).unwrap_or("")
+        for m in self.lines().iter().filter_map(|l| l.meta) {
+            if !m.currency.is_empty() {
+                return &m.currency;
+            }
+        }
+        ""
     }
 
     /// Quantity of a line (0 when absent).

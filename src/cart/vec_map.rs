@@ -49,8 +49,9 @@ impl<K: Ord, V> VecMap<K, V> {
         Some(self.0.remove(i).1)
     }
 
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.0.iter().map(|(k, v)| (k, v))
+    /// The pairs in key order (a slice iterator: no adapter to instantiate per map type).
+    pub(super) fn iter(&self) -> std::slice::Iter<'_, (K, V)> {
+        self.0.iter()
     }
 
     pub(super) fn len(&self) -> usize {

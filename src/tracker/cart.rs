@@ -81,7 +81,7 @@ fn parse<'a>(obj: &'a str, what: &'static str, id_key: &str, id_what: &'static s
     let members = json::members(obj).ok_or(InputError::NotAnObject(what))?;
     let line = id_key == "product_id";
     let mut p = Parsed { id: String::new(), variant: String::new(), known: Vec::new(), rest: String::from("{") };
-    for (k, v) in members {
+    for &(k, v) in &members {
         let name = k.get(1..k.len() - 1).unwrap_or_default();
         if name == id_key {
             p.id = text(v).ok_or(InputError::MissingName(id_what))?;
@@ -289,16 +289,13 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn cart_order_completed(&mut self, order: &str, opts: &CallOptions<'_>) -> Result<(), InputError> {
         let p =
             parse(order, "cart.orderCompleted(): order", "order_id", "cart.orderCompleted(): order_id", &["shipping", "tax", "discount"])?;
-        let mut amounts = [0.0f64; 3];
-        for (a, name) in amounts.iter_mut().zip(["shipping", "tax", "discount"]) {
-            const WHAT: &str = "cart.orderCompleted(): amounts";
-            *a = p.number(name, WHAT)?.unwrap_or(0.0);
-            if *a < 0.0 {
-                return Err(InputError::InvalidNumber(WHAT));
-            }
-        }
+        const WHAT: &str = "cart.orderCompleted(): amounts";
+        let amount = |name| match p.number(name, WHAT)? {
+            Some(a) if a < 0.0 => Err(InputError::InvalidNumber(WHAT)),
+            a => Ok(a.unwrap_or(0.0)),
+        };
+        let o = Order { order_id: &p.id, shipping: amount("shipping")?, tax: amount("tax")?, discount: amount("discount")? };
         let now = self.clock.now_ms();
-        let o = Order { order_id: &p.id, shipping: amounts[0], tax: amounts[1], discount: amounts[2] };
         let ev = with_extras(self.cart.state.order_completed(&o, now)?, Some(&p.rest));
         self.cart_changed(Some(ev), now, opts)
     }

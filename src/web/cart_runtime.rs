@@ -24,13 +24,8 @@ pub struct CartRuntime {
     /// whose answer settles them.
     pub waiters: Vec<(u64, js_sys::Function)>,
     channel: Option<web_sys::BroadcastChannel>,
-    callbacks: Option<Callbacks>,
-}
-
-struct Callbacks {
-    on_response: js_sys::Function,
-    on_text: js_sys::Function,
-    on_failure: js_sys::Function,
+    /// `answer(id, value)`: see [`start`].
+    answer: Option<js_sys::Function>,
 }
 
 /// What a tick found to do for the cart (taken inside the borrow, done outside it).
@@ -49,39 +44,35 @@ fn get(target: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Opens the tabs' channel and builds the response callbacks (once, at start).
+/// Opens the tabs' channel and builds the one answer callback (once, at start).
+///
+/// `answer(id, value)` is called at every stage of a cart request, bound to its id (without the
+/// page's `bind`): `value` is the `fetch` response, then the text of a 2xx body, or what a
+/// rejection gave. One callback, not one per stage: each closure costs its own shim and export
+/// in the wasm. A value with no numeric `status` (an error) reads as no answer (status 0).
 pub fn start(rt: &Shared) {
     let weak = std::rc::Rc::downgrade(rt);
     let w = weak.clone();
-    let on_response = leak(Closure::<dyn FnMut(f64, JsValue)>::new(move |id: f64, resp: JsValue| {
+    let answer = leak(Closure::<dyn FnMut(f64, JsValue)>::new(move |id: f64, v: JsValue| {
         let Some(rt) = w.upgrade() else { return };
-        let status = get(&resp, "status").as_f64().unwrap_or(0.0);
+        // The body of a 2xx (only `text()` resolves with a string): its status is in 200..=299,
+        // which is all the core reads of it.
+        if let Some(body) = v.as_string() {
+            return answered(&rt, id, 200, None, Some(&body));
+        }
+        let status = get(&v, "status").as_f64().unwrap_or(0.0);
         if (200.0..300.0).contains(&status) {
             // Read the merged cart from the body.
-            let text = get(&resp, "text").dyn_into::<js_sys::Function>().ok().and_then(|f| f.call0(&resp).ok());
-            let cbs = with(&rt, |r| r.cart.callbacks.as_ref().map(|c| (c.on_text.clone(), c.on_failure.clone()))).flatten();
-            if let (Some(p), Some((on_text, on_failure))) = (text, cbs) {
-                let id = JsValue::from_f64(id);
-                let ok = on_text.bind2(&JsValue::UNDEFINED, &id, &JsValue::from_f64(status));
-                let err = bind_first(&on_failure, &id);
-                let _ = p.unchecked_ref::<Thenable>().then_fns(ok.unchecked_ref(), err.unchecked_ref());
+            let text = get(&v, "text").dyn_into::<js_sys::Function>().ok().and_then(|f| f.call0(&v).ok());
+            let answer = with(&rt, |r| r.cart.answer.clone()).flatten();
+            if let (Some(p), Some(answer)) = (text, answer) {
+                let answer = bind_first(&answer, &JsValue::from_f64(id));
+                let _ = p.unchecked_ref::<Thenable>().then_fns(&answer, &answer);
             }
             return;
         }
-        let retry_after = get(&resp, "headers").dyn_ref::<web_sys::Headers>().and_then(|h| h.get("retry-after").ok().flatten());
+        let retry_after = get(&v, "headers").dyn_ref::<web_sys::Headers>().and_then(|h| h.get("retry-after").ok().flatten());
         answered(&rt, id, status as u16, retry_after.as_deref(), None);
-    }));
-    let w = weak.clone();
-    let on_text = leak(Closure::<dyn FnMut(f64, f64, JsValue)>::new(move |id: f64, status: f64, text: JsValue| {
-        if let Some(rt) = w.upgrade() {
-            answered(&rt, id, status as u16, None, text.as_string().as_deref());
-        }
-    }));
-    let w = weak.clone();
-    let on_failure = leak(Closure::<dyn FnMut(f64)>::new(move |id: f64| {
-        if let Some(rt) = w.upgrade() {
-            answered(&rt, id, 0, None, None);
-        }
     }));
     let prefix = with(rt, |r| r.core.config().storage_prefix.clone()).unwrap_or_default();
     let channel = web_sys::BroadcastChannel::new(&["omnitrail:", prefix.as_str(), ":cart"].concat()).ok();
@@ -97,7 +88,7 @@ pub fn start(rt: &Shared) {
     }
     with(rt, |r| {
         r.cart.channel = channel;
-        r.cart.callbacks = Some(Callbacks { on_response, on_text, on_failure });
+        r.cart.answer = Some(answer);
     });
 }
 
@@ -144,7 +135,7 @@ pub fn perform(rt: &Shared, work: Work) {
         let listeners = with(rt, |r| r.cart.listeners.clone()).unwrap_or_default();
         if !listeners.is_empty() {
             let cart = js_sys::JSON::parse(&snapshot).unwrap_or(JsValue::NULL);
-            for f in listeners {
+            for f in &listeners {
                 let _ = f.call1(&JsValue::UNDEFINED, &cart);
             }
         }
@@ -182,7 +173,7 @@ fn answered(rt: &Shared, id: f64, status: u16, retry_after: Option<&str>, body: 
         web_sys::console::warn_1(&JsValue::from_str(&w));
     }
     let ok = JsValue::from_bool(matches!(outcome, SyncOutcome::Merged(_)));
-    for resolve in settle {
+    for resolve in &settle {
         let _ = resolve.call1(&JsValue::UNDEFINED, &ok);
     }
     tick_now(rt);
@@ -190,10 +181,7 @@ fn answered(rt: &Shared, id: f64, status: u16, retry_after: Option<&str>, body: 
 
 /// `PUT` of the cart, with the token header (a CORS preflight the collector answers).
 fn send(rt: &Shared, req: CartRequest) {
-    let Some((on_ok, on_err, timeout)) =
-        with(rt, |r| r.cart.callbacks.as_ref().map(|c| (c.on_response.clone(), c.on_failure.clone(), r.core.config().request_timeout_ms)))
-            .flatten()
-    else {
+    let Some((answer, timeout)) = with(rt, |r| r.cart.answer.clone().map(|a| (a, r.core.config().request_timeout_ms))).flatten() else {
         return;
     };
     let init = super::transport::request_init("PUT", &req.body, req.keepalive, if req.keepalive { 0.0 } else { timeout });
@@ -201,11 +189,10 @@ fn send(rt: &Shared, req: CartRequest) {
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str("Content-Type"), &JsValue::from_str("text/plain"));
     let _ = js_sys::Reflect::set(&headers, &JsValue::from_str(TOKEN_HEADER), &JsValue::from_str(&req.token));
     let _ = js_sys::Reflect::set(&init, &JsValue::from_str("headers"), &headers);
-    let id = JsValue::from_f64(req.id as f64);
-    let on_ok = bind_first(&on_ok, &id);
-    let on_err = bind_first(&on_err, &id);
+    let answer = bind_first(&answer, &JsValue::from_f64(req.id as f64));
     match fetch_own(&req.url, &init) {
-        Ok(promise) => drop(promise.unchecked_ref::<Thenable>().then_fns(on_ok.unchecked_ref(), on_err.unchecked_ref())),
-        Err(_) => drop(on_err.call0(&JsValue::UNDEFINED)),
+        Ok(promise) => drop(promise.unchecked_ref::<Thenable>().then_fns(&answer, &answer)),
+        // No fetch at all: no answer (status 0).
+        Err(_) => drop(answer.call0(&JsValue::UNDEFINED)),
     }
 }

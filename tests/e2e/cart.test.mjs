@@ -154,6 +154,33 @@ test("two devices signed in as one customer converge through the collector; the 
   await laptop.close();
 });
 
+test("cart.sync() settles false on every kind of failed exchange, and true once one succeeds", async () => {
+  // One answer callback serves each stage of a cart request (web/cart_runtime.rs): the fetch
+  // rejected, a non-2xx answer, a 2xx whose body is not a cart, and a 2xx with the merged cart.
+  const ctx = await browser.newContext();
+  const p = await openPage(ctx, site.url + "/");
+  await p.evaluate(([m, tok]) => { omnitrail.identify("user-7"); omnitrail.cart.connect(tok); omnitrail.cart.add(m); }, [MUG, token("user-7")]);
+  assert.equal(await p.evaluate(() => omnitrail.cart.sync()), true);
+  const before = await p.evaluate(() => omnitrail.stats());
+  const answers = [
+    (route) => route.abort("connectionrefused"),
+    (route) => route.fulfill({ status: 503, headers: { "retry-after": "1", "access-control-allow-origin": "*" }, body: "busy" }),
+    (route) => route.fulfill({ status: 200, headers: { "access-control-allow-origin": "*" }, body: "not a cart" }),
+  ];
+  // Bounded: a stage left unanswered would leave the promise pending forever.
+  const sync = () => p.evaluate(() => Promise.race([omnitrail.cart.sync(), new Promise((r) => setTimeout(() => r("still pending"), 15000))]));
+  for (const answer of answers) {
+    await ctx.route("**/v1/cart/**", (route) => (route.request().method() === "PUT" ? answer(route) : route.continue()));
+    assert.equal(await sync(), false);
+    await ctx.unroute("**/v1/cart/**");
+  }
+  assert.equal(await p.evaluate(() => omnitrail.cart.sync()), true);
+  const stats = await p.evaluate(() => omnitrail.stats());
+  assert.equal(stats.cartSyncFailures - before.cartSyncFailures, 3);
+  assert.equal(stats.cartSyncMerged - before.cartSyncMerged, 1);
+  await ctx.close();
+});
+
 test("the native bridge: the app's cart reaches a new web view, and web view changes reach the app", async () => {
   const ctx = await browser.newContext();
   // A simulated iOS shell: WKWebView's message handler records what the web view posts.
