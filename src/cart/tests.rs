@@ -526,10 +526,18 @@ fn measurements() {
         std::hint::black_box(a.add(&Product { product_id: "sku-50", ..Product::default() }, 1, T0 + 200.0).unwrap());
     }
     let add_us = start.elapsed().as_secs_f64() * 1e6 / 100.0;
+    // What a tick renders for `cart.onChange` listeners (web/cart_runtime.rs: only when a
+    // listener is registered).
+    let start = std::time::Instant::now();
+    for _ in 0..100 {
+        std::hint::black_box(a.snapshot_json());
+    }
+    let snapshot_us = start.elapsed().as_secs_f64() * 1e6 / 100.0;
     eprintln!(
-        "100-line cart: {} bytes encoded, {} entries; clone+merge {merge_us:.0} µs; add {add_us:.0} µs",
+        "100-line cart: {} bytes encoded, {} entries; clone+merge {merge_us:.0} µs; add {add_us:.0} µs; snapshot {} bytes in {snapshot_us:.0} µs",
         a.encode().len(),
-        a.entry_count()
+        a.entry_count(),
+        a.snapshot_json().len()
     );
 }
 

@@ -97,7 +97,11 @@ pub fn collect(r: &mut Runtime) -> Work {
     let mut work = Work { corrupt: r.core.take_cart_corrupt(), ..Work::default() };
     let changes = r.core.take_cart_changes();
     if changes.any() {
-        work.snapshot = Some(r.core.cart().snapshot_json());
+        // Rendered only for `cart.onChange` listeners: a page without one does not pay for a
+        // snapshot of the whole cart on every change.
+        if !r.cart.listeners.is_empty() {
+            work.snapshot = Some(r.core.cart().snapshot_json());
+        }
         if changes.for_tabs() || changes.for_app() {
             let state = r.core.cart_state();
             if changes.for_app() && super::native_bridge::present() {
