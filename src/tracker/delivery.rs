@@ -392,7 +392,12 @@ impl Delivery {
     /// A request whose answer never came is treated as failed.
     fn expire_stuck(&mut self, now: f64, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
         let limit = self.set.request_timeout_ms + 5_000.0;
-        let stuck: Vec<u64> = self.in_flight.iter().filter(|f| now - f.started > limit).map(|f| f.batch_id).collect();
+        let mut stuck = Vec::new();
+        for f in &self.in_flight {
+            if now - f.started > limit {
+                stuck.push(f.batch_id);
+            }
+        }
         for id in stuck {
             self.on_outcome(id, Outcome::Retry { after_ms: None }, now, storage, ids);
         }
