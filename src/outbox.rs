@@ -147,7 +147,12 @@ impl Outbox {
 
     /// When the oldest waiting event was queued.
     pub fn oldest_waiting_at(&self) -> Option<f64> {
-        self.entries.iter().find(|e| !e.in_flight).map(|e| e.at)
+        for e in &self.entries {
+            if !e.in_flight {
+                return Some(e.at);
+            }
+        }
+        None
     }
 
     /// True when some events were pushed since the last successful `persist`.
@@ -189,7 +194,10 @@ impl Outbox {
     /// `text`. Such events are unpersisted and not in flight: nothing is written or sent
     /// before the decision.
     pub fn restamp(&mut self, len: usize, text: &str) {
-        for e in self.entries.iter_mut().filter(|e| e.stamp_at > 0) {
+        for e in self.entries.iter_mut() {
+            if e.stamp_at == 0 {
+                continue;
+            }
             let at = std::mem::take(&mut e.stamp_at);
             let (Some(head), Some(tail)) = (e.json.get(..at), e.json.get(at + len..)) else { continue };
             // Rebuilt rather than `replace_range`, whose char-boundary panic brings core::fmt.
@@ -317,7 +325,10 @@ impl Outbox {
             let key = chunk.key.clone();
             let old_bytes = chunk.bytes;
             let mut value = String::new();
-            for e in self.entries.iter().filter(|e| e.chunk == Some(c)) {
+            for e in &self.entries {
+                if e.chunk != Some(c) {
+                    continue;
+                }
                 if !value.is_empty() {
                     value.push('\n');
                 }

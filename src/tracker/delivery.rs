@@ -385,7 +385,16 @@ impl Delivery {
     /// What is left of the browser's keepalive quota (64 KB of bodies in flight per page, less
     /// 1 KB of margin) beside this tab's keepalive requests in flight.
     fn keepalive_room(&self) -> usize {
-        let used: usize = self.in_flight.iter().chain(&self.keepalive_held).filter(|f| f.keepalive).map(|f| f.bytes).sum();
+        let keepalive_bytes = |list: &[InFlight]| {
+            let mut n = 0;
+            for f in list {
+                if f.keepalive {
+                    n += f.bytes;
+                }
+            }
+            n
+        };
+        let used = keepalive_bytes(&self.in_flight) + keepalive_bytes(&self.keepalive_held);
         (KEEPALIVE_BYTES - 1024).saturating_sub(used)
     }
 
