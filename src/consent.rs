@@ -128,7 +128,10 @@ impl Consent {
             }
             cfg.mode == Mode::OptOut
         };
-        let mut prefs: Vec<(String, bool)> = cfg.categories.iter().map(|c| (c.clone(), defaults(c))).collect();
+        let mut prefs = Vec::with_capacity(cfg.categories.len() + 1);
+        for c in &cfg.categories {
+            prefs.push((c.clone(), defaults(c)));
+        }
         if !prefs.iter().any(|(c, _)| c == "necessary") {
             prefs.insert(0, ("necessary".to_owned(), true));
         }

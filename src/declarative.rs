@@ -24,7 +24,10 @@ pub fn properties<'a>(attrs: impl Iterator<Item = (&'a str, &'a str)>) -> String
         if out.len() > 1 {
             out.push(',');
         }
-        let key: String = prop.chars().map(|c| if c == '-' { '_' } else { c }).collect();
+        let mut key = String::with_capacity(prop.len());
+        for c in prop.chars() {
+            key.push(if c == '-' { '_' } else { c });
+        }
         push_str(&mut out, &key);
         out.push(':');
         push_str(&mut out, value);

@@ -22,11 +22,17 @@ pub fn candidates(host: &str) -> Vec<&str> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    let dots: Vec<usize> = host.match_indices('.').map(|(i, _)| i).collect();
-    // A suffix starting after dot k has (dots.len() - k) labels; start with two labels.
-    for &d in dots.iter().rev().skip(1) {
-        if let Some(s) = host.get(d + 1..) {
-            out.push(s);
+    // A suffix starting after a dot has one label more than the dots after it; start with two
+    // labels: skip the last dot. (Dots are ASCII, so `d + 1` is a char boundary.)
+    let mut last = true;
+    for (d, b) in host.bytes().enumerate().rev() {
+        if b == b'.' {
+            if !last {
+                if let Some(s) = host.get(d + 1..) {
+                    out.push(s);
+                }
+            }
+            last = false;
         }
     }
     out.push(host);

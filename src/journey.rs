@@ -138,9 +138,9 @@ impl Default for AttributionConfig {
     fn default() -> Self {
         AttributionConfig {
             classifier: Classifier::default(),
-            redact_params: url::DEFAULT_REDACT_PARAMS.iter().map(|s| (*s).to_owned()).collect(),
+            redact_params: crate::text::owned(url::DEFAULT_REDACT_PARAMS),
             max_touches: DEFAULT_MAX_TOUCHES,
-            conversion_events: DEFAULT_CONVERSION_EVENTS.iter().map(|s| (*s).to_owned()).collect(),
+            conversion_events: crate::text::owned(DEFAULT_CONVERSION_EVENTS),
         }
     }
 }
@@ -149,7 +149,10 @@ impl AttributionConfig {
     /// `url` without the redacted query parameters.
     pub fn redact<'a>(&self, url: &'a str) -> std::borrow::Cow<'a, str> {
         // As `&[&str]`: the instantiation of `url::redact` the rest of the SDK already has.
-        let params: Vec<&str> = self.redact_params.iter().map(String::as_str).collect();
+        let mut params = Vec::with_capacity(self.redact_params.len());
+        for p in &self.redact_params {
+            params.push(p.as_str());
+        }
         url::redact(url, &params)
     }
 

@@ -147,7 +147,12 @@ impl Outbox {
 
     /// When the oldest waiting event was queued.
     pub fn oldest_waiting_at(&self) -> Option<f64> {
-        self.entries.iter().find(|e| !e.in_flight).map(|e| e.at)
+        for e in &self.entries {
+            if !e.in_flight {
+                return Some(e.at);
+            }
+        }
+        None
     }
 
     /// True when some events were pushed since the last successful `persist`.
@@ -189,7 +194,10 @@ impl Outbox {
     /// `text`. Such events are unpersisted and not in flight: nothing is written or sent
     /// before the decision.
     pub fn restamp(&mut self, len: usize, text: &str) {
-        for e in self.entries.iter_mut().filter(|e| e.stamp_at > 0) {
+        for e in self.entries.iter_mut() {
+            if e.stamp_at == 0 {
+                continue;
+            }
             let at = std::mem::take(&mut e.stamp_at);
             let (Some(head), Some(tail)) = (e.json.get(..at), e.json.get(at + len..)) else { continue };
             // Rebuilt rather than `replace_range`, whose char-boundary panic brings core::fmt.
@@ -317,7 +325,10 @@ impl Outbox {
             let key = chunk.key.clone();
             let old_bytes = chunk.bytes;
             let mut value = String::new();
-            for e in self.entries.iter().filter(|e| e.chunk == Some(c)) {
+            for e in &self.entries {
+                if e.chunk != Some(c) {
+                    continue;
+                }
                 if !value.is_empty() {
                     value.push('\n');
                 }
@@ -355,7 +366,12 @@ impl Outbox {
             self.in_flight_bytes += e.json.len();
         }
         // O(batch): only the picked positions are visited again.
-        let messages = picked.into_iter().filter_map(|i| self.entries.get(i)).map(|e| e.json.as_str()).collect();
+        let mut messages = Vec::with_capacity(picked.len());
+        for &i in &picked {
+            if let Some(e) = self.entries.get(i) {
+                messages.push(e.json.as_str());
+            }
+        }
         Taken { ids, messages, bytes }
     }
 
@@ -429,18 +445,27 @@ impl Outbox {
 
     /// Drops everything waiting (consent denied), keeping in-flight batches' events.
     pub fn purge(&mut self, storage: &mut dyn Storage) -> usize {
-        let ids: Vec<EntryId> = self.entries.iter().filter(|e| !e.in_flight).map(|e| e.id).collect();
-        self.remove(&ids, storage);
-        self.stats.dropped += ids.len() as u64;
-        ids.len()
+        self.drop_waiting(None, storage)
     }
 
     /// Drops every waiting event but the newest (the final `Consent Changed` record).
     pub fn purge_all_but_last(&mut self, storage: &mut dyn Storage) {
         let last = self.entries.back().map(|e| e.id);
-        let ids: Vec<EntryId> = self.entries.iter().filter(|e| !e.in_flight && Some(e.id) != last).map(|e| e.id).collect();
+        self.drop_waiting(last, storage);
+    }
+
+    /// Drops every waiting (not in-flight) event but `keep`; returns how many. One loop for
+    /// both purges (each `filter().map().collect()` was its own copy of `Vec::from_iter`).
+    fn drop_waiting(&mut self, keep: Option<EntryId>, storage: &mut dyn Storage) -> usize {
+        let mut ids = Vec::new();
+        for e in &self.entries {
+            if !e.in_flight && Some(e.id) != keep {
+                ids.push(e.id);
+            }
+        }
         self.remove(&ids, storage);
         self.stats.dropped += ids.len() as u64;
+        ids.len()
     }
 
     /// Forgets where events were persisted (the keys were deleted): nothing is rewritten or
@@ -559,9 +584,8 @@ impl Outbox {
         }
         self.entries = kept;
         // Chunks are no longer ours to rewrite or remove.
-        let still: Vec<Option<usize>> = self.entries.iter().map(|e| e.chunk).collect();
         for (c, slot) in self.chunks.iter_mut().enumerate() {
-            if slot.is_some() && !still.contains(&Some(c)) {
+            if slot.is_some() && !self.entries.iter().any(|e| e.chunk == Some(c)) {
                 if let Some(ch) = slot.take() {
                     self.persisted_bytes -= ch.bytes;
                     if ch.key.starts_with(&self.own_prefix) {

@@ -1,10 +1,20 @@
 //! Text helpers shared by the persisted forms (the cart's `C1` in `cart.rs`, the journey in
 //! `journey.rs`): backslash escaping of tab-separated fields and strict decimal parsing; and
-//! `rsplit_once` at an ASCII byte for the whole crate. One copy of each in the wasm instead of
-//! one per module.
+//! `rsplit_once` at an ASCII byte and `owned` (a default list of texts as `Vec<String>`) for the
+//! whole crate. One copy of each in the wasm instead of one per module.
 //!
 //! Owns: the escape alphabet (`\\`, `\t`, `\n`, `\r`), which both stored formats depend on.
 //! Must never: panic on any input, or change the alphabet (stored values would stop reading).
+
+/// The texts of a built-in list (the default redaction and conversion lists) as owned
+/// strings, by a loop: one function for every such list, not one `Vec::from_iter` per site.
+pub fn owned(list: &[&str]) -> Vec<String> {
+    let mut out = Vec::with_capacity(list.len());
+    for s in list {
+        out.push((*s).to_owned());
+    }
+    out
+}
 
 /// Appends `s` with `\`, tab, LF and CR escaped (`\\`, `\t`, `\n`, `\r`).
 /// `s` split at its last `sep`, an ASCII byte (so both sides are `str`s): what

@@ -520,7 +520,7 @@ impl<S: Storage, C: Clock, I: IdSource> Tracker<S, C, I> {
     pub fn on_hidden(&mut self, leaving: bool) -> Vec<BatchRequest> {
         let now = self.clock.now_ms();
         let collection = self.store.collection();
-        self.delivery.on_hidden(now, collection, self.store.collecting(), leaving).into_iter().collect()
+        self.delivery.on_hidden(now, collection, self.store.collecting(), leaving).map_or_else(Vec::new, |b| vec![b])
     }
 
     /// The requests `on_hidden` returned were handed to the browser: see

@@ -385,14 +385,28 @@ impl Delivery {
     /// What is left of the browser's keepalive quota (64 KB of bodies in flight per page, less
     /// 1 KB of margin) beside this tab's keepalive requests in flight.
     fn keepalive_room(&self) -> usize {
-        let used: usize = self.in_flight.iter().chain(&self.keepalive_held).filter(|f| f.keepalive).map(|f| f.bytes).sum();
+        let keepalive_bytes = |list: &[InFlight]| {
+            let mut n = 0;
+            for f in list {
+                if f.keepalive {
+                    n += f.bytes;
+                }
+            }
+            n
+        };
+        let used = keepalive_bytes(&self.in_flight) + keepalive_bytes(&self.keepalive_held);
         (KEEPALIVE_BYTES - 1024).saturating_sub(used)
     }
 
     /// A request whose answer never came is treated as failed.
     fn expire_stuck(&mut self, now: f64, storage: &mut dyn Storage, ids: &mut dyn IdSource) {
         let limit = self.set.request_timeout_ms + 5_000.0;
-        let stuck: Vec<u64> = self.in_flight.iter().filter(|f| now - f.started > limit).map(|f| f.batch_id).collect();
+        let mut stuck = Vec::new();
+        for f in &self.in_flight {
+            if now - f.started > limit {
+                stuck.push(f.batch_id);
+            }
+        }
         for id in stuck {
             self.on_outcome(id, Outcome::Retry { after_ms: None }, now, storage, ids);
         }

@@ -242,7 +242,11 @@ pub fn config(v: &JsValue) -> Result<Config, ConfigError> {
             return Ok(None);
         }
         let arr = x.dyn_ref::<js_sys::Array>().ok_or(wrong(key, "an array of strings"))?;
-        arr.iter().map(|s| s.as_string().ok_or(wrong(key, "an array of strings"))).collect::<Result<_, _>>().map(Some)
+        let mut out = Vec::new();
+        for s in arr.iter() {
+            out.push(s.as_string().ok_or(wrong(key, "an array of strings"))?);
+        }
+        Ok(Some(out))
     };
     if let Some(p) = strings(get(v, "redactParams"), "redactParams")? {
         c.redact_params = p;

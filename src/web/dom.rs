@@ -153,10 +153,12 @@ fn get_attr(node: &JsValue, name: &str) -> Option<String> {
 fn attributes(node: &JsValue) -> Vec<(String, String)> {
     let attrs = get(node, "attributes");
     let n = get(&attrs, "length").as_f64().unwrap_or(0.0).min(256.0) as u32;
-    (0..n)
-        .filter_map(|i| {
-            let a = js_sys::Reflect::get_u32(&attrs, i).ok()?;
-            Some((get(&a, "name").as_string()?, get(&a, "value").as_string()?))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for i in 0..n {
+        let Ok(a) = js_sys::Reflect::get_u32(&attrs, i) else { continue };
+        if let (Some(name), Some(value)) = (get(&a, "name").as_string(), get(&a, "value").as_string()) {
+            out.push((name, value));
+        }
+    }
+    out
 }

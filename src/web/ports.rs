@@ -105,7 +105,15 @@ impl Storage for LocalStorage {
     fn keys(&self, prefix: &str) -> Vec<String> {
         let Some(s) = &self.local else { return Vec::new() };
         let n = s.length().unwrap_or(0);
-        (0..n).filter_map(|i| s.key(i).ok().flatten()).filter(|k| k.starts_with(prefix)).collect()
+        let mut out = Vec::new();
+        for i in 0..n {
+            if let Ok(Some(k)) = s.key(i) {
+                if k.starts_with(prefix) {
+                    out.push(k);
+                }
+            }
+        }
+        out
     }
     fn cookie(&self, name: &str) -> Option<String> {
         let all = get(self.document.as_ref()?, "cookie").as_string()?;
