@@ -103,10 +103,18 @@ test("two tabs tracking concurrently: one delivers, no duplicates", async () => 
     }
   }, tab);
   await Promise.all([burst(a, "A"), burst(b, "B")]);
+  let arrived = [];
   const msgs = await waitFor(async () => {
-    const m = tracked(await collector.messages(), "Tab ");
-    return m.length >= 200 && m;
-  }, "200 events from two tabs");
+    arrived = tracked(await collector.messages(), "Tab ");
+    return arrived.length >= 200 && arrived;
+  }, "200 events from two tabs").catch(async (e) => {
+    // What each tab still holds, and which tab's events are missing (a timing failure seen once
+    // in a full run under load: this says where the events were).
+    const per = { A: 0, B: 0 };
+    for (const m of arrived) per[m.event[4]]++;
+    const stats = [await a.evaluate(() => omnitrail.stats()), await b.evaluate(() => omnitrail.stats())];
+    throw new Error(`${e.message}; arrived A ${per.A}, B ${per.B}; tab stats ${JSON.stringify(stats)}`);
+  });
   await new Promise((r) => setTimeout(r, 500));
   const s = await collector.stats();
   assert.equal(idCounts(msgs).unique, 200);
