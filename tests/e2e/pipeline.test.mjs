@@ -112,7 +112,9 @@ test("two tabs tracking concurrently: one delivers, no duplicates", async () => 
     // in a full run under load: this says where the events were).
     const per = { A: 0, B: 0 };
     for (const m of arrived) per[m.event[4]]++;
-    const stats = [await a.evaluate(() => omnitrail.stats()), await b.evaluate(() => omnitrail.stats())];
+    // Bounded: a tab that no longer answers must not turn this failure into the file's timeout.
+    const ask = (p) => Promise.race([p.evaluate(() => omnitrail.stats()), new Promise((r) => setTimeout(() => r("no answer in 3 s"), 3000))]);
+    const stats = [await ask(a), await ask(b)];
     throw new Error(`${e.message}; arrived A ${per.A}, B ${per.B}; tab stats ${JSON.stringify(stats)}`);
   });
   await new Promise((r) => setTimeout(r, 500));
